@@ -1,0 +1,66 @@
+/*  envelope: sign-then-seal for messages between identities.
+
+    inner (big-endian):  0 1 version (1) | 1 32 from (Ed25519) | 33 32 to (Ed25519)
+                        | 65 16 msg_id | 81 8 ts (ms, Unix) | 89 4 body length | 93 body
+    signed:   Ed25519 over "securechat envelope v1\0" || inner
+    sealed:   crypto_box_seal (signature (64) || inner) to the recipient's X25519 key
+
+    A sealed box alone is anonymous; the signature over from/to is what makes
+    the sender known.  envelope_open checks, in order: the box opens, the
+    layout is sound, the signature verifies under `from`, `to` is us, `from`
+    is pinned (the caller's callback), `from` matches the link (when given),
+    the timestamp is inside the window, and the msg_id was not seen.  Only
+    then is the msg_id remembered: a failed check changes no state.  */
+#ifndef SC_ENVELOPE_H
+#define SC_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "identity.h"
+
+#define ENVELOPE_ID_SIZE 16
+#define ENVELOPE_MAX_BODY (64 * 1024)
+#define ENVELOPE_OVERHEAD (48 + 64 + 93)    //  seal + signature + inner header
+#define ENVELOPE_WINDOW_MS (10 * 60 * 1000) //  default accepted clock distance
+
+typedef struct {
+    uint8_t from [IDENTITY_PK_SIZE];
+    uint8_t to [IDENTITY_PK_SIZE];
+    uint8_t msg_id [ENVELOPE_ID_SIZE];
+    int64_t ts_ms;
+    uint8_t *body;          //  owned; NUL-terminated for convenience
+    size_t body_len;
+} envelope_msg_t;
+
+//  Says whether an Ed25519 key is a pinned peer.
+typedef bool (envelope_pinned_fn) (const uint8_t sign_pk [IDENTITY_PK_SIZE], void *arg);
+
+typedef struct _envelope_opener_t envelope_opener_t;
+
+//  Seals body from self to the recipient; msg_id_out receives the new id.
+//  Returns 0 and a malloc'd buffer in *out (caller frees), or SC_ETOOBIG,
+//  SC_ENOMEM, SC_ECRYPTO.
+int envelope_seal (const identity_t *self,
+                   const uint8_t to_sign_pk [IDENTITY_PK_SIZE],
+                   const uint8_t to_box_pk [IDENTITY_PK_SIZE],
+                   int64_t ts_ms, const uint8_t *body, size_t body_len,
+                   uint8_t msg_id_out [ENVELOPE_ID_SIZE], uint8_t **out, size_t *out_len);
+
+//  Returns a new opener for self (borrowed, must outlive it), or NULL.
+//  window_ms bounds |now - ts|; capacity is how many ids the replay cache keeps.
+envelope_opener_t *envelope_opener_new (const identity_t *self, int64_t window_ms,
+                                        size_t capacity, envelope_pinned_fn *pinned, void *arg);
+
+//  Destroys an opener; accepts NULL, nulls the pointer.
+void envelope_opener_destroy (envelope_opener_t **self_p);
+
+//  Opens and checks a sealed envelope (see above).  expect_from may be NULL.
+//  Returns 0 and fills *msg (free with envelope_msg_clear), or an SC_E* code.
+int envelope_open (envelope_opener_t *self, const uint8_t *sealed, size_t len,
+                   const uint8_t *expect_from, int64_t now_ms, envelope_msg_t *msg);
+
+//  Frees what a successful envelope_open put in msg.
+void envelope_msg_clear (envelope_msg_t *msg);
+
+#endif

@@ -1,0 +1,31 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include "log.h"
+
+static int s_level = LOG_WARN;
+static const char *s_names [] = { "error", "warning", "info", "debug" };
+
+void
+log_set_level (int level)
+{
+    s_level = level < LOG_ERROR? LOG_ERROR: level > LOG_DEBUG? LOG_DEBUG: level;
+}
+
+int
+log_enabled (int level)
+{
+    return level <= s_level;
+}
+
+void
+log_write (int level, const char *module, const char *fmt, ...)
+{
+    if (level > s_level)
+        return;
+    char line [1024];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (line, sizeof line, fmt, ap);
+    va_end (ap);
+    fprintf (stderr, "%s: %s: %s\n", module, s_names [level], line);
+}

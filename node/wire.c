@@ -1,0 +1,278 @@
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../crypto/err.h"
+#include "wire.h"
+
+static uint64_t
+s_be (const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p [i];
+    return v;
+}
+
+int
+wire_check (const uint8_t *buf, size_t len)
+{
+    //  stack [d] = items still expected at depth d
+    uint64_t stack [WIRE_MAX_DEPTH + 1];
+    int depth = 0;
+    stack [0] = 1;
+    size_t pos = 0;
+    while (depth >= 0) {
+        if (stack [depth] == 0) {
+            depth--;
+            continue;
+        }
+        stack [depth]--;
+        if (pos >= len)
+            return SC_ETRUNC;
+        uint8_t b = buf [pos++];
+        uint64_t skip = 0;          //  payload bytes after the header
+        uint64_t items = 0;         //  child items of a container
+        bool container = false;
+        int n = 0;                  //  size of a length field
+        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3 && b != 0xc1))
+            ;                       //  fixint, nil, bool
+        else if (b >= 0x80 && b <= 0x8f) {
+            container = true;
+            items = (uint64_t) (b & 0x0f) * 2;
+        }
+        else if (b >= 0x90 && b <= 0x9f) {
+            container = true;
+            items = b & 0x0f;
+        }
+        else if (b >= 0xa0 && b <= 0xbf)
+            skip = b & 0x1f;
+        else switch (b) {
+            case 0xc4: case 0xd9: n = 1; break;             //  bin8, str8
+            case 0xc5: case 0xda: n = 2; break;             //  bin16, str16
+            case 0xc6: case 0xdb: n = 4; break;             //  bin32, str32
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xce: case 0xd2: case 0xca: skip = 4; break;
+            case 0xcf: case 0xd3: case 0xcb: skip = 8; break;
+            case 0xdc: case 0xde: container = true; n = 2; break;
+            case 0xdd: case 0xdf: container = true; n = 4; break;
+            default:
+                return SC_EMALFORMED;   //  0xc1 and every ext type
+        }
+        if (n) {
+            if (len - pos < (size_t) n)
+                return SC_ETRUNC;
+            uint64_t v = s_be (buf + pos, n);
+            pos += (size_t) n;
+            if (container)
+                items = (b == 0xde || b == 0xdf)? v * 2: v;
+            else
+                skip = v;
+        }
+        if (skip > len - pos)
+            return skip > WIRE_MAX_FRAME? SC_ETOOBIG: SC_ETRUNC;
+        pos += (size_t) skip;
+        if (container && items > 0) {
+            //  Every item takes at least one byte
+            if (items > len - pos)
+                return SC_ETOOBIG;
+            if (depth == WIRE_MAX_DEPTH)
+                return SC_EDEPTH;
+            stack [++depth] = items;
+        }
+    }
+    return pos == len? 0: SC_EMALFORMED;
+}
+
+static int
+s_pack_begin (msgpack_sbuffer *sb, msgpack_packer *pk, wire_type_t type, size_t fields)
+{
+    msgpack_sbuffer_init (sb);
+    msgpack_packer_init (pk, sb, msgpack_sbuffer_write);
+    if (msgpack_pack_array (pk, 2 + fields) != 0
+    ||  msgpack_pack_uint8 (pk, WIRE_VERSION) != 0
+    ||  msgpack_pack_uint8 (pk, (uint8_t) type) != 0)
+        return SC_ENOMEM;
+    return 0;
+}
+
+static int
+s_pack_bin (msgpack_packer *pk, const void *data, size_t size)
+{
+    if (msgpack_pack_bin (pk, size) != 0 || msgpack_pack_bin_body (pk, data, size) != 0)
+        return SC_ENOMEM;
+    return 0;
+}
+
+static int
+s_pack_end (msgpack_sbuffer *sb, int rc, uint8_t **out, size_t *len)
+{
+    if (rc == 0) {
+        *len = sb->size;
+        *out = (uint8_t *) msgpack_sbuffer_release (sb);
+        if (!*out)
+            rc = SC_ENOMEM;
+    }
+    msgpack_sbuffer_destroy (sb);
+    return rc;
+}
+
+int
+wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int rc;
+    switch (f->type) {
+        case WIRE_HELLO:
+        case WIRE_MSG:
+            if (f->size > WIRE_MAX_ENVELOPE)
+                return SC_ETOOBIG;
+            rc = s_pack_begin (&sb, &pk, f->type, 1);
+            if (rc == 0)
+                rc = s_pack_bin (&pk, f->data, f->size);
+            break;
+        case WIRE_PING:
+            rc = s_pack_begin (&sb, &pk, f->type, 1);
+            if (rc == 0 && msgpack_pack_uint64 (&pk, f->seq) != 0)
+                rc = SC_ENOMEM;
+            break;
+        case WIRE_RECEIPT:
+            rc = s_pack_begin (&sb, &pk, f->type, 1);
+            if (rc == 0)
+                rc = s_pack_bin (&pk, f->msg_id, WIRE_ID_SIZE);
+            break;
+        case WIRE_BYE:
+            rc = s_pack_begin (&sb, &pk, f->type, 0);
+            break;
+        default:
+            return SC_ETYPE;
+    }
+    return s_pack_end (&sb, rc, out, len);
+}
+
+//  Walks buf, then (only if sound) creates the zone and unpacks into obj.
+//  Nothing is allocated for bytes that fail the walk.  Returns 0 or an error;
+//  on 0 the caller destroys zone.
+static int
+s_unpack (const uint8_t *buf, size_t len, msgpack_zone *zone, msgpack_object *obj)
+{
+    int rc = wire_check (buf, len);
+    if (rc != 0)
+        return rc;
+    if (!msgpack_zone_init (zone, 256))
+        return SC_ENOMEM;
+    size_t off = 0;
+    if (msgpack_unpack ((const char *) buf, len, &off, zone, obj) != MSGPACK_UNPACK_SUCCESS) {
+        msgpack_zone_destroy (zone);
+        return SC_EMALFORMED;
+    }
+    return 0;
+}
+
+static bool
+s_is_uint (const msgpack_object *o)
+{
+    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+}
+
+int
+wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
+{
+    memset (f, 0, sizeof *f);
+    if (len > WIRE_MAX_FRAME)
+        return SC_ETOOBIG;
+    msgpack_zone zone;
+    msgpack_object obj;
+    int rc = s_unpack (buf, len, &zone, &obj);
+    if (rc != 0)
+        return rc;
+    rc = SC_EMALFORMED;
+    if (obj.type != MSGPACK_OBJECT_ARRAY || obj.via.array.size < 2)
+        goto out;
+    const msgpack_object *a = obj.via.array.ptr;
+    uint32_t n = obj.via.array.size;
+    if (!s_is_uint (&a [0]) || !s_is_uint (&a [1]))
+        goto out;
+    if (a [0].via.u64 != WIRE_VERSION) {
+        rc = SC_EVERSION;
+        goto out;
+    }
+    f->type = (wire_type_t) a [1].via.u64;
+    //  Fields after the known ones are allowed: later versions may add them
+    switch (a [1].via.u64) {
+        case WIRE_HELLO:
+        case WIRE_MSG:
+            if (n < 3 || a [2].type != MSGPACK_OBJECT_BIN)
+                goto out;
+            if (a [2].via.bin.size > WIRE_MAX_ENVELOPE) {
+                rc = SC_ETOOBIG;
+                goto out;
+            }
+            f->data = (const uint8_t *) a [2].via.bin.ptr;
+            f->size = a [2].via.bin.size;
+            break;
+        case WIRE_PING:
+            if (n < 3 || !s_is_uint (&a [2]))
+                goto out;
+            f->seq = a [2].via.u64;
+            break;
+        case WIRE_RECEIPT:
+            if (n < 3 || a [2].type != MSGPACK_OBJECT_BIN || a [2].via.bin.size != WIRE_ID_SIZE)
+                goto out;
+            memcpy (f->msg_id, a [2].via.bin.ptr, WIRE_ID_SIZE);
+            break;
+        case WIRE_BYE:
+            break;
+        default:
+            rc = SC_ETYPE;
+            goto out;
+    }
+    rc = 0;
+out:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+int
+wire_chat_encode (const wire_chat_t *chat, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    int rc = 0;
+    if (msgpack_pack_array (&pk, 2) != 0
+    ||  msgpack_pack_uint8 (&pk, (uint8_t) chat->kind) != 0
+    ||  msgpack_pack_str (&pk, chat->text_len) != 0
+    ||  msgpack_pack_str_body (&pk, chat->text, chat->text_len) != 0)
+        rc = SC_ENOMEM;
+    return s_pack_end (&sb, rc, out, len);
+}
+
+int
+wire_chat_decode (const uint8_t *buf, size_t len, wire_chat_t *chat)
+{
+    memset (chat, 0, sizeof *chat);
+    msgpack_zone zone;
+    msgpack_object obj;
+    int rc = s_unpack (buf, len, &zone, &obj);
+    if (rc != 0)
+        return rc;
+    rc = SC_EMALFORMED;
+    if (obj.type != MSGPACK_OBJECT_ARRAY || obj.via.array.size < 2)
+        goto out;
+    const msgpack_object *a = obj.via.array.ptr;
+    if (!s_is_uint (&a [0]) || a [0].via.u64 > 1 || a [1].type != MSGPACK_OBJECT_STR)
+        goto out;
+    chat->kind = (unsigned) a [0].via.u64;
+    chat->text = a [1].via.str.ptr;
+    chat->text_len = a [1].via.str.size;
+    rc = 0;
+out:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}

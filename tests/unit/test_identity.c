@@ -1,0 +1,152 @@
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "../../crypto/err.h"
+#include "../../crypto/fileio.h"
+#include "../../crypto/identity.h"
+#include "unit.h"
+
+static void
+s_round_trip (void)
+{
+    const char *home = unit_tmpdir ();
+    char dir [PATH_MAX];
+    snprintf (dir, sizeof dir, "%s/a/b", home);
+    identity_t *a = NULL, *b = NULL;
+    bool created;
+    CHECK_RC (identity_open_home (dir, NULL, &a, &created), 0);
+    CHECK (created);
+    CHECK_RC (identity_open_home (dir, NULL, &b, &created), 0);
+    CHECK (!created);
+    CHECK (memcmp (identity_sign_pk (a), identity_sign_pk (b), 32) == 0);
+    CHECK (memcmp (identity_box_pk (a), identity_box_pk (b), 32) == 0);
+    CHECK (memcmp (identity_box_sk (a), identity_box_sk (b), 32) == 0);
+    uint8_t sig [64];
+    CHECK_RC (identity_sign (a, "ctx", (const uint8_t *) "m", 1, sig), 0);
+    CHECK_RC (identity_verify (identity_sign_pk (b), "ctx", (const uint8_t *) "m", 1, sig), 0);
+    CHECK_RC (identity_verify (identity_sign_pk (b), "ctx2", (const uint8_t *) "m", 1, sig), SC_ESIG);
+    identity_destroy (&a);
+    identity_destroy (&b);
+    CHECK (a == NULL);
+    identity_destroy (&a);      //  NULL is fine
+}
+
+static void
+s_permissions (void)
+{
+    const char *home = unit_tmpdir ();
+    char dir [PATH_MAX], path [PATH_MAX + 16];
+    snprintf (dir, sizeof dir, "%s/home", home);
+    snprintf (path, sizeof path, "%s/identity", dir);
+    identity_t *a = NULL;
+    bool created;
+    CHECK_RC (identity_open_home (dir, NULL, &a, &created), 0);
+    identity_destroy (&a);
+    struct stat st;
+    CHECK (stat (path, &st) == 0);
+    CHECK ((st.st_mode & 0777) == 0600);
+    CHECK (stat (dir, &st) == 0);
+    CHECK ((st.st_mode & 0777) == 0700);
+}
+
+static void
+s_passphrase (void)
+{
+    const char *home = unit_tmpdir ();
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/identity", home);
+    identity_t *a = identity_generate (), *b = NULL;
+    CHECK (a);
+    CHECK_RC (identity_save (a, path, "correct horse"), 0);
+    CHECK_RC (identity_load (path, "wrong horse", &b), SC_EPASSPHRASE);
+    CHECK (b == NULL);
+    CHECK_RC (identity_load (path, NULL, &b), SC_ENEEDPASS);
+    CHECK_RC (identity_load (path, "correct horse", &b), 0);
+    CHECK (memcmp (identity_box_sk (a), identity_box_sk (b), 32) == 0);
+    //  The secret keys are not in the file in the clear
+    uint8_t *data;
+    size_t len;
+    CHECK_RC (fileio_read_all (path, 4096, &data, &len), 0);
+    CHECK (memmem (data, len, identity_box_sk (a), 32) == NULL);
+    free (data);
+    //  A wrong passphrase never replaces the identity
+    bool created;
+    identity_t *c = NULL;
+    CHECK_RC (identity_open_home (home, "nope", &c, &created), SC_EPASSPHRASE);
+    CHECK_RC (identity_load (path, "correct horse", &c), 0);
+    CHECK (memcmp (identity_sign_pk (a), identity_sign_pk (c), 32) == 0);
+    identity_destroy (&a);
+    identity_destroy (&b);
+    identity_destroy (&c);
+}
+
+static void
+s_corrupt (void)
+{
+    const char *home = unit_tmpdir ();
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/identity", home);
+    identity_t *a = identity_generate (), *b = NULL;
+    CHECK_RC (identity_save (a, path, NULL), 0);
+    uint8_t *data;
+    size_t len;
+    CHECK_RC (fileio_read_all (path, 4096, &data, &len), 0);
+    //  Flip one byte in each region: header, keys, binding, secrets
+    size_t spots [] = { 0, 10, 40, 100, 150, 200 };
+    for (size_t i = 0; i < sizeof spots / sizeof spots [0]; i++) {
+        data [spots [i]] ^= 0x01;
+        CHECK_RC (fileio_write_atomic (path, data, len), 0);
+        int rc = identity_load (path, NULL, &b);
+        CHECK (rc == SC_ECORRUPT || rc == SC_EVERSION);
+        CHECK (b == NULL);
+        data [spots [i]] ^= 0x01;
+    }
+    //  Truncated and empty
+    CHECK_RC (fileio_write_atomic (path, data, len - 1), 0);
+    CHECK_RC (identity_load (path, NULL, &b), SC_ECORRUPT);
+    CHECK_RC (fileio_write_atomic (path, data, 0), 0);
+    CHECK_RC (identity_load (path, NULL, &b), SC_ECORRUPT);
+    //  Corrupt file in a home is an error, never a fresh identity
+    bool created;
+    CHECK_RC (identity_open_home (home, NULL, &b, &created), SC_ECORRUPT);
+    free (data);
+    identity_destroy (&a);
+}
+
+static void
+s_fingerprints (void)
+{
+    identity_t *a = identity_generate (), *b = identity_generate ();
+    char hex [IDENTITY_FP_HEX_SIZE], hex2 [IDENTITY_FP_HEX_SIZE], shrt [IDENTITY_SHORT_SIZE];
+    char safety [IDENTITY_SAFETY_SIZE], safety2 [IDENTITY_SAFETY_SIZE];
+    identity_fingerprint_hex (identity_sign_pk (a), hex);
+    identity_fingerprint_hex (identity_sign_pk (b), hex2);
+    identity_short_id (identity_sign_pk (a), shrt);
+    CHECK (strlen (hex) == 64);
+    CHECK (strcmp (hex, hex2) != 0);
+    CHECK (strlen (shrt) == 16 && strncmp (hex, shrt, 16) == 0);
+    uint8_t fp [32], want [32];
+    identity_fingerprint (identity_sign_pk (a), fp);
+    crypto_generichash (want, 32, identity_sign_pk (a), 32, NULL, 0);
+    CHECK (memcmp (fp, want, 32) == 0);
+    identity_safety_number (identity_sign_pk (a), safety);
+    identity_safety_number (identity_sign_pk (b), safety2);
+    CHECK (strlen (safety) == 71);
+    CHECK (strcmp (safety, safety2) != 0);
+    for (int i = 0; i < 71; i++)
+        CHECK (i % 6 == 5? safety [i] == ' ': (safety [i] >= '0' && safety [i] <= '9'));
+    identity_destroy (&a);
+    identity_destroy (&b);
+}
+
+void
+identity_tests (void)
+{
+    unit_run ("identity: create, reload, sign", s_round_trip);
+    unit_run ("identity: file 0600, home 0700", s_permissions);
+    unit_run ("identity: passphrase and wrong passphrase", s_passphrase);
+    unit_run ("identity: corrupt or truncated file", s_corrupt);
+    unit_run ("identity: fingerprint and safety number", s_fingerprints);
+}
