@@ -50,7 +50,7 @@ envelope_seal (const identity_t *self,
                const uint8_t to_sign_pk [IDENTITY_PK_SIZE],
                const uint8_t to_box_pk [IDENTITY_PK_SIZE],
                int64_t ts_ms, const uint8_t *body, size_t body_len,
-               uint8_t msg_id_out [ENVELOPE_ID_SIZE], uint8_t **out, size_t *out_len)
+               const uint8_t msg_id [ENVELOPE_ID_SIZE], uint8_t **out, size_t *out_len)
 {
     *out = NULL;
     if (body_len > ENVELOPE_MAX_BODY)
@@ -65,7 +65,7 @@ envelope_seal (const identity_t *self,
     inner [0] = 1;
     memcpy (inner + 1, identity_sign_pk (self), 32);
     memcpy (inner + 33, to_sign_pk, 32);
-    randombytes_buf (inner + 65, ENVELOPE_ID_SIZE);
+    memcpy (inner + 65, msg_id, ENVELOPE_ID_SIZE);
     s_put_be (inner + 81, (uint64_t) ts_ms, 8);
     s_put_be (inner + 89, body_len, 4);
     if (body_len)
@@ -77,7 +77,6 @@ envelope_seal (const identity_t *self,
         rc = SC_ECRYPTO;
         goto out;
     }
-    memcpy (msg_id_out, inner + 65, ENVELOPE_ID_SIZE);
     *out = sealed;
     *out_len = plain_len + crypto_box_SEALBYTES;
     sealed = NULL;      //  transferred
@@ -227,6 +226,10 @@ envelope_open (envelope_opener_t *self, const uint8_t *sealed, size_t len,
     }
     const uint8_t *id = inner + 65;
     if (s_gen_has (&self->gen [0], id) || s_gen_has (&self->gen [1], id)) {
+        //  Authentic but seen: tell the caller which, so it can re-send a
+        //  receipt that may have been lost
+        memcpy (msg->from, inner + 1, 32);
+        memcpy (msg->msg_id, id, ENVELOPE_ID_SIZE);
         rc = SC_EREPLAY;
         goto out;
     }

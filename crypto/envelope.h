@@ -38,14 +38,15 @@ typedef bool (envelope_pinned_fn) (const uint8_t sign_pk [IDENTITY_PK_SIZE], voi
 
 typedef struct _envelope_opener_t envelope_opener_t;
 
-//  Seals body from self to the recipient; msg_id_out receives the new id.
-//  Returns 0 and a malloc'd buffer in *out (caller frees), or SC_ETOOBIG,
+//  Seals body from self to the recipient under msg_id (random, chosen by the
+//  caller: a re-send of the same message keeps its id, so the recipient's
+//  replay cache makes delivery exactly-once).  Returns 0 and a malloc'd buffer in *out (caller frees), or SC_ETOOBIG,
 //  SC_ENOMEM, SC_ECRYPTO.
 int envelope_seal (const identity_t *self,
                    const uint8_t to_sign_pk [IDENTITY_PK_SIZE],
                    const uint8_t to_box_pk [IDENTITY_PK_SIZE],
                    int64_t ts_ms, const uint8_t *body, size_t body_len,
-                   uint8_t msg_id_out [ENVELOPE_ID_SIZE], uint8_t **out, size_t *out_len);
+                   const uint8_t msg_id [ENVELOPE_ID_SIZE], uint8_t **out, size_t *out_len);
 
 //  Returns a new opener for self (borrowed, must outlive it), or NULL.
 //  window_ms bounds |now - ts|; capacity is how many ids the replay cache keeps.
@@ -57,6 +58,7 @@ void envelope_opener_destroy (envelope_opener_t **self_p);
 
 //  Opens and checks a sealed envelope (see above).  expect_from may be NULL.
 //  Returns 0 and fills *msg (free with envelope_msg_clear), or an SC_E* code.
+//  On SC_EREPLAY (every other check passed) msg->from and msg->msg_id are set.
 int envelope_open (envelope_opener_t *self, const uint8_t *sealed, size_t len,
                    const uint8_t *expect_from, int64_t now_ms, envelope_msg_t *msg);
 

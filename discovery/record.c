@@ -1,5 +1,6 @@
 #include <string.h>
 #include "../crypto/err.h"
+#include "../crypto/utf8.h"
 #include "record.h"
 
 #define CTX "securechat record v1"
@@ -21,31 +22,6 @@ s_get_be (const uint8_t *p, int n)
     return v;
 }
 
-//  Decodes one UTF-8 code point at s (len bytes left); returns its length
-//  or 0 when invalid (overlong, surrogate, out of range, truncated).
-static size_t
-s_utf8 (const uint8_t *s, size_t len, uint32_t *cp)
-{
-    if (s [0] < 0x80) {
-        *cp = s [0];
-        return 1;
-    }
-    size_t n = s [0] >= 0xf0? 4: s [0] >= 0xe0? 3: s [0] >= 0xc2? 2: 0;
-    if (n == 0 || s [0] > 0xf4 || n > len)
-        return 0;
-    uint32_t v = s [0] & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s [i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s [i] & 0x3f);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10ffff))
-    ||  (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return n;
-}
-
 bool
 record_name_ok (const char *name)
 {
@@ -56,7 +32,7 @@ record_name_ok (const char *name)
     bool visible = false;
     for (size_t i = 0; i < len; ) {
         uint32_t cp;
-        size_t n = s_utf8 (s + i, len - i, &cp);
+        size_t n = utf8_decode (s + i, len - i, &cp);
         if (n == 0)
             return false;
         //  Control characters, bidi and other format characters

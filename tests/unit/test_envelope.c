@@ -21,6 +21,7 @@ static int
 s_seal (identity_t *from, identity_t *to, int64_t ts, const char *text,
         uint8_t id [16], uint8_t **out, size_t *len)
 {
+    randombytes_buf (id, 16);
     return envelope_seal (from, identity_sign_pk (to), identity_box_pk (to), ts,
                           (const uint8_t *) text, strlen (text), id, out, len);
 }
@@ -87,6 +88,7 @@ s_wrong_recipient (void)
     CHECK_RC (envelope_open (eve, env, len, NULL, NOW, &msg), SC_EBOX);
     free (env);
     //  Signed for eve but sealed to bob's box key: bob refuses it
+    randombytes_buf (id, 16);
     CHECK_RC (envelope_seal (s_alice, identity_sign_pk (s_eve), identity_box_pk (s_bob), NOW,
                              (const uint8_t *) "x", 1, id, &env, &len), 0);
     CHECK_RC (envelope_open (bob, env, len, NULL, NOW, &msg), SC_ENOTFORME);
@@ -140,6 +142,12 @@ s_replay (void)
     CHECK_RC (envelope_open (bob, env, len, NULL, NOW, &msg), 0);
     envelope_msg_clear (&msg);
     CHECK_RC (envelope_open (bob, env, len, NULL, NOW + 1000, &msg), SC_EREPLAY);
+    CHECK (memcmp (msg.msg_id, id, 16) == 0 && msg.body == NULL);
+    free (env);
+    //  A re-send of the same message (same id, new seal and time) is a replay
+    CHECK_RC (envelope_seal (s_alice, identity_sign_pk (s_bob), identity_box_pk (s_bob), NOW + 2000,
+                             (const uint8_t *) "once", 4, id, &env, &len), 0);
+    CHECK_RC (envelope_open (bob, env, len, NULL, NOW + 2000, &msg), SC_EREPLAY);
     free (env);
     //  Fill the cache well past its capacity; the first id must stay refused
     uint8_t *first;
@@ -184,6 +192,7 @@ s_too_big (void)
     uint8_t id [16], *env = NULL;
     size_t len;
     static uint8_t big [ENVELOPE_MAX_BODY + 1];
+    randombytes_buf (id, 16);
     CHECK_RC (envelope_seal (s_alice, identity_sign_pk (s_bob), identity_box_pk (s_bob), NOW,
                              big, sizeof big, id, &env, &len), SC_ETOOBIG);
     CHECK (env == NULL);

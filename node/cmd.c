@@ -1,0 +1,100 @@
+#include <stdio.h>
+#include <string.h>
+#include "../crypto/err.h"
+#include "cmd.h"
+
+typedef struct {
+    const char *name;
+    cmd_type_t type;
+    int min, max;           //  arguments
+    int rest;               //  the last argument is the rest of the line
+    const char *usage;
+    const char *help;
+} s_spec_t;
+
+static const s_spec_t s_specs [] = {
+    { "msg", CMD_MSG, 2, 2, 1, "/msg PEER TEXT", "send a private, end-to-end sealed message" },
+    { "peers", CMD_PEERS, 0, 1, 0, "/peers", "list peers: name, fingerprint, address, verified" },
+    { "whoami", CMD_WHOAMI, 0, 0, 0, "/whoami", "show your name, fingerprint, safety number and address" },
+    { "verify", CMD_VERIFY, 1, 2, 0, "/verify PEER [yes]", "show safety numbers; 'yes' marks the peer verified" },
+    { "history", CMD_HISTORY, 0, 1, 0, "/history [PEER]", "show recent messages (all, or with one peer)" },
+    { "help", CMD_HELP, 0, 1, 0, "/help", "show this help" },
+    { "quit", CMD_QUIT, 0, 0, 0, "/quit", "leave (peers are told)" },
+};
+#define SPECS (sizeof s_specs / sizeof s_specs [0])
+
+const char *
+cmd_help (void)
+{
+    static char text [2048];
+    if (!text [0]) {
+        size_t used = (size_t) snprintf (text, sizeof text, "%-24s %s\n", "TEXT",
+                                         "send a line to every peer (each copy sealed to its recipient)");
+        for (size_t i = 0; i < SPECS; i++)
+            used += (size_t) snprintf (text + used, sizeof text - used, "%-24s %s\n",
+                                       s_specs [i].usage, s_specs [i].help);
+        snprintf (text + used, sizeof text - used,
+                  "PEER is a display name or a prefix (4+ hex digits) of a fingerprint");
+    }
+    return text;
+}
+
+int
+cmd_parse (const char *line, cmd_t *cmd, char *err, size_t err_size)
+{
+    memset (cmd, 0, sizeof *cmd);
+    err [0] = 0;
+    size_t len = strlen (line);
+    if (len > CMD_LINE_MAX) {
+        snprintf (err, err_size, "line too long (%zu bytes, at most %d)", len, CMD_LINE_MAX);
+        return SC_ETOOBIG;
+    }
+    memcpy (cmd->buf, line, len + 1);
+    char *p = cmd->buf;
+    if (line [0] != '/' || line [1] == '/') {
+        if (line [0] == '/')
+            p++;
+        //  Nothing but blanks is nothing to send
+        if (strspn (p, " \t") == strlen (p))
+            return 0;
+        cmd->type = CMD_SAY;
+        cmd->argc = 1;
+        cmd->argv [0] = p;
+        return 0;
+    }
+    p++;
+    char *name = p;
+    p += strcspn (p, " ");
+    if (*p)
+        *p++ = 0;
+    const s_spec_t *spec = NULL;
+    for (size_t i = 0; i < SPECS; i++)
+        if (strcmp (s_specs [i].name, name) == 0)
+            spec = &s_specs [i];
+    if (!spec) {
+        snprintf (err, err_size, "unknown command /%.32s: type /help for the list", name);
+        return SC_EINVAL;
+    }
+    cmd->type = spec->type;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        if (cmd->argc == spec->max) {
+            snprintf (err, err_size, "too many arguments: usage %s", spec->usage);
+            return SC_EINVAL;
+        }
+        cmd->argv [cmd->argc++] = p;
+        if (spec->rest && cmd->argc == spec->max)
+            break;          //  the rest of the line, verbatim
+        p += strcspn (p, " ");
+        if (*p)
+            *p++ = 0;
+    }
+    if (cmd->argc < spec->min) {
+        snprintf (err, err_size, "missing arguments: usage %s", spec->usage);
+        return SC_EINVAL;
+    }
+    return 0;
+}

@@ -1,0 +1,883 @@
+#define LOG_MODULE "node"
+#include <errno.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include "../crypto/envelope.h"
+#include "../crypto/err.h"
+#include "../crypto/log.h"
+#include "../crypto/utf8.h"
+#include "../discovery/record.h"
+#include "../discovery/udp.h"
+#include "cmd.h"
+#include "history.h"
+#include "known.h"
+#include "node.h"
+#include "peers.h"
+#include "transport.h"
+#include "ui.h"
+#include "wire.h"
+
+#define TICK_MS 100
+#define PING_MS 1000            //  a frame at least this often on a live link
+#define PEER_TIMEOUT_MS 4000    //  silence after which a peer has left
+#define RESEND_MS 5000          //  re-send a message with no receipt after this
+#define REQUEST_MS 1000         //  re-ask a --peer address for its record
+#define UDP_ANSWERS_PER_S 200   //  bound on record answers (each costs no more than it came with)
+#define HISTORY_SHOW 50
+
+typedef struct {
+    char text [160];            //  as given, for messages
+    char host [64];
+    int port;
+    struct sockaddr_in addr;
+    bool pinned;
+    uint8_t fp [32];
+    uint8_t sign_pk [32];       //  who answered, once resolved
+    bool resolved;
+    int64_t next_ms;
+} s_pending_t;
+
+struct _node_t {
+    opts_t opts;
+    char *home;
+    char name [RECORD_NAME_MAX + 1];
+    identity_t *id;
+    char my_id [IDENTITY_FP_HEX_SIZE];
+    transport_t *transport;
+    int udp_fd;
+    ui_t *ui;
+    peers_t *peers;
+    known_t *known;
+    history_t *history;
+    envelope_opener_t *opener;
+    uint8_t record [RECORD_SIZE];
+    s_pending_t pending [OPTS_PEERS_MAX];
+    int npending;
+    bool quit;
+    int64_t next_tick;
+    int64_t udp_window_start;
+    int udp_answers;
+    struct {
+        uint64_t bad_frames, unknown_sender, refused_msgs, udp_dropped;
+    } stats;
+};
+
+static volatile sig_atomic_t s_signalled;
+
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_signalled = 1;
+}
+
+static int64_t
+s_mono_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+s_wall_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_hex_id (const uint8_t id [ENVELOPE_ID_SIZE], char out [2 * ENVELOPE_ID_SIZE + 1])
+{
+    sodium_bin2hex (out, 2 * ENVELOPE_ID_SIZE + 1, id, ENVELOPE_ID_SIZE);
+}
+
+static void
+s_addr (const peer_t *peer, char *out, size_t size)
+{
+    snprintf (out, size, "tcp://%s:%u", peer->host, peer->port);
+}
+
+//  ---------------------------------------------------------------------
+//  Sending
+
+static int
+s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
+{
+    if (!peer->dealer)
+        return SC_EAGAIN;
+    uint8_t *buf;
+    size_t len;
+    int rc = wire_encode (frame, &buf, &len);
+    if (rc != 0)
+        return rc;
+    rc = transport_send (peer->dealer, buf, len);
+    free (buf);
+    if (rc == 0)
+        peer->last_tx = s_mono_ms ();
+    return rc;
+}
+
+static void
+s_send_hello (node_t *self, peer_t *peer)
+{
+    wire_frame_t f = { .type = WIRE_HELLO, .data = self->record, .size = RECORD_SIZE };
+    s_send (self, peer, &f);
+}
+
+//  (Re)opens the link to a peer at host:port and says HELLO on it.
+static void
+s_connect (node_t *self, peer_t *peer, const char *host, int port)
+{
+    transport_disconnect (&peer->dealer);
+    snprintf (peer->host, sizeof peer->host, "%s", host);
+    peer->port = (uint16_t) port;
+    char endpoint [128];
+    s_addr (peer, endpoint, sizeof endpoint);
+    peer->dealer = transport_connect (self->transport, peer->box_pk, endpoint);
+    if (peer->dealer)
+        s_send_hello (self, peer);
+}
+
+static int
+s_send_message (node_t *self, peer_t *peer, peers_out_t *m)
+{
+    wire_chat_t chat = { .kind = m->kind, .text = m->text, .text_len = strlen (m->text) };
+    uint8_t *body = NULL, *env = NULL;
+    size_t body_len, env_len;
+    int rc = wire_chat_encode (&chat, &body, &body_len);
+    if (rc == 0)
+        rc = envelope_seal (self->id, peer->sign_pk, peer->box_pk, s_wall_ms (),
+                            body, body_len, m->msg_id, &env, &env_len);
+    if (rc == 0) {
+        wire_frame_t f = { .type = WIRE_MSG, .data = env, .size = env_len };
+        rc = s_send (self, peer, &f);
+    }
+    if (rc == 0)
+        m->sent_at = s_mono_ms ();
+    free (body);
+    free (env);
+    return rc;
+}
+
+//  Sends what waits for a peer that is online: new messages and those whose
+//  receipt is overdue.
+static void
+s_flush (node_t *self, peer_t *peer, int64_t now)
+{
+    if (!peer->online)
+        return;
+    for (size_t i = 0; i < peer->outbox_len; i++) {
+        peers_out_t *m = &peer->outbox [i];
+        if (m->sent_at == 0 || now - m->sent_at >= RESEND_MS)
+            if (s_send_message (self, peer, m) == SC_EAGAIN)
+                break;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Peers coming and going
+
+static json_t *
+s_peer_json (node_t *self, peer_t *peer)
+{
+    char addr [128];
+    s_addr (peer, addr, sizeof addr);
+    return json_pack ("{s:s, s:s, s:s, s:b, s:b}", "id", peer->id, "name", peer->name,
+                      "addr", addr, "verified", known_verified (self->known, peer->sign_pk),
+                      "online", peer->online);
+}
+
+static void
+s_peer_up (node_t *self, peer_t *peer, int64_t now)
+{
+    peer->last_rx = now;
+    if (peer->online)
+        return;
+    peer->online = true;
+    json_t *ev = s_peer_json (self, peer);
+    json_object_set_new (ev, "event", json_string ("peer_joined"));
+    ui_emit (self->ui, ev);
+    //  What was sent before the peer left may be lost: send it again
+    for (size_t i = 0; i < peer->outbox_len; i++)
+        peer->outbox [i].sent_at = 0;
+    s_flush (self, peer, now);
+}
+
+static void
+s_peer_down (node_t *self, peer_t *peer, const char *why)
+{
+    if (!peer->online)
+        return;
+    peer->online = false;
+    ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:b, s:s, s:i}", "event", "peer_left",
+                                  "id", peer->id, "name", peer->name,
+                                  "verified", known_verified (self->known, peer->sign_pk),
+                                  "reason", why, "queued", (int) peer->outbox_len));
+    //  A fresh link drops what the old one still queued; its one HELLO is
+    //  delivered if the peer comes back at the same address
+    char host [64];
+    snprintf (host, sizeof host, "%s", peer->host);
+    s_connect (self, peer, host, peer->port);
+}
+
+//  Handles a verified record from HELLO (via_link: proven by CURVE) or from
+//  an answer to our UDP request.  Returns the peer, or NULL when the record
+//  is ours or could not be used.  *fresh is set when the peer has started
+//  a new session (newer record) or is new; *connected when a link was opened.
+static peer_t *
+s_on_record (node_t *self, const record_t *rec, const char *host, bool via_link,
+             bool *fresh, bool *connected)
+{
+    *fresh = *connected = false;
+    if (memcmp (rec->sign_pk, identity_sign_pk (self->id), 32) == 0)
+        return NULL;
+    peer_t *peer = peers_find_sign (self->peers, rec->sign_pk);
+    //  An unauthenticated answer older than what we know is ignored
+    if (peer && !via_link && rec->ts_ms < peer->record_ts)
+        return peer;
+    char clash [IDENTITY_FP_HEX_SIZE];
+    int k = known_observe (self->known, rec->sign_pk, rec->box_pk, rec->name, s_wall_ms (), clash);
+    char id [IDENTITY_FP_HEX_SIZE];
+    identity_fingerprint_hex (rec->sign_pk, id);
+    if ((k & KNOWN_NAME_CLASH) && (k & (KNOWN_NEW | KNOWN_RENAMED)))
+        ui_warning (self->ui, "key_changed",
+                    "a new key (%.16s) calls itself '%s', a name known for another key "
+                    "(%.16s): '%s' is refused by name until you check it with /verify %.16s; "
+                    "its fingerprint prefix works meanwhile",
+                    id, rec->name, clash, rec->name, id);
+    if (k & KNOWN_BOX_CHANGED)
+        ui_warning (self->ui, "box_key_changed",
+                    "peer %s (%.16s) now uses a new encryption key, signed by its identity",
+                    rec->name, id);
+    bool box_changed = false;
+    if (!peer) {
+        peer = peers_add (self->peers, rec);
+        if (!peer)
+            return NULL;
+        *fresh = true;
+    }
+    else {
+        if (rec->ts_ms > peer->record_ts) {
+            *fresh = true;
+            peer->record_ts = rec->ts_ms;
+        }
+        snprintf (peer->name, sizeof peer->name, "%s", rec->name);
+        box_changed = memcmp (peer->box_pk, rec->box_pk, 32) != 0;
+        memcpy (peer->box_pk, rec->box_pk, 32);
+    }
+    if (!peer->dealer || box_changed || peer->port != rec->port || strcmp (peer->host, host) != 0) {
+        s_connect (self, peer, host, rec->port);
+        *connected = true;
+    }
+    return peer;
+}
+
+//  ---------------------------------------------------------------------
+//  Frames from peers
+
+static void
+s_send_receipt (node_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE])
+{
+    wire_frame_t f = { .type = WIRE_RECEIPT };
+    memcpy (f.msg_id, msg_id, ENVELOPE_ID_SIZE);
+    s_send (self, peer, &f);
+}
+
+static void
+s_history (node_t *self, peer_t *peer, const char *dir, const char *text, bool priv,
+           const char *msg_id)
+{
+    time_t t = time (NULL);
+    struct tm tm;
+    char when [32];
+    localtime_r (&t, &tm);
+    strftime (when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    json_t *e = json_pack ("{s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
+                           "ts", (json_int_t) s_wall_ms (), "time", when, "dir", dir,
+                           "peer", peer->id, "name", peer->name, "text", text,
+                           "private", priv, "msg_id", msg_id);
+    if (e)
+        history_append (self->history, e);
+    json_decref (e);
+}
+
+static void
+s_on_msg (node_t *self, peer_t *peer, const wire_frame_t *f)
+{
+    envelope_msg_t msg;
+    int rc = envelope_open (self->opener, f->data, f->size, peer->sign_pk, s_wall_ms (), &msg);
+    if (rc == SC_EREPLAY) {
+        s_send_receipt (self, peer, msg.msg_id);        //  ours may have been lost
+        return;
+    }
+    if (rc != 0) {
+        self->stats.refused_msgs++;
+        ui_warning (self->ui, sc_errname (rc), "a message from %s (%.16s) was refused: %s",
+                    peer->name, peer->id, sc_strerror (rc));
+        return;
+    }
+    wire_chat_t chat;
+    rc = wire_chat_decode (msg.body, msg.body_len, &chat);
+    if (rc == 0) {
+        char *text = utf8_sanitize (chat.text, chat.text_len);
+        char msg_id [33];
+        s_hex_id (msg.msg_id, msg_id);
+        if (text) {
+            ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:I}",
+                                          "event", "message", "from", peer->id, "name", peer->name,
+                                          "text", text, "private", chat.kind == 0,
+                                          "msg_id", msg_id, "ts", (json_int_t) msg.ts_ms));
+            s_history (self, peer, "in", text, chat.kind == 0, msg_id);
+            s_send_receipt (self, peer, msg.msg_id);
+        }
+        free (text);
+    }
+    else {
+        self->stats.refused_msgs++;
+        ui_warning (self->ui, "malformed", "a message from %s (%.16s) has a malformed body",
+                    peer->name, peer->id);
+    }
+    envelope_msg_clear (&msg);
+}
+
+static void
+s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
+{
+    wire_frame_t f;
+    int rc = wire_decode (zmq_msg_data (&rx->msg), zmq_msg_size (&rx->msg), &f);
+    if (rc != 0) {
+        self->stats.bad_frames++;
+        log_debug ("bad frame from %s: %s", rx->addr, sc_strerror (rc));
+        return;
+    }
+    peer_t *peer = peers_find_box (self->peers, rx->key);
+    if (f.type == WIRE_HELLO) {
+        record_t rec;
+        rc = f.size == RECORD_SIZE? record_decode (f.data, f.size, &rec): SC_EMALFORMED;
+        //  The record must be the one of the key that made the link
+        if (rc != 0 || memcmp (rec.box_pk, rx->key, 32) != 0 || rec.flags & RECORD_FLAG_LEAVE) {
+            self->stats.bad_frames++;
+            log_debug ("bad HELLO from %s: %s", rx->addr, rc? sc_strerror (rc): "key mismatch");
+            return;
+        }
+        bool fresh, connected;
+        peer = s_on_record (self, &rec, rx->addr, true, &fresh, &connected);
+        if (!peer)
+            return;
+        //  Answer a peer that does not know us yet (new, restarted, or back)
+        if ((fresh || !peer->online) && !connected)
+            s_send_hello (self, peer);
+        s_peer_up (self, peer, now);
+        return;
+    }
+    if (!peer) {
+        //  Anything but HELLO from a key we have not met is dropped
+        self->stats.unknown_sender++;
+        return;
+    }
+    s_peer_up (self, peer, now);
+    switch (f.type) {
+        case WIRE_PING:
+            break;
+        case WIRE_MSG:
+            s_on_msg (self, peer, &f);
+            break;
+        case WIRE_RECEIPT:
+            if (peers_outbox_remove (peer, f.msg_id)) {
+                char msg_id [33];
+                s_hex_id (f.msg_id, msg_id);
+                ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s}", "event", "delivered",
+                                              "to", peer->id, "name", peer->name, "msg_id", msg_id));
+            }
+            break;
+        case WIRE_BYE:
+            s_peer_down (self, peer, "quit");
+            break;
+        default:
+            break;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  UDP: record requests and answers
+
+static void
+s_on_udp (node_t *self, int64_t now)
+{
+    for (int burst = 0; burst < 64; burst++) {
+        uint8_t buf [512];
+        struct sockaddr_in from;
+        int n = udp_recv (self->udp_fd, buf, sizeof buf, &from);
+        if (n < 0)
+            return;
+        if (record_is_request (buf, (size_t) n)) {
+            //  Answer with fewer bytes than came in, within a rate bound
+            if (now - self->udp_window_start >= 1000) {
+                self->udp_window_start = now;
+                self->udp_answers = 0;
+            }
+            if (self->udp_answers++ < UDP_ANSWERS_PER_S)
+                udp_send (self->udp_fd, &from, self->record, RECORD_SIZE);
+            else
+                self->stats.udp_dropped++;
+            continue;
+        }
+        //  An answer counts only from an address we asked
+        s_pending_t *p = NULL;
+        for (int i = 0; i < self->npending; i++)
+            if (self->pending [i].addr.sin_addr.s_addr == from.sin_addr.s_addr
+            &&  self->pending [i].addr.sin_port == from.sin_port)
+                p = &self->pending [i];
+        record_t rec;
+        if (!p || record_decode (buf, (size_t) n, &rec) != 0) {
+            self->stats.udp_dropped++;
+            continue;
+        }
+        uint8_t fp [32];
+        identity_fingerprint (rec.sign_pk, fp);
+        if (p->pinned && sodium_memcmp (fp, p->fp, 32) != 0) {
+            char got [IDENTITY_FP_HEX_SIZE];
+            identity_fingerprint_hex (rec.sign_pk, got);
+            ui_error (self->ui, "pin_mismatch",
+                      "%s answered with key %.16s, not the pinned one: not connecting", p->text, got);
+            p->next_ms = now + 10 * REQUEST_MS;
+            continue;
+        }
+        char host [64];
+        udp_ntoa (&from, host, sizeof host);
+        bool fresh, connected;
+        peer_t *peer = s_on_record (self, &rec, host, false, &fresh, &connected);
+        if (!peer)
+            continue;
+        if (p->pinned && !known_verified (self->known, rec.sign_pk))
+            known_set_verified (self->known, rec.sign_pk, true);
+        if (fresh && !connected)
+            s_send_hello (self, peer);
+        memcpy (p->sign_pk, rec.sign_pk, 32);
+        p->resolved = true;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Timers
+
+static void
+s_tick (node_t *self, int64_t now)
+{
+    for (size_t i = 0; i < peers_size (self->peers); i++) {
+        peer_t *peer = peers_at (self->peers, i);
+        if (peer->online && now - peer->last_rx > PEER_TIMEOUT_MS)
+            s_peer_down (self, peer, "timeout");
+        if (peer->online && now - peer->last_tx >= PING_MS) {
+            wire_frame_t f = { .type = WIRE_PING, .seq = (uint64_t) now };
+            s_send (self, peer, &f);
+        }
+        s_flush (self, peer, now);
+    }
+    for (int i = 0; i < self->npending; i++) {
+        s_pending_t *p = &self->pending [i];
+        peer_t *peer = p->resolved? peers_find_sign (self->peers, p->sign_pk): NULL;
+        if ((peer && peer->online) || now < p->next_ms)
+            continue;
+        uint8_t req [RECORD_REQ_SIZE];
+        record_request (req);
+        udp_send (self->udp_fd, &p->addr, req, sizeof req);
+        p->next_ms = now + REQUEST_MS;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Commands
+
+static peer_t *
+s_resolve (node_t *self, const char *query, bool allow_changed)
+{
+    peer_t *peer;
+    char cands [512];
+    int rc = peers_resolve (self->peers, self->known, query, allow_changed, &peer,
+                            cands, sizeof cands);
+    if (rc == SC_ENOPEER)
+        ui_error (self->ui, "no_peer", "no peer called '%s': /peers lists them", query);
+    else if (rc == SC_EAMBIGUOUS)
+        ui_error (self->ui, "ambiguous", "'%s' matches several peers: %s; use a fingerprint prefix",
+                  query, cands);
+    else if (rc == SC_EKEYCHANGED)
+        ui_error (self->ui, "key_changed",
+                  "'%s' now comes with a different key: %s. It is refused by name until you "
+                  "compare safety numbers with /verify and confirm; its fingerprint prefix works",
+                  query, cands);
+    return rc == 0? peer: NULL;
+}
+
+//  Queues text for peer and sends it if the peer is online.
+static void
+s_queue (node_t *self, peer_t *peer, unsigned kind, const char *text)
+{
+    peers_out_t *m = peers_outbox_add (peer, kind, text);
+    if (!m) {
+        ui_error (self->ui, "queue_full",
+                  "%d messages to %s are still undelivered: not queued; wait until %s is back",
+                  PEERS_OUTBOX_MAX, peer->name, peer->name);
+        return;
+    }
+    char msg_id [33];
+    s_hex_id (m->msg_id, msg_id);
+    bool online = peer->online;
+    ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:b}", "event", "sent",
+                                  "to", peer->id, "name", peer->name, "msg_id", msg_id,
+                                  "private", kind == 0, "queued", !online));
+    s_history (self, peer, "out", text, kind == 0, msg_id);
+    if (online && s_send_message (self, peer, m) != 0)
+        m->sent_at = 0;
+}
+
+static void
+s_cmd_say (node_t *self, const char *text)
+{
+    int sent = 0;
+    for (size_t i = 0; i < peers_size (self->peers); i++) {
+        peer_t *peer = peers_at (self->peers, i);
+        if (peer->online) {
+            s_queue (self, peer, 1, text);
+            sent++;
+        }
+    }
+    if (sent == 0)
+        ui_warning (self->ui, "no_peers", "nobody is online: the line was not sent");
+}
+
+static void
+s_cmd_peers (node_t *self)
+{
+    json_t *list = json_array ();
+    for (size_t i = 0; i < peers_size (self->peers); i++)
+        json_array_append_new (list, s_peer_json (self, peers_at (self->peers, i)));
+    ui_emit (self->ui, json_pack ("{s:s, s:o}", "event", "peers", "peers", list));
+}
+
+//  The first IPv4 address of an interface that is up and not loopback, or
+//  127.0.0.1: what another machine would use to reach us.
+static void
+s_my_host (char *out, size_t size)
+{
+    snprintf (out, size, "127.0.0.1");
+    struct ifaddrs *ifs;
+    if (getifaddrs (&ifs) != 0)
+        return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET
+        &&  (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK)) {
+            inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, out, (socklen_t) size);
+            break;
+        }
+    freeifaddrs (ifs);
+}
+
+static json_t *
+s_whoami_json (node_t *self, const char *event)
+{
+    char safety [IDENTITY_SAFETY_SIZE], host [64], address [256];
+    identity_safety_number (identity_sign_pk (self->id), safety);
+    if (strcmp (self->opts.bind, "*") == 0 || strcmp (self->opts.bind, "0.0.0.0") == 0)
+        s_my_host (host, sizeof host);
+    else
+        snprintf (host, sizeof host, "%s", self->opts.bind);
+    snprintf (address, sizeof address, "%s@tcp://%s:%d", self->my_id, host,
+              transport_port (self->transport));
+    return json_pack ("{s:s, s:s, s:s, s:i, s:s, s:s}", "event", event, "id", self->my_id,
+                      "name", self->name, "port", transport_port (self->transport),
+                      "safety", safety, "address", address);
+}
+
+static void
+s_cmd_verify (node_t *self, const cmd_t *cmd)
+{
+    peer_t *peer = s_resolve (self, cmd->argv [0], true);
+    if (!peer)
+        return;
+    if (cmd->argc == 2 && strcmp (cmd->argv [1], "yes") != 0) {
+        ui_error (self->ui, "invalid", "usage: /verify PEER [yes]");
+        return;
+    }
+    if (cmd->argc == 2 && known_set_verified (self->known, peer->sign_pk, true) != 0) {
+        ui_error (self->ui, "io", "could not save the verified mark for %s", peer->name);
+        return;
+    }
+    char theirs [IDENTITY_SAFETY_SIZE], mine [IDENTITY_SAFETY_SIZE];
+    identity_safety_number (peer->sign_pk, theirs);
+    identity_safety_number (identity_sign_pk (self->id), mine);
+    bool verified = known_verified (self->known, peer->sign_pk);
+    ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:s, s:b}", "event", "verify",
+                                  "id", peer->id, "name", peer->name, "safety", theirs,
+                                  "own_safety", mine, "verified", verified));
+    if (!verified)
+        ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message",
+            "Compare the peer's safety number with the one it sees for itself (its /whoami), "
+            "by voice or in person; if they match, type /verify PEER yes"));
+}
+
+static void
+s_cmd_history (node_t *self, const cmd_t *cmd)
+{
+    const char *peer_id = NULL;
+    if (cmd->argc == 1) {
+        peer_t *peer = s_resolve (self, cmd->argv [0], true);
+        if (!peer)
+            return;
+        peer_id = peer->id;
+    }
+    json_t *entries = history_read (self->history, peer_id, HISTORY_SHOW);
+    ui_emit (self->ui, json_pack ("{s:s, s:o}", "event", "history", "entries",
+                                  entries? entries: json_array ()));
+}
+
+static void
+s_on_line (const char *line, void *arg)
+{
+    node_t *self = arg;
+    cmd_t *cmd = malloc (sizeof *cmd);
+    if (!cmd)
+        return;
+    char err [256];
+    int rc = cmd_parse (line, cmd, err, sizeof err);
+    if (rc != 0) {
+        ui_error (self->ui, sc_errname (rc), "%s", err);
+        free (cmd);
+        return;
+    }
+    //  Only valid UTF-8 goes on the wire
+    char *text = NULL;
+    if (cmd->type == CMD_SAY || cmd->type == CMD_MSG) {
+        const char *raw = cmd->argv [cmd->argc - 1];
+        text = utf8_sanitize (raw, strlen (raw));
+    }
+    switch (cmd->type) {
+        case CMD_EMPTY:
+            break;
+        case CMD_SAY:
+            if (text)
+                s_cmd_say (self, text);
+            break;
+        case CMD_MSG: {
+            peer_t *peer = s_resolve (self, cmd->argv [0], false);
+            if (peer && text)
+                s_queue (self, peer, 0, text);
+            break;
+        }
+        case CMD_PEERS:
+            s_cmd_peers (self);
+            break;
+        case CMD_WHOAMI:
+            ui_emit (self->ui, s_whoami_json (self, "whoami"));
+            break;
+        case CMD_VERIFY:
+            s_cmd_verify (self, cmd);
+            break;
+        case CMD_HISTORY:
+            s_cmd_history (self, cmd);
+            break;
+        case CMD_HELP:
+            ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", cmd_help ()));
+            break;
+        case CMD_QUIT:
+            self->quit = true;
+            break;
+    }
+    free (text);
+    free (cmd);
+}
+
+//  ---------------------------------------------------------------------
+//  Life cycle
+
+static bool
+s_pinned (const uint8_t sign_pk [32], void *arg)
+{
+    node_t *self = arg;
+    return peers_find_sign (self->peers, sign_pk) != NULL;
+}
+
+node_t *
+node_new (const opts_t *opts, const char *home, const char *name,
+          identity_t **identity_p, int *err)
+{
+    node_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        *err = SC_ENOMEM;
+        return NULL;
+    }
+    self->opts = *opts;
+    self->udp_fd = -1;
+    self->id = *identity_p;
+    *identity_p = NULL;         //  transferred
+    snprintf (self->name, sizeof self->name, "%s", name);
+    identity_fingerprint_hex (identity_sign_pk (self->id), self->my_id);
+    char path [PATH_MAX];
+    uint8_t key [32];
+    self->home = strdup (home);
+    self->peers = peers_new ();
+    self->opener = envelope_opener_new (self->id, ENVELOPE_WINDOW_MS, 65536, s_pinned, self);
+    if (!self->home || !self->peers || !self->opener) {
+        *err = SC_ENOMEM;
+        goto fail;
+    }
+    snprintf (path, sizeof path, "%s/known_peers.json", home);
+    self->known = known_new (path, err);
+    if (!self->known) {
+        log_error ("%s: %s", path, sc_strerror (*err));
+        goto fail;
+    }
+    snprintf (path, sizeof path, "%s/history", home);
+    *err = identity_derive_key (self->id, "history_", key);
+    if (*err == 0)
+        self->history = history_new (path, key);
+    sodium_memzero (key, sizeof key);
+    if (!self->history) {
+        *err = SC_ENOMEM;
+        goto fail;
+    }
+    //  Peer addresses are checked before anything is bound
+    for (int i = 0; i < opts->npeers; i++) {
+        s_pending_t *p = &self->pending [self->npending];
+        char msg [256];
+        *err = opts_parse_peer (opts->peers [i], p->host, sizeof p->host, &p->port, p->fp,
+                                &p->pinned, msg, sizeof msg);
+        if (*err == 0 && udp_resolve (p->host, p->port, &p->addr) != 0) {
+            snprintf (msg, sizeof msg, "cannot resolve the host in %s", opts->peers [i]);
+            *err = SC_ENOENT;
+        }
+        if (*err != 0) {
+            log_error ("--peer %s", msg);
+            goto fail;
+        }
+        snprintf (p->text, sizeof p->text, "%s", opts->peers [i]);
+        self->npending++;
+    }
+    self->transport = transport_new (self->id, opts->bind, opts->port, err);
+    if (!self->transport)
+        goto fail;
+    int port = transport_port (self->transport);
+    self->udp_fd = udp_open (opts->bind, port, false);
+    if (self->udp_fd < 0) {
+        *err = self->udp_fd;
+        log_error ("cannot open UDP port %d for record requests: %s", port, sc_strerror (*err));
+        goto fail;
+    }
+    *err = record_make (self->id, self->name, (uint16_t) port, 0, s_wall_ms (), self->record);
+    if (*err != 0)
+        goto fail;
+    char prompt [64];
+    snprintf (prompt, sizeof prompt, "%s> ", self->name);
+    self->ui = ui_new (opts->json, prompt, s_on_line, self);
+    if (!self->ui) {
+        *err = SC_ENOMEM;
+        goto fail;
+    }
+    ui_emit (self->ui, s_whoami_json (self, "ready"));
+    return self;
+fail:
+    node_destroy (&self);
+    return NULL;
+}
+
+int
+node_run (node_t *self)
+{
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+    signal (SIGPIPE, SIG_IGN);
+    bool input = true;
+    self->next_tick = s_mono_ms ();
+    while (!self->quit && !s_signalled) {
+        int64_t now = s_mono_ms ();
+        if (now >= self->next_tick) {
+            s_tick (self, now);
+            self->next_tick = now + TICK_MS;
+        }
+        zmq_pollitem_t items [] = {
+            { transport_zap (self->transport), 0, ZMQ_POLLIN, 0 },
+            { transport_router (self->transport), 0, ZMQ_POLLIN, 0 },
+            { NULL, self->udp_fd, ZMQ_POLLIN, 0 },
+            { NULL, ui_fd (self->ui), ZMQ_POLLIN, 0 },
+        };
+        int count = input? 4: 3;
+        long timeout = (long) (self->next_tick - now);
+        if (zmq_poll (items, count, timeout < 0? 0: timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error ("poll failed: %s", zmq_strerror (errno));
+            break;
+        }
+        now = s_mono_ms ();
+        if (items [0].revents & ZMQ_POLLIN)
+            while (transport_zap_handle (self->transport) == 0)
+                ;
+        if (items [1].revents & ZMQ_POLLIN) {
+            //  A bounded batch, so input and timers keep their turn
+            for (int i = 0; i < 512; i++) {
+                transport_rx_t rx;
+                int rc = transport_recv (self->transport, &rx);
+                if (rc == SC_EAGAIN)
+                    break;
+                if (rc != 0) {
+                    self->stats.bad_frames++;
+                    continue;
+                }
+                s_on_frame (self, &rx, now);
+                zmq_msg_close (&rx.msg);
+            }
+        }
+        if (items [2].revents & ZMQ_POLLIN)
+            s_on_udp (self, now);
+        if (input && (items [3].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+            if (ui_read (self->ui) == 1) {
+                input = false;
+                self->quit = true;      //  end of input means /quit
+            }
+        }
+    }
+    return 0;
+}
+
+void
+node_destroy (node_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    node_t *self = *self_p;
+    for (size_t i = 0; self->peers && i < peers_size (self->peers); i++) {
+        peer_t *peer = peers_at (self->peers, i);
+        if (peer->dealer && peer->online) {
+            wire_frame_t f = { .type = WIRE_BYE };
+            s_send (self, peer, &f);
+            int linger = 200;       //  let the BYE go out
+            zmq_setsockopt (peer->dealer, ZMQ_LINGER, &linger, sizeof linger);
+        }
+        transport_disconnect (&peer->dealer);
+    }
+    ui_destroy (&self->ui);
+    transport_destroy (&self->transport);
+    if (self->udp_fd >= 0)
+        close (self->udp_fd);
+    peers_destroy (&self->peers);
+    known_destroy (&self->known);
+    history_destroy (&self->history);
+    envelope_opener_destroy (&self->opener);
+    identity_destroy (&self->id);
+    free (self->home);
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,150 @@
+#include <ctype.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../crypto/err.h"
+#include "opts.h"
+
+void
+opts_usage (const char *argv0)
+{
+    printf (
+"Usage: %s [OPTION]...\n"
+"A peer-to-peer chat: every message is signed and sealed end to end, every\n"
+"link is CurveZMQ; no server sees anything.\n"
+"\n"
+"  --name NAME            display name (default: the name used last, else $USER)\n"
+"  --home DIR             identity and state (default: $XDG_CONFIG_HOME/securechat);\n"
+"                         a separate home per node lets several run on one machine\n"
+"  --port PORT            TCP port to listen on, and UDP for record requests\n"
+"                         (default 0: any free port)\n"
+"  --bind HOST            address to listen on (default: all)\n"
+"  --peer [FP@]tcp://HOST:PORT\n"
+"                         connect to a peer (repeatable); with FP (the peer's full\n"
+"                         fingerprint, as /whoami prints) its key is pinned\n"
+"                         instead of trusted on first use\n"
+"  --passphrase-file FILE encrypt the identity with the passphrase in FILE\n"
+"                         (asked on the terminal when the identity is encrypted)\n"
+"  --json                 read commands from stdin, write one JSON event per line\n"
+"                         (the default when stdin or stdout is not a terminal)\n"
+"  --whoami               print name, fingerprint and safety number, then exit\n"
+"  -v, --verbose          more diagnostics on stderr (-vv for debug)\n"
+"  -h, --help             show this help and exit\n"
+"  -V, --version          show the version and exit\n"
+"\n"
+"Commands once running: type /help.\n", argv0);
+}
+
+int
+opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
+{
+    enum { O_NAME = 256, O_HOME, O_PORT, O_BIND, O_PEER, O_PASS, O_JSON, O_WHOAMI };
+    static const struct option longopts [] = {
+        { "name", required_argument, NULL, O_NAME },
+        { "home", required_argument, NULL, O_HOME },
+        { "port", required_argument, NULL, O_PORT },
+        { "bind", required_argument, NULL, O_BIND },
+        { "peer", required_argument, NULL, O_PEER },
+        { "passphrase-file", required_argument, NULL, O_PASS },
+        { "json", no_argument, NULL, O_JSON },
+        { "whoami", no_argument, NULL, O_WHOAMI },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    memset (o, 0, sizeof *o);
+    o->bind = "*";
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long (argc, argv, ":vhV", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+            case O_NAME: o->name = optarg; break;
+            case O_HOME: o->home = optarg; break;
+            case O_BIND: o->bind = optarg; break;
+            case O_PASS: o->passphrase_file = optarg; break;
+            case O_JSON: o->json = true; break;
+            case O_WHOAMI: o->whoami = true; break;
+            case 'v': o->verbose++; break;
+            case O_PORT: {
+                long port = strtol (optarg, &end, 10);
+                if (*optarg == 0 || *end || port < 0 || port > 65535) {
+                    snprintf (err, err_size, "--port needs a number from 0 to 65535, not '%s'", optarg);
+                    return SC_EINVAL;
+                }
+                o->port = (int) port;
+                break;
+            }
+            case O_PEER:
+                if (o->npeers == OPTS_PEERS_MAX) {
+                    snprintf (err, err_size, "at most %d --peer options", OPTS_PEERS_MAX);
+                    return SC_EINVAL;
+                }
+                o->peers [o->npeers++] = optarg;
+                break;
+            case 'h':
+                opts_usage (argv [0]);
+                return 1;
+            case 'V':
+                printf ("securechat-node %s\n", SC_VERSION);
+                return 1;
+            case ':':
+                snprintf (err, err_size, "option %s needs a value (see --help)", argv [optind - 1]);
+                return SC_EINVAL;
+            default:
+                snprintf (err, err_size, "unknown option %s (see --help)", argv [optind - 1]);
+                return SC_EINVAL;
+        }
+    }
+    if (optind < argc) {
+        snprintf (err, err_size, "unexpected argument '%s' (see --help)", argv [optind]);
+        return SC_EINVAL;
+    }
+    return 0;
+}
+
+int
+opts_parse_peer (const char *text, char *host, size_t host_size, int *port,
+                 unsigned char fp [32], bool *pinned, char *err, size_t err_size)
+{
+    *pinned = false;
+    const char *p = text;
+    const char *at = strchr (text, '@');
+    if (at) {
+        if (at - text != 64 || sodium_hex2bin (fp, 32, text, 64, NULL, NULL, NULL) != 0) {
+            snprintf (err, err_size, "'%.80s': the part before @ must be a full fingerprint "
+                      "(64 hex digits, as /whoami prints)", text);
+            return SC_EINVAL;
+        }
+        *pinned = true;
+        p = at + 1;
+    }
+    if (strncmp (p, "tcp://", 6) != 0) {
+        snprintf (err, err_size, "'%.80s': a peer address looks like tcp://HOST:PORT", text);
+        return SC_EINVAL;
+    }
+    p += 6;
+    const char *colon = strrchr (p, ':');
+    size_t hlen = colon? (size_t) (colon - p): 0;
+    char *end;
+    long value = colon? strtol (colon + 1, &end, 10): 0;
+    if (!colon || hlen == 0 || hlen >= host_size || !colon [1] || *end
+    ||  value < 1 || value > 65535) {
+        snprintf (err, err_size, "'%.80s': a peer address looks like tcp://HOST:PORT "
+                  "with PORT from 1 to 65535", text);
+        return SC_EINVAL;
+    }
+    for (size_t i = 0; i < hlen; i++)
+        if (!isalnum ((unsigned char) p [i]) && p [i] != '.' && p [i] != '-') {
+            snprintf (err, err_size, "'%.80s': bad host name", text);
+            return SC_EINVAL;
+        }
+    memcpy (host, p, hlen);
+    host [hlen] = 0;
+    *port = (int) value;
+    return 0;
+}

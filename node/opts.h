@@ -1,0 +1,37 @@
+/*  opts: the node's command line.  Parsing only: no files are touched.  */
+#ifndef SC_OPTS_H
+#define SC_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define OPTS_PEERS_MAX 64
+#define SC_VERSION "0.1.0"
+
+typedef struct {
+    const char *name;           //  NULL: the name saved in home, else $USER
+    const char *home;           //  NULL: $XDG_CONFIG_HOME/securechat
+    const char *bind;           //  host for the ROUTER and UDP sockets
+    int port;                   //  0 = ephemeral
+    const char *peers [OPTS_PEERS_MAX];
+    int npeers;
+    const char *passphrase_file;
+    bool json;
+    bool whoami;
+    int verbose;
+} opts_t;
+
+//  Parses argv.  Returns 0 to run, 1 when --help or --version was printed
+//  (exit 0), or SC_EINVAL with a sentence in err (exit 2).
+int opts_parse (int argc, char **argv, opts_t *opts, char *err, size_t err_size);
+
+//  Parses a peer address "[FP@]tcp://HOST:PORT".  Returns 0 and fills host,
+//  port and (when given) the 32-byte fingerprint with *pinned set, or
+//  SC_EINVAL with a sentence in err.
+int opts_parse_peer (const char *text, char *host, size_t host_size, int *port,
+                     unsigned char fp [32], bool *pinned, char *err, size_t err_size);
+
+//  Prints the usage text to stdout.
+void opts_usage (const char *argv0);
+
+#endif

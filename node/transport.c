@@ -1,0 +1,243 @@
+#define LOG_MODULE "transport"
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../crypto/err.h"
+#include "../crypto/log.h"
+#include "transport.h"
+#include "wire.h"
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN "securechat"
+#define HEARTBEAT_IVL_MS 1000
+#define HEARTBEAT_TIMEOUT_MS 3000
+#define RECONNECT_IVL_MS 100
+#define RECONNECT_IVL_MAX_MS 2000
+#define HANDSHAKE_IVL_MS 5000
+#define ROUTER_RCVHWM 10000
+#define DEALER_SNDHWM 1000
+
+struct _transport_t {
+    void *ctx;
+    void *router;
+    void *zap;
+    int port;
+    const identity_t *id;
+};
+
+static int
+s_setint (void *sock, int option, int value)
+{
+    return zmq_setsockopt (sock, option, &value, sizeof value);
+}
+
+//  Options shared by both ends of a link.
+static int
+s_link_options (void *sock)
+{
+    int64_t maxmsg = WIRE_MAX_FRAME;
+    if (zmq_setsockopt (sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg)
+    ||  s_setint (sock, ZMQ_LINGER, 0)
+    ||  s_setint (sock, ZMQ_HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+    ||  s_setint (sock, ZMQ_HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+    ||  s_setint (sock, ZMQ_HEARTBEAT_TTL, HEARTBEAT_TIMEOUT_MS)
+    ||  s_setint (sock, ZMQ_HANDSHAKE_IVL, HANDSHAKE_IVL_MS))
+        return SC_ENET;
+    return 0;
+}
+
+transport_t *
+transport_new (const identity_t *id, const char *host, int port, int *err)
+{
+    *err = SC_ENET;
+    transport_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        *err = SC_ENOMEM;
+        return NULL;
+    }
+    self->id = id;
+    self->ctx = zmq_ctx_new ();
+    if (!self->ctx)
+        goto fail;
+    //  The ZAP handler must be bound before any CURVE server accepts
+    self->zap = zmq_socket (self->ctx, ZMQ_REP);
+    if (!self->zap || s_setint (self->zap, ZMQ_LINGER, 0)
+    ||  zmq_bind (self->zap, ZAP_ENDPOINT) != 0)
+        goto fail;
+    self->router = zmq_socket (self->ctx, ZMQ_ROUTER);
+    if (!self->router
+    ||  s_link_options (self->router)
+    ||  s_setint (self->router, ZMQ_CURVE_SERVER, 1)
+    ||  zmq_setsockopt (self->router, ZMQ_CURVE_SECRETKEY, identity_box_sk (id), 32)
+    ||  zmq_setsockopt (self->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen (ZAP_DOMAIN))
+    ||  s_setint (self->router, ZMQ_RCVHWM, ROUTER_RCVHWM)
+    ||  s_setint (self->router, ZMQ_SNDHWM, ROUTER_RCVHWM))
+        goto fail;
+    char endpoint [128];
+    snprintf (endpoint, sizeof endpoint, "tcp://%s:%d", host, port);
+    if (zmq_bind (self->router, endpoint) != 0) {
+        log_error ("cannot listen on %s: %s", endpoint, zmq_strerror (errno));
+        *err = errno == EADDRINUSE? SC_EEXIST: SC_ENET;
+        goto fail;
+    }
+    char last [256];
+    size_t size = sizeof last;
+    if (zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, last, &size) != 0)
+        goto fail;
+    const char *colon = strrchr (last, ':');
+    self->port = colon? atoi (colon + 1): 0;
+    if (self->port <= 0)
+        goto fail;
+    *err = 0;
+    return self;
+fail:
+    transport_destroy (&self);
+    return NULL;
+}
+
+void
+transport_destroy (transport_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    transport_t *self = *self_p;
+    if (self->router)
+        zmq_close (self->router);
+    if (self->zap)
+        zmq_close (self->zap);
+    if (self->ctx)
+        zmq_ctx_term (self->ctx);
+    free (self);
+    *self_p = NULL;
+}
+
+int transport_port (transport_t *self) { return self->port; }
+void *transport_router (transport_t *self) { return self->router; }
+void *transport_zap (transport_t *self) { return self->zap; }
+
+//  Reads all parts of a message into parts (up to max); returns the count,
+//  or -1 when nothing waits.  Parts beyond max are read and dropped.
+static int
+s_recv_parts (void *sock, zmq_msg_t *parts, int max)
+{
+    int count = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, sock, count == 0? ZMQ_DONTWAIT: 0) < 0) {
+            zmq_msg_close (&part);
+            return count? count: -1;
+        }
+        more = zmq_msg_more (&part);
+        if (count < max)
+            parts [count] = part;
+        else
+            zmq_msg_close (&part);
+        count++;
+    }
+    return count;
+}
+
+static void
+s_close_parts (zmq_msg_t *parts, int count, int max)
+{
+    for (int i = 0; i < count && i < max; i++)
+        zmq_msg_close (&parts [i]);
+}
+
+int
+transport_zap_handle (transport_t *self)
+{
+    enum { MAX = 8 };
+    zmq_msg_t req [MAX];
+    int n = s_recv_parts (self->zap, req, MAX);
+    if (n < 0)
+        return SC_EAGAIN;
+    //  version, request id, domain, address, identity, mechanism, key
+    const char *status = "400";
+    char user [65] = "";
+    if (n == 7
+    &&  zmq_msg_size (&req [0]) == 3 && memcmp (zmq_msg_data (&req [0]), "1.0", 3) == 0
+    &&  zmq_msg_size (&req [5]) == 5 && memcmp (zmq_msg_data (&req [5]), "CURVE", 5) == 0
+    &&  zmq_msg_size (&req [6]) == 32) {
+        sodium_bin2hex (user, sizeof user, zmq_msg_data (&req [6]), 32);
+        status = "200";
+    }
+    const char *reqid = n >= 2? zmq_msg_data (&req [1]): "";
+    size_t reqid_len = n >= 2? zmq_msg_size (&req [1]): 0;
+    zmq_send (self->zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send (self->zap, reqid, reqid_len, ZMQ_SNDMORE);
+    zmq_send (self->zap, status, 3, ZMQ_SNDMORE);
+    zmq_send (self->zap, status [0] == '2'? "OK": "denied", status [0] == '2'? 2: 6, ZMQ_SNDMORE);
+    zmq_send (self->zap, user, strlen (user), ZMQ_SNDMORE);
+    zmq_send (self->zap, "", 0, 0);
+    s_close_parts (req, n, MAX);
+    return 0;
+}
+
+int
+transport_recv (transport_t *self, transport_rx_t *rx)
+{
+    enum { MAX = 2 };
+    zmq_msg_t parts [MAX];
+    int n = s_recv_parts (self->router, parts, MAX);
+    if (n < 0)
+        return SC_EAGAIN;
+    int rc = SC_EMALFORMED;
+    if (n != 2)
+        goto drop;
+    const char *user = zmq_msg_gets (&parts [1], "User-Id");
+    const char *addr = zmq_msg_gets (&parts [1], "Peer-Address");
+    if (!user || strlen (user) != 64
+    ||  sodium_hex2bin (rx->key, 32, user, 64, NULL, NULL, NULL) != 0)
+        goto drop;
+    snprintf (rx->addr, sizeof rx->addr, "%s", addr? addr: "");
+    zmq_msg_close (&parts [0]);
+    rx->msg = parts [1];        //  transferred
+    return 0;
+drop:
+    s_close_parts (parts, n, MAX);
+    return rc;
+}
+
+void *
+transport_connect (transport_t *self, const uint8_t server_key [32], const char *endpoint)
+{
+    void *dealer = zmq_socket (self->ctx, ZMQ_DEALER);
+    if (!dealer)
+        return NULL;
+    if (s_link_options (dealer)
+    ||  zmq_setsockopt (dealer, ZMQ_CURVE_SERVERKEY, server_key, 32)
+    ||  zmq_setsockopt (dealer, ZMQ_CURVE_PUBLICKEY, identity_box_pk (self->id), 32)
+    ||  zmq_setsockopt (dealer, ZMQ_CURVE_SECRETKEY, identity_box_sk (self->id), 32)
+    ||  s_setint (dealer, ZMQ_SNDHWM, DEALER_SNDHWM)
+    ||  s_setint (dealer, ZMQ_RCVHWM, 16)
+    ||  s_setint (dealer, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS)
+    ||  s_setint (dealer, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+    ||  zmq_connect (dealer, endpoint) != 0) {
+        log_warn ("cannot connect to %s: %s", endpoint, zmq_strerror (errno));
+        zmq_close (dealer);
+        return NULL;
+    }
+    return dealer;
+}
+
+void
+transport_disconnect (void **dealer_p)
+{
+    if (dealer_p && *dealer_p) {
+        zmq_close (*dealer_p);
+        *dealer_p = NULL;
+    }
+}
+
+int
+transport_send (void *dealer, const void *data, size_t len)
+{
+    if (zmq_send (dealer, data, len, ZMQ_DONTWAIT) >= 0)
+        return 0;
+    return errno == EAGAIN? SC_EAGAIN: SC_ENET;
+}

@@ -1,0 +1,60 @@
+/*  transport: the node's ZeroMQ sockets, all of them CURVE.
+
+    One ROUTER, bound on an (ephemeral by default) TCP port, is a CURVE
+    server; an in-process ZAP handler accepts any CURVE client and sets the
+    message User-Id to the client's long-term key, which is how every
+    received frame is attributed: the sender is the key that completed the
+    handshake, never a routing id the peer chose.  One DEALER per peer is a
+    CURVE client pinned to that peer's X25519 key.  Limits (message size,
+    high-water marks, heartbeats, reconnect intervals) are set here, once.  */
+#ifndef SC_TRANSPORT_H
+#define SC_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+#include "../crypto/identity.h"
+
+#define TRANSPORT_ADDR_MAX 64
+
+typedef struct _transport_t transport_t;
+
+typedef struct {
+    uint8_t key [32];                   //  sender's CURVE key (authenticated)
+    char addr [TRANSPORT_ADDR_MAX];     //  sender's IP address
+    zmq_msg_t msg;                      //  the payload frame
+} transport_rx_t;
+
+//  Binds the ROUTER on host:port (port 0 = ephemeral) with id's keys.
+//  Returns NULL and sets *err to an SC_E* code on failure.
+transport_t *transport_new (const identity_t *id, const char *host, int port, int *err);
+
+//  Closes every socket and the context; accepts NULL, nulls the pointer.
+void transport_destroy (transport_t **self_p);
+
+//  The TCP port the ROUTER is bound to.
+int transport_port (transport_t *self);
+
+//  Sockets to poll for input (borrowed).
+void *transport_router (transport_t *self);
+void *transport_zap (transport_t *self);
+
+//  Answers one pending ZAP request.  Returns 0 or SC_EAGAIN when none waits.
+int transport_zap_handle (transport_t *self);
+
+//  Receives one payload frame from the ROUTER.  Returns 0 (close rx->msg
+//  with zmq_msg_close), SC_EAGAIN when none waits, SC_EMALFORMED when a
+//  peer sent a multi-part or unattributed message (dropped).
+int transport_recv (transport_t *self, transport_rx_t *rx);
+
+//  Returns a new DEALER connected to endpoint ("tcp://HOST:PORT"), pinned to
+//  server_key; NULL on failure.  Close it with transport_disconnect.
+void *transport_connect (transport_t *self, const uint8_t server_key [32], const char *endpoint);
+
+//  Closes a DEALER at once (queued frames are dropped); nulls the pointer.
+void transport_disconnect (void **dealer_p);
+
+//  Sends one frame without blocking.  Returns 0, SC_EAGAIN (queue full) or SC_ENET.
+int transport_send (void *dealer, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,306 @@
+#define LOG_MODULE "ui"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+#include "../crypto/log.h"
+#include "ui.h"
+
+#define LINE_MAX_BYTES (64 * 1024)
+
+struct _ui_t {
+    bool json;
+    bool color;
+    bool ended;
+    char *prompt;
+    ui_line_fn *on_line;
+    void *arg;
+    char *buf;              //  JSON mode: bytes read but not yet a line
+    size_t len;
+    bool discarding;        //  skipping an over-long line
+};
+
+static ui_t *s_ui;          //  for readline's callback
+
+static void
+s_rl_line (char *line)
+{
+    ui_t *self = s_ui;
+    if (!line) {
+        self->ended = true;
+        rl_callback_handler_remove ();
+        return;
+    }
+    if (*line)
+        add_history (line);
+    self->on_line (line, self->arg);
+    free (line);
+}
+
+ui_t *
+ui_new (bool json, const char *prompt, ui_line_fn *on_line, void *arg)
+{
+    if (s_ui)
+        return NULL;
+    ui_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->json = json || !isatty (STDIN_FILENO) || !isatty (STDOUT_FILENO);
+    const char *term = getenv ("TERM");
+    self->color = !self->json && !getenv ("NO_COLOR") && term && strcmp (term, "dumb") != 0;
+    self->on_line = on_line;
+    self->arg = arg;
+    self->prompt = strdup (prompt);
+    self->buf = malloc (LINE_MAX_BYTES);
+    if (!self->prompt || !self->buf) {
+        free (self->prompt);
+        free (self->buf);
+        free (self);
+        return NULL;
+    }
+    s_ui = self;
+    if (!self->json)
+        rl_callback_handler_install (self->prompt, s_rl_line);
+    return self;
+}
+
+void
+ui_destroy (ui_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ui_t *self = *self_p;
+    if (!self->json && !self->ended) {
+        rl_callback_handler_remove ();
+        putchar ('\n');
+    }
+    fflush (stdout);
+    free (self->prompt);
+    free (self->buf);
+    free (self);
+    s_ui = NULL;
+    *self_p = NULL;
+}
+
+int ui_fd (ui_t *self) { (void) self; return STDIN_FILENO; }
+bool ui_is_json (ui_t *self) { return self->json; }
+
+int
+ui_read (ui_t *self)
+{
+    if (!self->json) {
+        rl_callback_read_char ();
+        return self->ended? 1: 0;
+    }
+    ssize_t n = read (STDIN_FILENO, self->buf + self->len, LINE_MAX_BYTES - self->len);
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN? 0: 1;
+    if (n == 0) {
+        if (self->len && !self->discarding) {
+            self->buf [self->len] = 0;      //  a last line without newline
+            self->len = 0;
+            self->on_line (self->buf, self->arg);
+        }
+        return 1;
+    }
+    self->len += (size_t) n;
+    size_t start = 0;
+    for (size_t i = 0; i < self->len; i++) {
+        if (self->buf [i] != '\n')
+            continue;
+        self->buf [i] = 0;
+        if (i > start && self->buf [i - 1] == '\r')
+            self->buf [i - 1] = 0;
+        if (!self->discarding)
+            self->on_line (self->buf + start, self->arg);
+        self->discarding = false;
+        start = i + 1;
+    }
+    memmove (self->buf, self->buf + start, self->len - start);
+    self->len -= start;
+    if (self->len == LINE_MAX_BYTES) {
+        if (!self->discarding)
+            ui_error (self, "line_too_long", "input line longer than %d bytes ignored",
+                      LINE_MAX_BYTES - 1);
+        self->discarding = true;
+        self->len = 0;
+    }
+    return 0;
+}
+
+//  Prints one line above the prompt without disturbing what is typed.
+static void
+s_print (ui_t *self, const char *text)
+{
+    if (self->ended) {
+        printf ("%s\n", text);
+        fflush (stdout);
+        return;
+    }
+    char *saved = rl_copy_text (0, rl_end);
+    int point = rl_point;
+    rl_set_prompt ("");
+    rl_replace_line ("", 0);
+    rl_redisplay ();
+    printf ("%s\n", text);
+    rl_set_prompt (self->prompt);
+    rl_replace_line (saved, 0);
+    rl_point = point;
+    rl_redisplay ();
+    free (saved);
+}
+
+static const char *
+s_str (json_t *ev, const char *field)
+{
+    const char *s = json_string_value (json_object_get (ev, field));
+    return s? s: "";
+}
+
+//  Writes text with control characters shown as \xNN, so a peer cannot
+//  drive the terminal with escape sequences.
+static void
+s_safe (char *out, size_t size, const char *text)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *) text; *p && o + 5 < size; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            o += (size_t) snprintf (out + o, size - o, "\\x%02x", *p);
+        else
+            out [o++] = (char) *p;
+    }
+    out [o] = 0;
+}
+
+#define C(code) (self->color? "\033[" code "m": "")
+
+static void
+s_format (ui_t *self, json_t *ev)
+{
+    const char *type = s_str (ev, "event");
+    static char line [LINE_MAX_BYTES * 4 + 512];
+    char text [LINE_MAX_BYTES * 4 + 16], name [256];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    if (strcmp (type, "message") == 0) {
+        s_safe (text, sizeof text, s_str (ev, "text"));
+        bool priv = json_is_true (json_object_get (ev, "private"));
+        snprintf (line, sizeof line, "%s[%s%s]%s %s", priv? C ("35"): C ("36"), name,
+                  priv? " -> you": "", C ("0"), text);
+    }
+    else if (strcmp (type, "peer_joined") == 0)
+        snprintf (line, sizeof line, "%s* %s joined (%.16s, %s, %s)%s", C ("32"), name,
+                  s_str (ev, "id"), s_str (ev, "addr"),
+                  json_is_true (json_object_get (ev, "verified"))? "verified": "unverified",
+                  C ("0"));
+    else if (strcmp (type, "peer_left") == 0)
+        snprintf (line, sizeof line, "%s* %s left%s", C ("33"), name, C ("0"));
+    else if (strcmp (type, "delivered") == 0)
+        snprintf (line, sizeof line, "%s  (delivered to %s)%s", C ("2"), name, C ("0"));
+    else if (strcmp (type, "sent") == 0) {
+        if (!json_is_true (json_object_get (ev, "queued")))
+            return;
+        snprintf (line, sizeof line, "%s  (%s is offline: queued)%s", C ("2"), name, C ("0"));
+    }
+    else if (strcmp (type, "error") == 0 || strcmp (type, "warning") == 0) {
+        s_safe (text, sizeof text, s_str (ev, "message"));
+        snprintf (line, sizeof line, "%s! %s%s", C ("31"), text, C ("0"));
+    }
+    else if (strcmp (type, "info") == 0) {
+        s_safe (text, sizeof text, s_str (ev, "message"));
+        snprintf (line, sizeof line, "%s", text);
+    }
+    else if (strcmp (type, "peers") == 0) {
+        json_t *peers = json_object_get (ev, "peers");
+        if (json_array_size (peers) == 0) {
+            s_print (self, "no peers yet");
+            return;
+        }
+        size_t i;
+        json_t *p;
+        json_array_foreach (peers, i, p) {
+            s_safe (name, sizeof name, s_str (p, "name"));
+            snprintf (line, sizeof line, "  %-16s %.16s  %-22s %s%s", name, s_str (p, "id"),
+                      s_str (p, "addr"),
+                      json_is_true (json_object_get (p, "verified"))? "verified": "unverified",
+                      json_is_true (json_object_get (p, "online"))? "": "  (offline)");
+            s_print (self, line);
+        }
+        return;
+    }
+    else if (strcmp (type, "history") == 0) {
+        size_t i;
+        json_t *e;
+        json_array_foreach (json_object_get (ev, "entries"), i, e) {
+            s_safe (name, sizeof name, s_str (e, "name"));
+            s_safe (text, sizeof text, s_str (e, "text"));
+            bool out = strcmp (s_str (e, "dir"), "out") == 0;
+            snprintf (line, sizeof line, "  %s %s %s: %s", s_str (e, "time"),
+                      out? "to": "from", name, text);
+            s_print (self, line);
+        }
+        return;
+    }
+    else {
+        //  Anything else: the event's text fields, one per line
+        const char *key;
+        json_t *value;
+        json_object_foreach (ev, key, value) {
+            if (strcmp (key, "event") == 0 || !json_is_string (value))
+                continue;
+            s_safe (text, sizeof text, json_string_value (value));
+            snprintf (line, sizeof line, "  %s: %s", key, text);
+            s_print (self, line);
+        }
+        return;
+    }
+    s_print (self, line);
+}
+
+void
+ui_emit (ui_t *self, json_t *event)
+{
+    if (!event)
+        return;
+    if (self->json) {
+        char *text = json_dumps (event, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (text) {
+            fputs (text, stdout);
+            fputc ('\n', stdout);
+            fflush (stdout);
+            free (text);
+        }
+    }
+    else
+        s_format (self, event);
+    json_decref (event);
+}
+
+static void
+s_report (ui_t *self, const char *type, const char *code, const char *fmt, va_list ap)
+{
+    char message [1024];
+    vsnprintf (message, sizeof message, fmt, ap);
+    ui_emit (self, json_pack ("{s:s, s:s, s:s}", "event", type, "message", message, "code", code));
+}
+
+void
+ui_error (ui_t *self, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    s_report (self, "error", code, fmt, ap);
+    va_end (ap);
+}
+
+void
+ui_warning (ui_t *self, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    s_report (self, "warning", code, fmt, ap);
+    va_end (ap);
+}

@@ -1,0 +1,47 @@
+/*  ui: the node's one way in and out for a person or a script.
+
+    Every event the node reports is a JSON object with an "event" field,
+    passed to ui_emit.  With --json (or without a terminal) it is written as
+    one compact line to stdout and commands are read as lines from stdin.
+    On a terminal, readline runs in callback mode: events print above the
+    line being typed without breaking it, typed lines go to a history, and
+    colours are used unless NO_COLOR is set.  Diagnostics never go here: they
+    go to stderr through log.h.  */
+#ifndef SC_UI_H
+#define SC_UI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct _ui_t ui_t;
+
+//  Called for each complete input line (NUL-terminated, borrowed).
+typedef void (ui_line_fn) (const char *line, void *arg);
+
+//  Starts the UI; json forces the scripting mode.  Returns NULL on failure.
+//  Only one UI may exist at a time (readline has global state).
+ui_t *ui_new (bool json, const char *prompt, ui_line_fn *on_line, void *arg);
+
+//  Restores the terminal; accepts NULL, nulls the pointer.
+void ui_destroy (ui_t **self_p);
+
+//  The file descriptor to poll for input.
+int ui_fd (ui_t *self);
+
+//  Reads what is available and calls on_line per line.  Returns 0, or 1
+//  when input has ended (treat as /quit).
+int ui_read (ui_t *self);
+
+//  Reports an event (taken: the caller's reference is consumed).
+void ui_emit (ui_t *self, json_t *event);
+
+//  Says whether the UI is in JSON mode.
+bool ui_is_json (ui_t *self);
+
+//  Builds and emits {"event":"error"|"warning","message":..,"code":..}.
+void ui_error (ui_t *self, const char *code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+void ui_warning (ui_t *self, const char *code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+#endif
