@@ -41,7 +41,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 NODE_BIN := $(BUILD)/securechat-node
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all deps run test test-run bench fuzz clean install
+.PHONY: all deps run test test-run bench fuzz fuzz-run clean install
 all: $(NODE_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -72,6 +72,29 @@ test: deps
 
 test-run: $(NODE_BIN) $(UNIT_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
+
+# Fuzzing: every decoder has a libFuzzer harness in tests/fuzz (clang, ASan+UBSan).
+FUZZERS := wire envelope record cmd
+FUZZ_BIN := $(FUZZERS:%=build-fuzz/fuzz_%)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(FUZZ_BIN)
+	@for f in $(FUZZERS); do \
+	  mkdir -p build-fuzz/corpus/$$f; \
+	  printf 'fuzz %-10s %s s ... ' $$f $(FUZZ_SECONDS); \
+	  if ./build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	       -rss_limit_mb=1024 -print_final_stats=1 build-fuzz/corpus/$$f > build-fuzz/$$f.log 2>&1; then \
+	    grep -o 'stat::number_of_executed_units: *[0-9]*' build-fuzz/$$f.log | awk '{print $$2 " runs, no crash"}'; \
+	  else echo CRASH; tail -n 40 build-fuzz/$$f.log; exit 1; fi; \
+	done
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
+	@mkdir -p build-fuzz
+	$(if $(Q),@echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(CPPFLAGS) $^ $(LDLIBS) -o $@
 
 clean:
 	rm -rf build build-san build-fuzz build-bench

@@ -860,7 +860,8 @@ node_destroy (node_t **self_p)
     node_t *self = *self_p;
     for (size_t i = 0; self->peers && i < peers_size (self->peers); i++) {
         peer_t *peer = peers_at (self->peers, i);
-        if (peer->dealer && peer->online) {
+        //  Every peer with a link hears it, also one still saying HELLO
+        if (peer->dealer) {
             wire_frame_t f = { .type = WIRE_BYE };
             s_send (self, peer, &f);
             int linger = 200;       //  let the BYE go out

@@ -1,0 +1,306 @@
+"""The mesh: real nodes on loopback, driven with --json."""
+import os
+import socket
+import subprocess
+import time
+
+from harness import Cluster, Node, Skip, deadline, is_root
+
+
+def _trio(c):
+    a = c.start("alice")
+    b = c.start("bob", args=["--peer", a.endpoint])
+    d = c.start("carol", args=["--peer", a.endpoint, "--peer", b.endpoint])
+    a.wait_peers(b, d)
+    b.wait_peers(a, d)
+    d.wait_peers(a, b)
+    return a, b, d
+
+
+def test_private_message_reaches_only_its_peer_once():
+    with Cluster() as c:
+        a, b, d = _trio(c)
+        a.send("/msg bob private-marker-1")
+        sent = a.wait("sent", name="bob")
+        assert sent["private"] is True and sent["queued"] is False
+        got = b.wait("message", text="private-marker-1")
+        assert got["from"] == a.id and got["name"] == "alice"
+        assert got["private"] is True and got["msg_id"] == sent["msg_id"]
+        a.wait("delivered", msg_id=sent["msg_id"], to=b.id)
+        # A later broadcast from alice reaches carol: by then the private one
+        # would have too, had it been sent to her
+        a.send("after-marker")
+        d.wait("message", text="after-marker")
+        b.wait("message", text="after-marker")
+        assert d.find("message", text="private-marker-1") == []
+        assert len(b.find("message", text="private-marker-1")) == 1
+
+
+def test_plain_line_reaches_every_peer_with_receipts():
+    with Cluster() as c:
+        a, b, d = _trio(c)
+        b.send("hello everyone, from bob")
+        for n in (a, d):
+            m = n.wait("message", text="hello everyone, from bob")
+            assert m["private"] is False and m["from"] == b.id
+        sent = b.find("sent")
+        assert sorted(s["to"] for s in sent) == sorted([a.id, d.id])
+        for s in sent:
+            b.wait("delivered", msg_id=s["msg_id"])
+        assert len(a.find("message", text="hello everyone, from bob")) == 1
+
+
+def test_killed_peer_is_shown_left_and_rejoins():
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        b.wait_peers(a)
+        b.kill()
+        left = a.wait("peer_left", id=b.id, timeout=15)
+        assert left["name"] == "bob"
+        # Typed while bob is away: queued, never dropped
+        a.send("/msg bob while-you-were-away")
+        assert a.wait("sent", name="bob")["queued"] is True
+        b2 = c.start("bob", args=["--peer", a.endpoint])
+        assert b2.id == b.id, "same home, same identity"
+        a.wait("peer_joined", id=b.id, pred=lambda e: e is not a.find("peer_joined")[0])
+        b2.wait("message", text="while-you-were-away", timeout=15)
+        a.send("/msg bob welcome-back")
+        b2.wait("message", text="welcome-back")
+        b2.send("/msg alice thanks")
+        a.wait("message", text="thanks", **{"from": b.id})
+
+
+def test_bye_is_shown_at_once():
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        b.quit()
+        assert a.wait("peer_left", id=b.id, timeout=3)["reason"] == "quit"
+
+
+def test_garbage_and_plain_zmq_clients_are_refused():
+    try:
+        import zmq
+    except ImportError:
+        raise Skip("python3-zmq is not installed")
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        # Raw garbage on the TCP port
+        for payload in (os.urandom(4096), b"\xff" + b"\x00" * 8 + b"\x7f\x03\x00NULL" + b"\x00" * 48,
+                        b"GET / HTTP/1.0\r\n\r\n"):
+            s = socket.create_connection(("127.0.0.1", a.port))
+            s.sendall(payload)
+            s.settimeout(2)
+            try:
+                while s.recv(4096):
+                    pass
+            except (socket.timeout, ConnectionResetError):
+                pass
+            s.close()
+        # UDP garbage and a truncated request on the record port
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for payload in (os.urandom(512), b"SCRQ\x01", b"SCPR" + os.urandom(173)):
+            u.sendto(payload, ("127.0.0.1", a.port))
+        # A plain ZeroMQ client (NULL security) gets nothing through
+        ctx = zmq.Context()
+        plain = ctx.socket(zmq.DEALER)
+        plain.setsockopt(zmq.LINGER, 0)
+        plain.connect(a.endpoint)
+        plain.send(b"\x93\x01\x03\xc4\x01x")
+        # A CURVE client with a key alice never met: non-HELLO frames dropped
+        pub, sec = zmq.curve_keypair()
+        import zmq.utils.z85
+        srv = bytes.fromhex(_box_key(a))
+        curve = ctx.socket(zmq.DEALER)
+        curve.setsockopt(zmq.LINGER, 0)
+        curve.curve_publickey, curve.curve_secretkey = pub, sec
+        curve.curve_serverkey = zmq.utils.z85.encode(srv)
+        curve.connect(a.endpoint)
+        curve.send(b"\x93\x01\x03\xc4\x01x")
+        # ... and a HELLO carrying bob's record on another key
+        curve.send(b"\x93\x01\x01\xc4\xb1" + _record_of(b))
+        assert plain.poll(500) == 0
+        plain.close()
+        curve.close()
+        ctx.term()
+        # alice still serves bob
+        b.send("/msg alice still-working")
+        a.wait("message", text="still-working")
+        a.send("/peers")
+        peers = a.wait("peers")["peers"]
+        assert [p["id"] for p in peers] == [b.id], peers
+
+
+def _box_key(node):
+    """The X25519 key from the node's identity file (bytes 38..70)."""
+    with open(os.path.join(node.home, "identity"), "rb") as f:
+        return f.read()[38:70].hex()
+
+
+def _record_of(node):
+    """Asks the node's record port for its signed record."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(5)
+    u.sendto(b"SCRQ\x01" + b"\x00" * 175, ("127.0.0.1", node.port))
+    data, _ = u.recvfrom(1024)
+    assert len(data) == 177 and data[:4] == b"SCPR"
+    return data
+
+
+def test_record_request_never_amplifies():
+    with Cluster() as c:
+        a = c.start("alice")
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(1)
+        # Short requests get no answer at all
+        u.sendto(b"SCRQ\x01", ("127.0.0.1", a.port))
+        try:
+            data = u.recv(1024)
+            raise AssertionError("answered a short request with %d bytes" % len(data))
+        except socket.timeout:
+            pass
+        data = _record_of(a)
+        assert len(data) <= 180
+
+
+def test_capture_holds_no_plaintext():
+    if not is_root():
+        raise Skip("needs root to capture on lo")
+    if not os.path.exists("/usr/bin/tcpdump"):
+        raise Skip("tcpdump is not installed")
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        pcap = c.dir.sub("lo.pcap")
+        cap = subprocess.Popen(["tcpdump", "-Z", "root", "--immediate-mode", "-i", "lo", "-U", "-w", pcap, "-s", "0",
+                                "tcp port %d or tcp port %d" % (a.port, b.port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # tcpdump says "listening on" once the capture runs
+        line = cap.stderr.readline().decode()
+        assert "listening" in line, line
+        a.send("/msg bob PLAINTEXT-MARKER-private")
+        b.wait("message", text="PLAINTEXT-MARKER-private")
+        b.send("PLAINTEXT-MARKER-broadcast")
+        a.wait("message", text="PLAINTEXT-MARKER-broadcast")
+        a.wait("delivered")
+        b.wait("delivered")
+        end = deadline(10)
+        while os.path.getsize(pcap) < 2000 and time.monotonic() < end:
+            cap.poll()      # the file grows as packets are written (-U)
+            time.sleep(0.05)
+        cap.terminate()
+        cap.wait(10)
+        with open(pcap, "rb") as f:
+            data = f.read()
+        assert len(data) > 2000, "the capture saw the traffic (%d bytes)" % len(data)
+        assert b"PLAINTEXT-MARKER" not in data
+        assert b"alice" not in data and b"bob" not in data, "names travel only inside CURVE"
+
+
+def test_changed_key_for_known_name_is_refused_by_name():
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        b.quit()
+        a.wait("peer_left", id=b.id)
+        # Another identity, same name
+        evil = c.start("bob", home="evil", args=["--peer", a.endpoint])
+        assert evil.id != b.id
+        a.wait("peer_joined", id=evil.id)
+        w = a.wait("warning", code="key_changed")
+        assert evil.id[:16] in w["message"]
+        a.send("/msg bob are-you-bob")
+        err = a.wait("error", pred=lambda e: e["code"] in ("key_changed", "ambiguous"))
+        assert "fingerprint" in err["message"]
+        assert evil.find("message", text="are-you-bob") == []
+        # By fingerprint prefix it works
+        a.send("/msg %s hello-by-prefix" % evil.id[:12])
+        evil.wait("message", text="hello-by-prefix")
+
+
+def test_verify_shows_safety_numbers_and_persists():
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        a.send("/verify bob")
+        v = a.wait("verify")
+        assert v["safety"] == b.safety and v["own_safety"] == a.safety
+        assert v["verified"] is False
+        a.send("/verify bob yes")
+        assert a.wait("verify", verified=True)["id"] == b.id
+        a.send("/peers")
+        assert a.wait("peers")["peers"][0]["verified"] is True
+        a.quit()
+        a2 = c.start("alice", args=["--peer", b.endpoint])
+        j = a2.wait("peer_joined", id=b.id)
+        assert j["verified"] is True
+
+
+def test_pinned_peer_key():
+    with Cluster() as c:
+        a = c.start("alice")
+        wrong = "ab" * 32
+        b = c.start("bob", args=["--peer", "%s@%s" % (wrong, a.endpoint)])
+        e = b.wait("error", code="pin_mismatch")
+        assert a.id[:16] in e["message"]
+        assert b.find("peer_joined") == []
+        d = c.start("carol", args=["--peer", "%s@%s" % (a.id, a.endpoint)])
+        j = d.wait("peer_joined", id=a.id)
+        assert j["verified"] is True
+
+
+def test_history_is_kept_encrypted():
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        a.send("/msg bob HISTORY-MARKER-one")
+        b.wait("message", text="HISTORY-MARKER-one")
+        b.send("/msg alice HISTORY-MARKER-two")
+        a.wait("message", text="HISTORY-MARKER-two")
+        a.send("/history bob")
+        entries = a.wait("history")["entries"]
+        assert [(e["dir"], e["text"]) for e in entries] == [
+            ("out", "HISTORY-MARKER-one"), ("in", "HISTORY-MARKER-two")]
+        with open(os.path.join(a.home, "history"), "rb") as f:
+            raw = f.read()
+        assert len(raw) > 100 and b"HISTORY-MARKER" not in raw
+        assert os.stat(os.path.join(a.home, "history")).st_mode & 0o077 == 0
+
+
+def test_bad_commands_get_clear_errors():
+    with Cluster() as c:
+        a = c.start("alice")
+        a.send("/frobnicate")
+        assert "unknown command" in a.wait("error", code="invalid")["message"]
+        a.send("/msg nobody hi")
+        assert "nobody" in a.wait("error", code="no_peer")["message"]
+        a.send("/msg")
+        assert "usage" in a.wait("error", pred=lambda e: "/msg PEER TEXT" in e["message"])["message"]
+        a.send("hello?")
+        a.wait("warning", code="no_peers")
+        a.send("/help")
+        assert "/msg PEER TEXT" in a.wait("info")["message"]
+        a.send("/whoami")
+        w = a.wait("whoami")
+        assert w["id"] == a.id and w["address"].startswith(a.id + "@tcp://")
+
+
+def test_invalid_utf8_and_control_bytes_are_carried_safely():
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        a.proc.stdin.write(b"/msg bob bad\xff\xfeutf8 \x1b[2J end\n")
+        a.proc.stdin.flush()
+        m = b.wait("message", pred=lambda e: e["text"].startswith("bad"))
+        assert m["text"] == "bad\ufffd\ufffdutf8 \x1b[2J end"
+        assert all(e["event"] != "_not_json" for e in b.events)

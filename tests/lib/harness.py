@@ -1,0 +1,203 @@
+"""Drives real securechat-node processes through their --json interface.
+
+Every wait polls with a deadline; nothing sleeps for a fixed time.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("SC_BUILD", "build")
+NODE = os.path.join(ROOT, BUILD, "securechat-node")
+SAN = os.environ.get("SC_SAN") == "1"
+# Sanitizer builds are slower: deadlines scale, assertions do not change.
+SLOW = 3 if SAN else 1
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here; the reason is printed."""
+
+
+def deadline(seconds):
+    return time.monotonic() + seconds * SLOW
+
+
+class Workdir:
+    """A temporary directory removed at the end of a test."""
+
+    def __init__(self):
+        self.path = tempfile.mkdtemp(prefix="sc-test-")
+
+    def sub(self, name):
+        return os.path.join(self.path, name)
+
+    def close(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class Node:
+    """One securechat-node process with --json."""
+
+    def __init__(self, home, name=None, args=(), env=None, wait_ready=True, netns=None):
+        self.home = home
+        self.name = name
+        cmd = [NODE, "--json", "--home", home]
+        if name:
+            cmd += ["--name", name]
+        cmd += list(args)
+        if netns:
+            cmd = ["ip", "netns", "exec", netns] + cmd
+        full_env = dict(os.environ)
+        full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        if env:
+            full_env.update(env)
+        self.stderr_path = home.rstrip("/") + f".stderr.{time.monotonic_ns()}"
+        os.makedirs(os.path.dirname(self.stderr_path), exist_ok=True)
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, env=full_env)
+        self.events = []
+        self.raw = []
+        self._cond = threading.Condition()
+        self._eof = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.id = self.port = self.address = None
+        if wait_ready:
+            ready = self.wait("ready", timeout=10)
+            self.id = ready["id"]
+            self.port = ready["port"]
+            self.address = ready["address"]
+            self.safety = ready["safety"]
+
+    def _read(self):
+        for line in self.proc.stdout:
+            text = line.decode("utf-8", "replace")
+            with self._cond:
+                self.raw.append(text)
+                try:
+                    self.events.append(json.loads(text))
+                except ValueError:
+                    self.events.append({"event": "_not_json", "line": text})
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    @property
+    def endpoint(self):
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def send(self, line):
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
+    def find(self, event=None, **fields):
+        """Events so far that match."""
+        with self._cond:
+            return [e for e in self.events if _matches(e, event, fields)]
+
+    def wait(self, event=None, timeout=10, pred=None, **fields):
+        """Waits for an event matching event, fields and pred; returns it."""
+        end = deadline(timeout)
+        with self._cond:
+            seen = 0
+            while True:
+                for e in self.events[seen:]:
+                    if _matches(e, event, fields) and (pred is None or pred(e)):
+                        return e
+                seen = len(self.events)
+                left = end - time.monotonic()
+                if left <= 0 or (self._eof and seen == len(self.events)):
+                    break
+                self._cond.wait(min(left, 0.5))
+        tail = "".join(self.raw[-8:])
+        raise AssertionError(f"{self.name}: no {event} {fields} within {timeout}s "
+                             f"(exit={self.proc.poll()}); last output:\n{tail}"
+                             f"stderr: {self.stderr()[-600:]}")
+
+    def wait_peers(self, *others, timeout=10):
+        """Waits until every node in others has joined (by id)."""
+        for other in others:
+            self.wait("peer_joined", timeout=timeout, id=other.id)
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def quit(self, timeout=10):
+        """Sends /quit and returns the exit code (asserts a clean exit)."""
+        if self.proc.poll() is None:
+            try:
+                self.send("/quit")
+                self.proc.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+        try:
+            rc = self.proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"{self.name} did not exit after /quit")
+        self._finish()
+        assert rc == 0, f"{self.name} exited with {rc}: {self.stderr()[-2000:]}"
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self._finish()
+
+    def _finish(self):
+        self._reader.join(5)
+        self._stderr.close()
+
+
+def _matches(e, event, fields):
+    if event is not None and e.get("event") != event:
+        return False
+    return all(e.get(k) == v for k, v in fields.items())
+
+
+class Cluster:
+    """Nodes started by one test, all stopped at the end."""
+
+    def __init__(self):
+        self.dir = Workdir()
+        self.nodes = []
+
+    def start(self, name, home=None, **kw):
+        node = Node(self.dir.sub(home or name), name, **kw)
+        self.nodes.append(node)
+        return node
+
+    def close(self, check_exit=True):
+        errors = []
+        for n in self.nodes:
+            if n.proc.poll() is None:
+                try:
+                    n.quit()
+                except AssertionError as e:
+                    errors.append(str(e))
+        self.dir.close()
+        if check_exit and errors:
+            raise AssertionError("; ".join(errors))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(check_exit=exc_type is None)
+        return False
+
+
+def is_root():
+    return os.geteuid() == 0
