@@ -79,13 +79,23 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
                 o->port = (int) port;
                 break;
             }
-            case O_PEER:
+            case O_PEER: {
                 if (o->npeers == OPTS_PEERS_MAX) {
                     snprintf (err, err_size, "at most %d --peer options", OPTS_PEERS_MAX);
                     return SC_EINVAL;
                 }
+                char host [64], why [256];
+                int port;
+                unsigned char fp [32];
+                bool pinned;
+                if (opts_parse_peer (optarg, host, sizeof host, &port, fp, &pinned,
+                                     why, sizeof why) != 0) {
+                    snprintf (err, err_size, "--peer %s", why);
+                    return SC_EINVAL;
+                }
                 o->peers [o->npeers++] = optarg;
                 break;
+            }
             case 'h':
                 opts_usage (argv [0]);
                 return 1;

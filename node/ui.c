@@ -210,8 +210,34 @@ s_format (ui_t *self, json_t *ev)
         snprintf (line, sizeof line, "%s! %s%s", C ("31"), text, C ("0"));
     }
     else if (strcmp (type, "info") == 0) {
-        s_safe (text, sizeof text, s_str (ev, "message"));
-        snprintf (line, sizeof line, "%s", text);
+        //  Our own multi-line text: one line at a time, each made safe
+        const char *p = s_str (ev, "message");
+        while (*p) {
+            size_t n = strcspn (p, "\n");
+            char part [1024];
+            snprintf (part, sizeof part, "%.*s", (int) (n < 1000? n: 1000), p);
+            s_safe (text, sizeof text, part);
+            s_print (self, text);
+            p += n + (p [n] == '\n');
+        }
+        return;
+    }
+    else if (strcmp (type, "ready") == 0 || strcmp (type, "whoami") == 0) {
+        snprintf (line, sizeof line,
+                  "%syou are %s%s, fingerprint %.16s, listening on port %d\n"
+                  "  safety number: %s\n  others can add you with: --peer %s%s",
+                  C ("1"), name, C ("0"), s_str (ev, "id"),
+                  (int) json_integer_value (json_object_get (ev, "port")),
+                  s_str (ev, "safety"), s_str (ev, "address"),
+                  strcmp (type, "ready") == 0? "\n  type /help for the commands": "");
+    }
+    else if (strcmp (type, "verify") == 0) {
+        char verified [32];
+        snprintf (verified, sizeof verified, "%s",
+                  json_is_true (json_object_get (ev, "verified"))? "verified": "not verified yet");
+        snprintf (line, sizeof line, "  %s (%.16s): %s\n  their safety number: %s\n"
+                  "  yours:              %s", name, s_str (ev, "id"), verified,
+                  s_str (ev, "safety"), s_str (ev, "own_safety"));
     }
     else if (strcmp (type, "peers") == 0) {
         json_t *peers = json_object_get (ev, "peers");

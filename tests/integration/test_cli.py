@@ -1,0 +1,156 @@
+"""The command line: options, identity files, passphrases, the terminal UI."""
+import os
+import pty
+import select
+import subprocess
+import time
+
+from harness import NODE, Cluster, Node, Workdir, deadline
+
+
+def _run(*args, **kw):
+    return subprocess.run([NODE] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=60, **kw)
+
+
+def test_help_version_and_bad_options():
+    r = _run("--help")
+    assert r.returncode == 0 and "Usage:" in r.stdout and "--peer" in r.stdout
+    r = _run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("securechat-node ")
+    for bad in (["--bogus"], ["--port", "70000"], ["--port"], ["extra"], ["--name", "a\x1bb"],
+                ["--name", "/slash"], ["--peer", "udp://x:1"], ["--peer", "tcp://h:0"],
+                ["--peer", "abc@tcp://h:1"]):
+        w = Workdir()
+        r = _run("--home", w.sub("h"), "--json", *bad)
+        w.close()
+        assert r.returncode == 2, (bad, r.returncode, r.stderr)
+        assert r.stderr.startswith("securechat-node: ") and len(r.stderr) > 30, r.stderr
+
+
+def test_whoami_creates_identity_once():
+    w = Workdir()
+    home = w.sub("h")
+    r1 = _run("--home", home, "--name", "zoe", "--whoami")
+    r2 = _run("--home", home, "--whoami")
+    w.close()
+    assert r1.returncode == 0 and "new identity created" in r1.stdout
+    assert "new identity" not in r2.stdout
+    fp1 = [l for l in r1.stdout.splitlines() if l.startswith("fingerprint")][0]
+    fp2 = [l for l in r2.stdout.splitlines() if l.startswith("fingerprint")][0]
+    assert fp1 == fp2 and len(fp1.split()[-1]) == 64
+    assert "name:          zoe" in r2.stdout, "the name is remembered"
+
+
+def test_passphrase_protects_identity():
+    w = Workdir()
+    home = w.sub("h")
+    good, bad = w.sub("good"), w.sub("bad")
+    with open(good, "w") as f:
+        f.write("correct horse battery\n")
+    with open(bad, "w") as f:
+        f.write("wrong\n")
+    r = _run("--home", home, "--passphrase-file", good, "--whoami")
+    assert r.returncode == 0, r.stderr
+    with open(os.path.join(home, "identity"), "rb") as f:
+        before = f.read()
+    r = _run("--home", home, "--passphrase-file", bad, "--whoami")
+    assert r.returncode == 1 and "wrong passphrase" in r.stderr, r.stderr
+    r = _run("--home", home, "--whoami")
+    assert r.returncode == 1 and "passphrase" in r.stderr, r.stderr
+    with open(os.path.join(home, "identity"), "rb") as f:
+        assert f.read() == before, "a wrong passphrase never replaces the identity"
+    r = _run("--home", home, "--passphrase-file", good, "--whoami")
+    assert r.returncode == 0
+    n = Node(home, "p", args=["--passphrase-file", good])
+    n.quit()
+    w.close()
+
+
+def test_corrupt_identity_is_an_error_not_a_new_key():
+    w = Workdir()
+    home = w.sub("h")
+    assert _run("--home", home, "--whoami").returncode == 0
+    path = os.path.join(home, "identity")
+    with open(path, "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00\x00")
+    with open(path, "rb") as f:
+        damaged = f.read()
+    r = _run("--home", home, "--json")
+    assert r.returncode == 1 and "damaged" in r.stderr, r.stderr
+    with open(path, "rb") as f:
+        assert f.read() == damaged
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(home).st_mode & 0o777) == "0o700"
+    w.close()
+
+
+def test_port_in_use_is_a_clear_error():
+    with Cluster() as c:
+        a = c.start("alice")
+        r = _run("--home", c.dir.sub("b"), "--json", "--port", str(a.port))
+        assert r.returncode == 1 and "cannot" in r.stderr, r.stderr
+
+
+class _Pty:
+    """A node on a real pseudo-terminal, as a person would run it."""
+
+    def __init__(self, home, args):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.environ["TERM"] = "xterm"
+            os.environ["NO_COLOR"] = "1"
+            os.execv(NODE, [NODE, "--home", home] + args)
+        self.out = b""
+
+    def read_until(self, needle, timeout=10):
+        end = deadline(timeout)
+        while needle.encode() not in self.out:
+            left = end - time.monotonic()
+            assert left > 0, "terminal never showed %r; screen:\n%s" % (needle, self.out[-1500:])
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                try:
+                    self.out += os.read(self.fd, 4096)
+                except OSError:
+                    break
+        return self.out
+
+    def type(self, text):
+        os.write(self.fd, text.encode())
+
+    def close(self):
+        self.type("/quit\r")
+        end = deadline(10)
+        while time.monotonic() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+            select.select([self.fd], [], [], 0.1)
+            try:
+                os.read(self.fd, 4096)
+            except OSError:
+                pass
+        os.kill(self.pid, 9)
+        raise AssertionError("terminal node did not quit")
+
+
+def test_terminal_chat_prints_above_the_prompt():
+    with Cluster() as c:
+        bob = c.start("bob")
+        t = _Pty(c.dir.sub("alice"), ["--name", "alice", "--peer", bob.endpoint])
+        try:
+            t.read_until("you are alice")
+            t.read_until("bob joined")
+            # Half a line typed, then a message arrives: both stay readable
+            t.type("/msg bob half")
+            bob.send("/msg alice \x1b[31mred\x1b[0m line")
+            t.read_until("[bob -> you] \\x1b[31mred\\x1b[0m line")
+            t.read_until("alice> /msg bob half")     # the typed half is redrawn
+            t.type(" and done\r")
+            bob.wait("message", text="half and done")
+            t.type("/peers\r")
+            t.read_until("unverified")
+        finally:
+            assert t.close() == 0

@@ -1,0 +1,220 @@
+#include <limits.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "../../crypto/err.h"
+#include "../../crypto/utf8.h"
+#include "../../node/cmd.h"
+#include "../../node/history.h"
+#include "../../node/known.h"
+#include "../../node/opts.h"
+#include "../../node/peers.h"
+#include "unit.h"
+
+static void
+s_cmd (void)
+{
+    cmd_t c;
+    char err [256];
+    CHECK_RC (cmd_parse ("hello  world ", &c, err, sizeof err), 0);
+    CHECK (c.type == CMD_SAY && strcmp (c.argv [0], "hello  world ") == 0);
+    CHECK_RC (cmd_parse ("//etc/passwd is a path", &c, err, sizeof err), 0);
+    CHECK (c.type == CMD_SAY && strcmp (c.argv [0], "/etc/passwd is a path") == 0);
+    CHECK_RC (cmd_parse ("   ", &c, err, sizeof err), 0);
+    CHECK (c.type == CMD_EMPTY);
+    CHECK_RC (cmd_parse ("/msg bob  hi   there ", &c, err, sizeof err), 0);
+    CHECK (c.type == CMD_MSG && c.argc == 2);
+    CHECK (strcmp (c.argv [0], "bob") == 0 && strcmp (c.argv [1], "hi   there ") == 0);
+    CHECK_RC (cmd_parse ("/msg bob", &c, err, sizeof err), SC_EINVAL);
+    CHECK (strstr (err, "/msg PEER TEXT"));
+    CHECK_RC (cmd_parse ("/peers extra more", &c, err, sizeof err), SC_EINVAL);
+    CHECK_RC (cmd_parse ("/nope", &c, err, sizeof err), SC_EINVAL);
+    CHECK (strstr (err, "unknown command /nope"));
+    CHECK_RC (cmd_parse ("/verify a1b2 yes", &c, err, sizeof err), 0);
+    CHECK (c.type == CMD_VERIFY && c.argc == 2);
+    char *big = malloc (CMD_LINE_MAX + 2);
+    memset (big, 'x', CMD_LINE_MAX + 1);
+    big [CMD_LINE_MAX + 1] = 0;
+    CHECK_RC (cmd_parse (big, &c, err, sizeof err), SC_ETOOBIG);
+    free (big);
+    CHECK (strstr (cmd_help (), "/history [PEER]"));
+}
+
+static void
+s_peer_addresses (void)
+{
+    char host [64], err [256];
+    int port;
+    unsigned char fp [32];
+    bool pinned;
+    CHECK_RC (opts_parse_peer ("tcp://127.0.0.1:4000", host, sizeof host, &port, fp, &pinned,
+                               err, sizeof err), 0);
+    CHECK (strcmp (host, "127.0.0.1") == 0 && port == 4000 && !pinned);
+    char text [200];
+    snprintf (text, sizeof text, "%s@tcp://host-1.lan:9", "0123456789abcdef0123456789abcdef"
+              "0123456789abcdef0123456789abcdef");
+    CHECK_RC (opts_parse_peer (text, host, sizeof host, &port, fp, &pinned, err, sizeof err), 0);
+    CHECK (pinned && fp [0] == 0x01 && fp [31] == 0xef && strcmp (host, "host-1.lan") == 0);
+    const char *bad [] = { "tcp://h", "tcp://:1", "tcp://h:0", "tcp://h:65536", "tcp://h:1x",
+                           "udp://h:1", "abc@tcp://h:1", "tcp://h;rm -rf:1", "", "tcp://h:" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
+        CHECK_RC (opts_parse_peer (bad [i], host, sizeof host, &port, fp, &pinned,
+                                   err, sizeof err), SC_EINVAL);
+    opts_t o;
+    char *argv [] = { "node", "--port", "5", "--peer", "tcp://a:1", "--json", "-v", "-v", NULL };
+    CHECK_RC (opts_parse (8, argv, &o, err, sizeof err), 0);
+    CHECK (o.port == 5 && o.npeers == 1 && o.json && o.verbose == 2);
+    char *argv2 [] = { "node", "--peer", "tcp://a", NULL };
+    CHECK_RC (opts_parse (3, argv2, &o, err, sizeof err), SC_EINVAL);
+    CHECK (strstr (err, "--peer"));
+}
+
+static void
+s_record_for (identity_t *id, const char *name, record_t *rec)
+{
+    uint8_t buf [RECORD_SIZE];
+    record_make (id, name, 1000, 0, 1, buf);
+    record_decode (buf, sizeof buf, rec);
+}
+
+static void
+s_known_and_resolve (void)
+{
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/known_peers.json", unit_tmpdir ());
+    int err;
+    known_t *known = known_new (path, &err);
+    CHECK (known);
+    identity_t *bob = identity_generate (), *bob2 = identity_generate (), *carol = identity_generate ();
+    record_t rb, rb2, rc;
+    s_record_for (bob, "bob", &rb);
+    s_record_for (bob2, "bob", &rb2);
+    s_record_for (carol, "carol", &rc);
+    char clash [IDENTITY_FP_HEX_SIZE];
+    CHECK (known_observe (known, rb.sign_pk, rb.box_pk, "bob", 1, clash) == KNOWN_NEW);
+    CHECK (known_observe (known, rb.sign_pk, rb.box_pk, "bob", 2, clash) == KNOWN_SAME);
+    CHECK (known_observe (known, rc.sign_pk, rc.box_pk, "carol", 3, clash) == KNOWN_NEW);
+    int k = known_observe (known, rb2.sign_pk, rb2.box_pk, "bob", 4, clash);
+    CHECK (k == (KNOWN_NEW | KNOWN_NAME_CLASH));
+    char bob_id [IDENTITY_FP_HEX_SIZE];
+    identity_fingerprint_hex (rb.sign_pk, bob_id);
+    CHECK (strcmp (clash, bob_id) == 0);
+    CHECK (known_name_conflict (known, rb2.sign_pk, "bob"));
+    //  The store survives a reload
+    known_destroy (&known);
+    known = known_new (path, &err);
+    CHECK (known && !known_verified (known, rb.sign_pk));
+    CHECK_RC (known_set_verified (known, rb.sign_pk, true), 0);
+    known_destroy (&known);
+    known = known_new (path, &err);
+    CHECK (known_verified (known, rb.sign_pk));
+    struct stat st;
+    CHECK (stat (path, &st) == 0 && (st.st_mode & 0777) == 0600);
+
+    peers_t *peers = peers_new ();
+    peer_t *pb2 = peers_add (peers, &rb2), *pc = peers_add (peers, &rc), *got;
+    char cands [256];
+    CHECK_RC (peers_resolve (peers, known, "carol", false, &got, cands, sizeof cands), 0);
+    CHECK (got == pc);
+    CHECK_RC (peers_resolve (peers, known, "dave", false, &got, cands, sizeof cands), SC_ENOPEER);
+    //  bob2 took a name that the known bob had: refused by name...
+    CHECK_RC (peers_resolve (peers, known, "bob", false, &got, cands, sizeof cands), SC_EKEYCHANGED);
+    CHECK_RC (peers_resolve (peers, known, "bob", true, &got, cands, sizeof cands), 0);
+    //  ... but its fingerprint prefix works, in either case
+    char prefix [9];
+    snprintf (prefix, sizeof prefix, "%.8s", pb2->id);
+    for (int i = 0; prefix [i]; i++)
+        if (prefix [i] >= 'a')
+            prefix [i] = (char) (prefix [i] - 32);
+    CHECK_RC (peers_resolve (peers, known, prefix, false, &got, cands, sizeof cands), 0);
+    CHECK (got == pb2);
+    //  With the old bob online too, the name is ambiguous and both are listed
+    peer_t *pb = peers_add (peers, &rb);
+    CHECK_RC (peers_resolve (peers, known, "bob", false, &got, cands, sizeof cands), SC_EAMBIGUOUS);
+    CHECK (strstr (cands, pb->id + 0) == NULL && strstr (cands, "bob (") != NULL);
+    //  A fingerprint prefix beats a display name that looks like one
+    record_t rn;
+    identity_t *sneaky = identity_generate ();
+    char fake [9];
+    snprintf (fake, sizeof fake, "%.8s", pc->id);
+    s_record_for (sneaky, fake, &rn);
+    peers_add (peers, &rn);
+    CHECK_RC (peers_resolve (peers, known, fake, false, &got, cands, sizeof cands), 0);
+    CHECK (got == pc);
+    //  The outbox is bounded
+    for (int i = 0; i < PEERS_OUTBOX_MAX; i++)
+        CHECK (peers_outbox_add (pc, 0, "x"));
+    CHECK (peers_outbox_add (pc, 0, "x") == NULL);
+    uint8_t id [16];
+    memcpy (id, pc->outbox [3].msg_id, 16);
+    CHECK (peers_outbox_remove (pc, id));
+    CHECK (!peers_outbox_remove (pc, id));
+    CHECK (pc->outbox_len == PEERS_OUTBOX_MAX - 1);
+    peers_destroy (&peers);
+    known_destroy (&known);
+    //  A damaged store is an error, not an empty trust list
+    FILE *f = fopen (path, "w");
+    fputs ("{\"peers\": [{\"name\": 1}]}", f);
+    fclose (f);
+    CHECK (known_new (path, &err) == NULL && err == SC_ECORRUPT);
+    identity_destroy (&bob);
+    identity_destroy (&bob2);
+    identity_destroy (&carol);
+    identity_destroy (&sneaky);
+}
+
+static void
+s_history (void)
+{
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/history", unit_tmpdir ());
+    uint8_t key [32], other [32];
+    randombytes_buf (key, sizeof key);
+    randombytes_buf (other, sizeof other);
+    history_t *h = history_new (path, key);
+    for (int i = 0; i < 5; i++) {
+        json_t *e = json_pack ("{s:s, s:i}", "peer", i % 2? "p1": "p2", "n", i);
+        CHECK_RC (history_append (h, e), 0);
+        json_decref (e);
+    }
+    json_t *all = history_read (h, NULL, 50), *p1 = history_read (h, "p1", 50);
+    json_t *last = history_read (h, NULL, 2);
+    CHECK (json_array_size (all) == 5 && json_array_size (p1) == 2 && json_array_size (last) == 2);
+    CHECK (json_integer_value (json_object_get (json_array_get (last, 1), "n")) == 4);
+    json_decref (all);
+    json_decref (p1);
+    json_decref (last);
+    //  A torn tail is skipped; another key reads nothing
+    FILE *f = fopen (path, "ab");
+    fwrite ("\x00\x00\x10\x00garbage", 1, 11, f);
+    fclose (f);
+    all = history_read (h, NULL, 50);
+    CHECK (json_array_size (all) == 5);
+    json_decref (all);
+    history_t *h2 = history_new (path, other);
+    all = history_read (h2, NULL, 50);
+    CHECK (json_array_size (all) == 0);
+    json_decref (all);
+    history_destroy (&h);
+    history_destroy (&h2);
+    CHECK (h == NULL);
+}
+
+static void
+s_utf8 (void)
+{
+    char *s = utf8_sanitize ("ok\xff\xc0\xaf\0z\xe2\x82\xac", 10);
+    CHECK (s && strcmp (s, "ok\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz\xe2\x82\xac") == 0);
+    free (s);
+}
+
+void
+node_tests (void)
+{
+    unit_run ("cmd: parsing, usage errors, limits", s_cmd);
+    unit_run ("opts: peer addresses and options", s_peer_addresses);
+    unit_run ("known + peers: TOFU, name clashes, resolution, outbox", s_known_and_resolve);
+    unit_run ("history: encrypted, filtered, torn tail", s_history);
+    unit_run ("utf8: invalid bytes and NUL replaced", s_utf8);
+}
