@@ -73,6 +73,16 @@ test: deps
 test-run: $(NODE_BIN) $(UNIT_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
 
+# Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.
+BENCH_SRC := tests/bench/proc.c
+bench: deps
+	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/bench_mesh
+	@tests/bench/run.sh build-bench
+
+build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 # Fuzzing: every decoder has a libFuzzer harness in tests/fuzz (clang, ASan+UBSan).
 FUZZERS := wire envelope record cmd
 FUZZ_BIN := $(FUZZERS:%=build-fuzz/fuzz_%)

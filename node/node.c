@@ -334,12 +334,12 @@ s_on_msg (node_t *self, peer_t *peer, const wire_frame_t *f)
         char msg_id [33];
         s_hex_id (msg.msg_id, msg_id);
         if (text) {
+            s_send_receipt (self, peer, msg.msg_id);
             ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:I}",
                                           "event", "message", "from", peer->id, "name", peer->name,
                                           "text", text, "private", chat.kind == 0,
                                           "msg_id", msg_id, "ts", (json_int_t) msg.ts_ms));
             s_history (self, peer, "in", text, chat.kind == 0, msg_id);
-            s_send_receipt (self, peer, msg.msg_id);
         }
         free (text);
     }
@@ -531,15 +531,16 @@ s_queue (node_t *self, peer_t *peer, unsigned kind, const char *text)
                   PEERS_OUTBOX_MAX, peer->name, peer->name);
         return;
     }
+    //  On the wire first; reporting and the history are off the critical path
+    bool online = peer->online;
+    if (online && s_send_message (self, peer, m) != 0)
+        m->sent_at = 0;
     char msg_id [33];
     s_hex_id (m->msg_id, msg_id);
-    bool online = peer->online;
     ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:b}", "event", "sent",
                                   "to", peer->id, "name", peer->name, "msg_id", msg_id,
                                   "private", kind == 0, "queued", !online));
     s_history (self, peer, "out", text, kind == 0, msg_id);
-    if (online && s_send_message (self, peer, m) != 0)
-        m->sent_at = 0;
 }
 
 static void

@@ -1,0 +1,40 @@
+/*  proc: starts a securechat-node with pipes and reads its JSON lines, for
+    the benchmarks (which must not add a scripting language's overhead to
+    what they time).  */
+#ifndef SC_BENCH_PROC_H
+#define SC_BENCH_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct {
+    pid_t pid;
+    int in, out;            //  our ends: write commands, read events
+    char buf [1 << 16];
+    size_t len;
+    char line [1 << 16];
+    char id [65];
+    int port;
+} proc_t;
+
+//  Starts node with args (NULL-terminated); waits for "ready". 0 or -1.
+int proc_start (proc_t *p, const char *node, const char *const *args);
+//  Reads the next line into p->line within timeout_ms; 0, or -1 on timeout/EOF.
+int proc_line (proc_t *p, int timeout_ms);
+//  Reads lines until one contains needle; 0 or -1.
+int proc_until (proc_t *p, const char *needle, int timeout_ms);
+//  Reads and discards whatever output is waiting, without blocking.
+void proc_drain (proc_t *p);
+//  Writes a command line (adds the newline).
+void proc_send (proc_t *p, const char *line);
+//  Closes stdin and waits for the process.
+void proc_stop (proc_t *p);
+//  Resident set size in kB from /proc.
+long proc_rss_kb (pid_t pid);
+//  Monotonic time in ns.
+int64_t now_ns (void);
+//  Sorts and returns the q-quantile (0..1) of n samples.
+double quantile (double *v, int n, double q);
+
+#endif

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Runs every benchmark and prints one markdown table.  Each figure stands
+# beside a baseline measured in the same run; nothing here is a test.
+set -eu
+B=${1:-build-bench}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "| measure | securechat | baseline (same run) | ratio | target | met |"
+echo "|---|---|---|---|---|---|"
+"$B/bench_mesh" "$B/securechat-node" "$tmp"
