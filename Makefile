@@ -32,7 +32,7 @@ LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c
-DISCOVERY := discovery/record.c discovery/udp.c
+DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c
 NODE := node/wire.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
 LIB_SRC := $(CRYPTO) $(DISCOVERY) $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -70,7 +70,12 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(NODE_BIN) $(UNIT_BIN)
+FORGE_BIN := $(BUILD)/sc-forge
+$(FORGE_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/forge.o
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+test-run: $(NODE_BIN) $(UNIT_BIN) $(FORGE_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
 
 # Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.

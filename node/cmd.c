@@ -18,6 +18,7 @@ static const s_spec_t s_specs [] = {
     { "whoami", CMD_WHOAMI, 0, 0, 0, "/whoami", "show your name, fingerprint, safety number and address" },
     { "verify", CMD_VERIFY, 1, 2, 0, "/verify PEER [yes]", "show safety numbers; 'yes' marks the peer verified" },
     { "history", CMD_HISTORY, 0, 1, 0, "/history [PEER]", "show recent messages (all, or with one peer)" },
+    { "stats", CMD_STATS, 0, 0, 0, "/stats", "counts of what was dropped: beacons, frames, messages" },
     { "help", CMD_HELP, 0, 1, 0, "/help", "show this help" },
     { "quit", CMD_QUIT, 0, 0, 0, "/quit", "leave (peers are told)" },
 };

@@ -21,6 +21,7 @@ typedef enum {
     CMD_WHOAMI,
     CMD_VERIFY,
     CMD_HISTORY,
+    CMD_STATS,
     CMD_HELP,
     CMD_QUIT,
 } cmd_type_t;

@@ -15,6 +15,7 @@
 #include "../crypto/err.h"
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
+#include "../discovery/beacon.h"
 #include "../discovery/record.h"
 #include "../discovery/udp.h"
 #include "cmd.h"
@@ -33,6 +34,11 @@
 #define REQUEST_MS 1000         //  re-ask a --peer address for its record
 #define UDP_ANSWERS_PER_S 200   //  bound on record answers (each costs no more than it came with)
 #define HISTORY_SHOW 50
+#define BEACON_MS 1000          //  beacon interval
+#define ANSWER_MS 20            //  at most one early beacon per this, for newcomers
+#define PEERS_MAX 1024          //  identities kept in one session
+#define UNCONFIRMED_MAX 64      //  links open to peers that never said HELLO
+#define UNCONFIRMED_MS 30000    //  after this, such a link is closed
 
 typedef struct {
     char text [160];            //  as given, for messages
@@ -59,7 +65,12 @@ struct _node_t {
     known_t *known;
     history_t *history;
     envelope_opener_t *opener;
+    beacon_t *beacon;
+    uint64_t session;
     uint8_t record [RECORD_SIZE];
+    int64_t next_beacon;        //  monotonic ms
+    int64_t last_beacon;
+    bool answer_due;
     s_pending_t pending [OPTS_PEERS_MAX];
     int npending;
     bool quit;
@@ -67,7 +78,7 @@ struct _node_t {
     int64_t udp_window_start;
     int udp_answers;
     struct {
-        uint64_t bad_frames, unknown_sender, refused_msgs, udp_dropped;
+        uint64_t bad_frames, unknown_sender, refused_msgs, udp_dropped, peers_refused;
     } stats;
 };
 
@@ -128,11 +139,29 @@ s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
     return rc;
 }
 
+//  Signs a fresh record (new timestamp) into self->record.
+static void
+s_refresh_record (node_t *self, uint8_t flags)
+{
+    record_make (self->id, self->name, (uint16_t) transport_port (self->transport), flags,
+                 s_wall_ms (), self->record);
+}
+
 static void
 s_send_hello (node_t *self, peer_t *peer)
 {
-    wire_frame_t f = { .type = WIRE_HELLO, .data = self->record, .size = RECORD_SIZE };
+    wire_frame_t f = { .type = WIRE_HELLO, .data = self->record, .size = RECORD_SIZE,
+                       .seq = self->session };
     s_send (self, peer, &f);
+}
+
+static void
+s_send_beacon (node_t *self, int64_t now)
+{
+    s_refresh_record (self, 0);
+    beacon_send (self->beacon, self->record);
+    self->last_beacon = now;
+    self->answer_due = false;
 }
 
 //  (Re)opens the link to a peer at host:port and says HELLO on it.
@@ -242,7 +271,35 @@ s_on_record (node_t *self, const record_t *rec, const char *host, bool via_link,
     *fresh = *connected = false;
     if (memcmp (rec->sign_pk, identity_sign_pk (self->id), 32) == 0)
         return NULL;
+    //  An address the user pinned with --peer FP@ takes no other key
+    struct sockaddr_in where;
+    uint8_t fp [32];
+    identity_fingerprint (rec->sign_pk, fp);
+    if (udp_resolve (host, rec->port, &where) == 0)
+        for (int i = 0; i < self->npending; i++) {
+            s_pending_t *p = &self->pending [i];
+            if (p->pinned && p->addr.sin_addr.s_addr == where.sin_addr.s_addr
+            &&  p->addr.sin_port == where.sin_port && sodium_memcmp (fp, p->fp, 32) != 0) {
+                self->stats.peers_refused++;
+                return NULL;
+            }
+        }
     peer_t *peer = peers_find_sign (self->peers, rec->sign_pk);
+    //  Bounds against floods of validly signed records from throwaway keys
+    if (!peer && !via_link) {
+        size_t unconfirmed = 0;
+        for (size_t i = 0; i < peers_size (self->peers); i++)
+            if (!peers_at (self->peers, i)->confirmed && peers_at (self->peers, i)->dealer)
+                unconfirmed++;
+        if (unconfirmed >= UNCONFIRMED_MAX) {
+            self->stats.peers_refused++;
+            return NULL;
+        }
+    }
+    if (!peer && peers_size (self->peers) >= PEERS_MAX) {
+        self->stats.peers_refused++;
+        return NULL;
+    }
     //  An unauthenticated answer older than what we know is ignored
     if (peer && !via_link && rec->ts_ms < peer->record_ts)
         return peer;
@@ -265,6 +322,7 @@ s_on_record (node_t *self, const record_t *rec, const char *host, bool via_link,
         peer = peers_add (self->peers, rec);
         if (!peer)
             return NULL;
+        peer->created = s_mono_ms ();
         *fresh = true;
     }
     else {
@@ -375,8 +433,12 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
         peer = s_on_record (self, &rec, rx->addr, true, &fresh, &connected);
         if (!peer)
             return;
-        //  Answer a peer that does not know us yet (new, restarted, or back)
-        if ((fresh || !peer->online) && !connected)
+        //  Answer a peer that may not know us yet: first HELLO, a new run
+        //  of it (restarted), or back after it left
+        bool restarted = !peer->confirmed || peer->session != f.seq;
+        peer->session = f.seq;
+        peer->confirmed = true;
+        if ((restarted || !peer->online) && !connected)
             s_send_hello (self, peer);
         s_peer_up (self, peer, now);
         return;
@@ -470,13 +532,65 @@ s_on_udp (node_t *self, int64_t now)
 }
 
 //  ---------------------------------------------------------------------
+//  Beacons
+
+//  A beacon from a peer already online at that address changes nothing:
+//  it is dropped before its signature is checked.
+static bool
+s_beacon_skip (const uint8_t sign_pk [32], const struct sockaddr_in *from, uint16_t port,
+               uint8_t flags, void *arg)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, sign_pk);
+    char host [64];
+    udp_ntoa (from, host, sizeof host);
+    return peer && peer->online && !(flags & RECORD_FLAG_LEAVE) && peer->port == port
+        && strcmp (peer->host, host) == 0;
+}
+
+static void
+s_on_beacon (node_t *self, int64_t now)
+{
+    for (int burst = 0; burst < 1024; burst++) {
+        record_t rec;
+        struct sockaddr_in from;
+        int rc = beacon_recv (self->beacon, s_wall_ms (), now, s_beacon_skip, self, &rec, &from);
+        if (rc == SC_EAGAIN)
+            return;
+        if (rc != 0)
+            continue;
+        peer_t *peer = peers_find_sign (self->peers, rec.sign_pk);
+        if (rec.flags & RECORD_FLAG_LEAVE) {
+            if (peer)
+                s_peer_down (self, peer, "quit");
+            continue;
+        }
+        char host [64];
+        udp_ntoa (&from, host, sizeof host);
+        bool known_before = peer != NULL, fresh, connected;
+        peer = s_on_record (self, &rec, host, false, &fresh, &connected);
+        //  A newcomer hears from us at once instead of in up to a second
+        if (peer && (!known_before || connected))
+            self->answer_due = true;
+    }
+}
+
+//  ---------------------------------------------------------------------
 //  Timers
 
 static void
 s_tick (node_t *self, int64_t now)
 {
+    if (self->beacon && (now >= self->next_beacon
+                         || (self->answer_due && now - self->last_beacon >= ANSWER_MS))) {
+        s_send_beacon (self, now);
+        if (now >= self->next_beacon)
+            self->next_beacon = now + BEACON_MS;
+    }
     for (size_t i = 0; i < peers_size (self->peers); i++) {
         peer_t *peer = peers_at (self->peers, i);
+        if (!peer->confirmed && peer->dealer && now - peer->created > UNCONFIRMED_MS)
+            transport_disconnect (&peer->dealer);   //  a later record reopens it
         if (peer->online && now - peer->last_rx > PEER_TIMEOUT_MS)
             s_peer_down (self, peer, "timeout");
         if (peer->online && now - peer->last_tx >= PING_MS) {
@@ -688,6 +802,25 @@ s_on_line (const char *line, void *arg)
         case CMD_HISTORY:
             s_cmd_history (self, cmd);
             break;
+        case CMD_STATS: {
+            beacon_stats_t b = { 0 };
+            if (self->beacon)
+                b = beacon_stats (self->beacon);
+            ui_emit (self->ui, json_pack (
+                "{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:i}",
+                "event", "stats", "discovery", self->beacon != NULL,
+                "beacons", "received", (json_int_t) b.received, "wrong_size", (json_int_t) b.wrong_size,
+                "malformed", (json_int_t) b.malformed, "bad_signature", (json_int_t) b.bad_signature,
+                "own", (json_int_t) b.own, "stale", (json_int_t) b.stale,
+                "replayed", (json_int_t) b.replayed, "over_budget", (json_int_t) b.over_budget,
+                "bad_frames", (json_int_t) self->stats.bad_frames,
+                "unknown_sender", (json_int_t) self->stats.unknown_sender,
+                "refused_messages", (json_int_t) self->stats.refused_msgs,
+                "udp_dropped", (json_int_t) self->stats.udp_dropped,
+                "peers_refused", (json_int_t) self->stats.peers_refused,
+                "peers", (int) peers_size (self->peers)));
+            break;
+        }
         case CMD_HELP:
             ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", cmd_help ()));
             break;
@@ -778,6 +911,21 @@ node_new (const opts_t *opts, const char *home, const char *name,
     *err = record_make (self->id, self->name, (uint16_t) port, 0, s_wall_ms (), self->record);
     if (*err != 0)
         goto fail;
+    randombytes_buf (&self->session, sizeof self->session);
+    if (!opts->no_discovery) {
+        beacon_opts_t bo = {
+            .bind = opts->bind, .port = opts->beacon_port,
+            .addrs = opts->beacon_addrs, .naddrs = opts->nbeacon_addrs,
+            .ifaces = opts->beacon_ifaces, .nifaces = opts->nbeacon_ifaces,
+        };
+        self->beacon = beacon_new (&bo, identity_sign_pk (self->id), err);
+        if (!self->beacon) {
+            log_error ("cannot start LAN discovery on UDP port %d: %s (use --no-discovery "
+                       "or another --beacon-port)", opts->beacon_port? opts->beacon_port: BEACON_PORT,
+                       sc_strerror (*err));
+            goto fail;
+        }
+    }
     char prompt [64];
     snprintf (prompt, sizeof prompt, "%s> ", self->name);
     self->ui = ui_new (opts->json, prompt, s_on_line, self);
@@ -812,10 +960,13 @@ node_run (node_t *self)
             { transport_zap (self->transport), 0, ZMQ_POLLIN, 0 },
             { transport_router (self->transport), 0, ZMQ_POLLIN, 0 },
             { NULL, self->udp_fd, ZMQ_POLLIN, 0 },
+            { NULL, self->beacon? beacon_fd (self->beacon): -1, ZMQ_POLLIN, 0 },
             { NULL, ui_fd (self->ui), ZMQ_POLLIN, 0 },
         };
-        int count = input? 4: 3;
+        int count = input? 5: 4;
         long timeout = (long) (self->next_tick - now);
+        if (self->answer_due && self->last_beacon + ANSWER_MS - now < timeout)
+            timeout = (long) (self->last_beacon + ANSWER_MS - now);
         if (zmq_poll (items, count, timeout < 0? 0: timeout) < 0) {
             if (errno == EINTR)
                 continue;
@@ -843,7 +994,11 @@ node_run (node_t *self)
         }
         if (items [2].revents & ZMQ_POLLIN)
             s_on_udp (self, now);
-        if (input && (items [3].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+        if (items [3].revents & ZMQ_POLLIN)
+            s_on_beacon (self, now);
+        if (self->answer_due && s_mono_ms () - self->last_beacon >= ANSWER_MS)
+            s_send_beacon (self, s_mono_ms ());
+        if (input && (items [4].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
             if (ui_read (self->ui) == 1) {
                 input = false;
                 self->quit = true;      //  end of input means /quit
@@ -870,6 +1025,11 @@ node_destroy (node_t **self_p)
         }
         transport_disconnect (&peer->dealer);
     }
+    if (self->beacon && self->transport) {
+        s_refresh_record (self, RECORD_FLAG_LEAVE);
+        beacon_send (self->beacon, self->record);
+    }
+    beacon_destroy (&self->beacon);
     ui_destroy (&self->ui);
     transport_destroy (&self->transport);
     if (self->udp_fd >= 0)

@@ -25,6 +25,12 @@ opts_usage (const char *argv0)
 "                         connect to a peer (repeatable); with FP (the peer's full\n"
 "                         fingerprint, as /whoami prints) its key is pinned\n"
 "                         instead of trusted on first use\n"
+"  --no-discovery         do not send or listen for LAN beacons\n"
+"  --beacon-port PORT     UDP port for beacons (default 47470)\n"
+"  --beacon-addr ADDR     send beacons only to this broadcast address (repeatable;\n"
+"                         default: every interface's broadcast address and\n"
+"                         127.255.255.255)\n"
+"  --beacon-iface NAME    send beacons only on this interface (repeatable)\n"
 "  --passphrase-file FILE encrypt the identity with the passphrase in FILE\n"
 "                         (asked on the terminal when the identity is encrypted)\n"
 "  --json                 read commands from stdin, write one JSON event per line\n"
@@ -40,7 +46,8 @@ opts_usage (const char *argv0)
 int
 opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
 {
-    enum { O_NAME = 256, O_HOME, O_PORT, O_BIND, O_PEER, O_PASS, O_JSON, O_WHOAMI };
+    enum { O_NAME = 256, O_HOME, O_PORT, O_BIND, O_PEER, O_PASS, O_JSON, O_WHOAMI,
+           O_NODISC, O_BPORT, O_BADDR, O_BIFACE };
     static const struct option longopts [] = {
         { "name", required_argument, NULL, O_NAME },
         { "home", required_argument, NULL, O_HOME },
@@ -49,6 +56,10 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
         { "peer", required_argument, NULL, O_PEER },
         { "passphrase-file", required_argument, NULL, O_PASS },
         { "json", no_argument, NULL, O_JSON },
+        { "no-discovery", no_argument, NULL, O_NODISC },
+        { "beacon-port", required_argument, NULL, O_BPORT },
+        { "beacon-addr", required_argument, NULL, O_BADDR },
+        { "beacon-iface", required_argument, NULL, O_BIFACE },
         { "whoami", no_argument, NULL, O_WHOAMI },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -70,13 +81,32 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
             case O_JSON: o->json = true; break;
             case O_WHOAMI: o->whoami = true; break;
             case 'v': o->verbose++; break;
-            case O_PORT: {
+            case O_NODISC: o->no_discovery = true; break;
+            case O_PORT:
+            case O_BPORT: {
                 long port = strtol (optarg, &end, 10);
-                if (*optarg == 0 || *end || port < 0 || port > 65535) {
-                    snprintf (err, err_size, "--port needs a number from 0 to 65535, not '%s'", optarg);
+                long min = c == O_PORT? 0: 1;
+                if (*optarg == 0 || *end || port < min || port > 65535) {
+                    snprintf (err, err_size, "%s needs a number from %ld to 65535, not '%s'",
+                              c == O_PORT? "--port": "--beacon-port", min, optarg);
                     return SC_EINVAL;
                 }
-                o->port = (int) port;
+                if (c == O_PORT)
+                    o->port = (int) port;
+                else
+                    o->beacon_port = (int) port;
+                break;
+            }
+            case O_BADDR:
+            case O_BIFACE: {
+                bool addr = c == O_BADDR;
+                int *n = addr? &o->nbeacon_addrs: &o->nbeacon_ifaces;
+                if (*n == OPTS_PEERS_MAX || !*optarg || strlen (optarg) > 63) {
+                    snprintf (err, err_size, "%s: at most %d, each 1 to 63 characters",
+                              addr? "--beacon-addr": "--beacon-iface", OPTS_PEERS_MAX);
+                    return SC_EINVAL;
+                }
+                (addr? o->beacon_addrs: o->beacon_ifaces) [(*n)++] = optarg;
                 break;
             }
             case O_PEER: {

@@ -15,6 +15,12 @@ typedef struct {
     int port;                   //  0 = ephemeral
     const char *peers [OPTS_PEERS_MAX];
     int npeers;
+    bool no_discovery;
+    int beacon_port;            //  0 = BEACON_PORT
+    const char *beacon_addrs [OPTS_PEERS_MAX];
+    int nbeacon_addrs;
+    const char *beacon_ifaces [OPTS_PEERS_MAX];
+    int nbeacon_ifaces;
     const char *passphrase_file;
     bool json;
     bool whoami;

@@ -30,6 +30,9 @@ typedef struct {
     int64_t record_ts;          //  timestamp of the newest record seen
     void *dealer;               //  owned by node.c
     bool online;
+    bool confirmed;             //  a HELLO came over its link at least once
+    uint64_t session;           //  from its last HELLO
+    int64_t created;            //  monotonic ms
     int64_t last_rx, last_tx;   //  monotonic ms
     peers_out_t *outbox;
     size_t outbox_len;

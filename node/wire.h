@@ -4,8 +4,10 @@
     [version, type, ...] with version = WIRE_VERSION.  The sender of a frame is
     the link's CURVE key (ZeroMQ User-Id), never a field of the frame.
 
-      HELLO    [1, 1, record: bin (RECORD_SIZE)]
-               first frame on a link: the sender's signed peer record
+      HELLO    [1, 1, record: bin (RECORD_SIZE), session: uint]
+               first frame on a link: the sender's signed peer record, and a
+               random number fixed for the sender's run (a new one means the
+               peer restarted and must hear our HELLO again)
       PING     [1, 2, seq: uint]
                liveness, once a second on an idle link
       MSG      [1, 3, envelope: bin (<= WIRE_MAX_ENVELOPE)]
@@ -48,7 +50,7 @@ typedef struct {
     //  encoding, into the caller's memory.
     const uint8_t *data;        //  HELLO record, MSG envelope
     size_t size;
-    uint64_t seq;               //  PING
+    uint64_t seq;               //  PING sequence, HELLO session
     uint8_t msg_id [WIRE_ID_SIZE];  //  RECEIPT
 } wire_frame_t;
 

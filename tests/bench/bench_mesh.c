@@ -155,11 +155,11 @@ main (int argc, char **argv)
     s_raw_curve (&raw_med, &raw_p99);
 
     proc_t a, b;
-    const char *args_a [] = { "--home", home_a, "--name", "alice", NULL };
+    const char *args_a [] = { "--home", home_a, "--name", "alice", "--no-discovery", NULL };
     if (proc_start (&a, node, args_a) != 0)
         return 1;
     snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", a.port);
-    const char *args_b [] = { "--home", home_b, "--name", "bob", "--peer", peer, NULL };
+    const char *args_b [] = { "--home", home_b, "--name", "bob", "--no-discovery", "--peer", peer, NULL };
     if (proc_start (&b, node, args_b) != 0 || proc_until (&a, "peer_joined", 10000) != 0
     ||  proc_until (&b, "peer_joined", 10000) != 0)
         return 1;
@@ -207,10 +207,10 @@ main (int argc, char **argv)
 
     //  Idle RSS of a fresh node with one peer
     proc_t c, d;
-    const char *args_c [] = { "--home", home_a, "--name", "alice", NULL };
+    const char *args_c [] = { "--home", home_a, "--name", "alice", "--no-discovery", NULL };
     proc_start (&c, node, args_c);
     snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", c.port);
-    const char *args_d [] = { "--home", home_b, "--name", "bob", "--peer", peer, NULL };
+    const char *args_d [] = { "--home", home_b, "--name", "bob", "--no-discovery", "--peer", peer, NULL };
     proc_start (&d, node, args_d);
     proc_until (&c, "peer_joined", 10000);
     proc_line (&c, 3000);       //  idle for a few seconds of pings

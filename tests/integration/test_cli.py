@@ -89,7 +89,7 @@ def test_corrupt_identity_is_an_error_not_a_new_key():
 def test_port_in_use_is_a_clear_error():
     with Cluster() as c:
         a = c.start("alice")
-        r = _run("--home", c.dir.sub("b"), "--json", "--port", str(a.port))
+        r = _run("--home", c.dir.sub("b"), "--json", "--no-discovery", "--port", str(a.port))
         assert r.returncode == 1 and "cannot" in r.stderr, r.stderr
 
 
@@ -137,9 +137,9 @@ class _Pty:
 
 
 def test_terminal_chat_prints_above_the_prompt():
-    with Cluster() as c:
+    with Cluster(discovery=False) as c:
         bob = c.start("bob")
-        t = _Pty(c.dir.sub("alice"), ["--name", "alice", "--peer", bob.endpoint])
+        t = _Pty(c.dir.sub("alice"), ["--name", "alice", "--peer", bob.endpoint, "--no-discovery"])
         try:
             t.read_until("you are alice")
             t.read_until("bob joined")

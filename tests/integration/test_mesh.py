@@ -131,8 +131,7 @@ def test_garbage_and_plain_zmq_clients_are_refused():
         # alice still serves bob
         b.send("/msg alice still-working")
         a.wait("message", text="still-working")
-        a.send("/peers")
-        peers = a.wait("peers")["peers"]
+        peers = a.ask("/peers", "peers")["peers"]
         assert [p["id"] for p in peers] == [b.id], peers
 
 
@@ -236,8 +235,7 @@ def test_verify_shows_safety_numbers_and_persists():
         assert v["verified"] is False
         a.send("/verify bob yes")
         assert a.wait("verify", verified=True)["id"] == b.id
-        a.send("/peers")
-        assert a.wait("peers")["peers"][0]["verified"] is True
+        assert a.ask("/peers", "peers")["peers"][0]["verified"] is True
         a.quit()
         a2 = c.start("alice", args=["--peer", b.endpoint])
         j = a2.wait("peer_joined", id=b.id)
@@ -266,8 +264,7 @@ def test_history_is_kept_encrypted():
         b.wait("message", text="HISTORY-MARKER-one")
         b.send("/msg alice HISTORY-MARKER-two")
         a.wait("message", text="HISTORY-MARKER-two")
-        a.send("/history bob")
-        entries = a.wait("history")["entries"]
+        entries = a.ask("/history bob", "history")["entries"]
         assert [(e["dir"], e["text"]) for e in entries] == [
             ("out", "HISTORY-MARKER-one"), ("in", "HISTORY-MARKER-two")]
         with open(os.path.join(a.home, "history"), "rb") as f:

@@ -43,12 +43,20 @@ class Workdir:
 class Node:
     """One securechat-node process with --json."""
 
-    def __init__(self, home, name=None, args=(), env=None, wait_ready=True, netns=None):
+    def __init__(self, home, name=None, args=(), env=None, wait_ready=True, netns=None,
+                 discovery=None):
+        """discovery: None for --no-discovery, a port number for beacons on
+        loopback only (tests never broadcast on the machine's real network),
+        or "all" to leave the node's defaults (inside a test namespace)."""
         self.home = home
         self.name = name
         cmd = [NODE, "--json", "--home", home]
         if name:
             cmd += ["--name", name]
+        if discovery is None:
+            cmd += ["--no-discovery"]
+        elif discovery != "all":
+            cmd += ["--beacon-port", str(discovery), "--beacon-addr", "127.255.255.255"]
         cmd += list(args)
         if netns:
             cmd = ["ip", "netns", "exec", netns] + cmd
@@ -102,11 +110,19 @@ class Node:
         with self._cond:
             return [e for e in self.events if _matches(e, event, fields)]
 
-    def wait(self, event=None, timeout=10, pred=None, **fields):
-        """Waits for an event matching event, fields and pred; returns it."""
+    def ask(self, line, event, timeout=10, **fields):
+        """Sends a command and waits for the answer that comes after it."""
+        with self._cond:
+            mark = len(self.events)
+        self.send(line)
+        return self.wait(event, timeout=timeout, after=mark, **fields)
+
+    def wait(self, event=None, timeout=10, pred=None, after=0, **fields):
+        """Waits for an event matching event, fields and pred (among events
+        from index `after` on); returns it."""
         end = deadline(timeout)
         with self._cond:
-            seen = 0
+            seen = after
             while True:
                 for e in self.events[seen:]:
                     if _matches(e, event, fields) and (pred is None or pred(e)):
@@ -170,11 +186,14 @@ def _matches(e, event, fields):
 class Cluster:
     """Nodes started by one test, all stopped at the end."""
 
-    def __init__(self):
+    def __init__(self, discovery=True):
         self.dir = Workdir()
         self.nodes = []
+        # A beacon port of its own, so tests never hear each other
+        self.beacon_port = free_udp_port() if discovery else None
 
     def start(self, name, home=None, **kw):
+        kw.setdefault("discovery", self.beacon_port)
         node = Node(self.dir.sub(home or name), name, **kw)
         self.nodes.append(node)
         return node
@@ -197,6 +216,15 @@ class Cluster:
     def __exit__(self, exc_type, exc, tb):
         self.close(check_exit=exc_type is None)
         return False
+
+
+def free_udp_port():
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def is_root():

@@ -1,0 +1,184 @@
+"""Discovery on loopback: signed UDP beacons, no --peer anywhere."""
+import os
+import socket
+import struct
+import subprocess
+import time
+
+from harness import BUILD, ROOT, Cluster, deadline
+
+FORGE = os.path.join(ROOT, BUILD, "sc-forge")
+
+
+def _forge(count, port, offset_ms=0, leave=False):
+    out = subprocess.run([FORGE, str(count), str(port), str(offset_ms)] + (["leave"] if leave else []),
+                         check=True, stdout=subprocess.PIPE).stdout
+    return [out[i:i + 177] for i in range(0, len(out), 177)]
+
+
+def _sender():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    return u
+
+
+def _stats(node):
+    return node.ask("/stats", "stats")
+
+
+def test_five_nodes_find_each_other_and_all_pairs_chat():
+    with Cluster() as c:
+        nodes = [c.start(n) for n in ("ann", "ben", "cid", "dee", "eve")]
+        for n in nodes:
+            n.wait_peers(*[o for o in nodes if o is not n])
+        for n in nodes:
+            for o in nodes:
+                if o is not n:
+                    n.send("/msg %s from-%s-to-%s" % (o.id[:10], n.name, o.name))
+        for n in nodes:
+            for o in nodes:
+                if o is not n:
+                    o.wait("message", text="from-%s-to-%s" % (n.name, o.name))
+            assert len(n.find("delivered")) == 4 or n.wait(
+                "delivered", pred=lambda e, n=n: len(n.find("delivered")) == 4)
+        # nobody connected to itself
+        for n in nodes:
+            ids = sorted(p["id"] for p in n.ask("/peers", "peers")["peers"])
+            assert ids == sorted(o.id for o in nodes if o is not n)
+
+
+def test_newcomer_and_leaver():
+    with Cluster() as c:
+        a, b = c.start("ann"), c.start("ben")
+        a.wait_peers(b)
+        d = c.start("dee")
+        a.wait_peers(d)
+        b.wait_peers(d)
+        d.wait_peers(a, b)
+        d.quit()
+        # the leave beacon (and BYE) tell the others at once
+        assert a.wait("peer_left", id=d.id, timeout=3)["reason"] == "quit"
+        b.wait("peer_left", id=d.id, timeout=3)
+
+
+def test_forged_garbage_stale_and_replayed_beacons_are_dropped_and_counted():
+    with Cluster() as c:
+        a, b = c.start("ann"), c.start("ben")
+        a.wait_peers(b)
+        u = _sender()
+        dst = ("127.255.255.255", c.beacon_port)
+        before = _stats(a)["beacons"]
+        # garbage and wrong sizes
+        for payload in (b"", b"x", os.urandom(100), os.urandom(176), os.urandom(178), os.urandom(1400)):
+            u.sendto(payload, dst)
+        # right size, flipped signature
+        good = _forge(1, 40000)[0]
+        u.sendto(good[:-1] + bytes([good[-1] ^ 1]), dst)
+        # validly signed but stale (an hour old) and from the future
+        u.sendto(_forge(1, 40000, -3600 * 1000)[0], dst)
+        u.sendto(_forge(1, 40000, +3600 * 1000)[0], dst)
+        # a genuine beacon of ben, captured, and replayed after ben left: an
+        # old beacon must not bring a departed peer back
+        cap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        cap.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        cap.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        cap.bind(("0.0.0.0", c.beacon_port))
+        cap.settimeout(5)
+        while True:
+            data, _ = cap.recvfrom(1024)
+            if data[8:40] == _sign_key(b) and data[5] == 0:
+                break
+        b.quit()
+        a.wait("peer_left", id=b.id)
+        joins = len(a.find("peer_joined", id=b.id))
+        u.sendto(data, dst)
+        u.sendto(data, dst)
+        end = deadline(10)
+        want = {"wrong_size": 6, "bad_signature": 1, "stale": 2, "replayed": 2}
+        while True:
+            after = _stats(a)["beacons"]
+            got = {k: after[k] - before[k] for k in want}
+            if all(got[k] >= want[k] for k in want) or time.monotonic() > end:
+                break
+        assert all(got[k] >= want[k] for k in want), (got, want)
+        # none of it became a peer, ben stays gone, and alice still works
+        peers = a.ask("/peers", "peers")["peers"]
+        assert [(p["id"], p["online"]) for p in peers] == [(b.id, False)], peers
+        assert len(a.find("peer_joined", id=b.id)) == joins
+        d = c.start("dee")
+        d.wait_peers(a)
+        d.send("/msg ann still-fine")
+        a.wait("message", text="still-fine")
+
+
+def _sign_key(node):
+    with open(os.path.join(node.home, "identity"), "rb") as f:
+        return f.read()[6:38]
+
+
+def _cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+
+def test_beacon_flood_keeps_memory_bounded_and_makes_no_connection_storm():
+    with Cluster() as c:
+        a, b = c.start("ann"), c.start("ben")
+        a.wait_peers(b)
+        u = _sender()
+        dst = ("127.255.255.255", c.beacon_port)
+        rss_before = _rss_kb(a.proc.pid)
+        cpu_before = _cpu_s(a.proc.pid)
+        # Two seconds of forged beacons (random keys, so every one would need
+        # a signature check), then 300 validly signed ones of throwaway keys
+        # pointing at a port where nobody listens
+        template = _forge(1, 9)[0]
+        sent = 0
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            for _ in range(200):
+                try:
+                    u.sendto(template[:8] + os.urandom(32) + template[40:], dst)
+                    sent += 1
+                except BlockingIOError:
+                    pass
+        for rec in _forge(300, 9):
+            u.sendto(rec, dst)
+        cpu = _cpu_s(a.proc.pid) - cpu_before
+        print("    flood: %d forged beacons in 2 s; the node used %.2f s of CPU" % (sent, cpu))
+        s = _stats(a)
+        # The real pair still works during and after the flood
+        b.send("/msg ann after-the-flood")
+        a.wait("message", text="after-the-flood")
+        s = _stats(a)
+        beacons = s["beacons"]
+        assert beacons["received"] > 1000, beacons
+        # Signature checks stayed within the budget; the rest were refused
+        # cheaply (over budget) or failed their signature
+        assert beacons["bad_signature"] + beacons["over_budget"] > 1000, beacons
+        # Links opened to throwaway keys are capped
+        assert s["peers"] <= 1 + 64 + 1, s
+        assert s["peers_refused"] > 0 or s["peers"] <= 66, s
+        rss_after = _rss_kb(a.proc.pid)
+        assert rss_after - rss_before < 16 * 1024, (rss_before, rss_after)
+
+
+def test_discovered_peer_with_pinned_address_must_match_pin():
+    with Cluster() as c:
+        a = c.start("ann")
+        # carol pins a wrong key for ann's address: discovery may not route
+        # around the pin
+        d = c.start("cid", args=["--peer", "%s@%s" % ("cd" * 32, a.endpoint)])
+        d.wait("error", code="pin_mismatch")
+        b = c.start("ben")
+        d.wait_peers(b)
+        assert d.find("peer_joined", id=a.id) == []
+        assert d.ask("/stats", "stats")["peers_refused"] >= 1
