@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#define LOG_MODULE "beacon"
 #include "../crypto/err.h"
+#include "../crypto/log.h"
 #include "beacon.h"
 #include "udp.h"
 
@@ -83,11 +85,21 @@ beacon_new (const beacon_opts_t *opts, const uint8_t own_sign_pk [32], int *err)
     else {
         struct ifaddrs *ifs;
         if (getifaddrs (&ifs) == 0) {
-            for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
-                if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && i->ifa_broadaddr
-                &&  (i->ifa_flags & IFF_UP) && (i->ifa_flags & IFF_BROADCAST)
-                &&  s_iface_wanted (opts, i->ifa_name))
-                    s_add_target (self, ((struct sockaddr_in *) i->ifa_broadaddr)->sin_addr, port);
+            for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_netmask
+                ||  !(i->ifa_flags & IFF_UP) || !(i->ifa_flags & IFF_BROADCAST)
+                ||  !s_iface_wanted (opts, i->ifa_name))
+                    continue;
+                //  An address added without "brd" has none (glibc then reports
+                //  the address itself): derive it from the netmask
+                struct in_addr b = { 0 };
+                in_addr_t addr = ((struct sockaddr_in *) i->ifa_addr)->sin_addr.s_addr;
+                if (i->ifa_broadaddr)
+                    b = ((struct sockaddr_in *) i->ifa_broadaddr)->sin_addr;
+                if (b.s_addr == 0 || b.s_addr == addr)
+                    b.s_addr = addr | ~((struct sockaddr_in *) i->ifa_netmask)->sin_addr.s_addr;
+                s_add_target (self, b, port);
+            }
             freeifaddrs (ifs);
         }
         if (opts->nifaces == 0 || s_iface_wanted (opts, "lo")) {
@@ -100,6 +112,11 @@ beacon_new (const beacon_opts_t *opts, const uint8_t own_sign_pk [32], int *err)
         *err = SC_ENOENT;
         free (self);
         return NULL;
+    }
+    for (int i = 0; i < self->ntargets; i++) {
+        char text [32];
+        udp_ntoa (&self->targets [i], text, sizeof text);
+        log_info ("beacons go to %s:%d", text, port);
     }
     self->fd = udp_open (opts->bind? opts->bind: "*", port, true);
     if (self->fd < 0) {

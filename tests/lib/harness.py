@@ -218,6 +218,19 @@ class Cluster:
         return False
 
 
+def poll_until(check, timeout=10, every=0.1, what="condition"):
+    """Calls check() until it returns something true or the deadline passes;
+    returns that value.  For states no event announces (counters)."""
+    end = deadline(timeout)
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError("%s not reached within %ss" % (what, timeout))
+        time.sleep(every)
+
+
 def free_udp_port():
     import socket
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
