@@ -24,9 +24,10 @@ Q := $(if $(filter 1,$(V)),,@)
 MSGPACK = $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
 PKGS = libsodium libzmq $(MSGPACK) jansson readline libavformat libavcodec libavutil
 
+# CFLAGS is the user's (make CFLAGS=-O3); the project's own flags stay apart
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
-          -MMD -MP $(SANFLAGS)
+SC_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+             -MMD -MP $(SANFLAGS)
 CPPFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
@@ -47,7 +48,7 @@ all: $(NODE_BIN)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  CC      $<")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(SC_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(NODE_BIN): $(LIB_OBJ) $(BUILD)/obj/node/main.o
 	$(if $(Q),@echo "  LD      $@")
@@ -81,12 +82,12 @@ test-run: $(NODE_BIN) $(UNIT_BIN) $(FORGE_BIN)
 # Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.
 BENCH_SRC := tests/bench/proc.c
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/bench_mesh
+	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/bench_mesh build-bench/bench_discovery
 	@tests/bench/run.sh build-bench
 
 build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(SC_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Fuzzing: every decoder has a libFuzzer harness in tests/fuzz (clang, ASan+UBSan).
 FUZZERS := wire envelope record cmd
@@ -114,4 +115,4 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
 clean:
 	rm -rf build build-san build-fuzz build-bench
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-bench -name '*.d' 2>/dev/null)

@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include "log.h"
 
 static int s_level = LOG_WARN;
@@ -27,5 +28,13 @@ log_write (int level, const char *module, const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (line, sizeof line, fmt, ap);
     va_end (ap);
-    fprintf (stderr, "%s: %s: %s\n", module, s_names [level], line);
+    if (s_level >= LOG_DEBUG) {
+        //  With -vv every line carries monotonic milliseconds, for timelines
+        struct timespec ts;
+        clock_gettime (CLOCK_MONOTONIC, &ts);
+        fprintf (stderr, "%lld.%03ld %s: %s: %s\n", (long long) ts.tv_sec, ts.tv_nsec / 1000000,
+                 module, s_names [level], line);
+    }
+    else
+        fprintf (stderr, "%s: %s: %s\n", module, s_names [level], line);
 }

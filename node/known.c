@@ -19,6 +19,7 @@ typedef struct {
 
 struct _known_t {
     char *path;
+    bool dirty;
     s_entry_t *entries;
     size_t count, alloc;
 };
@@ -137,6 +138,7 @@ known_destroy (known_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    known_flush (*self_p);
     free ((*self_p)->entries);
     free ((*self_p)->path);
     free (*self_p);
@@ -186,8 +188,19 @@ known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [
         }
     }
     if (result & (KNOWN_NEW | KNOWN_RENAMED | KNOWN_BOX_CHANGED))
-        s_save (self);
+        self->dirty = true;
     return result;
+}
+
+int
+known_flush (known_t *self)
+{
+    if (!self->dirty)
+        return 0;
+    int rc = s_save (self);
+    if (rc == 0)
+        self->dirty = false;
+    return rc;
 }
 
 bool
@@ -204,7 +217,10 @@ known_set_verified (known_t *self, const uint8_t sign_pk [32], bool verified)
     if (!e)
         return SC_ENOENT;
     e->verified = verified;
-    return s_save (self);
+    int rc = s_save (self);
+    if (rc == 0)
+        self->dirty = false;
+    return rc;
 }
 
 bool

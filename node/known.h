@@ -30,16 +30,22 @@ known_t *known_new (const char *path, int *err);
 //  Destroys the store; accepts NULL, nulls the pointer.
 void known_destroy (known_t **self_p);
 
-//  Records what a verified peer record says and saves when anything changed.
+//  Records what a verified peer record says.  Changes are saved by
+//  known_flush (the node calls it once a second and at exit): an fsync per
+//  new peer would stall a node that meets thirty at once.
 //  Returns a mask of known_result_t; *clash_id (optional) receives the hex
 //  fingerprint of the other identity that holds the name.
 int known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [32],
                    const char *name, int64_t now_ms, char clash_id [IDENTITY_FP_HEX_SIZE]);
 
+//  Saves pending changes, if any.  Returns 0 or SC_EIO.
+int known_flush (known_t *self);
+
 //  Says whether the identity is marked verified.
 bool known_verified (known_t *self, const uint8_t sign_pk [32]);
 
-//  Marks an identity verified (it must be known).  Returns 0, SC_ENOENT or SC_EIO.
+//  Marks an identity verified (it must be known) and saves at once.
+//  Returns 0, SC_ENOENT or SC_EIO.
 int known_set_verified (known_t *self, const uint8_t sign_pk [32], bool verified);
 
 //  Says whether another identity, not verified-over, claims this identity's

@@ -35,7 +35,8 @@
 #define UDP_ANSWERS_PER_S 200   //  bound on record answers (each costs no more than it came with)
 #define HISTORY_SHOW 50
 #define BEACON_MS 1000          //  beacon interval
-#define ANSWER_MS 20            //  at most one early beacon per this, for newcomers
+#define ANSWER_MS 250           //  at most one early beacon per this, for newcomers
+                                //  (they also learn us from our HELLO at once)
 #define PEERS_MAX 1024          //  identities kept in one session
 #define UNCONFIRMED_MAX 64      //  links open to peers that never said HELLO
 #define UNCONFIRMED_MS 30000    //  after this, such a link is closed
@@ -69,6 +70,7 @@ struct _node_t {
     uint64_t session;
     uint8_t record [RECORD_SIZE];
     int64_t next_beacon;        //  monotonic ms
+    int64_t next_save;
     int64_t last_beacon;
     bool answer_due;
     s_pending_t pending [OPTS_PEERS_MAX];
@@ -151,7 +153,7 @@ static void
 s_send_hello (node_t *self, peer_t *peer)
 {
     wire_frame_t f = { .type = WIRE_HELLO, .data = self->record, .size = RECORD_SIZE,
-                       .seq = self->session };
+                       .seq = self->session, .seen = peer->session };
     s_send (self, peer, &f);
 }
 
@@ -173,6 +175,7 @@ s_connect (node_t *self, peer_t *peer, const char *host, int port)
     peer->port = (uint16_t) port;
     char endpoint [128];
     s_addr (peer, endpoint, sizeof endpoint);
+    log_debug ("connect to %s at %s", peer->name, endpoint);
     peer->dealer = transport_connect (self->transport, peer->box_pk, endpoint);
     if (peer->dealer)
         s_send_hello (self, peer);
@@ -234,6 +237,7 @@ s_peer_up (node_t *self, peer_t *peer, int64_t now)
     if (peer->online)
         return;
     peer->online = true;
+    log_debug ("%s joined", peer->name);
     json_t *ev = s_peer_json (self, peer);
     json_object_set_new (ev, "event", json_string ("peer_joined"));
     ui_emit (self->ui, ev);
@@ -266,7 +270,7 @@ s_peer_down (node_t *self, peer_t *peer, const char *why)
 //  a new session (newer record) or is new; *connected when a link was opened.
 static peer_t *
 s_on_record (node_t *self, const record_t *rec, const char *host, bool via_link,
-             bool *fresh, bool *connected)
+             uint64_t session, bool *fresh, bool *connected)
 {
     *fresh = *connected = false;
     if (memcmp (rec->sign_pk, identity_sign_pk (self->id), 32) == 0)
@@ -334,6 +338,8 @@ s_on_record (node_t *self, const record_t *rec, const char *host, bool via_link,
         box_changed = memcmp (peer->box_pk, rec->box_pk, 32) != 0;
         memcpy (peer->box_pk, rec->box_pk, 32);
     }
+    if (via_link)
+        peer->session = session;        //  so a HELLO sent below says we heard it
     if (!peer->dealer || box_changed || peer->port != rec->port || strcmp (peer->host, host) != 0) {
         s_connect (self, peer, host, rec->port);
         *connected = true;
@@ -430,15 +436,13 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
             return;
         }
         bool fresh, connected;
-        peer = s_on_record (self, &rec, rx->addr, true, &fresh, &connected);
+        peer = s_on_record (self, &rec, rx->addr, true, f.seq, &fresh, &connected);
         if (!peer)
             return;
-        //  Answer a peer that may not know us yet: first HELLO, a new run
-        //  of it (restarted), or back after it left
-        bool restarted = !peer->confirmed || peer->session != f.seq;
-        peer->session = f.seq;
+        log_debug ("HELLO from %s", peer->name);
         peer->confirmed = true;
-        if ((restarted || !peer->online) && !connected)
+        //  Answer only a peer that has not heard from this run of ours
+        if (f.seen != self->session && !connected)
             s_send_hello (self, peer);
         s_peer_up (self, peer, now);
         return;
@@ -519,7 +523,7 @@ s_on_udp (node_t *self, int64_t now)
         char host [64];
         udp_ntoa (&from, host, sizeof host);
         bool fresh, connected;
-        peer_t *peer = s_on_record (self, &rec, host, false, &fresh, &connected);
+        peer_t *peer = s_on_record (self, &rec, host, false, 0, &fresh, &connected);
         if (!peer)
             continue;
         if (p->pinned && !known_verified (self->known, rec.sign_pk))
@@ -534,18 +538,20 @@ s_on_udp (node_t *self, int64_t now)
 //  ---------------------------------------------------------------------
 //  Beacons
 
-//  A beacon from a peer already online at that address changes nothing:
-//  it is dropped before its signature is checked.
+//  A beacon from a peer we already have a link to at that address changes
+//  nothing: it is dropped before its signature is checked.  (A forged one
+//  naming that key could not change anything either.)
 static bool
 s_beacon_skip (const uint8_t sign_pk [32], const struct sockaddr_in *from, uint16_t port,
                uint8_t flags, void *arg)
 {
     node_t *self = arg;
     peer_t *peer = peers_find_sign (self->peers, sign_pk);
+    if (!peer || !peer->dealer || (flags & RECORD_FLAG_LEAVE) || peer->port != port)
+        return false;
     char host [64];
     udp_ntoa (from, host, sizeof host);
-    return peer && peer->online && !(flags & RECORD_FLAG_LEAVE) && peer->port == port
-        && strcmp (peer->host, host) == 0;
+    return strcmp (peer->host, host) == 0;
 }
 
 static void
@@ -567,8 +573,9 @@ s_on_beacon (node_t *self, int64_t now)
         }
         char host [64];
         udp_ntoa (&from, host, sizeof host);
+        log_debug ("beacon from %s at %s", rec.name, host);
         bool known_before = peer != NULL, fresh, connected;
-        peer = s_on_record (self, &rec, host, false, &fresh, &connected);
+        peer = s_on_record (self, &rec, host, false, 0, &fresh, &connected);
         //  A newcomer hears from us at once instead of in up to a second
         if (peer && (!known_before || connected))
             self->answer_due = true;
@@ -581,6 +588,11 @@ s_on_beacon (node_t *self, int64_t now)
 static void
 s_tick (node_t *self, int64_t now)
 {
+    //  Trust changes go to disk once a second at most (and at exit)
+    if (now >= self->next_save) {
+        known_flush (self->known);
+        self->next_save = now + 1000;
+    }
     if (self->beacon && (now >= self->next_beacon
                          || (self->answer_due && now - self->last_beacon >= ANSWER_MS))) {
         s_send_beacon (self, now);

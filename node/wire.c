@@ -130,10 +130,11 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
         case WIRE_MSG:
             if (f->size > WIRE_MAX_ENVELOPE)
                 return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, f->type, f->type == WIRE_HELLO? 2: 1);
+            rc = s_pack_begin (&sb, &pk, f->type, f->type == WIRE_HELLO? 3: 1);
             if (rc == 0)
                 rc = s_pack_bin (&pk, f->data, f->size);
-            if (rc == 0 && f->type == WIRE_HELLO && msgpack_pack_uint64 (&pk, f->seq) != 0)
+            if (rc == 0 && f->type == WIRE_HELLO
+            &&  (msgpack_pack_uint64 (&pk, f->seq) != 0 || msgpack_pack_uint64 (&pk, f->seen) != 0))
                 rc = SC_ENOMEM;
             break;
         case WIRE_PING:
@@ -216,9 +217,10 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
             f->data = (const uint8_t *) a [2].via.bin.ptr;
             f->size = a [2].via.bin.size;
             if (f->type == WIRE_HELLO) {
-                if (n < 4 || !s_is_uint (&a [3]))
+                if (n < 5 || !s_is_uint (&a [3]) || !s_is_uint (&a [4]))
                     goto out;
                 f->seq = a [3].via.u64;
+                f->seen = a [4].via.u64;
             }
             break;
         case WIRE_PING:

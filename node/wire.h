@@ -4,10 +4,12 @@
     [version, type, ...] with version = WIRE_VERSION.  The sender of a frame is
     the link's CURVE key (ZeroMQ User-Id), never a field of the frame.
 
-      HELLO    [1, 1, record: bin (RECORD_SIZE), session: uint]
-               first frame on a link: the sender's signed peer record, and a
-               random number fixed for the sender's run (a new one means the
-               peer restarted and must hear our HELLO again)
+      HELLO    [1, 1, record: bin (RECORD_SIZE), session: uint, seen: uint]
+               first frame on a link: the sender's signed peer record; its
+               session, a random number fixed for the sender's run; and the
+               receiver's session as the sender last heard it (0: never).  A
+               node answers a HELLO with its own only when `seen` is not its
+               current session: the sender has not yet heard from this run
       PING     [1, 2, seq: uint]
                liveness, once a second on an idle link
       MSG      [1, 3, envelope: bin (<= WIRE_MAX_ENVELOPE)]
@@ -51,6 +53,7 @@ typedef struct {
     const uint8_t *data;        //  HELLO record, MSG envelope
     size_t size;
     uint64_t seq;               //  PING sequence, HELLO session
+    uint64_t seen;              //  HELLO: the receiver's session as last heard
     uint8_t msg_id [WIRE_ID_SIZE];  //  RECEIPT
 } wire_frame_t;
 

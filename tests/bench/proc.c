@@ -32,7 +32,7 @@ quantile (double *v, int n, double q)
 }
 
 int
-proc_start (proc_t *p, const char *node, const char *const *args)
+proc_spawn (proc_t *p, const char *node, const char *const *args)
 {
     memset (p, 0, sizeof *p);
     int to [2], from [2];
@@ -56,7 +56,14 @@ proc_start (proc_t *p, const char *node, const char *const *args)
     close (from [1]);
     p->in = to [1];
     p->out = from [0];
-    if (proc_until (p, "\"event\":\"ready\"", 10000) != 0)
+    return p->pid > 0? 0: -1;
+}
+
+int
+proc_start (proc_t *p, const char *node, const char *const *args)
+{
+    if (proc_spawn (p, node, args) != 0
+    ||  proc_until (p, "\"event\":\"ready\"", 10000) != 0)
         return -1;
     char *id = strstr (p->line, "\"id\":\"");
     char *port = strstr (p->line, "\"port\":");
@@ -139,7 +146,7 @@ proc_stop (proc_t *p)
         char sink [4096];
         struct pollfd pfd = { p->out, POLLIN, 0 };
         if (poll (&pfd, 1, 50) > 0 && read (p->out, sink, sizeof sink) <= 0)
-            ;
+            continue;
     }
     close (p->out);
 }

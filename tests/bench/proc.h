@@ -18,6 +18,8 @@ typedef struct {
     int port;
 } proc_t;
 
+//  Starts node with args (NULL-terminated) without waiting.  0 or -1.
+int proc_spawn (proc_t *p, const char *node, const char *const *args);
 //  Starts node with args (NULL-terminated); waits for "ready". 0 or -1.
 int proc_start (proc_t *p, const char *node, const char *const *args);
 //  Reads the next line into p->line within timeout_ms; 0, or -1 on timeout/EOF.

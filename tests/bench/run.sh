@@ -8,3 +8,4 @@ trap 'rm -rf "$tmp"' EXIT
 echo "| measure | securechat | baseline (same run) | ratio | target | met |"
 echo "|---|---|---|---|---|---|"
 "$B/bench_mesh" "$B/securechat-node" "$tmp"
+"$B/bench_discovery" "$B/securechat-node" "$tmp"

@@ -101,6 +101,11 @@ s_known_and_resolve (void)
     identity_fingerprint_hex (rb.sign_pk, bob_id);
     CHECK (strcmp (clash, bob_id) == 0);
     CHECK (known_name_conflict (known, rb2.sign_pk, "bob"));
+    //  Nothing is written until a flush (or destroy)
+    struct stat st0;
+    CHECK (stat (path, &st0) != 0);
+    CHECK_RC (known_flush (known), 0);
+    CHECK (stat (path, &st0) == 0);
     //  The store survives a reload
     known_destroy (&known);
     known = known_new (path, &err);

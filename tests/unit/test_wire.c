@@ -12,7 +12,7 @@ s_round_trips (void)
     for (size_t i = 0; i < sizeof blob; i++)
         blob [i] = (uint8_t) i;
     wire_frame_t in [5] = {
-        { .type = WIRE_HELLO, .data = blob, .size = 177, .seq = 77 },
+        { .type = WIRE_HELLO, .data = blob, .size = 177, .seq = 77, .seen = 99 },
         { .type = WIRE_PING, .seq = 0x1234567890ULL },
         { .type = WIRE_MSG, .data = blob, .size = sizeof blob },
         { .type = WIRE_RECEIPT, .msg_id = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } },
@@ -27,7 +27,7 @@ s_round_trips (void)
         CHECK_RC (wire_decode (buf, len, &out), 0);
         CHECK (out.type == in [i].type);
         CHECK (out.size == in [i].size);
-        CHECK (out.seq == in [i].seq);
+        CHECK (out.seq == in [i].seq && out.seen == in [i].seen);
         CHECK (memcmp (out.msg_id, in [i].msg_id, 16) == 0);
         if (in [i].size)
             CHECK (memcmp (out.data, in [i].data, in [i].size) == 0);

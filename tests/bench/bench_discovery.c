@@ -1,0 +1,215 @@
+/*  bench_discovery: how fast nodes on one host find each other by beacons.
+      - N nodes started at once: time from the last start until every node
+        has seen every other (peer_joined), median and worst of several runs
+      - a newcomer joining a mesh of 29: time until all 29 have seen it
+    Baseline in the same run: the last node's own start-up (spawn to ready).
+    Beacons go to 127.255.255.255 only, on a port of the benchmark's own.  */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "proc.h"
+
+#define MAX_NODES 32
+
+static const char *s_node, *s_tmp;
+static char s_port [16];
+
+static int
+s_spawn (proc_t *p, int i)
+{
+    static char homes [MAX_NODES][512], names [MAX_NODES][16];
+    snprintf (homes [i], sizeof homes [i], "%s/n%d", s_tmp, i);
+    snprintf (names [i], sizeof names [i], "n%d", i);
+    const char *args [] = { "--home", homes [i], "--name", names [i], "--beacon-port", s_port,
+                            "--beacon-addr", "127.255.255.255", NULL };
+    return proc_spawn (p, s_node, args);
+}
+
+typedef struct {
+    char id [65];
+    int64_t t;
+} s_join_t;
+
+static s_join_t s_joins [MAX_NODES][MAX_NODES * 4];
+static int s_njoins [MAX_NODES];
+
+//  Reads every node's lines until every pair that need marks (n x n,
+//  "i must see j") is met or timeout.  Joins are kept with their arrival
+//  time and matched to ids once the ready lines carrying them are read
+//  (pipes are read in any order).  Returns the time of the last needed
+//  join, or -1.  ids [i] and ready_at [i] come from ready lines.
+static int64_t
+s_collect (proc_t *procs, int n, bool *need, char ids [][65], int64_t *ready_at, int timeout_ms,
+           int running)
+{
+    int64_t end = now_ns () + (int64_t) timeout_ms * 1000000;
+    while (now_ns () < end) {
+        int64_t last = 0;
+        int missing = 0;
+        for (int i = 0; i < running; i++)
+            missing += ids [i][0] == 0;     //  every running node's ready, too
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                if (!need [i * n + j])
+                    continue;
+                int64_t t = -1;
+                for (int k = 0; ids [j][0] && k < s_njoins [i]; k++)
+                    if (strcmp (s_joins [i][k].id, ids [j]) == 0)
+                        t = s_joins [i][k].t;
+                if (t < 0)
+                    missing++;
+                else if (t > last)
+                    last = t;
+            }
+        if (missing == 0)
+            return last;
+        struct pollfd pfds [MAX_NODES];
+        for (int i = 0; i < running; i++)
+            pfds [i] = (struct pollfd) { procs [i].out, POLLIN, 0 };
+        if (poll (pfds, (nfds_t) running, 100) <= 0)
+            continue;
+        for (int i = 0; i < running; i++) {
+            if (!(pfds [i].revents & POLLIN))
+                continue;
+            ssize_t r = read (procs [i].out, procs [i].buf + procs [i].len,
+                              sizeof procs [i].buf - procs [i].len);
+            if (r <= 0)
+                continue;
+            procs [i].len += (size_t) r;
+            int64_t t = now_ns ();
+            while (proc_line (&procs [i], 0) == 0) {
+                char *line = procs [i].line, *id = strstr (line, "\"id\":\"");
+                if (!id)
+                    continue;
+                if (strstr (line, "\"event\":\"ready\"")) {
+                    memcpy (ids [i], id + 6, 64);
+                    ids [i][64] = 0;
+                    ready_at [i] = t;
+                }
+                else if (strstr (line, "\"event\":\"peer_joined\"")
+                     &&  s_njoins [i] < MAX_NODES * 4) {
+                    s_join_t *jn = &s_joins [i][s_njoins [i]++];
+                    memcpy (jn->id, id + 6, 64);
+                    jn->id [64] = 0;
+                    jn->t = t;
+                }
+            }
+        }
+    }
+    return -1;
+}
+
+static void
+s_stop_all (proc_t *procs, int n)
+{
+    memset (s_njoins, 0, sizeof s_njoins);
+    for (int i = 0; i < n; i++)
+        close (procs [i].in);
+    for (int i = 0; i < n; i++) {
+        procs [i].in = open ("/dev/null", 1);
+        proc_stop (&procs [i]);
+    }
+}
+
+//  One run of n nodes started together.  Returns ms from the last spawn to
+//  all joins (-1 on timeout) and the last node's start-up in *startup_ms.
+static double
+s_run (int n, double *startup_ms)
+{
+    proc_t *procs = calloc (MAX_NODES, sizeof *procs);
+    bool need [MAX_NODES * MAX_NODES];
+    char ids [MAX_NODES][65] = { { 0 } };
+    int64_t ready_at [MAX_NODES] = { 0 }, t_last = 0;
+    for (int i = 0; i < n; i++) {
+        s_spawn (&procs [i], i);
+        t_last = now_ns ();
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            need [i * n + j] = i != j;
+    //  Ids come from ready lines, which s_collect reads as they arrive;
+    //  a join seen before its ready is matched when ready arrives, since
+    //  nodes print ready before any join
+    int64_t done = s_collect (procs, n, need, ids, ready_at, 10000, n);
+    *startup_ms = (double) (ready_at [n - 1] - t_last) / 1e6;
+    s_stop_all (procs, n);
+    free (procs);
+    return done < 0? -1: (double) (done - t_last) / 1e6;
+}
+
+//  A mesh of n - 1, then one more: ms from its spawn (and from its ready)
+//  until all others saw it.
+static double
+s_newcomer (int n, double *from_ready_ms)
+{
+    proc_t *procs = calloc (MAX_NODES, sizeof *procs);
+    bool need [MAX_NODES * MAX_NODES];
+    char ids [MAX_NODES][65] = { { 0 } };
+    int64_t ready_at [MAX_NODES] = { 0 };
+    for (int i = 0; i < n - 1; i++)
+        s_spawn (&procs [i], i);
+    for (int i = 0; i < n * n; i++)
+        need [i] = false;
+    for (int i = 0; i < n - 1; i++)
+        for (int j = 0; j < n - 1; j++)
+            need [i * n + j] = i != j;
+    //  s_collect indexes need by n, so the first n - 1 rows/columns are used
+    if (s_collect (procs, n, need, ids, ready_at, 15000, n - 1) < 0) {
+        s_stop_all (procs, n - 1);
+        return -1;
+    }
+    int64_t t0 = now_ns ();
+    s_spawn (&procs [n - 1], n - 1);
+    for (int i = 0; i < n - 1; i++)
+        need [i * n + n - 1] = true;
+    int64_t done = s_collect (procs, n, need, ids, ready_at, 10000, n);
+    *from_ready_ms = (double) (done - ready_at [n - 1]) / 1e6;
+    s_stop_all (procs, n);
+    free (procs);
+    return done < 0? -1: (double) (done - t0) / 1e6;
+}
+
+static void
+s_row (const char *what, double ours, double base, const char *base_what,
+       const char *target, int ok, const char *extra)
+{
+    printf ("| %s | %.0f ms%s | %s %.0f ms | %.2f | %s | %s |\n", what, ours, extra, base_what,
+            base, base > 0? ours / base: 0, target, ok? "yes": "**no**");
+}
+
+int
+main (int argc, char **argv)
+{
+    s_node = argc > 1? argv [1]: "build-bench/securechat-node";
+    s_tmp = argc > 2? argv [2]: "/tmp";
+    snprintf (s_port, sizeof s_port, "%d", 48000 + getpid () % 1000);
+    int sizes [2] = { 10, 30 };
+    for (int k = 0; k < 2; k++) {
+        int n = sizes [k], runs = n == 30? 7: 5;
+        double v [8], startup [8], worst = 0;
+        for (int r = 0; r < runs; r++) {
+            v [r] = s_run (n, &startup [r]);
+            if (v [r] < 0)
+                v [r] = 1e9;
+            if (v [r] > worst)
+                worst = v [r];
+        }
+        double med = quantile (v, runs, 0.5), su = quantile (startup, runs, 0.5);
+        char what [96], extra [64];
+        snprintf (what, sizeof what, "%d nodes on one host all see each other (median of %d)", n, runs);
+        snprintf (extra, sizeof extra, " (worst %.0f)", worst);
+        s_row (what, med, su, "last node's start-up", n == 30? "< 300 ms, none over 1 s": "-",
+               n == 30? med < 300 && worst < 1000: 1, extra);
+    }
+    double from_ready = -1, startup = 0;
+    double t = s_newcomer (30, &from_ready);
+    s_run (1, &startup);
+    char extra [64];
+    snprintf (extra, sizeof extra, " (%.0f ms from its ready)", from_ready);
+    s_row ("a newcomer seen by all of a mesh of 29", t, startup, "one node's start-up",
+           "< 50 ms", t >= 0 && t < 50, extra);
+    return 0;
+}
