@@ -1,6 +1,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bytes.h"
 #include "envelope.h"
 #include "err.h"
 
@@ -29,21 +30,7 @@ struct _envelope_opener_t {
     int64_t floor_ts;
 };
 
-static void
-s_put_be (uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p [i] = (uint8_t) v;
-}
 
-static uint64_t
-s_get_be (const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p [i];
-    return v;
-}
 
 int
 envelope_seal (const identity_t *self,
@@ -66,8 +53,8 @@ envelope_seal (const identity_t *self,
     memcpy (inner + 1, identity_sign_pk (self), 32);
     memcpy (inner + 33, to_sign_pk, 32);
     memcpy (inner + 65, msg_id, ENVELOPE_ID_SIZE);
-    s_put_be (inner + 81, (uint64_t) ts_ms, 8);
-    s_put_be (inner + 89, body_len, 4);
+    bytes_put_be (inner + 81, (uint64_t) ts_ms, 8);
+    bytes_put_be (inner + 89, body_len, 4);
     if (body_len)
         memcpy (inner + INNER_HEADER, body, body_len);
     rc = identity_sign (self, CTX, inner, INNER_HEADER + body_len, plain);
@@ -120,7 +107,7 @@ s_slot (const s_gen_t *g, const uint8_t id [ENVELOPE_ID_SIZE])
     }
     uint8_t h [crypto_shorthash_BYTES];
     crypto_shorthash (h, id, ENVELOPE_ID_SIZE, key);
-    return (size_t) s_get_be (h, 8) & (g->slots - 1);
+    return (size_t) bytes_get_be (h, 8) & (g->slots - 1);
 }
 
 static bool
@@ -201,7 +188,7 @@ envelope_open (envelope_opener_t *self, const uint8_t *sealed, size_t len,
         rc = SC_EVERSION;
         goto out;
     }
-    if (s_get_be (inner + 89, 4) != inner_len - INNER_HEADER)
+    if (bytes_get_be (inner + 89, 4) != inner_len - INNER_HEADER)
         goto out;
     rc = identity_verify (inner + 1, CTX, inner, inner_len, plain);
     if (rc != 0)
@@ -218,7 +205,7 @@ envelope_open (envelope_opener_t *self, const uint8_t *sealed, size_t len,
         rc = SC_ESENDER;
         goto out;
     }
-    int64_t ts = (int64_t) s_get_be (inner + 81, 8);
+    int64_t ts = (int64_t) bytes_get_be (inner + 81, 8);
     if (ts < now_ms - self->window_ms || ts > now_ms + self->window_ms
     ||  ts <= self->floor_ts) {
         rc = SC_ESTALE;

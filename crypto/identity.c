@@ -2,6 +2,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include "bytes.h"
 #include "err.h"
 #include "fileio.h"
 #include "identity.h"
@@ -23,21 +24,7 @@ struct _identity_t {
     uint8_t box_sk [crypto_box_SECRETKEYBYTES];
 };
 
-static void
-s_put64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p [i] = (uint8_t) v;
-}
 
-static uint64_t
-s_get64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p [i];
-    return v;
-}
 
 static identity_t *
 s_alloc (void)
@@ -159,8 +146,8 @@ identity_save (const identity_t *self, const char *path, const char *passphrase)
         uint64_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
         uint8_t *salt = p, *nonce = p + SALT_SIZE + 16;
         randombytes_buf (salt, SALT_SIZE);
-        s_put64 (p + SALT_SIZE, ops);
-        s_put64 (p + SALT_SIZE + 8, mem);
+        bytes_put_be (p + SALT_SIZE, ops, 8);
+        bytes_put_be (p + SALT_SIZE + 8, mem, 8);
         randombytes_buf (nonce, crypto_secretbox_NONCEBYTES);
         memcpy (secrets, self->sign_sk, sizeof self->sign_sk);
         memcpy (secrets + sizeof self->sign_sk, self->box_sk, sizeof self->box_sk);
@@ -240,7 +227,7 @@ identity_load (const char *path, const char *passphrase, identity_t **out)
             rc = SC_ENEEDPASS;
             goto out;
         }
-        uint64_t ops = s_get64 (p + SALT_SIZE), mem = s_get64 (p + SALT_SIZE + 8);
+        uint64_t ops = bytes_get_be (p + SALT_SIZE, 8), mem = bytes_get_be (p + SALT_SIZE + 8, 8);
         //  Refuse absurd cost parameters from a damaged or hostile file
         if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_SENSITIVE
         ||  mem < crypto_pwhash_MEMLIMIT_MIN || mem > crypto_pwhash_MEMLIMIT_SENSITIVE)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #define LOG_MODULE "beacon"
+#include "../crypto/bytes.h"
 #include "../crypto/err.h"
 #include "../crypto/log.h"
 #include "beacon.h"
@@ -189,9 +190,7 @@ beacon_filter (beacon_t *self, const uint8_t *buf, size_t len, const struct sock
         self->stats.own++;
         return SC_EEXIST;
     }
-    int64_t ts = 0;
-    for (int i = 0; i < 8; i++)
-        ts = (ts << 8) | buf [72 + i];
+    int64_t ts = (int64_t) bytes_get_be (buf + 72, 8);
     if (ts < now_ms - BEACON_WINDOW_MS || ts > now_ms + BEACON_WINDOW_MS) {
         self->stats.stale++;
         return SC_ESTALE;
@@ -201,7 +200,7 @@ beacon_filter (beacon_t *self, const uint8_t *buf, size_t len, const struct sock
         self->stats.replayed++;
         return SC_EREPLAY;
     }
-    uint16_t port = (uint16_t) (buf [6] << 8 | buf [7]);
+    uint16_t port = (uint16_t) bytes_get_be (buf + 6, 2);
     if (skip && skip (sign_pk, from, port, buf [5], arg))
         return SC_EEXIST;
     //  Only now spend a signature check, within the budget

@@ -1,4 +1,5 @@
 #include <string.h>
+#include "../crypto/bytes.h"
 #include "../crypto/err.h"
 #include "../crypto/utf8.h"
 #include "record.h"
@@ -6,21 +7,7 @@
 #define CTX "securechat record v1"
 #define SIGNED_SIZE 113
 
-static void
-s_put_be (uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p [i] = (uint8_t) v;
-}
 
-static uint64_t
-s_get_be (const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p [i];
-    return v;
-}
 
 bool
 record_name_ok (const char *name)
@@ -58,10 +45,10 @@ record_make (const identity_t *self, const char *name, uint16_t port,
     memcpy (out, "SCPR", 4);
     out [4] = 1;
     out [5] = flags;
-    s_put_be (out + 6, port, 2);
+    bytes_put_be (out + 6, port, 2);
     memcpy (out + 8, identity_sign_pk (self), 32);
     memcpy (out + 40, identity_box_pk (self), 32);
-    s_put_be (out + 72, (uint64_t) ts_ms, 8);
+    bytes_put_be (out + 72, (uint64_t) ts_ms, 8);
     size_t len = strlen (name);
     out [80] = (uint8_t) len;
     memcpy (out + 81, name, len);
@@ -93,10 +80,10 @@ record_decode (const uint8_t *buf, size_t len, record_t *rec)
     if (identity_verify (buf + 8, CTX, buf, SIGNED_SIZE, buf + SIGNED_SIZE) != 0)
         return SC_ESIG;
     rec->flags = buf [5];
-    rec->port = (uint16_t) s_get_be (buf + 6, 2);
+    rec->port = (uint16_t) bytes_get_be (buf + 6, 2);
     memcpy (rec->sign_pk, buf + 8, 32);
     memcpy (rec->box_pk, buf + 40, 32);
-    rec->ts_ms = (int64_t) s_get_be (buf + 72, 8);
+    rec->ts_ms = (int64_t) bytes_get_be (buf + 72, 8);
     if (rec->port == 0)
         return SC_EMALFORMED;
     return 0;

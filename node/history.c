@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../crypto/bytes.h"
 #include "../crypto/err.h"
 #include "../crypto/fileio.h"
 #include "../crypto/log.h"
@@ -63,8 +64,7 @@ history_append (history_t *self, const json_t *entry)
     rc = SC_ENOMEM;
     if (!rec)
         goto out;
-    for (int i = 0; i < 4; i++)
-        rec [i] = (uint8_t) (body >> (24 - 8 * i));
+    bytes_put_be (rec, body, 4);
     randombytes_buf (rec + 4, crypto_secretbox_NONCEBYTES);
     crypto_secretbox_easy (rec + 4 + crypto_secretbox_NONCEBYTES, (uint8_t *) text, len,
                            rec + 4, self->key);
@@ -97,8 +97,7 @@ history_read (history_t *self, const char *peer_id, size_t max)
         return all;
     uint8_t *plain = malloc (MAX_ENTRY + 1);
     for (size_t pos = 0; plain && len - pos >= 4; ) {
-        size_t body = (size_t) data [pos] << 24 | (size_t) data [pos + 1] << 16
-                    | (size_t) data [pos + 2] << 8 | data [pos + 3];
+        size_t body = (size_t) bytes_get_be (data + pos, 4);
         pos += 4;
         size_t overhead = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
         if (body > len - pos || body < overhead || body - overhead > MAX_ENTRY)
@@ -117,8 +116,13 @@ history_read (history_t *self, const char *peer_id, size_t max)
     }
     free (plain);
     free (data);
-    //  Keep the last max
-    while (json_array_size (all) > max)
-        json_array_remove (all, 0);
-    return all;
+    //  Keep the last max, in one pass
+    size_t size = json_array_size (all);
+    if (size <= max)
+        return all;
+    json_t *last = json_array ();
+    for (size_t i = size - max; last && i < size; i++)
+        json_array_append (last, json_array_get (all, i));
+    json_decref (all);
+    return last;
 }

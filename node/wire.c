@@ -2,17 +2,10 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../crypto/bytes.h"
 #include "../crypto/err.h"
 #include "wire.h"
 
-static uint64_t
-s_be (const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p [i];
-    return v;
-}
 
 int
 wire_check (const uint8_t *buf, size_t len)
@@ -63,7 +56,7 @@ wire_check (const uint8_t *buf, size_t len)
         if (n) {
             if (len - pos < (size_t) n)
                 return SC_ETRUNC;
-            uint64_t v = s_be (buf + pos, n);
+            uint64_t v = bytes_get_be (buf + pos, n);
             pos += (size_t) n;
             if (container)
                 items = (b == 0xde || b == 0xdf)? v * 2: v;
@@ -156,22 +149,28 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
     return s_pack_end (&sb, rc, out, len);
 }
 
-//  Walks buf, then (only if sound) creates the zone and unpacks into obj.
+//  Walks buf, then (only if sound) creates the zone and unpacks into obj,
+//  which must be an array of at least min items (*items points at them).
 //  Nothing is allocated for bytes that fail the walk.  Returns 0 or an error;
 //  on 0 the caller destroys zone.
 static int
-s_unpack (const uint8_t *buf, size_t len, msgpack_zone *zone, msgpack_object *obj)
+s_unpack (const uint8_t *buf, size_t len, msgpack_zone *zone, uint32_t min,
+          const msgpack_object **items, uint32_t *count)
 {
+    msgpack_object object, *obj = &object;
     int rc = wire_check (buf, len);
     if (rc != 0)
         return rc;
     if (!msgpack_zone_init (zone, 256))
         return SC_ENOMEM;
     size_t off = 0;
-    if (msgpack_unpack ((const char *) buf, len, &off, zone, obj) != MSGPACK_UNPACK_SUCCESS) {
+    if (msgpack_unpack ((const char *) buf, len, &off, zone, obj) != MSGPACK_UNPACK_SUCCESS
+    ||  obj->type != MSGPACK_OBJECT_ARRAY || obj->via.array.size < min) {
         msgpack_zone_destroy (zone);
         return SC_EMALFORMED;
     }
+    *items = obj->via.array.ptr;
+    *count = obj->via.array.size;
     return 0;
 }
 
@@ -188,15 +187,12 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
     if (len > WIRE_MAX_FRAME)
         return SC_ETOOBIG;
     msgpack_zone zone;
-    msgpack_object obj;
-    int rc = s_unpack (buf, len, &zone, &obj);
+    const msgpack_object *a;
+    uint32_t n;
+    int rc = s_unpack (buf, len, &zone, 2, &a, &n);
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
-    if (obj.type != MSGPACK_OBJECT_ARRAY || obj.via.array.size < 2)
-        goto out;
-    const msgpack_object *a = obj.via.array.ptr;
-    uint32_t n = obj.via.array.size;
     if (!s_is_uint (&a [0]) || !s_is_uint (&a [1]))
         goto out;
     if (a [0].via.u64 != WIRE_VERSION) {
@@ -267,14 +263,12 @@ wire_chat_decode (const uint8_t *buf, size_t len, wire_chat_t *chat)
 {
     memset (chat, 0, sizeof *chat);
     msgpack_zone zone;
-    msgpack_object obj;
-    int rc = s_unpack (buf, len, &zone, &obj);
+    const msgpack_object *a;
+    uint32_t n;
+    int rc = s_unpack (buf, len, &zone, 2, &a, &n);
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
-    if (obj.type != MSGPACK_OBJECT_ARRAY || obj.via.array.size < 2)
-        goto out;
-    const msgpack_object *a = obj.via.array.ptr;
     if (!s_is_uint (&a [0]) || a [0].via.u64 > 1 || a [1].type != MSGPACK_OBJECT_STR)
         goto out;
     chat->kind = (unsigned) a [0].via.u64;
