@@ -22,6 +22,7 @@ struct _ui_t {
     char *buf;              //  JSON mode: bytes read but not yet a line
     size_t len;
     bool discarding;        //  skipping an over-long line
+    bool in_handler;        //  running a typed line: readline is between lines
 };
 
 static ui_t *s_ui;          //  for readline's callback
@@ -37,7 +38,9 @@ s_rl_line (char *line)
     }
     if (*line)
         add_history (line);
+    self->in_handler = true;
     self->on_line (line, self->arg);
+    self->in_handler = false;
     free (line);
 }
 
@@ -136,7 +139,9 @@ ui_read (ui_t *self)
 static void
 s_print (ui_t *self, const char *text)
 {
-    if (self->ended) {
+    //  While a typed line runs, the cursor is already on a fresh line and
+    //  readline's buffer still holds the accepted line: print plainly
+    if (self->ended || self->in_handler) {
         printf ("%s\n", text);
         fflush (stdout);
         return;

@@ -154,3 +154,47 @@ def test_terminal_chat_prints_above_the_prompt():
             t.read_until("unverified")
         finally:
             assert t.close() == 0
+
+
+def test_terminal_screen_stays_clean_in_tmux():
+    """What a person sees: command output and incoming messages on their own
+    lines, the prompt redrawn once, the half-typed line kept."""
+    import shutil
+    from harness import Skip
+    if not shutil.which("tmux"):
+        raise Skip("tmux is not installed")
+    with Cluster() as c:
+        bob = c.start("bob")
+        sock = c.dir.sub("tmux.sock")
+        tm = ["tmux", "-S", sock]
+        cmd = " ".join([NODE, "--home", c.dir.sub("alice"), "--name", "alice",
+                        "--beacon-port", str(c.beacon_port), "--beacon-addr", "127.255.255.255"])
+        subprocess.run(tm + ["new-session", "-d", "-x", "120", "-y", "30", "env NO_COLOR=1 " + cmd],
+                       check=True)
+        try:
+            def screen():
+                return subprocess.run(tm + ["capture-pane", "-p"], capture_output=True,
+                                      text=True).stdout
+
+            def until(needle):
+                end = deadline(10)
+                while needle not in screen():
+                    assert time.monotonic() < end, "no %r on screen:\n%s" % (needle, screen())
+                    time.sleep(0.05)
+
+            until("bob joined")
+            subprocess.run(tm + ["send-keys", "/peers", "Enter"], check=True)
+            until("unverified\n")
+            subprocess.run(tm + ["send-keys", "/verify bo"], check=True)
+            bob.send("/msg alice ping from bob")
+            until("[bob -> you] ping from bob")
+            subprocess.run(tm + ["send-keys", "b", "Enter"], check=True)
+            until("their safety number")
+            text = screen()
+            lines = text.splitlines()
+            assert not any("/peersalice>" in l or "alice> /verify boalice>" in l for l in lines), text
+            assert sum(l.startswith("alice> /verify bob") for l in lines) == 1, text
+            assert lines.index("[bob -> you] ping from bob") < \
+                [i for i, l in enumerate(lines) if l.startswith("alice> /verify bob")][0], text
+        finally:
+            subprocess.run(tm + ["kill-server"], stderr=subprocess.DEVNULL)
