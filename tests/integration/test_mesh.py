@@ -301,3 +301,24 @@ def test_invalid_utf8_and_control_bytes_are_carried_safely():
         m = b.wait("message", pred=lambda e: e["text"].startswith("bad"))
         assert m["text"] == "bad\ufffd\ufffdutf8 \x1b[2J end"
         assert all(e["event"] != "_not_json" for e in b.events)
+
+
+def test_outbox_is_bounded_and_delivers_exactly_once_on_return():
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        b.kill()
+        a.wait("peer_left", id=b.id, timeout=15)
+        for i in range(256):
+            a.send("/msg bob queued-%d" % i)
+        a.send("/msg bob one-too-many")
+        err = a.wait("error", code="queue_full")
+        assert "bob" in err["message"] and "256" in err["message"]
+        assert len(a.find("sent", queued=True)) == 256
+        b2 = c.start("bob", args=["--peer", a.endpoint])
+        b2.wait("message", text="queued-255", timeout=20)
+        a.wait("delivered", pred=lambda e: len(a.find("delivered")) >= 256, timeout=20)
+        got = [e["text"] for e in b2.find("message")]
+        assert sorted(got) == sorted("queued-%d" % i for i in range(256)), len(got)
+        assert "one-too-many" not in got
