@@ -973,9 +973,13 @@ node_run (node_t *self)
             { transport_router (self->transport), 0, ZMQ_POLLIN, 0 },
             { NULL, self->udp_fd, ZMQ_POLLIN, 0 },
             { NULL, self->beacon? beacon_fd (self->beacon): -1, ZMQ_POLLIN, 0 },
+            { NULL, ui_out_fd (self->ui), ZMQ_POLLOUT, 0 },
             { NULL, ui_fd (self->ui), ZMQ_POLLIN, 0 },
         };
-        int count = input? 5: 4;
+        //  stdout only while output waits; stdin only while it is open
+        if (!ui_pending (self->ui))
+            items [4].fd = -1;
+        int count = input? 6: 5;
         long timeout = (long) (self->next_tick - now);
         if (self->answer_due && self->last_beacon + ANSWER_MS - now < timeout)
             timeout = (long) (self->last_beacon + ANSWER_MS - now);
@@ -1010,7 +1014,9 @@ node_run (node_t *self)
             s_on_beacon (self, now);
         if (self->answer_due && s_mono_ms () - self->last_beacon >= ANSWER_MS)
             s_send_beacon (self, s_mono_ms ());
-        if (input && (items [4].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+        if (items [4].revents & (ZMQ_POLLOUT | ZMQ_POLLERR))
+            ui_flush (self->ui);
+        if (input && (items [5].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
             if (ui_read (self->ui) == 1) {
                 input = false;
                 self->quit = true;      //  end of input means /quit

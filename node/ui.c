@@ -1,5 +1,7 @@
 #define LOG_MODULE "ui"
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,8 @@ struct _ui_t {
     size_t len;
     bool discarding;        //  skipping an over-long line
     bool in_handler;        //  running a typed line: readline is between lines
+    char *out;              //  JSON mode: lines not yet taken by the reader
+    size_t out_len, out_cap;
 };
 
 static ui_t *s_ui;          //  for readline's callback
@@ -68,6 +72,12 @@ ui_new (bool json, const char *prompt, ui_line_fn *on_line, void *arg)
     s_ui = self;
     if (!self->json)
         rl_callback_handler_install (self->prompt, s_rl_line);
+    else if (!isatty (STDOUT_FILENO)) {
+        //  A pipe or file: never let a slow reader stop the event loop
+        int flags = fcntl (STDOUT_FILENO, F_GETFL);
+        if (flags >= 0)
+            fcntl (STDOUT_FILENO, F_SETFL, flags | O_NONBLOCK);
+    }
     return self;
 }
 
@@ -81,6 +91,14 @@ ui_destroy (ui_t **self_p)
         rl_callback_handler_remove ();
         putchar ('\n');
     }
+    if (self->json) {
+        //  Hand over everything before leaving, waiting for the reader
+        int flags = fcntl (STDOUT_FILENO, F_GETFL);
+        if (flags >= 0)
+            fcntl (STDOUT_FILENO, F_SETFL, flags & ~O_NONBLOCK);
+        ui_flush (self);
+    }
+    free (self->out);
     fflush (stdout);
     free (self->prompt);
     free (self->buf);
@@ -90,6 +108,53 @@ ui_destroy (ui_t **self_p)
 }
 
 int ui_fd (ui_t *self) { (void) self; return STDIN_FILENO; }
+int ui_out_fd (ui_t *self) { (void) self; return STDOUT_FILENO; }
+bool ui_pending (ui_t *self) { return self->out_len > 0; }
+
+void
+ui_flush (ui_t *self)
+{
+    size_t done = 0;
+    while (done < self->out_len) {
+        ssize_t n = write (STDOUT_FILENO, self->out + done, self->out_len - done);
+        if (n > 0) {
+            done += (size_t) n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN && self->out_len - done > UI_OUT_MAX) {
+            //  The reader is far behind: wait for it rather than grow or drop
+            struct pollfd pfd = { STDOUT_FILENO, POLLOUT, 0 };
+            poll (&pfd, 1, 1000);
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN)
+            done = self->out_len;       //  reader gone (EPIPE): nothing to keep
+        break;
+    }
+    memmove (self->out, self->out + done, self->out_len - done);
+    self->out_len -= done;
+}
+
+static void
+s_append (ui_t *self, const char *text, size_t len)
+{
+    if (self->out_len + len > self->out_cap) {
+        size_t cap = self->out_cap? self->out_cap: 65536;
+        while (cap < self->out_len + len)
+            cap *= 2;
+        char *more = realloc (self->out, cap);
+        if (!more) {
+            ui_flush (self);        //  out of memory: at least try to write
+            return;
+        }
+        self->out = more;
+        self->out_cap = cap;
+    }
+    memcpy (self->out + self->out_len, text, len);
+    self->out_len += len;
+}
 bool ui_is_json (ui_t *self) { return self->json; }
 
 int
@@ -299,10 +364,11 @@ ui_emit (ui_t *self, json_t *event)
     if (self->json) {
         char *text = json_dumps (event, JSON_COMPACT | JSON_ENSURE_ASCII);
         if (text) {
-            fputs (text, stdout);
-            fputc ('\n', stdout);
-            fflush (stdout);
+            size_t len = strlen (text);
+            text [len] = '\n';         //  replaces the NUL: written by length
+            s_append (self, text, len + 1);
             free (text);
+            ui_flush (self);
         }
     }
     else

@@ -28,6 +28,15 @@ void ui_destroy (ui_t **self_p);
 //  The file descriptor to poll for input.
 int ui_fd (ui_t *self);
 
+//  JSON mode writes go through a buffer so that a slow reader never stalls
+//  the node: ui_pending says output is waiting (poll stdout for writing),
+//  ui_flush writes what the pipe takes.  Past UI_OUT_MAX bytes of backlog
+//  the node waits for the reader instead: events are never dropped.
+#define UI_OUT_MAX (64u * 1024 * 1024)
+bool ui_pending (ui_t *self);
+void ui_flush (ui_t *self);
+int ui_out_fd (ui_t *self);
+
 //  Reads what is available and calls on_line per line.  Returns 0, or 1
 //  when input has ended (treat as /quit).
 int ui_read (ui_t *self);

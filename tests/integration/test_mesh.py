@@ -322,3 +322,33 @@ def test_outbox_is_bounded_and_delivers_exactly_once_on_return():
         got = [e["text"] for e in b2.find("message")]
         assert sorted(got) == sorted("queued-%d" % i for i in range(256)), len(got)
         assert "one-too-many" not in got
+
+
+def test_a_slow_reader_does_not_stall_the_node():
+    """alice's script reads nothing while bob sends 600 messages (far more
+    than a pipe holds): alice keeps serving the mesh, bob gets every receipt
+    and never sees her leave, and no event is lost when the script reads."""
+    import json
+    from harness import NODE
+    with Cluster(discovery=False) as c:
+        alice = subprocess.Popen([NODE, "--json", "--no-discovery", "--home", c.dir.sub("alice"),
+                                  "--name", "alice"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            ready = json.loads(alice.stdout.readline())
+            b = c.start("bob", args=["--peer", "tcp://127.0.0.1:%d" % ready["port"]])
+            b.wait("peer_joined", id=ready["id"])
+            # In batches within bob's outbox bound (256 awaiting receipts)
+            for batch in range(6):
+                for i in range(batch * 100, batch * 100 + 100):
+                    b.send("/msg alice filler-%04d %s" % (i, "x" * 300))
+                b.wait("delivered", timeout=30,
+                       pred=lambda e, n=batch * 100 + 100: len(b.find("delivered")) >= n)
+            assert b.find("peer_left") == []
+            alice.stdin.close()
+            events = [json.loads(l) for l in alice.stdout.read().splitlines()]
+            texts = [e["text"][:11] for e in events if e["event"] == "message"]
+            assert texts == ["filler-%04d" % i for i in range(600)], len(texts)
+            assert alice.wait(10) == 0
+        finally:
+            if alice.poll() is None:
+                alice.kill()
