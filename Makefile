@@ -32,9 +32,9 @@ CPPFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
-CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c
+CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c crypto/chunk.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c
-NODE := node/wire.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
+NODE := node/wire.c node/xfer.c node/files.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
 LIB_SRC := $(CRYPTO) $(DISCOVERY) $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 

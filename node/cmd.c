@@ -18,6 +18,15 @@ static const s_spec_t s_specs [] = {
     { "whoami", CMD_WHOAMI, 0, 0, 0, "/whoami", "show your name, fingerprint, safety number and address" },
     { "verify", CMD_VERIFY, 1, 2, 0, "/verify PEER [yes]", "show safety numbers; 'yes' marks the peer verified" },
     { "history", CMD_HISTORY, 0, 1, 0, "/history [PEER]", "show recent messages (all, or with one peer)" },
+    { "send", CMD_SEND, 2, 2, 1, "/send PEER PATH", "send a file, encrypted end to end (resumes if cut)" },
+    { "share", CMD_SHARE, 1, 1, 1, "/share PATH", "offer a file to peers by its name" },
+    { "unshare", CMD_UNSHARE, 1, 1, 1, "/unshare NAME", "withdraw a shared file" },
+    { "files", CMD_FILES, 1, 1, 0, "/files PEER", "list the files a peer shares" },
+    { "get", CMD_GET, 2, 2, 1, "/get PEER NAME", "fetch a file a peer shares" },
+    { "transfers", CMD_TRANSFERS, 0, 0, 0, "/transfers", "list transfers with their progress" },
+    { "accept", CMD_ACCEPT, 1, 1, 0, "/accept ID", "accept an offered file, or resume a paused one" },
+    { "reject", CMD_REJECT, 1, 1, 0, "/reject ID", "decline an offered file" },
+    { "cancel", CMD_CANCEL, 1, 1, 0, "/cancel ID", "stop a transfer (its partial file is removed)" },
     { "stats", CMD_STATS, 0, 0, 0, "/stats", "counts of what was dropped: beacons, frames, messages" },
     { "help", CMD_HELP, 0, 1, 0, "/help", "show this help" },
     { "quit", CMD_QUIT, 0, 0, 0, "/quit", "leave (peers are told)" },
@@ -27,7 +36,7 @@ static const s_spec_t s_specs [] = {
 const char *
 cmd_help (void)
 {
-    static char text [2048];
+    static char text [4096];
     if (!text [0]) {
         size_t used = (size_t) snprintf (text, sizeof text, "%-24s %s\n", "TEXT",
                                          "send a line to every peer (each copy sealed to its recipient)");

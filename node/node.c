@@ -19,6 +19,7 @@
 #include "../discovery/record.h"
 #include "../discovery/udp.h"
 #include "cmd.h"
+#include "files.h"
 #include "history.h"
 #include "known.h"
 #include "node.h"
@@ -67,6 +68,7 @@ struct _node_t {
     history_t *history;
     envelope_opener_t *opener;
     beacon_t *beacon;
+    files_t *files;
     uint64_t session;
     uint8_t record [RECORD_SIZE];
     int64_t next_beacon;        //  monotonic ms
@@ -245,6 +247,7 @@ s_peer_up (node_t *self, peer_t *peer, int64_t now)
     for (size_t i = 0; i < peer->outbox_len; i++)
         peer->outbox [i].sent_at = 0;
     s_flush (self, peer, now);
+    files_peer_up (self->files, peer->sign_pk);
 }
 
 static void
@@ -257,6 +260,7 @@ s_peer_down (node_t *self, peer_t *peer, const char *why)
                                   "id", peer->id, "name", peer->name,
                                   "verified", known_verified (self->known, peer->sign_pk),
                                   "reason", why, "queued", (int) peer->outbox_len));
+    files_peer_down (self->files, peer->sign_pk);
     //  A fresh link drops what the old one still queued; its one HELLO is
     //  delivered if the peer comes back at the same address
     char host [64];
@@ -470,7 +474,23 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
         case WIRE_BYE:
             s_peer_down (self, peer, "quit");
             break;
+        case WIRE_OFFER: {
+            //  An offer is a signed, sealed envelope like a message
+            envelope_msg_t msg;
+            int orc = envelope_open (self->opener, f.data, f.size, peer->sign_pk, s_wall_ms (), &msg);
+            if (orc == 0) {
+                files_on_offer (self->files, peer->sign_pk, msg.body, msg.body_len);
+                envelope_msg_clear (&msg);
+            }
+            else if (orc != SC_EREPLAY) {
+                self->stats.refused_msgs++;
+                ui_warning (self->ui, sc_errname (orc), "a file offer from %s (%.16s) was refused: %s",
+                            peer->name, peer->id, sc_strerror (orc));
+            }
+            break;
+        }
         default:
+            files_on_frame (self->files, peer->sign_pk, &f);
             break;
     }
 }
@@ -588,6 +608,7 @@ s_on_beacon (node_t *self, int64_t now)
 static void
 s_tick (node_t *self, int64_t now)
 {
+    files_tick (self->files, now);
     //  Trust changes go to disk once a second at most (and at exit)
     if (now >= self->next_save) {
         known_flush (self->known);
@@ -621,6 +642,49 @@ s_tick (node_t *self, int64_t now)
         udp_send (self->udp_fd, &p->addr, req, sizeof req);
         p->next_ms = now + REQUEST_MS;
     }
+}
+
+//  ---------------------------------------------------------------------
+//  What the files module may ask of the node
+
+static int
+s_files_send (void *arg, const uint8_t peer_pk [32], const wire_frame_t *frame)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, peer_pk);
+    if (!peer || !peer->online)
+        return SC_EAGAIN;
+    return s_send (self, peer, frame);
+}
+
+static int
+s_files_seal (void *arg, const uint8_t peer_pk [32], const uint8_t *body, size_t len,
+              uint8_t **env, size_t *env_len)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, peer_pk);
+    if (!peer)
+        return SC_ENOPEER;
+    uint8_t msg_id [ENVELOPE_ID_SIZE];
+    randombytes_buf (msg_id, sizeof msg_id);
+    return envelope_seal (self->id, peer->sign_pk, peer->box_pk, s_wall_ms (), body, len,
+                          msg_id, env, env_len);
+}
+
+static void
+s_files_event (void *arg, json_t *event)
+{
+    node_t *self = arg;
+    ui_emit (self->ui, event);
+}
+
+static const char *
+s_files_peer_name (void *arg, const uint8_t peer_pk [32], bool *verified)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, peer_pk);
+    *verified = known_verified (self->known, peer_pk);
+    return peer? peer->name: NULL;
 }
 
 //  ---------------------------------------------------------------------
@@ -814,6 +878,42 @@ s_on_line (const char *line, void *arg)
         case CMD_HISTORY:
             s_cmd_history (self, cmd);
             break;
+        case CMD_SEND:
+        case CMD_FILES:
+        case CMD_GET: {
+            peer_t *peer = s_resolve (self, cmd->argv [0], false);
+            if (!peer)
+                break;
+            if (!peer->online) {
+                ui_error (self->ui, "offline", "%s is not online now", peer->name);
+                break;
+            }
+            if (cmd->type == CMD_SEND)
+                files_send (self->files, peer->sign_pk, cmd->argv [1]);
+            else if (cmd->type == CMD_FILES)
+                files_list (self->files, peer->sign_pk);
+            else
+                files_get (self->files, peer->sign_pk, cmd->argv [1]);
+            break;
+        }
+        case CMD_SHARE:
+            files_share (self->files, cmd->argv [0]);
+            break;
+        case CMD_UNSHARE:
+            files_unshare (self->files, cmd->argv [0]);
+            break;
+        case CMD_TRANSFERS:
+            files_transfers (self->files);
+            break;
+        case CMD_ACCEPT:
+            files_accept (self->files, cmd->argv [0]);
+            break;
+        case CMD_REJECT:
+            files_reject (self->files, cmd->argv [0]);
+            break;
+        case CMD_CANCEL:
+            files_cancel (self->files, cmd->argv [0]);
+            break;
         case CMD_STATS: {
             beacon_stats_t b = { 0 };
             if (self->beacon)
@@ -938,6 +1038,21 @@ node_new (const opts_t *opts, const char *home, const char *name,
             goto fail;
         }
     }
+    char downloads [PATH_MAX];
+    if (opts->downloads)
+        snprintf (downloads, sizeof downloads, "%s", opts->downloads);
+    else if (getenv ("XDG_DOWNLOAD_DIR") && *getenv ("XDG_DOWNLOAD_DIR"))
+        snprintf (downloads, sizeof downloads, "%s/securechat", getenv ("XDG_DOWNLOAD_DIR"));
+    else
+        snprintf (downloads, sizeof downloads, "%s/Downloads/securechat",
+                  getenv ("HOME")? getenv ("HOME"): home);
+    files_opts_t fo = { .home = home, .downloads = downloads, .policy = (files_policy_t) opts->accept_policy,
+                        .accept_max = opts->accept_max, .max_rate = opts->max_rate };
+    files_host_t fh = { .send = s_files_send, .seal = s_files_seal, .event = s_files_event,
+                        .peer_name = s_files_peer_name, .arg = self };
+    self->files = files_new (&fo, &fh, err);
+    if (!self->files)
+        goto fail;
     char prompt [64];
     snprintf (prompt, sizeof prompt, "%s> ", self->name);
     self->ui = ui_new (opts->json, prompt, s_on_line, self);
@@ -981,6 +1096,8 @@ node_run (node_t *self)
             items [4].fd = -1;
         int count = input? 6: 5;
         long timeout = (long) (self->next_tick - now);
+        if (files_work (self->files, now))
+            timeout = 0;        //  more to send or hash: do not wait
         if (self->answer_due && self->last_beacon + ANSWER_MS - now < timeout)
             timeout = (long) (self->last_beacon + ANSWER_MS - now);
         if (zmq_poll (items, count, timeout < 0? 0: timeout) < 0) {
@@ -1048,6 +1165,7 @@ node_destroy (node_t **self_p)
         beacon_send (self->beacon, self->record);
     }
     beacon_destroy (&self->beacon);
+    files_destroy (&self->files);
     ui_destroy (&self->ui);
     transport_destroy (&self->transport);
     if (self->udp_fd >= 0)

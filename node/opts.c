@@ -31,6 +31,13 @@ opts_usage (const char *argv0)
 "                         default: every interface's broadcast address and\n"
 "                         127.255.255.255)\n"
 "  --beacon-iface NAME    send beacons only on this interface (repeatable)\n"
+"  --downloads DIR        where received files go (default:\n"
+"                         $XDG_DOWNLOAD_DIR/securechat or ~/Downloads/securechat)\n"
+"  --accept POLICY        files offered to you: 'known' (accept from peers you\n"
+"                         are linked with, the default), 'verified' (only from\n"
+"                         verified peers) or 'ask' (always /accept ID)\n"
+"  --accept-max SIZE      larger offers are asked about (default 2G; K, M, G)\n"
+"  --max-rate SIZE        send files at most this many bytes a second (K, M, G)\n"
 "  --passphrase-file FILE encrypt the identity with the passphrase in FILE\n"
 "                         (asked on the terminal when the identity is encrypted)\n"
 "  --json                 read commands from stdin, write one JSON event per line\n"
@@ -47,7 +54,7 @@ int
 opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
 {
     enum { O_NAME = 256, O_HOME, O_PORT, O_BIND, O_PEER, O_PASS, O_JSON, O_WHOAMI,
-           O_NODISC, O_BPORT, O_BADDR, O_BIFACE };
+           O_NODISC, O_BPORT, O_BADDR, O_BIFACE, O_DOWNLOADS, O_ACCEPT, O_ACCEPT_MAX, O_RATE };
     static const struct option longopts [] = {
         { "name", required_argument, NULL, O_NAME },
         { "home", required_argument, NULL, O_HOME },
@@ -57,6 +64,10 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
         { "passphrase-file", required_argument, NULL, O_PASS },
         { "json", no_argument, NULL, O_JSON },
         { "no-discovery", no_argument, NULL, O_NODISC },
+        { "downloads", required_argument, NULL, O_DOWNLOADS },
+        { "accept", required_argument, NULL, O_ACCEPT },
+        { "accept-max", required_argument, NULL, O_ACCEPT_MAX },
+        { "max-rate", required_argument, NULL, O_RATE },
         { "beacon-port", required_argument, NULL, O_BPORT },
         { "beacon-addr", required_argument, NULL, O_BADDR },
         { "beacon-iface", required_argument, NULL, O_BIFACE },
@@ -68,6 +79,7 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
     };
     memset (o, 0, sizeof *o);
     o->bind = "*";
+    o->accept_max = 2ULL << 30;
     opterr = 0;
     optind = 1;
     int c;
@@ -82,6 +94,37 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
             case O_WHOAMI: o->whoami = true; break;
             case 'v': o->verbose++; break;
             case O_NODISC: o->no_discovery = true; break;
+            case O_DOWNLOADS: o->downloads = optarg; break;
+            case O_ACCEPT:
+                if (strcmp (optarg, "known") == 0)
+                    o->accept_policy = 0;
+                else if (strcmp (optarg, "verified") == 0)
+                    o->accept_policy = 1;
+                else if (strcmp (optarg, "ask") == 0)
+                    o->accept_policy = 2;
+                else {
+                    snprintf (err, err_size, "--accept takes known, verified or ask, not '%s'", optarg);
+                    return SC_EINVAL;
+                }
+                break;
+            case O_ACCEPT_MAX:
+            case O_RATE: {
+                unsigned long long v = strtoull (optarg, &end, 10);
+                unsigned long long mult = *end == 'K' || *end == 'k'? 1ULL << 10: *end == 'M' || *end == 'm'
+                                        ? 1ULL << 20: *end == 'G' || *end == 'g'? 1ULL << 30: 1;
+                if (mult > 1)
+                    end++;
+                if (*optarg == 0 || *optarg == '-' || *end || v == 0 || v > (1ULL << 50) / mult) {
+                    snprintf (err, err_size, "%s takes a size such as 500M or 2G, not '%s'",
+                              c == O_RATE? "--max-rate": "--accept-max", optarg);
+                    return SC_EINVAL;
+                }
+                if (c == O_RATE)
+                    o->max_rate = v * mult;
+                else
+                    o->accept_max = v * mult;
+                break;
+            }
             case O_PORT:
             case O_BPORT: {
                 long port = strtol (optarg, &end, 10);

@@ -21,6 +21,10 @@ typedef struct {
     int nbeacon_addrs;
     const char *beacon_ifaces [OPTS_PEERS_MAX];
     int nbeacon_ifaces;
+    const char *downloads;      //  NULL: $XDG_DOWNLOAD_DIR/securechat or ~/Downloads/securechat
+    int accept_policy;          //  files_policy_t
+    unsigned long long accept_max;
+    unsigned long long max_rate;
     const char *passphrase_file;
     bool json;
     bool whoami;

@@ -141,7 +141,58 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
                 rc = s_pack_bin (&pk, f->msg_id, WIRE_ID_SIZE);
             break;
         case WIRE_BYE:
+        case WIRE_LIST:
             rc = s_pack_begin (&sb, &pk, f->type, 0);
+            break;
+        case WIRE_OFFER:
+        case WIRE_SHARES:
+            if (f->size > WIRE_MAX_ENVELOPE)
+                return SC_ETOOBIG;
+            rc = s_pack_begin (&sb, &pk, f->type, 1);
+            if (rc == 0)
+                rc = s_pack_bin (&pk, f->data, f->size);
+            break;
+        case WIRE_ACCEPT:
+            if (f->size > WIRE_MAX_CHUNK)
+                return SC_ETOOBIG;
+            rc = s_pack_begin (&sb, &pk, f->type, 3);
+            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || s_pack_bin (&pk, f->data, f->size)
+                        ||  msgpack_pack_uint64 (&pk, f->credit)))
+                rc = SC_ENOMEM;
+            break;
+        case WIRE_REFUSE:
+        case WIRE_GET:
+            if (f->text_len > WIRE_NAME_MAX)
+                return SC_ETOOBIG;
+            rc = s_pack_begin (&sb, &pk, f->type, 2);
+            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
+                        ||  msgpack_pack_str (&pk, f->text_len)
+                        ||  msgpack_pack_str_body (&pk, f->text, f->text_len)))
+                rc = SC_ENOMEM;
+            break;
+        case WIRE_CHUNK:
+            if (f->size > WIRE_MAX_CHUNK)
+                return SC_ETOOBIG;
+            rc = s_pack_begin (&sb, &pk, f->type, 3);
+            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, f->index)
+                        ||  s_pack_bin (&pk, f->data, f->size)))
+                rc = SC_ENOMEM;
+            break;
+        case WIRE_CREDIT:
+            rc = s_pack_begin (&sb, &pk, f->type, 2);
+            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, f->credit)))
+                rc = SC_ENOMEM;
+            break;
+        case WIRE_DONE:
+            rc = s_pack_begin (&sb, &pk, f->type, 2);
+            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
+                        ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))))
+                rc = SC_ENOMEM;
+            break;
+        case WIRE_CANCEL:
+            rc = s_pack_begin (&sb, &pk, f->type, 1);
+            if (rc == 0)
+                rc = s_pack_bin (&pk, f->id, WIRE_ID_SIZE);
             break;
         default:
             return SC_ETYPE;
@@ -178,6 +229,21 @@ static bool
 s_is_uint (const msgpack_object *o)
 {
     return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+}
+
+static bool
+s_is_bin (const msgpack_object *o, size_t max)
+{
+    return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size <= max;
+}
+
+static bool
+s_get_id (const msgpack_object *o, uint8_t id [WIRE_ID_SIZE])
+{
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != WIRE_ID_SIZE)
+        return false;
+    memcpy (id, o->via.bin.ptr, WIRE_ID_SIZE);
+    return true;
 }
 
 int
@@ -230,6 +296,52 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
             memcpy (f->msg_id, a [2].via.bin.ptr, WIRE_ID_SIZE);
             break;
         case WIRE_BYE:
+        case WIRE_LIST:
+            break;
+        case WIRE_OFFER:
+        case WIRE_SHARES:
+            if (n < 3 || !s_is_bin (&a [2], WIRE_MAX_ENVELOPE))
+                goto out;
+            f->data = (const uint8_t *) a [2].via.bin.ptr;
+            f->size = a [2].via.bin.size;
+            break;
+        case WIRE_ACCEPT:
+            if (n < 5 || !s_get_id (&a [2], f->id) || !s_is_bin (&a [3], WIRE_MAX_CHUNK)
+            ||  !s_is_uint (&a [4]))
+                goto out;
+            f->data = (const uint8_t *) a [3].via.bin.ptr;
+            f->size = a [3].via.bin.size;
+            f->credit = a [4].via.u64;
+            break;
+        case WIRE_REFUSE:
+        case WIRE_GET:
+            if (n < 4 || !s_get_id (&a [2], f->id) || a [3].type != MSGPACK_OBJECT_STR
+            ||  a [3].via.str.size > WIRE_NAME_MAX)
+                goto out;
+            f->text = a [3].via.str.ptr;
+            f->text_len = a [3].via.str.size;
+            break;
+        case WIRE_CHUNK:
+            if (n < 5 || !s_get_id (&a [2], f->id) || !s_is_uint (&a [3])
+            ||  !s_is_bin (&a [4], WIRE_MAX_CHUNK))
+                goto out;
+            f->index = a [3].via.u64;
+            f->data = (const uint8_t *) a [4].via.bin.ptr;
+            f->size = a [4].via.bin.size;
+            break;
+        case WIRE_CREDIT:
+            if (n < 4 || !s_get_id (&a [2], f->id) || !s_is_uint (&a [3]))
+                goto out;
+            f->credit = a [3].via.u64;
+            break;
+        case WIRE_DONE:
+            if (n < 4 || !s_get_id (&a [2], f->id) || a [3].type != MSGPACK_OBJECT_BOOLEAN)
+                goto out;
+            f->ok = a [3].via.boolean;
+            break;
+        case WIRE_CANCEL:
+            if (n < 3 || !s_get_id (&a [2], f->id))
+                goto out;
             break;
         default:
             rc = SC_ETYPE;
@@ -274,6 +386,106 @@ wire_chat_decode (const uint8_t *buf, size_t len, wire_chat_t *chat)
     chat->kind = (unsigned) a [0].via.u64;
     chat->text = a [1].via.str.ptr;
     chat->text_len = a [1].via.str.size;
+    rc = 0;
+out:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+int
+wire_offer_encode (const wire_offer_t *o, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    if (o->name_len > WIRE_NAME_MAX)
+        return SC_ETOOBIG;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    int rc = 0;
+    if (msgpack_pack_array (&pk, 7) || s_pack_bin (&pk, o->id, WIRE_ID_SIZE)
+    ||  msgpack_pack_str (&pk, o->name_len) || msgpack_pack_str_body (&pk, o->name, o->name_len)
+    ||  msgpack_pack_uint64 (&pk, o->size) || msgpack_pack_uint64 (&pk, o->chunk_size)
+    ||  msgpack_pack_uint64 (&pk, o->chunk_count)
+    ||  s_pack_bin (&pk, o->hash, 32) || s_pack_bin (&pk, o->key, 32))
+        rc = SC_ENOMEM;
+    return s_pack_end (&sb, rc, out, len);
+}
+
+int
+wire_offer_decode (const uint8_t *buf, size_t len, wire_offer_t *o)
+{
+    memset (o, 0, sizeof *o);
+    msgpack_zone zone;
+    const msgpack_object *a;
+    uint32_t n;
+    int rc = s_unpack (buf, len, &zone, 7, &a, &n);
+    if (rc != 0)
+        return rc;
+    rc = SC_EMALFORMED;
+    if (!s_get_id (&a [0], o->id) || a [1].type != MSGPACK_OBJECT_STR
+    ||  a [1].via.str.size > WIRE_NAME_MAX || !s_is_uint (&a [2]) || !s_is_uint (&a [3])
+    ||  !s_is_uint (&a [4]) || a [5].type != MSGPACK_OBJECT_BIN || a [5].via.bin.size != 32
+    ||  a [6].type != MSGPACK_OBJECT_BIN || a [6].via.bin.size != 32)
+        goto out;
+    o->name = a [1].via.str.ptr;
+    o->name_len = a [1].via.str.size;
+    o->size = a [2].via.u64;
+    o->chunk_size = a [3].via.u64;
+    o->chunk_count = a [4].via.u64;
+    memcpy (o->hash, a [5].via.bin.ptr, 32);
+    memcpy (o->key, a [6].via.bin.ptr, 32);
+    rc = 0;
+out:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+int
+wire_shares_encode (const wire_share_t *e, size_t n, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init (&sb);
+    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_array (&pk, n)? SC_ENOMEM: 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (msgpack_pack_array (&pk, 3)
+        ||  msgpack_pack_str (&pk, e [i].name_len) || msgpack_pack_str_body (&pk, e [i].name, e [i].name_len)
+        ||  msgpack_pack_uint64 (&pk, e [i].size)
+        ||  (e [i].video? msgpack_pack_true (&pk): msgpack_pack_false (&pk)))
+            rc = SC_ENOMEM;
+    if (rc == 0 && sb.size > WIRE_MAX_ENVELOPE)
+        rc = SC_ETOOBIG;
+    return s_pack_end (&sb, rc, out, len);
+}
+
+int
+wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *e, size_t max, size_t *count)
+{
+    *count = 0;
+    msgpack_zone zone;
+    const msgpack_object *a;
+    uint32_t n;
+    int rc = s_unpack (buf, len, &zone, 0, &a, &n);
+    if (rc != 0)
+        return rc;
+    rc = SC_EMALFORMED;
+    for (uint32_t i = 0; i < n && *count < max; i++) {
+        const msgpack_object *x = &a [i];
+        if (x->type != MSGPACK_OBJECT_ARRAY || x->via.array.size < 3)
+            goto out;
+        const msgpack_object *f = x->via.array.ptr;
+        if (f [0].type != MSGPACK_OBJECT_STR || f [0].via.str.size > WIRE_NAME_MAX
+        ||  !s_is_uint (&f [1]) || f [2].type != MSGPACK_OBJECT_BOOLEAN)
+            goto out;
+        e [*count].name = f [0].via.str.ptr;
+        e [*count].name_len = f [0].via.str.size;
+        e [*count].size = f [1].via.u64;
+        e [*count].video = f [2].via.boolean;
+        (*count)++;
+    }
     rc = 0;
 out:
     msgpack_zone_destroy (&zone);

@@ -20,6 +20,30 @@
       BYE      [1, 5]
                the sender is leaving on purpose
 
+      Files (see node/files.h).  ID is the 16-byte transfer id.
+      OFFER    [1, 6, envelope: bin]
+               a sealed envelope whose body is an offer (node/xfer.h): id, name,
+               size, chunk size and count, BLAKE2b of the content, chunk key
+      ACCEPT   [1, 7, id: bin (16), have: bin, credit: uint]
+               the receiver takes the offer; `have` is a bitmap of the chunks
+               it already holds (resume), credit the chunks it grants
+      REFUSE   [1, 8, id: bin (16), reason: str]
+               an offer, a GET or a transfer is refused, with a sentence
+      CHUNK    [1, 9, id: bin (16), index: uint, data: bin (<= WIRE_MAX_CHUNK)]
+               chunk `index`, sealed (crypto/chunk.h)
+      CREDIT   [1, 10, id: bin (16), credit: uint]
+               the receiver grants more chunks
+      DONE     [1, 11, id: bin (16), ok: bool]
+               the receiver checked the hash and saved the file (or not)
+      CANCEL   [1, 12, id: bin (16)]
+               either side stops a transfer
+      LIST     [1, 13]
+               asks for the sender's share list
+      SHARES   [1, 14, entries: bin]
+               the share list: msgpack [[name: str, size: uint, video: bool], ...]
+      GET      [1, 15, id: bin (16), name: str]
+               asks for a shared file by name; answered by OFFER or REFUSE
+
     Body of a MSG envelope: [kind: uint (0 = private, 1 = to everyone), text: str]
 
     Decoding never trusts a declared length: wire_check walks the bytes first,
@@ -37,6 +61,8 @@
 #define WIRE_MAX_FRAME (1024 * 1024)
 #define WIRE_MAX_ENVELOPE (80 * 1024)
 #define WIRE_ID_SIZE 16
+#define WIRE_MAX_CHUNK (WIRE_MAX_FRAME - 1024)
+#define WIRE_NAME_MAX 1024
 
 typedef enum {
     WIRE_HELLO = 1,
@@ -44,14 +70,30 @@ typedef enum {
     WIRE_MSG = 3,
     WIRE_RECEIPT = 4,
     WIRE_BYE = 5,
+    WIRE_OFFER = 6,
+    WIRE_ACCEPT = 7,
+    WIRE_REFUSE = 8,
+    WIRE_CHUNK = 9,
+    WIRE_CREDIT = 10,
+    WIRE_DONE = 11,
+    WIRE_CANCEL = 12,
+    WIRE_LIST = 13,
+    WIRE_SHARES = 14,
+    WIRE_GET = 15,
 } wire_type_t;
 
 typedef struct {
     wire_type_t type;
     //  Byte fields point into the decoded buffer (borrowed) or, when
     //  encoding, into the caller's memory.
-    const uint8_t *data;        //  HELLO record, MSG envelope
-    size_t size;
+    const uint8_t *data;        //  HELLO record, MSG / OFFER envelope, ACCEPT bitmap,
+    size_t size;                //  CHUNK data, SHARES entries
+    uint8_t id [WIRE_ID_SIZE];  //  transfer id
+    uint64_t index;             //  CHUNK
+    uint64_t credit;            //  ACCEPT, CREDIT
+    int ok;                     //  DONE
+    const char *text;           //  REFUSE reason, GET name (not NUL-terminated)
+    size_t text_len;
     uint64_t seq;               //  PING sequence, HELLO session
     uint64_t seen;              //  HELLO: the receiver's session as last heard
     uint8_t msg_id [WIRE_ID_SIZE];  //  RECEIPT
@@ -63,6 +105,25 @@ typedef struct {
     const char *text;           //  borrowed, not NUL-terminated
     size_t text_len;
 } wire_chat_t;
+
+//  Body of an OFFER envelope: [id: bin (16), name: str, size: uint,
+//  chunk_size: uint, chunk_count: uint, hash: bin (32), key: bin (32)]
+typedef struct {
+    uint8_t id [WIRE_ID_SIZE];
+    const char *name;           //  borrowed, not NUL-terminated
+    size_t name_len;
+    uint64_t size, chunk_size, chunk_count;
+    uint8_t hash [32];
+    uint8_t key [32];
+} wire_offer_t;
+
+//  One entry of a SHARES list.
+typedef struct {
+    const char *name;           //  borrowed (decode), not NUL-terminated
+    size_t name_len;
+    uint64_t size;
+    int video;
+} wire_share_t;
 
 //  Walks msgpack bytes without unpacking.  Returns 0 if buf holds exactly one
 //  well-formed object within the depth and length limits, else SC_ETRUNC,
@@ -78,5 +139,13 @@ int wire_decode (const uint8_t *buf, size_t len, wire_frame_t *frame);
 //  Encodes / decodes the chat body carried inside an envelope.
 int wire_chat_encode (const wire_chat_t *chat, uint8_t **out, size_t *len);
 int wire_chat_decode (const uint8_t *buf, size_t len, wire_chat_t *chat);
+
+//  Encodes / decodes an offer body (layout only: xfer.h checks the meaning).
+int wire_offer_encode (const wire_offer_t *offer, uint8_t **out, size_t *len);
+int wire_offer_decode (const uint8_t *buf, size_t len, wire_offer_t *offer);
+
+//  Encodes n share entries; decodes at most max into entries (*n set).
+int wire_shares_encode (const wire_share_t *entries, size_t n, uint8_t **out, size_t *len);
+int wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *entries, size_t max, size_t *n);
 
 #endif

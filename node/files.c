@@ -1,0 +1,1303 @@
+#define LOG_MODULE "files"
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+#include "../crypto/chunk.h"
+#include "../crypto/err.h"
+#include "../crypto/fileio.h"
+#include "../crypto/identity.h"
+#include "../crypto/log.h"
+#include "../crypto/utf8.h"
+#include "files.h"
+#include "xfer.h"
+
+#define HASH_SLICE (8 * 1024 * 1024)    //  bytes hashed per work call
+#define SEND_BURST 16                   //  chunks sent per work call, all transfers
+#define SHARES_MAX 1024
+#define FREE_MARGIN (16 * 1024 * 1024)  //  keep this much free on the disk
+#define PROGRESS_MS 1000
+
+typedef enum {
+    S_HASHING,      //  sender: hashing before the offer
+    S_OFFERED,      //  offer sent / received, waiting for an answer
+    S_RUNNING,
+    S_VERIFYING,    //  receiver: checking the hash
+    S_PAUSED,       //  peer gone, disk full: resumes later
+    S_DONE,
+    S_FAILED,
+} s_state_t;
+
+static const char *s_state_names [] = {
+    "offered", "offered", "running", "running", "paused", "done", "failed"
+};
+
+typedef struct {
+    uint8_t id [16];
+    char idhex [33];
+    bool out;                   //  we send
+    uint8_t peer [32];
+    char name [XFER_NAME_MAX + 1];
+    char path [PATH_MAX];       //  out: source; in: final path once saved
+    char part [XFER_NAME_MAX + 64];     //  in: temporary name in the download folder
+    uint64_t size, chunk_size, count;
+    uint8_t hash [32], key [32];
+    s_state_t state;
+    int fd;
+    crypto_generichash_state *hst;      //  while hashing (sodium_malloc)
+    uint64_t hashed;
+    uint8_t *map;               //  out: chunks the receiver holds or we sent; in: chunks we hold
+    uint64_t have;              //  chunks set in map
+    uint64_t credit;            //  out: chunks we may send; in: chunks granted, not yet come
+    uint64_t next;              //  out: where to look for the next chunk to send
+    uint64_t sent;              //  out: chunks sent in this run (for tests and stats)
+    uint64_t owed;              //  in: credits to return
+    bool dirty;                 //  in: state to save
+    bool pull;                  //  in: we asked for it (/get)
+    int64_t last_event;
+    char error [512];
+} s_xfer_t;
+
+typedef struct {
+    char name [XFER_NAME_MAX + 1];
+    char path [PATH_MAX];
+    uint64_t size;
+} s_share_t;
+
+typedef struct {
+    uint8_t id [16];
+    uint8_t peer [32];
+    char name [XFER_NAME_MAX + 1];
+} s_pending_get_t;
+
+struct _files_t {
+    files_opts_t opts;
+    files_host_t host;
+    char home [PATH_MAX];
+    char downloads [PATH_MAX];
+    char state_dir [PATH_MAX];
+    int dir_fd;                 //  the download folder
+    s_xfer_t **xfers;
+    size_t nxfers;
+    s_share_t *shares;
+    size_t nshares;
+    s_pending_get_t gets [64];
+    size_t ngets;
+    uint8_t *buf;               //  one chunk, plain
+    uint8_t *sealed;            //  one chunk, sealed
+    int64_t rate_start;
+    uint64_t rate_bytes;
+};
+
+//  ---------------------------------------------------------------------
+//  Events and small helpers
+
+static const char *
+s_peer_name (files_t *self, const uint8_t peer [32])
+{
+    bool verified;
+    const char *name = self->host.peer_name (self->host.arg, peer, &verified);
+    return name? name: "?";
+}
+
+static void
+s_emit (files_t *self, json_t *ev)
+{
+    self->host.event (self->host.arg, ev);
+}
+
+static void
+s_error (files_t *self, const char *code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_error (files_t *self, const char *code, const char *fmt, ...)
+{
+    char message [512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (message, sizeof message, fmt, ap);
+    va_end (ap);
+    s_emit (self, json_pack ("{s:s, s:s, s:s}", "event", "error", "message", message, "code", code));
+}
+
+static void
+s_info (files_t *self, const char *message)
+{
+    s_emit (self, json_pack ("{s:s, s:s}", "event", "info", "message", message));
+}
+
+static uint64_t
+s_bytes (const s_xfer_t *x)
+{
+    if (x->state == S_DONE)
+        return x->size;
+    uint64_t bytes = x->have * x->chunk_size;
+    //  The last chunk may be short
+    if (x->count && xfer_map_get (x->map, x->count - 1))
+        bytes -= x->chunk_size - xfer_chunk_len (x->size, x->chunk_size, x->count - 1);
+    return bytes > x->size? x->size: bytes;
+}
+
+static json_t *
+s_xfer_json (files_t *self, const s_xfer_t *x)
+{
+    char peer [IDENTITY_FP_HEX_SIZE];
+    identity_fingerprint_hex (x->peer, peer);
+    json_t *ev = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:I}",
+                            "event", "transfer", "transfer_id", x->idhex, "peer", peer,
+                            "peer_name", s_peer_name (self, x->peer), "name", x->name,
+                            "size", (json_int_t) x->size, "bytes", (json_int_t) s_bytes (x),
+                            "direction", x->out? "out": "in", "chunks_sent", (json_int_t) x->sent);
+    json_object_set_new (ev, "state", json_string (s_state_names [x->state]));
+    if (x->state == S_DONE && !x->out)
+        json_object_set_new (ev, "path", json_string (x->path));
+    if (x->error [0])
+        json_object_set_new (ev, "error", json_string (x->error));
+    return ev;
+}
+
+static void
+s_report (files_t *self, s_xfer_t *x, int64_t now)
+{
+    s_emit (self, s_xfer_json (self, x));
+    x->last_event = now;
+}
+
+static int64_t
+s_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static s_xfer_t *
+s_find (files_t *self, const uint8_t id [16])
+{
+    for (size_t i = 0; i < self->nxfers; i++)
+        if (memcmp (self->xfers [i]->id, id, 16) == 0)
+            return self->xfers [i];
+    return NULL;
+}
+
+//  By hex prefix (4+ digits), for commands; reports errors.
+static s_xfer_t *
+s_find_prefix (files_t *self, const char *prefix)
+{
+    size_t n = strlen (prefix), matches = 0;
+    s_xfer_t *found = NULL;
+    for (size_t i = 0; n >= 4 && i < self->nxfers; i++)
+        if (strncasecmp (self->xfers [i]->idhex, prefix, n) == 0) {
+            found = self->xfers [i];
+            matches++;
+        }
+    if (matches == 1)
+        return found;
+    s_error (self, matches? "ambiguous": "no_transfer", matches
+             ? "'%s' matches several transfers: give more of the id (/transfers lists them)"
+             : "no transfer with id '%s' (/transfers lists them)", prefix);
+    return NULL;
+}
+
+static s_xfer_t *
+s_new_xfer (files_t *self, const uint8_t id [16], bool out, const uint8_t peer [32])
+{
+    s_xfer_t **more = realloc (self->xfers, (self->nxfers + 1) * sizeof *more);
+    s_xfer_t *x = calloc (1, sizeof *x);
+    if (!more || !x) {
+        free (x);
+        if (more)
+            self->xfers = more;
+        return NULL;
+    }
+    self->xfers = more;
+    memcpy (x->id, id, 16);
+    sodium_bin2hex (x->idhex, sizeof x->idhex, id, 16);
+    x->out = out;
+    memcpy (x->peer, peer, 32);
+    x->fd = -1;
+    self->xfers [self->nxfers++] = x;
+    return x;
+}
+
+static void
+s_state_path (files_t *self, const s_xfer_t *x, char *out, size_t size)
+{
+    snprintf (out, size, "%s/%s-%s.json", self->state_dir, x->out? "out": "in", x->idhex);
+}
+
+//  Closes and forgets a finished transfer's resources (the record stays
+//  for /transfers).
+static void
+s_release (files_t *self, s_xfer_t *x, bool remove_part)
+{
+    if (x->fd >= 0)
+        close (x->fd);
+    x->fd = -1;
+    if (x->hst) {
+        sodium_free (x->hst);
+        x->hst = NULL;
+    }
+    if (remove_part && !x->out && x->part [0])
+        unlinkat (self->dir_fd, x->part, 0);
+    char path [PATH_MAX + 64];
+    s_state_path (self, x, path, sizeof path);
+    unlink (path);
+    free (x->map);
+    x->map = NULL;
+    sodium_memzero (x->key, sizeof x->key);
+}
+
+static void
+s_fail (files_t *self, s_xfer_t *x, const char *why, bool tell_peer)
+{
+    if (x->state == S_DONE || x->state == S_FAILED)
+        return;
+    if (tell_peer) {
+        wire_frame_t f = { .type = WIRE_CANCEL };
+        memcpy (f.id, x->id, 16);
+        self->host.send (self->host.arg, x->peer, &f);
+    }
+    x->state = S_FAILED;
+    snprintf (x->error, sizeof x->error, "%s", why);
+    s_release (self, x, true);
+    s_report (self, x, s_now ());
+}
+
+//  ---------------------------------------------------------------------
+//  Saving state (so a restart resumes)
+
+static void
+s_save (files_t *self, s_xfer_t *x)
+{
+    if (x->state == S_DONE || x->state == S_FAILED || x->state == S_HASHING)
+        return;
+    char peer [65], hash [65], key [65];
+    sodium_bin2hex (peer, sizeof peer, x->peer, 32);
+    sodium_bin2hex (hash, sizeof hash, x->hash, 32);
+    sodium_bin2hex (key, sizeof key, x->key, 32);
+    json_t *j = json_pack ("{s:s, s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:b}",
+                           "id", x->idhex, "out", x->out, "peer", peer, "name", x->name,
+                           "path", x->path, "part", x->part, "size", (json_int_t) x->size,
+                           "chunk_size", (json_int_t) x->chunk_size, "count", (json_int_t) x->count,
+                           "hash", hash, "key", key, "pull", x->pull);
+    if (!x->out && x->map) {
+        size_t n = xfer_map_size (x->count);
+        char *hex = malloc (n * 2 + 1);
+        if (hex) {
+            sodium_bin2hex (hex, n * 2 + 1, x->map, n);
+            json_object_set_new (j, "have", json_string (hex));
+            free (hex);
+        }
+    }
+    char *text = json_dumps (j, JSON_COMPACT);
+    json_decref (j);
+    sodium_memzero (key, sizeof key);
+    if (!text)
+        return;
+    char path [PATH_MAX + 64];
+    s_state_path (self, x, path, sizeof path);
+    if (fileio_write_atomic (path, text, strlen (text)) == 0)
+        x->dirty = false;
+    sodium_memzero (text, strlen (text));
+    free (text);
+}
+
+static int
+s_hexfield (json_t *j, const char *field, uint8_t *out, size_t size)
+{
+    const char *hex = json_string_value (json_object_get (j, field));
+    return hex && strlen (hex) == size * 2
+        && sodium_hex2bin (out, size, hex, size * 2, NULL, NULL, NULL) == 0? 0: SC_ECORRUPT;
+}
+
+static void
+s_load_one (files_t *self, const char *path)
+{
+    json_t *j = json_load_file (path, 0, NULL);
+    uint8_t id [16], peer [32];
+    if (!j || s_hexfield (j, "id", id, 16) || s_hexfield (j, "peer", peer, 32)) {
+        log_warn ("ignoring damaged transfer state %s", path);
+        json_decref (j);
+        return;
+    }
+    s_xfer_t *x = s_new_xfer (self, id, json_is_true (json_object_get (j, "out")), peer);
+    const char *name = json_string_value (json_object_get (j, "name"));
+    const char *src = json_string_value (json_object_get (j, "path"));
+    const char *part = json_string_value (json_object_get (j, "part"));
+    if (!x || !name || !src || !part || s_hexfield (j, "hash", x->hash, 32)
+    ||  s_hexfield (j, "key", x->key, 32)) {
+        if (x)
+            self->nxfers--, free (x);
+        json_decref (j);
+        return;
+    }
+    snprintf (x->name, sizeof x->name, "%s", name);
+    snprintf (x->path, sizeof x->path, "%s", src);
+    snprintf (x->part, sizeof x->part, "%s", part);
+    x->size = (uint64_t) json_integer_value (json_object_get (j, "size"));
+    x->chunk_size = (uint64_t) json_integer_value (json_object_get (j, "chunk_size"));
+    x->count = (uint64_t) json_integer_value (json_object_get (j, "count"));
+    x->pull = json_is_true (json_object_get (j, "pull"));
+    wire_offer_t check = { .size = x->size, .chunk_size = x->chunk_size,
+                           .chunk_count = x->count, .name_len = 1 };
+    x->map = calloc (1, xfer_map_size (x->count) + 1);
+    if (xfer_check_offer (&check) != 0 || !x->map) {
+        self->nxfers--;
+        free (x->map);
+        free (x);
+        json_decref (j);
+        return;
+    }
+    if (!x->out && json_is_string (json_object_get (j, "have"))) {
+        s_hexfield (j, "have", x->map, xfer_map_size (x->count));
+        for (uint64_t i = 0; i < x->count; i++)
+            x->have += xfer_map_get (x->map, i);
+    }
+    x->state = S_PAUSED;        //  until the peer is back
+    json_decref (j);
+}
+
+static void
+s_load (files_t *self)
+{
+    DIR *d = opendir (self->state_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        size_t n = strlen (e->d_name);
+        if (n < 6 || strcmp (e->d_name + n - 5, ".json") != 0)
+            continue;
+        char path [PATH_MAX + 256];
+        snprintf (path, sizeof path, "%s/%s", self->state_dir, e->d_name);
+        s_load_one (self, path);
+    }
+    closedir (d);
+}
+
+static void
+s_save_shares (files_t *self)
+{
+    json_t *list = json_array ();
+    for (size_t i = 0; i < self->nshares; i++)
+        json_array_append_new (list, json_pack ("{s:s, s:s}", "name", self->shares [i].name,
+                                                "path", self->shares [i].path));
+    char *text = json_dumps (list, JSON_INDENT (1));
+    json_decref (list);
+    char path [PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/shares.json", self->home);
+    if (text)
+        fileio_write_atomic (path, text, strlen (text));
+    free (text);
+}
+
+//  ---------------------------------------------------------------------
+//  Life cycle
+
+files_t *
+files_new (const files_opts_t *opts, const files_host_t *host, int *err)
+{
+    files_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        *err = SC_ENOMEM;
+        return NULL;
+    }
+    self->opts = *opts;
+    self->host = *host;
+    self->dir_fd = -1;
+    snprintf (self->home, sizeof self->home, "%s", opts->home);
+    snprintf (self->downloads, sizeof self->downloads, "%s", opts->downloads);
+    snprintf (self->state_dir, sizeof self->state_dir, "%s/transfers", opts->home);
+    self->buf = malloc (XFER_CHUNK_MAX);
+    self->sealed = malloc (XFER_CHUNK_MAX + CHUNK_TAG_SIZE);
+    *err = SC_ENOMEM;
+    if (!self->buf || !self->sealed)
+        goto fail;
+    *err = fileio_mkdir_private (self->state_dir);
+    if (*err == 0)
+        *err = fileio_mkdir_private (self->downloads);
+    if (*err != 0) {
+        log_error ("cannot make %s or %s", self->state_dir, self->downloads);
+        goto fail;
+    }
+    //  Everything received is written relative to this descriptor
+    self->dir_fd = open (self->downloads, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (self->dir_fd < 0) {
+        *err = SC_EIO;
+        log_error ("cannot open the download folder %s", self->downloads);
+        goto fail;
+    }
+    char path [PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/shares.json", self->home);
+    json_t *list = json_load_file (path, 0, NULL);
+    size_t i;
+    json_t *e;
+    json_array_foreach (list, i, e) {
+        const char *p = json_string_value (json_object_get (e, "path"));
+        struct stat st;
+        //  Shares whose file went away are dropped quietly
+        if (p && stat (p, &st) == 0 && S_ISREG (st.st_mode)) {
+            s_share_t *more = realloc (self->shares, (self->nshares + 1) * sizeof *more);
+            if (!more)
+                break;
+            self->shares = more;
+            s_share_t *s = &self->shares [self->nshares++];
+            xfer_safe_name (json_string_value (json_object_get (e, "name"))?: "file",
+                            strlen (json_string_value (json_object_get (e, "name"))?: "file"), s->name);
+            snprintf (s->path, sizeof s->path, "%s", p);
+            s->size = (uint64_t) st.st_size;
+        }
+    }
+    json_decref (list);
+    s_load (self);
+    *err = 0;
+    return self;
+fail:
+    files_destroy (&self);
+    return NULL;
+}
+
+void
+files_destroy (files_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    files_t *self = *self_p;
+    for (size_t i = 0; i < self->nxfers; i++) {
+        s_xfer_t *x = self->xfers [i];
+        if (x->state != S_DONE && x->state != S_FAILED)
+            s_save (self, x);
+        if (x->fd >= 0)
+            close (x->fd);
+        if (x->hst)
+            sodium_free (x->hst);
+        free (x->map);
+        sodium_memzero (x->key, sizeof x->key);
+        free (x);
+    }
+    free (self->xfers);
+    free (self->shares);
+    free (self->buf);
+    free (self->sealed);
+    if (self->dir_fd >= 0)
+        close (self->dir_fd);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------------
+//  Shares
+
+void
+files_share (files_t *self, const char *path)
+{
+    struct stat st;
+    if (stat (path, &st) != 0 || !S_ISREG (st.st_mode)) {
+        s_error (self, "not_a_file", "cannot share '%s': %s", path,
+                 errno == ENOENT? "no such file": "not a regular file");
+        return;
+    }
+    char real [PATH_MAX];
+    if (!realpath (path, real)) {
+        s_error (self, "io", "cannot share '%s': %s", path, strerror (errno));
+        return;
+    }
+    const char *base = strrchr (real, '/');
+    char name [XFER_NAME_MAX + 1];
+    xfer_safe_name (base? base + 1: real, strlen (base? base + 1: real), name);
+    for (size_t i = 0; i < self->nshares; i++)
+        if (strcmp (self->shares [i].name, name) == 0) {
+            s_error (self, "exists", "a file called '%s' is shared already: /unshare it first", name);
+            return;
+        }
+    if (self->nshares == SHARES_MAX) {
+        s_error (self, "too_big", "at most %d files can be shared", SHARES_MAX);
+        return;
+    }
+    s_share_t *more = realloc (self->shares, (self->nshares + 1) * sizeof *more);
+    if (!more)
+        return;
+    self->shares = more;
+    s_share_t *s = &self->shares [self->nshares++];
+    snprintf (s->name, sizeof s->name, "%s", name);
+    snprintf (s->path, sizeof s->path, "%s", real);
+    s->size = (uint64_t) st.st_size;
+    s_save_shares (self);
+    s_emit (self, json_pack ("{s:s, s:s, s:s, s:I}", "event", "shared", "name", name,
+                             "path", real, "size", (json_int_t) s->size));
+}
+
+void
+files_unshare (files_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->nshares; i++)
+        if (strcmp (self->shares [i].name, name) == 0) {
+            memmove (&self->shares [i], &self->shares [i + 1],
+                     (self->nshares - i - 1) * sizeof self->shares [0]);
+            self->nshares--;
+            s_save_shares (self);
+            s_emit (self, json_pack ("{s:s, s:s}", "event", "unshared", "name", name));
+            return;
+        }
+    s_error (self, "no_file", "no shared file is called '%s'", name);
+}
+
+void
+files_list (files_t *self, const uint8_t peer [32])
+{
+    wire_frame_t f = { .type = WIRE_LIST };
+    if (self->host.send (self->host.arg, peer, &f) != 0)
+        s_error (self, "again", "%s is not reachable right now", s_peer_name (self, peer));
+}
+
+static void
+s_send_shares (files_t *self, const uint8_t peer [32])
+{
+    wire_share_t *e = calloc (self->nshares + 1, sizeof *e);
+    if (!e)
+        return;
+    for (size_t i = 0; i < self->nshares; i++) {
+        struct stat st;
+        e [i].name = self->shares [i].name;
+        e [i].name_len = strlen (self->shares [i].name);
+        e [i].size = stat (self->shares [i].path, &st) == 0? (uint64_t) st.st_size: self->shares [i].size;
+        e [i].video = 0;
+    }
+    uint8_t *buf;
+    size_t len;
+    if (wire_shares_encode (e, self->nshares, &buf, &len) == 0) {
+        wire_frame_t f = { .type = WIRE_SHARES, .data = buf, .size = len };
+        self->host.send (self->host.arg, peer, &f);
+        free (buf);
+    }
+    free (e);
+}
+
+static void
+s_on_shares (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
+{
+    wire_share_t e [SHARES_MAX];
+    size_t n;
+    if (wire_shares_decode (f->data, f->size, e, SHARES_MAX, &n) != 0)
+        return;
+    json_t *list = json_array ();
+    for (size_t i = 0; i < n; i++) {
+        //  Names are shown as the peer gave them, made valid UTF-8
+        char *name = utf8_sanitize (e [i].name, e [i].name_len);
+        if (name)
+            json_array_append_new (list, json_pack ("{s:s, s:I, s:b}", "name", name,
+                                                    "size", (json_int_t) e [i].size,
+                                                    "video", e [i].video));
+        free (name);
+    }
+    char id [IDENTITY_FP_HEX_SIZE];
+    identity_fingerprint_hex (peer, id);
+    s_emit (self, json_pack ("{s:s, s:s, s:s, s:o}", "event", "files", "peer", id,
+                             "name", s_peer_name (self, peer), "files", list));
+}
+
+//  ---------------------------------------------------------------------
+//  Sending
+
+//  Starts an outgoing transfer of path under id (hashing first).
+static s_xfer_t *
+s_start_out (files_t *self, const uint8_t peer [32], const uint8_t id [16], const char *path,
+             const char *name)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)) {
+        s_error (self, "not_a_file", "cannot send '%s': %s", path,
+                 fd < 0? strerror (errno): "not a regular file");
+        if (fd >= 0)
+            close (fd);
+        return NULL;
+    }
+    if ((uint64_t) st.st_size > XFER_SIZE_MAX) {
+        close (fd);
+        s_error (self, "too_big", "cannot send '%s': larger than 1 TiB", path);
+        return NULL;
+    }
+    s_xfer_t *x = s_new_xfer (self, id, true, peer);
+    if (!x) {
+        close (fd);
+        return NULL;
+    }
+    x->fd = fd;
+    snprintf (x->path, sizeof x->path, "%s", path);
+    xfer_safe_name (name, strlen (name), x->name);
+    x->size = (uint64_t) st.st_size;
+    x->chunk_size = XFER_CHUNK;
+    x->count = x->size / XFER_CHUNK + (x->size % XFER_CHUNK != 0);
+    x->map = calloc (1, xfer_map_size (x->count) + 1);
+    x->hst = sodium_malloc (sizeof *x->hst);
+    if (!x->map || !x->hst) {
+        s_fail (self, x, "out of memory", false);
+        return NULL;
+    }
+    crypto_generichash_init (x->hst, NULL, 0, 32);
+    randombytes_buf (x->key, sizeof x->key);
+    x->state = S_HASHING;
+    return x;
+}
+
+void
+files_send (files_t *self, const uint8_t peer [32], const char *path)
+{
+    uint8_t id [16];
+    randombytes_buf (id, sizeof id);
+    const char *base = strrchr (path, '/');
+    s_start_out (self, peer, id, path, base? base + 1: path);
+}
+
+static void
+s_send_offer (files_t *self, s_xfer_t *x)
+{
+    wire_offer_t o = { .name = x->name, .name_len = strlen (x->name), .size = x->size,
+                       .chunk_size = x->chunk_size, .chunk_count = x->count };
+    memcpy (o.id, x->id, 16);
+    memcpy (o.hash, x->hash, 32);
+    memcpy (o.key, x->key, 32);
+    uint8_t *body = NULL, *env = NULL;
+    size_t body_len, env_len;
+    int rc = wire_offer_encode (&o, &body, &body_len);
+    if (rc == 0)
+        rc = self->host.seal (self->host.arg, x->peer, body, body_len, &env, &env_len);
+    if (rc == 0) {
+        wire_frame_t f = { .type = WIRE_OFFER, .data = env, .size = env_len };
+        rc = self->host.send (self->host.arg, x->peer, &f);
+    }
+    if (body)
+        sodium_memzero (body, body_len);
+    free (body);
+    free (env);
+    sodium_memzero (&o, sizeof o);
+    if (rc == 0 && x->state != S_OFFERED) {
+        x->state = S_OFFERED;
+        s_report (self, x, s_now ());
+    }
+    else if (rc != 0 && x->state != S_PAUSED) {
+        x->state = S_PAUSED;      //  offered again when the peer is back
+        s_report (self, x, s_now ());
+    }
+}
+
+//  Hashes one slice; offers when done.  Returns true if more remains.
+static bool
+s_hash_slice (files_t *self, s_xfer_t *x)
+{
+    uint64_t end = x->hashed + HASH_SLICE < x->size? x->hashed + HASH_SLICE: x->size;
+    while (x->hashed < end) {
+        size_t want = end - x->hashed < XFER_CHUNK_MAX? (size_t) (end - x->hashed): XFER_CHUNK_MAX;
+        ssize_t n = pread (x->fd, self->buf, want, (off_t) x->hashed);
+        if (n <= 0) {
+            s_fail (self, x, n < 0? "the file could not be read": "the file shrank while hashing",
+                    false);
+            return false;
+        }
+        crypto_generichash_update (x->hst, self->buf, (size_t) n);
+        x->hashed += (uint64_t) n;
+    }
+    if (x->hashed < x->size)
+        return true;
+    crypto_generichash_final (x->hst, x->hash, 32);
+    sodium_free (x->hst);
+    x->hst = NULL;
+    s_save (self, x);
+    s_send_offer (self, x);
+    return false;
+}
+
+//  Sends one chunk; returns 0, SC_EAGAIN (link full) or another error.
+static int
+s_send_chunk (files_t *self, s_xfer_t *x, uint64_t index)
+{
+    uint64_t len = xfer_chunk_len (x->size, x->chunk_size, index);
+    ssize_t n = pread (x->fd, self->buf, (size_t) len, (off_t) (index * x->chunk_size));
+    if (n != (ssize_t) len) {
+        s_fail (self, x, "the file could not be read (changed or removed?)", true);
+        return SC_EIO;
+    }
+    if (chunk_seal (x->key, x->id, index, x->count, self->buf, (size_t) len, self->sealed) != 0)
+        return SC_ECRYPTO;
+    wire_frame_t f = { .type = WIRE_CHUNK, .index = index, .data = self->sealed,
+                       .size = (size_t) len + CHUNK_TAG_SIZE };
+    memcpy (f.id, x->id, 16);
+    int rc = self->host.send (self->host.arg, x->peer, &f);
+    if (rc == 0) {
+        xfer_map_set (x->map, index);
+        x->have++;
+        x->credit--;
+        x->sent++;
+        self->rate_bytes += len;
+    }
+    return rc;
+}
+
+//  The next chunk the receiver lacks, from x->next on; count if none.
+static uint64_t
+s_next_missing (s_xfer_t *x)
+{
+    while (x->next < x->count && xfer_map_get (x->map, x->next))
+        x->next++;
+    return x->next;
+}
+
+//  ---------------------------------------------------------------------
+//  Receiving
+
+//  Grants credits up to the window and sends ACCEPT with our bitmap.
+static void
+s_send_accept (files_t *self, s_xfer_t *x)
+{
+    uint64_t missing = x->count - x->have;
+    x->credit = missing < XFER_WINDOW? missing: XFER_WINDOW;
+    x->owed = 0;
+    wire_frame_t f = { .type = WIRE_ACCEPT, .data = x->map, .size = xfer_map_size (x->count),
+                       .credit = x->credit };
+    memcpy (f.id, x->id, 16);
+    if (self->host.send (self->host.arg, x->peer, &f) == 0) {
+        x->state = S_RUNNING;
+        x->error [0] = 0;
+    }
+    s_report (self, x, s_now ());
+}
+
+//  Opens (or reopens, to resume) the temporary file.  Returns 0 or an error
+//  with a sentence in x->error.
+static int
+s_open_part (files_t *self, s_xfer_t *x)
+{
+    if (x->fd >= 0)
+        return 0;
+    struct statvfs vfs;
+    if (fstatvfs (self->dir_fd, &vfs) == 0) {
+        uint64_t free_bytes = (uint64_t) vfs.f_bavail * vfs.f_frsize;
+        uint64_t need = x->size - s_bytes (x);
+        if (need + FREE_MARGIN > free_bytes) {
+            snprintf (x->error, sizeof x->error, "not enough free space in %.300s (%llu MB needed)",
+                      self->downloads, (unsigned long long) ((need + FREE_MARGIN) >> 20));
+            return SC_ETOOBIG;
+        }
+    }
+    //  Never follow a link, never take over a file that is there: a resumed
+    //  transfer reopens only its own temporary file
+    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW;
+    x->fd = openat (self->dir_fd, x->part, x->have? flags: flags | O_CREAT | O_EXCL, 0600);
+    if (x->fd < 0 && x->have == 0 && errno == EEXIST) {
+        //  Left over from a run that saved nothing yet: only a regular file of ours
+        struct stat st;
+        if (fstatat (self->dir_fd, x->part, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode)
+        &&  st.st_uid == geteuid () && unlinkat (self->dir_fd, x->part, 0) == 0)
+            x->fd = openat (self->dir_fd, x->part, flags | O_CREAT | O_EXCL, 0600);
+    }
+    if (x->fd < 0) {
+        snprintf (x->error, sizeof x->error, "cannot write in %.300s: %s", self->downloads,
+                  strerror (errno));
+        return SC_EIO;
+    }
+    return 0;
+}
+
+static bool
+s_policy_allows (files_t *self, const uint8_t peer [32], uint64_t size)
+{
+    bool verified = false;
+    self->host.peer_name (self->host.arg, peer, &verified);
+    if (size > self->opts.accept_max || self->opts.policy == FILES_ACCEPT_ASK)
+        return false;
+    return self->opts.policy == FILES_ACCEPT_KNOWN || verified;
+}
+
+void
+files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, size_t len)
+{
+    wire_offer_t o;
+    int rc = wire_offer_decode (body, len, &o);
+    if (rc == 0)
+        rc = xfer_check_offer (&o);
+    if (rc != 0) {
+        s_error (self, sc_errname (rc), "%s offered a file with impossible numbers: refused (%s)",
+                 s_peer_name (self, peer), sc_strerror (rc));
+        if (rc == SC_ETOOBIG || rc == SC_EMALFORMED) {
+            wire_frame_t f = { .type = WIRE_REFUSE, .text = "offer refused: impossible size or chunks",
+                               .text_len = strlen ("offer refused: impossible size or chunks") };
+            memcpy (f.id, o.id, 16);
+            self->host.send (self->host.arg, peer, &f);
+        }
+        return;
+    }
+    s_xfer_t *x = s_find (self, o.id);
+    if (x) {
+        //  The same transfer offered again (peer back or restarted): resume,
+        //  if it is the same file from the same peer
+        if (x->out || memcmp (x->peer, peer, 32) != 0 || x->size != o.size
+        ||  x->count != o.chunk_count || memcmp (x->hash, o.hash, 32) != 0
+        ||  x->state == S_DONE || x->state == S_FAILED) {
+            if (x->state == S_DONE && !x->out && memcmp (x->peer, peer, 32) == 0) {
+                wire_frame_t f = { .type = WIRE_DONE, .ok = 1 };
+                memcpy (f.id, x->id, 16);
+                self->host.send (self->host.arg, peer, &f);
+            }
+            return;
+        }
+        memcpy (x->key, o.key, 32);
+        if (x->state == S_OFFERED)
+            return;             //  still waiting for /accept
+        if (s_open_part (self, x) != 0) {
+            x->state = S_PAUSED;
+            s_report (self, x, s_now ());
+            return;
+        }
+        s_send_accept (self, x);
+        return;
+    }
+    //  A new transfer: did we ask for it (/get)?
+    bool pulled = false;
+    for (size_t i = 0; i < self->ngets; i++)
+        if (memcmp (self->gets [i].id, o.id, 16) == 0 && memcmp (self->gets [i].peer, peer, 32) == 0) {
+            pulled = true;
+            self->gets [i] = self->gets [--self->ngets];
+            break;
+        }
+    x = s_new_xfer (self, o.id, false, peer);
+    if (!x)
+        return;
+    xfer_safe_name (o.name, o.name_len, x->name);
+    snprintf (x->part, sizeof x->part, ".securechat-%s.part", x->idhex);
+    x->size = o.size;
+    x->chunk_size = o.chunk_size;
+    x->count = o.chunk_count;
+    x->pull = pulled;
+    memcpy (x->hash, o.hash, 32);
+    memcpy (x->key, o.key, 32);
+    x->map = calloc (1, xfer_map_size (x->count) + 1);
+    if (!x->map) {
+        s_fail (self, x, "out of memory", true);
+        return;
+    }
+    x->state = S_OFFERED;
+    if (pulled || s_policy_allows (self, peer, o.size)) {
+        if (s_open_part (self, x) != 0) {
+            char why [512];
+            snprintf (why, sizeof why, "%s", x->error);
+            wire_frame_t f = { .type = WIRE_REFUSE, .text = why, .text_len = strlen (why) };
+            memcpy (f.id, x->id, 16);
+            self->host.send (self->host.arg, peer, &f);
+            s_fail (self, x, why, false);
+            return;
+        }
+        s_save (self, x);
+        s_send_accept (self, x);
+        return;
+    }
+    s_save (self, x);
+    s_report (self, x, s_now ());
+    char msg [400];
+    snprintf (msg, sizeof msg, "%s offers '%s' (%llu bytes): /accept %.8s or /reject %.8s",
+              s_peer_name (self, peer), x->name, (unsigned long long) x->size, x->idhex, x->idhex);
+    s_info (self, msg);
+}
+
+//  Renames the checked file to its name without overwriting anything.
+static int
+s_finish_name (files_t *self, s_xfer_t *x)
+{
+    char name [XFER_NAME_MAX + 32];
+    snprintf (name, sizeof name, "%s", x->name);
+    for (int n = 1; n < 1000; n++) {
+        if (renameat2 (self->dir_fd, x->part, self->dir_fd, name, RENAME_NOREPLACE) == 0) {
+            snprintf (x->path, sizeof x->path, "%.3800s/%s", self->downloads, name);
+            return 0;
+        }
+        if (errno != EEXIST)
+            break;
+        //  "notes.pdf" -> "notes (1).pdf"
+        const char *dot = strrchr (x->name, '.');
+        if (dot && dot != x->name)
+            snprintf (name, sizeof name, "%.*s (%d)%s", (int) (dot - x->name), x->name, n, dot);
+        else
+            snprintf (name, sizeof name, "%s (%d)", x->name, n);
+    }
+    snprintf (x->error, sizeof x->error, "cannot name the received file in %.300s: %s",
+              self->downloads, strerror (errno));
+    return SC_EIO;
+}
+
+//  Hashes one slice of the received file; finishes when done.
+static bool
+s_verify_slice (files_t *self, s_xfer_t *x)
+{
+    if (!x->hst) {
+        x->hst = sodium_malloc (sizeof *x->hst);
+        if (!x->hst)
+            return false;
+        crypto_generichash_init (x->hst, NULL, 0, 32);
+        x->hashed = 0;
+    }
+    uint64_t end = x->hashed + HASH_SLICE < x->size? x->hashed + HASH_SLICE: x->size;
+    while (x->hashed < end) {
+        size_t want = end - x->hashed < XFER_CHUNK_MAX? (size_t) (end - x->hashed): XFER_CHUNK_MAX;
+        ssize_t n = pread (x->fd, self->buf, want, (off_t) x->hashed);
+        if (n <= 0) {
+            s_fail (self, x, "the received data could not be read back", true);
+            return false;
+        }
+        crypto_generichash_update (x->hst, self->buf, (size_t) n);
+        x->hashed += (uint64_t) n;
+    }
+    if (x->hashed < x->size)
+        return true;
+    uint8_t hash [32];
+    crypto_generichash_final (x->hst, hash, 32);
+    sodium_free (x->hst);
+    x->hst = NULL;
+    wire_frame_t f = { .type = WIRE_DONE };
+    memcpy (f.id, x->id, 16);
+    if (sodium_memcmp (hash, x->hash, 32) != 0) {
+        f.ok = 0;
+        self->host.send (self->host.arg, x->peer, &f);
+        s_fail (self, x, "the file's hash does not match the offer: discarded", false);
+        return false;
+    }
+    if (fsync (x->fd) != 0 || s_finish_name (self, x) != 0) {
+        x->state = S_PAUSED;
+        if (!x->error [0])
+            snprintf (x->error, sizeof x->error, "cannot save the file: %s", strerror (errno));
+        s_report (self, x, s_now ());
+        return false;
+    }
+    f.ok = 1;
+    self->host.send (self->host.arg, x->peer, &f);
+    x->state = S_DONE;
+    x->part [0] = 0;            //  renamed: nothing to remove
+    s_release (self, x, false);
+    s_report (self, x, s_now ());
+    return false;
+}
+
+static void
+s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
+{
+    if (x->state != S_RUNNING)
+        return;                 //  paused (disk full) or finished: ignored
+    uint64_t len = f->index < x->count? xfer_chunk_len (x->size, x->chunk_size, f->index): 0;
+    if (f->index >= x->count || f->size != len + CHUNK_TAG_SIZE) {
+        s_fail (self, x, "the sender sent a chunk out of range or of the wrong size", true);
+        return;
+    }
+    if (xfer_map_get (x->map, f->index))
+        return;                 //  a duplicate: already written
+    if (chunk_open (x->key, x->id, f->index, x->count, f->data, f->size, self->buf) != 0) {
+        s_fail (self, x, "a chunk failed its authentication: the transfer is stopped", true);
+        return;
+    }
+    ssize_t n = pwrite (x->fd, self->buf, (size_t) len, (off_t) (f->index * x->chunk_size));
+    if (n != (ssize_t) len) {
+        //  A full disk pauses: what is written stays, the rest comes later
+        x->state = S_PAUSED;
+        snprintf (x->error, sizeof x->error, "%s: paused with %llu of %llu bytes kept; free some "
+                  "space, then /accept %.8s", errno == ENOSPC? "the disk is full": strerror (errno),
+                  (unsigned long long) s_bytes (x), (unsigned long long) x->size, x->idhex);
+        s_save (self, x);
+        s_report (self, x, s_now ());
+        return;
+    }
+    xfer_map_set (x->map, f->index);
+    x->have++;
+    x->dirty = true;
+    if (x->credit)
+        x->credit--;
+    if (x->have == x->count) {
+        x->state = S_VERIFYING;
+        s_save (self, x);
+        return;
+    }
+    //  Give the credit back, a few at a time
+    if (++x->owed >= 4 || x->credit == 0) {
+        uint64_t missing = x->count - x->have;
+        uint64_t grant = x->owed;
+        if (x->credit + grant > missing)
+            grant = missing > x->credit? missing - x->credit: 0;
+        if (grant) {
+            wire_frame_t c = { .type = WIRE_CREDIT, .credit = grant };
+            memcpy (c.id, x->id, 16);
+            if (self->host.send (self->host.arg, x->peer, &c) == 0)
+                x->credit += grant;
+        }
+        x->owed = 0;
+    }
+}
+
+void
+files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
+{
+    if (f->type == WIRE_LIST) {
+        s_send_shares (self, peer);
+        return;
+    }
+    if (f->type == WIRE_SHARES) {
+        s_on_shares (self, peer, f);
+        return;
+    }
+    if (f->type == WIRE_GET) {
+        char name [XFER_NAME_MAX + 1];
+        char *raw = utf8_sanitize (f->text, f->text_len);
+        snprintf (name, sizeof name, "%s", raw? raw: "");
+        free (raw);
+        for (size_t i = 0; i < self->nshares; i++)
+            if (strcmp (self->shares [i].name, name) == 0 && !s_find (self, f->id)) {
+                s_start_out (self, peer, f->id, self->shares [i].path, self->shares [i].name);
+                return;
+            }
+        char why [300];
+        snprintf (why, sizeof why, "no file called '%s' is shared", name);
+        wire_frame_t r = { .type = WIRE_REFUSE, .text = why, .text_len = strlen (why) };
+        memcpy (r.id, f->id, 16);
+        self->host.send (self->host.arg, peer, &r);
+        return;
+    }
+    //  Everything else names a transfer, which must be with this peer
+    s_xfer_t *x = s_find (self, f->id);
+    if (f->type == WIRE_REFUSE) {
+        char *why = utf8_sanitize (f->text, f->text_len);
+        for (size_t i = 0; i < self->ngets; i++)
+            if (memcmp (self->gets [i].id, f->id, 16) == 0 && memcmp (self->gets [i].peer, peer, 32) == 0) {
+                s_error (self, "refused", "%s refused /get %s: %s", s_peer_name (self, peer),
+                         self->gets [i].name, why? why: "");
+                self->gets [i] = self->gets [--self->ngets];
+                break;
+            }
+        if (x && memcmp (x->peer, peer, 32) == 0) {
+            char text [400];
+            snprintf (text, sizeof text, "refused by %s: %.300s", s_peer_name (self, peer), why? why: "");
+            s_fail (self, x, text, false);
+        }
+        free (why);
+        return;
+    }
+    if (!x || memcmp (x->peer, peer, 32) != 0)
+        return;
+    switch (f->type) {
+        case WIRE_ACCEPT:
+            if (!x->out || (x->state != S_OFFERED && x->state != S_PAUSED && x->state != S_RUNNING)
+            ||  f->size != xfer_map_size (x->count))
+                return;
+            //  The receiver's bitmap is the truth: send what it lacks
+            memcpy (x->map, f->data, f->size);
+            x->have = 0;
+            for (uint64_t i = 0; i < x->count; i++)
+                x->have += xfer_map_get (x->map, i);
+            x->next = 0;
+            x->credit = f->credit < XFER_WINDOW * 4? f->credit: XFER_WINDOW * 4;
+            x->state = S_RUNNING;
+            x->error [0] = 0;
+            s_report (self, x, s_now ());
+            break;
+        case WIRE_CREDIT:
+            if (x->out && x->state == S_RUNNING)
+                x->credit = x->credit + f->credit < XFER_WINDOW * 4? x->credit + f->credit: XFER_WINDOW * 4;
+            break;
+        case WIRE_CHUNK:
+            if (!x->out)
+                s_on_chunk (self, x, f);
+            break;
+        case WIRE_DONE:
+            if (x->out) {
+                if (f->ok) {
+                    x->state = S_DONE;
+                    x->have = x->count;
+                    s_release (self, x, false);
+                    s_report (self, x, s_now ());
+                }
+                else
+                    s_fail (self, x, "the receiver found the hash wrong", false);
+            }
+            break;
+        case WIRE_CANCEL:
+            s_fail (self, x, "cancelled by the peer", false);
+            break;
+        default:
+            break;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Commands
+
+void
+files_get (files_t *self, const uint8_t peer [32], const char *name)
+{
+    if (self->ngets == sizeof self->gets / sizeof self->gets [0]) {
+        s_error (self, "again", "too many /get requests waiting for an answer");
+        return;
+    }
+    s_pending_get_t *g = &self->gets [self->ngets];
+    randombytes_buf (g->id, sizeof g->id);
+    memcpy (g->peer, peer, 32);
+    snprintf (g->name, sizeof g->name, "%s", name);
+    wire_frame_t f = { .type = WIRE_GET, .text = name, .text_len = strlen (name) };
+    memcpy (f.id, g->id, 16);
+    if (self->host.send (self->host.arg, peer, &f) != 0) {
+        s_error (self, "again", "%s is not reachable right now", s_peer_name (self, peer));
+        return;
+    }
+    self->ngets++;
+}
+
+void
+files_transfers (files_t *self)
+{
+    json_t *list = json_array ();
+    for (size_t i = 0; i < self->nxfers; i++) {
+        json_t *x = s_xfer_json (self, self->xfers [i]);
+        json_object_del (x, "event");
+        json_array_append_new (list, x);
+    }
+    s_emit (self, json_pack ("{s:s, s:o}", "event", "transfers", "transfers", list));
+}
+
+void
+files_accept (files_t *self, const char *prefix)
+{
+    s_xfer_t *x = s_find_prefix (self, prefix);
+    if (!x)
+        return;
+    if (x->out || (x->state != S_OFFERED && x->state != S_PAUSED)) {
+        s_error (self, "invalid", "transfer %.8s is not waiting to be accepted", x->idhex);
+        return;
+    }
+    if (s_open_part (self, x) != 0) {
+        s_error (self, "no_space", "cannot accept %.8s: %s", x->idhex, x->error);
+        return;
+    }
+    s_send_accept (self, x);
+}
+
+void
+files_reject (files_t *self, const char *prefix)
+{
+    s_xfer_t *x = s_find_prefix (self, prefix);
+    if (!x)
+        return;
+    if (x->out || x->state != S_OFFERED) {
+        s_error (self, "invalid", "transfer %.8s is not an offer to us", x->idhex);
+        return;
+    }
+    wire_frame_t f = { .type = WIRE_REFUSE, .text = "declined", .text_len = 8 };
+    memcpy (f.id, x->id, 16);
+    self->host.send (self->host.arg, x->peer, &f);
+    s_fail (self, x, "rejected", false);
+}
+
+void
+files_cancel (files_t *self, const char *prefix)
+{
+    s_xfer_t *x = s_find_prefix (self, prefix);
+    if (!x)
+        return;
+    if (x->state == S_DONE || x->state == S_FAILED) {
+        s_error (self, "invalid", "transfer %.8s has ended already", x->idhex);
+        return;
+    }
+    s_fail (self, x, "cancelled", true);
+}
+
+//  ---------------------------------------------------------------------
+//  Peers, work and time
+
+void
+files_peer_up (files_t *self, const uint8_t peer [32])
+{
+    //  Offer again whatever we were sending: the receiver answers with
+    //  what it holds
+    for (size_t i = 0; i < self->nxfers; i++) {
+        s_xfer_t *x = self->xfers [i];
+        if (x->out && memcmp (x->peer, peer, 32) == 0
+        &&  (x->state == S_PAUSED || x->state == S_OFFERED || x->state == S_RUNNING)) {
+            if (x->fd < 0)
+                x->fd = open (x->path, O_RDONLY | O_CLOEXEC);
+            if (x->fd < 0) {
+                s_fail (self, x, "the file to send is gone", true);
+                continue;
+            }
+            s_send_offer (self, x);
+        }
+    }
+}
+
+void
+files_peer_down (files_t *self, const uint8_t peer [32])
+{
+    for (size_t i = 0; i < self->nxfers; i++) {
+        s_xfer_t *x = self->xfers [i];
+        if (memcmp (x->peer, peer, 32) == 0 && (x->state == S_RUNNING || x->state == S_OFFERED)
+        &&  !(x->state == S_OFFERED && !x->out)) {
+            x->state = S_PAUSED;
+            snprintf (x->error, sizeof x->error, "the peer is gone: resumes when it is back");
+            if (!x->out)
+                s_save (self, x);
+            s_report (self, x, s_now ());
+        }
+    }
+}
+
+bool
+files_work (files_t *self, int64_t now)
+{
+    bool more = false;
+    int budget = SEND_BURST;
+    if (self->opts.max_rate) {
+        if (now - self->rate_start >= 100) {
+            self->rate_start = now;
+            self->rate_bytes = 0;
+        }
+        if (self->rate_bytes >= self->opts.max_rate / 10)
+            budget = 0;         //  this tenth of a second is spent
+    }
+    for (size_t i = 0; i < self->nxfers; i++) {
+        s_xfer_t *x = self->xfers [i];
+        if (x->state == S_HASHING)
+            more |= s_hash_slice (self, x);
+        else if (x->state == S_VERIFYING)
+            more |= s_verify_slice (self, x);
+        else if (x->out && x->state == S_RUNNING) {
+            while (budget > 0 && x->credit > 0 && x->state == S_RUNNING) {
+                uint64_t index = s_next_missing (x);
+                if (index >= x->count)
+                    break;      //  all sent: DONE will come
+                if (s_send_chunk (self, x, index) != 0)
+                    break;
+                budget--;
+            }
+            if (x->state == S_RUNNING && x->credit > 0 && s_next_missing (x) < x->count && budget > 0)
+                more = true;
+        }
+    }
+    if (budget == 0 && !self->opts.max_rate)
+        more = true;
+    return more;
+}
+
+void
+files_tick (files_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->nxfers; i++) {
+        s_xfer_t *x = self->xfers [i];
+        if (x->state == S_RUNNING && now - x->last_event >= PROGRESS_MS)
+            s_report (self, x, now);
+        if (!x->out && x->dirty && x->state != S_DONE && x->state != S_FAILED)
+            s_save (self, x);
+    }
+}

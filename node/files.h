@@ -1,0 +1,87 @@
+/*  files: sharing, sending and receiving files between peers.
+
+    Shares: /share offers a regular file by its base name; peers list them
+    (LIST / SHARES) and fetch one by name (GET): never by path.
+
+    Transfers: the sender hashes the file (BLAKE2b-256, in slices), draws a
+    random chunk key and sends a signed, sealed OFFER.  The receiver decides
+    by policy (or asks), opens a temporary file in the download folder
+    (O_EXCL | O_NOFOLLOW, relative to the folder's descriptor), and grants
+    XFER_WINDOW chunks; each chunk written returns one credit, so a slow
+    receiver is never flooded.  Chunks are sealed alone (crypto/chunk.h), so
+    any of them can be sent again.  When all are there the receiver checks
+    the hash, then renames without overwriting (a suffix is added) and says
+    DONE.  A full disk or a lost peer pauses a transfer; nothing written is
+    lost.  Both sides keep unfinished transfers under HOME/transfers, so the
+    sender offers again when the peer is back (or after a restart) and the
+    receiver answers with the bitmap of what it holds: only what is missing
+    is sent.
+
+    No sockets here: the node gives a host (send a frame, seal an envelope,
+    report an event, name a peer).  */
+#ifndef SC_FILES_H
+#define SC_FILES_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "wire.h"
+
+typedef enum {
+    FILES_ACCEPT_KNOWN = 0,     //  accept from any peer with a link (default)
+    FILES_ACCEPT_VERIFIED,      //  accept from verified peers, ask for others
+    FILES_ACCEPT_ASK,           //  always ask (/accept ID)
+} files_policy_t;
+
+typedef struct {
+    //  Sends a frame to the peer; returns 0, SC_EAGAIN (link full or down).
+    int (*send) (void *arg, const uint8_t peer [32], const wire_frame_t *frame);
+    //  Seals body to the peer as an envelope (malloc'd into *env).
+    int (*seal) (void *arg, const uint8_t peer [32], const uint8_t *body, size_t len,
+                 uint8_t **env, size_t *env_len);
+    //  Reports an event (taken).
+    void (*event) (void *arg, json_t *event);
+    //  The peer's display name and whether it is verified (name NULL if unknown).
+    const char *(*peer_name) (void *arg, const uint8_t peer [32], bool *verified);
+    void *arg;
+} files_host_t;
+
+typedef struct {
+    const char *home;           //  state under HOME/transfers and HOME/shares.json
+    const char *downloads;      //  where received files go (made 0700 if missing)
+    files_policy_t policy;
+    uint64_t accept_max;        //  larger offers are asked about
+    uint64_t max_rate;          //  bytes per second sent, 0 = no limit
+} files_opts_t;
+
+typedef struct _files_t files_t;
+
+//  Loads shares and unfinished transfers.  Returns NULL and *err on failure.
+files_t *files_new (const files_opts_t *opts, const files_host_t *host, int *err);
+//  Saves state and closes files; accepts NULL, nulls the pointer.
+void files_destroy (files_t **self_p);
+
+//  Commands; each reports its result or a clear error as an event.
+void files_share (files_t *self, const char *path);
+void files_unshare (files_t *self, const char *name);
+void files_send (files_t *self, const uint8_t peer [32], const char *path);
+void files_list (files_t *self, const uint8_t peer [32]);
+void files_get (files_t *self, const uint8_t peer [32], const char *name);
+void files_transfers (files_t *self);
+void files_accept (files_t *self, const char *id_prefix);
+void files_reject (files_t *self, const char *id_prefix);
+void files_cancel (files_t *self, const char *id_prefix);
+
+//  A frame from a peer (attributed by the link); OFFER bodies come opened.
+void files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *frame);
+void files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, size_t len);
+void files_peer_up (files_t *self, const uint8_t peer [32]);
+void files_peer_down (files_t *self, const uint8_t peer [32]);
+
+//  Does a slice of pending work (hashing, sending chunks).  Returns true
+//  when more can be done at once (poll without waiting).
+bool files_work (files_t *self, int64_t now_ms);
+//  Once in a while: progress events, saving receiver state.
+void files_tick (files_t *self, int64_t now_ms);
+
+#endif
