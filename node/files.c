@@ -253,8 +253,7 @@ s_release (files_t *self, s_xfer_t *x, bool remove_part)
     char path [PATH_MAX + 64];
     s_state_path (self, x, path, sizeof path);
     unlink (path);
-    free (x->map);
-    x->map = NULL;
+    //  The bitmap stays (progress is still reported); it goes at destroy
     sodium_memzero (x->key, sizeof x->key);
 }
 
@@ -662,7 +661,7 @@ files_send (files_t *self, const uint8_t peer [32], const char *path)
 }
 
 static void
-s_send_offer (files_t *self, s_xfer_t *x)
+s_send_offer (files_t *self, s_xfer_t *x, bool first)
 {
     wire_offer_t o = { .name = x->name, .name_len = strlen (x->name), .size = x->size,
                        .chunk_size = x->chunk_size, .chunk_count = x->count };
@@ -683,14 +682,11 @@ s_send_offer (files_t *self, s_xfer_t *x)
     free (body);
     free (env);
     sodium_memzero (&o, sizeof o);
-    if (rc == 0 && x->state != S_OFFERED) {
-        x->state = S_OFFERED;
+    s_state_t before = x->state;
+    //  Not sent: offered again when the peer is back
+    x->state = rc == 0? S_OFFERED: S_PAUSED;
+    if (first || x->state != before)
         s_report (self, x, s_now ());
-    }
-    else if (rc != 0 && x->state != S_PAUSED) {
-        x->state = S_PAUSED;      //  offered again when the peer is back
-        s_report (self, x, s_now ());
-    }
 }
 
 //  Hashes one slice; offers when done.  Returns true if more remains.
@@ -714,8 +710,9 @@ s_hash_slice (files_t *self, s_xfer_t *x)
     crypto_generichash_final (x->hst, x->hash, 32);
     sodium_free (x->hst);
     x->hst = NULL;
+    x->state = S_PAUSED;        //  saved as not yet accepted: offered again after a restart
     s_save (self, x);
-    s_send_offer (self, x);
+    s_send_offer (self, x, true);
     return false;
 }
 
@@ -1232,7 +1229,7 @@ files_peer_up (files_t *self, const uint8_t peer [32])
                 s_fail (self, x, "the file to send is gone", true);
                 continue;
             }
-            s_send_offer (self, x);
+            s_send_offer (self, x, false);
         }
     }
 }
@@ -1259,12 +1256,15 @@ files_work (files_t *self, int64_t now)
     bool more = false;
     int budget = SEND_BURST;
     if (self->opts.max_rate) {
+        //  Whole chunks within what this tenth of a second allows
         if (now - self->rate_start >= 100) {
             self->rate_start = now;
             self->rate_bytes = 0;
         }
-        if (self->rate_bytes >= self->opts.max_rate / 10)
-            budget = 0;         //  this tenth of a second is spent
+        uint64_t allowed = self->opts.max_rate / 10;
+        uint64_t left = allowed > self->rate_bytes? allowed - self->rate_bytes: 0;
+        uint64_t chunks = (left + XFER_CHUNK - 1) / XFER_CHUNK;
+        budget = chunks < (uint64_t) budget? (int) chunks: budget;
     }
     for (size_t i = 0; i < self->nxfers; i++) {
         s_xfer_t *x = self->xfers [i];

@@ -251,7 +251,7 @@ s_peer_up (node_t *self, peer_t *peer, int64_t now)
 }
 
 static void
-s_peer_down (node_t *self, peer_t *peer, const char *why)
+s_peer_down (node_t *self, peer_t *peer, const char *why, bool relink)
 {
     if (!peer->online)
         return;
@@ -261,6 +261,8 @@ s_peer_down (node_t *self, peer_t *peer, const char *why)
                                   "verified", known_verified (self->known, peer->sign_pk),
                                   "reason", why, "queued", (int) peer->outbox_len));
     files_peer_down (self->files, peer->sign_pk);
+    if (!relink)
+        return;
     //  A fresh link drops what the old one still queued; its one HELLO is
     //  delivered if the peer comes back at the same address
     char host [64];
@@ -439,11 +441,17 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
             log_debug ("bad HELLO from %s: %s", rx->addr, rc? sc_strerror (rc): "key mismatch");
             return;
         }
+        peer_t *before = peers_find_sign (self->peers, rec.sign_pk);
+        bool restarted = before && before->confirmed && before->online && before->session != f.seq;
         bool fresh, connected;
         peer = s_on_record (self, &rec, rx->addr, true, f.seq, &fresh, &connected);
         if (!peer)
             return;
         log_debug ("HELLO from %s", peer->name);
+        //  A new run of a peer we still thought online: it left and came
+        //  back (what was in flight to the old run is sent again)
+        if (restarted)
+            s_peer_down (self, peer, "restarted", false);
         peer->confirmed = true;
         //  Answer only a peer that has not heard from this run of ours
         if (f.seen != self->session && !connected)
@@ -472,7 +480,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
             }
             break;
         case WIRE_BYE:
-            s_peer_down (self, peer, "quit");
+            s_peer_down (self, peer, "quit", true);
             break;
         case WIRE_OFFER: {
             //  An offer is a signed, sealed envelope like a message
@@ -588,7 +596,7 @@ s_on_beacon (node_t *self, int64_t now)
         peer_t *peer = peers_find_sign (self->peers, rec.sign_pk);
         if (rec.flags & RECORD_FLAG_LEAVE) {
             if (peer)
-                s_peer_down (self, peer, "quit");
+                s_peer_down (self, peer, "quit", true);
             continue;
         }
         char host [64];
@@ -625,7 +633,7 @@ s_tick (node_t *self, int64_t now)
         if (!peer->confirmed && peer->dealer && now - peer->created > UNCONFIRMED_MS)
             transport_disconnect (&peer->dealer);   //  a later record reopens it
         if (peer->online && now - peer->last_rx > PEER_TIMEOUT_MS)
-            s_peer_down (self, peer, "timeout");
+            s_peer_down (self, peer, "timeout", true);
         if (peer->online && now - peer->last_tx >= PING_MS) {
             wire_frame_t f = { .type = WIRE_PING, .seq = (uint64_t) now };
             s_send (self, peer, &f);

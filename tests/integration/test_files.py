@@ -1,0 +1,230 @@
+"""Files between real nodes: /send, /share + /files + /get, resume, safety."""
+import hashlib
+import os
+import subprocess
+import time
+
+from harness import Cluster, Skip, deadline, is_root, poll_until
+
+
+def _sha(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _random_file(path, size):
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 1 << 20)
+            f.write(os.urandom(n))
+            left -= n
+    return path
+
+
+def _pair(c, a_args=(), b_args=()):
+    a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")] + list(a_args))
+    b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")] + list(b_args))
+    a.wait_peers(b)
+    b.wait_peers(a)
+    return a, b
+
+
+def test_a_50_mib_file_arrives_with_the_same_sha256():
+    with Cluster() as c:
+        a, b = _pair(c)
+        src = _random_file(c.dir.sub("big.bin"), 50 * 1024 * 1024)
+        a.send("/send bob " + src)
+        got = b.wait("transfer", state="done", timeout=60)
+        sent = a.wait("transfer", state="done", direction="out", timeout=30)
+        assert got["path"] == os.path.join(c.dir.sub("dl-bob"), "big.bin")
+        assert _sha(got["path"]) == _sha(src)
+        assert got["size"] == got["bytes"] == 50 * 1024 * 1024
+        assert sent["chunks_sent"] == 200
+        # nothing else is left in the download folder
+        assert os.listdir(c.dir.sub("dl-bob")) == ["big.bin"]
+        assert os.stat(got["path"]).st_mode & 0o077 == 0
+
+
+def test_three_transfers_at_once_in_both_directions_while_chatting():
+    with Cluster() as c:
+        a, b = _pair(c)
+        files = [_random_file(c.dir.sub("f%d.bin" % i), (7 + i) * 1024 * 1024 + i) for i in range(3)]
+        a.send("/send bob " + files[0])
+        a.send("/send bob " + files[1])
+        b.send("/send alice " + files[2])
+        a.send("/msg bob chat-during-transfers")
+        b.wait("message", text="chat-during-transfers")
+        for node, name in ((b, "f0.bin"), (b, "f1.bin"), (a, "f2.bin")):
+            done = node.wait("transfer", state="done", name=name, direction="in", timeout=60)
+            assert _sha(done["path"]) == _sha(c.dir.sub(name))
+
+
+def test_share_list_and_get_by_name_only():
+    with Cluster() as c:
+        a, b = _pair(c)
+        src = _random_file(c.dir.sub("talk notes.pdf"), 3 * 1024 * 1024 + 5)
+        a.send("/share " + src)
+        a.wait("shared", name="talk notes.pdf")
+        files = b.ask("/files alice", "files")["files"]
+        assert files == [{"name": "talk notes.pdf", "size": 3 * 1024 * 1024 + 5, "video": False}]
+        b.send("/get alice talk notes.pdf")
+        done = b.wait("transfer", state="done", direction="in", timeout=30)
+        assert _sha(done["path"]) == _sha(src)
+        # never by path, never what was not shared
+        for name in ("secret.txt", "../../etc/passwd", src, "/etc/passwd"):
+            b.send("/get alice " + name)
+            err = b.wait("error", code="refused", pred=lambda e, n=name: "not shared" in e["message"]
+                         or "shared" in e["message"])
+            assert "alice" in err["message"]
+        a.send("/unshare talk notes.pdf")
+        a.wait("unshared")
+        assert b.ask("/files alice", "files")["files"] == []
+        a.send("/share /nonexistent/file")
+        a.wait("error", code="not_a_file")
+
+
+def test_sender_killed_half_way_resumes_after_restart():
+    with Cluster() as c:
+        size = 48 * 1024 * 1024
+        count = size // (256 * 1024)
+        a, b = _pair(c, a_args=["--max-rate", "12M"])
+        src = _random_file(c.dir.sub("resume.bin"), size)
+        a.send("/send bob " + src)
+        b.wait("transfer", direction="in", pred=lambda e: e["bytes"] >= size * 0.4, timeout=30)
+        a.kill()
+        paused = b.wait("transfer", state="paused", timeout=15)
+        held = paused["bytes"] // (256 * 1024)
+        assert 0 < held < count
+        a2 = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")])
+        done = b.wait("transfer", state="done", direction="in", timeout=60)
+        assert _sha(done["path"]) == _sha(src)
+        sent = a2.wait("transfer", state="done", direction="out", timeout=30)
+        # Only what bob lacked was sent again
+        assert sent["chunks_sent"] <= count - held, (sent["chunks_sent"], count, held)
+
+
+def test_receiver_killed_resumes_from_what_it_saved():
+    with Cluster() as c:
+        size = 40 * 1024 * 1024
+        a, b = _pair(c, a_args=["--max-rate", "12M"])
+        src = _random_file(c.dir.sub("resume2.bin"), size)
+        a.send("/send bob " + src)
+        b.wait("transfer", direction="in", pred=lambda e: e["bytes"] >= size * 0.5, timeout=30)
+        b.kill()
+        a.wait("transfer", state="paused", direction="out", timeout=15)
+        b2 = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")])
+        done = b2.wait("transfer", state="done", direction="in", timeout=60)
+        assert _sha(done["path"]) == _sha(src)
+        sent = a.wait("transfer", state="done", direction="out", timeout=30)
+        # more than half was kept by bob: far fewer than all chunks re-sent
+        assert sent["chunks_sent"] < 160 * 0.75 + 160, sent
+
+
+def test_existing_names_symlinks_and_hostile_names_are_safe():
+    with Cluster() as c:
+        a, b = _pair(c)
+        dl = c.dir.sub("dl-bob")
+        # bob already has a report.txt, and a planted link where a.txt would go
+        with open(os.path.join(dl, "report.txt"), "w") as f:
+            f.write("bob's own")
+        target = c.dir.sub("victim")
+        with open(target, "w") as f:
+            f.write("untouched")
+        os.symlink(target, os.path.join(dl, "a.txt"))
+        names = ["report.txt", "a.txt", "\x1b[2J", "\u202etxt.exe", "...", ".hidden", "x" * 250]
+        srcdir = c.dir.sub("src")
+        os.makedirs(srcdir)
+        for n in names:
+            with open(os.path.join(srcdir, n), "w") as f:
+                f.write("content of %r" % n)
+        for n in names:
+            a.send("/send bob " + os.path.join(srcdir, n).replace("\x1b", "\x1b"))
+        saved = {}
+        end = deadline(30)
+        while len(b.find("transfer", state="done")) < len(names):
+            assert time.monotonic() < end, b.find("transfer")
+            b.wait("transfer", state="done", timeout=30,
+                   pred=lambda e, k=len(b.find("transfer", state="done")): len(b.find("transfer", state="done")) > k)
+        for e in b.find("transfer", state="done"):
+            saved[os.path.basename(e["path"])] = open(e["path"]).read()
+        with open(os.path.join(dl, "report.txt")) as f:
+            assert f.read() == "bob's own"
+        assert "report (1).txt" in saved
+        with open(target) as f:
+            assert f.read() == "untouched"
+        assert os.path.islink(os.path.join(dl, "a.txt"))
+        assert "a (1).txt" in saved
+        for name in saved:
+            assert "/" not in name and "\x1b" not in name and "\u202e" not in name
+            assert not name.startswith(".")
+            assert len(name.encode()) <= 200 + 8
+        # everything landed inside the download folder
+        for e in b.find("transfer", state="done"):
+            assert os.path.dirname(e["path"]) == dl
+
+
+def test_full_disk_pauses_keeps_data_and_resumes():
+    if not is_root():
+        raise Skip("needs root to mount a small tmpfs")
+    with Cluster() as c:
+        dl = c.dir.sub("dl-bob")
+        os.makedirs(dl)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", dl],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip("cannot mount tmpfs here: " + r.stderr.strip())
+        try:
+            a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice"), "--max-rate", "8M"])
+            b = c.start("bob", args=["--downloads", dl])
+            a.wait_peers(b)
+            # Too big for the disk at all: refused before anything is written
+            huge = c.dir.sub("huge.bin")
+            with open(huge, "wb") as f:
+                f.truncate(64 * 1024 * 1024)
+            a.send("/send bob " + huge)
+            assert "space" in a.wait("transfer", state="failed", timeout=15)["error"]
+            # Fits when offered, then the disk fills up meanwhile
+            src = _random_file(c.dir.sub("fill.bin"), 24 * 1024 * 1024)
+            a.send("/send bob " + src)
+            b.wait("transfer", state="running", direction="in", name="fill.bin")
+            filler = os.path.join(dl, "filler")
+            subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=1M", "count=40"],
+                           capture_output=True)
+            paused = b.wait("transfer", state="paused", name="fill.bin", timeout=30)
+            assert "full" in paused["error"] and paused["bytes"] > 0
+            # chat still works
+            a.send("/msg bob still-talking")
+            b.wait("message", text="still-talking")
+            os.unlink(filler)
+            b.send("/accept " + paused["transfer_id"][:8])
+            done = b.wait("transfer", state="done", name="fill.bin", timeout=60)
+            assert _sha(done["path"]) == _sha(src)
+        finally:
+            for n in list(c.nodes):
+                if n.proc.poll() is None:
+                    n.quit()
+            subprocess.run(["umount", "-l", dl], capture_output=True)
+
+
+def test_ask_policy_offers_and_reject():
+    with Cluster() as c:
+        a, b = _pair(c, b_args=["--accept", "ask"])
+        src = _random_file(c.dir.sub("ask.bin"), 1000)
+        a.send("/send bob " + src)
+        offered = b.wait("transfer", state="offered", direction="in")
+        assert "/accept" in b.wait("info")["message"]
+        b.send("/reject " + offered["transfer_id"][:8])
+        assert "declined" in a.wait("transfer", state="failed", direction="out")["error"]
+        a.send("/send bob " + src)
+        offered = b.wait("transfer", state="offered", direction="in",
+                         pred=lambda e: e["transfer_id"] != offered["transfer_id"])
+        b.send("/accept " + offered["transfer_id"][:8])
+        done = b.wait("transfer", state="done", direction="in")
+        assert _sha(done["path"]) == _sha(src)
+        b.send("/transfers")
+        ts = b.wait("transfers")["transfers"]
+        assert sorted(t["state"] for t in ts) == ["done", "failed"]
