@@ -11,6 +11,7 @@ void envelope_tests (void);
 void wire_tests (void);
 void record_tests (void);
 void node_tests (void);
+void files_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -80,6 +81,7 @@ main (int argc, char **argv)
     wire_tests ();
     record_tests ();
     node_tests ();
+    files_tests ();
     char cmd [128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", s_root);
     if (system (cmd) != 0)

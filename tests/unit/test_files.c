@@ -1,0 +1,325 @@
+#include <dirent.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "../../crypto/chunk.h"
+#include "../../crypto/err.h"
+#include "../../crypto/fileio.h"
+#include "../../node/files.h"
+#include "../../node/xfer.h"
+#include "unit.h"
+
+static void
+s_names (void)
+{
+    struct { const char *in; const char *want; } cases [] = {
+        { "../../.ssh/authorized_keys", "authorized_keys" },
+        { "/etc/passwd", "passwd" },
+        { "..", "file" },
+        { ".", "file" },
+        { "", "file" },
+        { ".bashrc", "_bashrc" },
+        { "a\\b\\c.txt", "c.txt" },
+        { "\x1b[2J", "_[2J" },
+        { "evil\xe2\x80\xaetxt.exe", "evil_txt.exe" },
+        { "bad\xff\xfeutf8", "bad__utf8" },
+        { "name. . .", "name" },
+        { "tab\there", "tab_here" },
+        { "caf\xc3\xa9.pdf", "caf\xc3\xa9.pdf" },
+    };
+    char out [XFER_NAME_MAX + 1];
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        xfer_safe_name (cases [i].in, strlen (cases [i].in), out);
+        if (strcmp (out, cases [i].want) != 0) {
+            char m [256];
+            snprintf (m, sizeof m, "'%s' became '%s', not '%s'", cases [i].in, out, cases [i].want);
+            unit_fail (__FILE__, __LINE__, m);
+            return;
+        }
+    }
+    //  300 bytes, cut on a character boundary
+    char long_name [301];
+    memset (long_name, 'x', 298);
+    memcpy (long_name + 298, "\xc3\xa9", 3);
+    xfer_safe_name (long_name, 300, out);
+    CHECK (strlen (out) == XFER_NAME_MAX);
+    char multi [400] = "";
+    for (int i = 0; i < 120; i++)
+        strcat (multi, "\xc3\xa9");
+    xfer_safe_name (multi, strlen (multi), out);
+    CHECK (strlen (out) == XFER_NAME_MAX && out [XFER_NAME_MAX - 1] == (char) 0xa9);
+    //  an embedded NUL cannot cut the check short
+    xfer_safe_name ("ok\0/../../x", 11, out);
+    CHECK (strchr (out, '/') == NULL);
+}
+
+static void
+s_offers (void)
+{
+    wire_offer_t o = { .name = "a", .name_len = 1, .size = 1000, .chunk_size = 4096, .chunk_count = 1 };
+    CHECK_RC (xfer_check_offer (&o), 0);
+    o.size = 1ULL << 63;
+    o.chunk_count = o.size / 4096;
+    CHECK_RC (xfer_check_offer (&o), SC_ETOOBIG);
+    o.size = 10000;
+    o.chunk_count = 2;          //  10000 / 4096 needs 3
+    CHECK_RC (xfer_check_offer (&o), SC_EMALFORMED);
+    o.chunk_count = 3;
+    o.chunk_size = 1;
+    CHECK_RC (xfer_check_offer (&o), SC_EMALFORMED);
+    o.chunk_size = 64 * 1024 * 1024;
+    CHECK_RC (xfer_check_offer (&o), SC_EMALFORMED);
+    o.chunk_size = 4096;
+    o.name_len = 0;
+    CHECK_RC (xfer_check_offer (&o), SC_EMALFORMED);
+    o.name_len = 1;
+    o.size = 0;
+    o.chunk_count = 0;
+    CHECK_RC (xfer_check_offer (&o), 0);
+    CHECK (xfer_chunk_len (10000, 4096, 2) == 10000 - 8192 && xfer_chunk_len (10000, 4096, 3) == 0);
+    //  A chunk is bound to its place, its transfer and its key
+    uint8_t key [32], id [16], plain [100], sealed [116], back [100];
+    randombytes_buf (key, 32);
+    randombytes_buf (id, 16);
+    randombytes_buf (plain, sizeof plain);
+    CHECK_RC (chunk_seal (key, id, 5, 9, plain, 100, sealed), 0);
+    CHECK_RC (chunk_open (key, id, 5, 9, sealed, 116, back), 0);
+    CHECK (memcmp (back, plain, 100) == 0);
+    CHECK_RC (chunk_open (key, id, 6, 9, sealed, 116, back), SC_EBOX);
+    CHECK_RC (chunk_open (key, id, 5, 10, sealed, 116, back), SC_EBOX);
+    id [0] ^= 1;
+    CHECK_RC (chunk_open (key, id, 5, 9, sealed, 116, back), SC_EBOX);
+    id [0] ^= 1;
+    sealed [50] ^= 1;
+    CHECK_RC (chunk_open (key, id, 5, 9, sealed, 116, back), SC_EBOX);
+    CHECK_RC (chunk_open (key, id, 5, 9, sealed, 10, back), SC_ETRUNC);
+}
+
+//  A receiver driven by hand: frames it sends and events it reports are kept.
+static wire_type_t s_sent [256];
+static int s_nsent;
+static json_t *s_events;
+static uint8_t s_peer [32];
+
+static int
+s_host_send (void *arg, const uint8_t peer [32], const wire_frame_t *f)
+{
+    (void) arg; (void) peer;
+    if (s_nsent < 256)
+        s_sent [s_nsent++] = f->type;
+    return 0;
+}
+
+static void
+s_host_event (void *arg, json_t *ev)
+{
+    (void) arg;
+    json_array_append_new (s_events, ev);
+}
+
+static const char *
+s_host_name (void *arg, const uint8_t peer [32], bool *verified)
+{
+    (void) arg; (void) peer;
+    *verified = false;
+    return "mallory";
+}
+
+static const char *
+s_last_state (void)
+{
+    for (size_t i = json_array_size (s_events); i-- > 0; ) {
+        json_t *e = json_array_get (s_events, i);
+        if (strcmp (json_string_value (json_object_get (e, "event")), "transfer") == 0)
+            return json_string_value (json_object_get (e, "state"));
+    }
+    return "";
+}
+
+static int
+s_count_files (const char *dir)
+{
+    DIR *d = opendir (dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir (d)))
+        n += e->d_name [0] != '.' || strncmp (e->d_name, ".securechat-", 12) == 0;
+    if (d)
+        closedir (d);
+    return n;
+}
+
+typedef struct {
+    files_t *files;
+    char downloads [PATH_MAX];
+    uint8_t data [3 * 4096 + 100];
+    wire_offer_t offer;
+} s_rx_t;
+
+static void
+s_rx_start (s_rx_t *rx, bool corrupt_hash)
+{
+    const char *dir = unit_tmpdir ();
+    char home [PATH_MAX];
+    snprintf (home, sizeof home, "%s/home", dir);
+    snprintf (rx->downloads, sizeof rx->downloads, "%s/dl", dir);
+    s_events = json_array ();
+    s_nsent = 0;
+    files_opts_t o = { .home = home, .downloads = rx->downloads, .policy = FILES_ACCEPT_KNOWN,
+                       .accept_max = 1ULL << 30 };
+    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name };
+    int err;
+    rx->files = files_new (&o, &h, &err);
+    randombytes_buf (rx->data, sizeof rx->data);
+    wire_offer_t *of = &rx->offer;
+    memset (of, 0, sizeof *of);
+    randombytes_buf (of->id, 16);
+    randombytes_buf (of->key, 32);
+    of->name = "report.txt";
+    of->name_len = 10;
+    of->size = sizeof rx->data;
+    of->chunk_size = 4096;
+    of->chunk_count = 4;
+    crypto_generichash (of->hash, 32, rx->data, sizeof rx->data, NULL, 0);
+    if (corrupt_hash)
+        of->hash [0] ^= 1;
+    uint8_t *body;
+    size_t len;
+    wire_offer_encode (of, &body, &len);
+    files_on_offer (rx->files, s_peer, body, len);
+    free (body);
+}
+
+static void
+s_rx_chunk (s_rx_t *rx, uint64_t index, size_t cut, int flip)
+{
+    uint8_t sealed [4096 + 16 + 64];
+    uint64_t len = xfer_chunk_len (rx->offer.size, 4096, index);
+    if (index >= 4)
+        len = 100;
+    chunk_seal (rx->offer.key, rx->offer.id, index, 4, rx->data + (index < 4? index * 4096: 0),
+                (size_t) len, sealed);
+    if (flip >= 0)
+        sealed [flip] ^= 1;
+    wire_frame_t f = { .type = WIRE_CHUNK, .index = index, .data = sealed,
+                       .size = (size_t) len + 16 - cut };
+    memcpy (f.id, rx->offer.id, 16);
+    files_on_frame (rx->files, s_peer, &f);
+}
+
+static void
+s_rx_finish (s_rx_t *rx)
+{
+    for (int i = 0; i < 10 && files_work (rx->files, 0); i++)
+        ;
+}
+
+static void
+s_receiver_good_and_duplicates (void)
+{
+    s_rx_t rx;
+    s_rx_start (&rx, false);
+    CHECK (s_nsent == 1 && s_sent [0] == WIRE_ACCEPT);
+    CHECK (strcmp (s_last_state (), "running") == 0);
+    s_rx_chunk (&rx, 0, 0, -1);
+    s_rx_chunk (&rx, 0, 0, -1);         //  duplicate: ignored
+    s_rx_chunk (&rx, 2, 0, -1);
+    s_rx_chunk (&rx, 1, 0, -1);
+    s_rx_chunk (&rx, 3, 0, -1);
+    s_rx_finish (&rx);
+    CHECK (strcmp (s_last_state (), "done") == 0);
+    CHECK (s_sent [s_nsent - 1] == WIRE_DONE);
+    char path [PATH_MAX + 16];
+    snprintf (path, sizeof path, "%s/report.txt", rx.downloads);
+    uint8_t *got;
+    size_t len;
+    CHECK_RC (fileio_read_all (path, 1 << 20, &got, &len), 0);
+    CHECK (len == sizeof rx.data && memcmp (got, rx.data, len) == 0);
+    free (got);
+    CHECK (s_count_files (rx.downloads) == 1);
+    files_destroy (&rx.files);
+    json_decref (s_events);
+}
+
+static void
+s_receiver_refuses_bad_chunks (void)
+{
+    //  out of range, wrong size, flipped bit: each stops the transfer for
+    //  good and removes the temporary file
+    struct { uint64_t index; size_t cut; int flip; } bad [] = {
+        { 4, 0, -1 }, { 99999999999ULL, 0, -1 }, { 1, 1, -1 }, { 1, 0, 7 }, { 3, 0, 40 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        s_rx_t rx;
+        s_rx_start (&rx, false);
+        s_rx_chunk (&rx, 0, 0, -1);
+        CHECK (s_count_files (rx.downloads) == 1);      //  the .part file
+        s_rx_chunk (&rx, bad [i].index, bad [i].cut, bad [i].flip);
+        CHECK (strcmp (s_last_state (), "failed") == 0);
+        CHECK (s_sent [s_nsent - 1] == WIRE_CANCEL);
+        CHECK (s_count_files (rx.downloads) == 0);
+        //  what comes after is ignored
+        s_rx_chunk (&rx, 1, 0, -1);
+        CHECK (strcmp (s_last_state (), "failed") == 0);
+        files_destroy (&rx.files);
+        json_decref (s_events);
+    }
+}
+
+static void
+s_receiver_hash_mismatch (void)
+{
+    s_rx_t rx;
+    s_rx_start (&rx, true);
+    for (uint64_t i = 0; i < 4; i++)
+        s_rx_chunk (&rx, i, 0, -1);
+    s_rx_finish (&rx);
+    CHECK (strcmp (s_last_state (), "failed") == 0);
+    CHECK (s_sent [s_nsent - 1] == WIRE_DONE);
+    CHECK (s_count_files (rx.downloads) == 0);
+    files_destroy (&rx.files);
+    json_decref (s_events);
+}
+
+static void
+s_receiver_refuses_impossible_offers (void)
+{
+    const char *dir = unit_tmpdir ();
+    char home [PATH_MAX], dl [PATH_MAX];
+    snprintf (home, sizeof home, "%s/home", dir);
+    snprintf (dl, sizeof dl, "%s/dl", dir);
+    s_events = json_array ();
+    s_nsent = 0;
+    files_opts_t o = { .home = home, .downloads = dl, .accept_max = 1ULL << 30 };
+    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name };
+    int err;
+    files_t *files = files_new (&o, &h, &err);
+    wire_offer_t of = { .name = "x", .name_len = 1, .size = 1ULL << 63, .chunk_size = 4096,
+                        .chunk_count = (1ULL << 63) / 4096 };
+    uint8_t *body;
+    size_t len;
+    wire_offer_encode (&of, &body, &len);
+    files_on_offer (files, s_peer, body, len);
+    free (body);
+    CHECK (s_nsent == 1 && s_sent [0] == WIRE_REFUSE);
+    CHECK (s_count_files (dl) == 0);
+    //  Garbage bodies are refused quietly
+    files_on_offer (files, s_peer, (const uint8_t *) "\xdd\xff\xff\xff\xff", 5);
+    CHECK (s_count_files (dl) == 0);
+    files_destroy (&files);
+    json_decref (s_events);
+}
+
+void
+files_tests (void)
+{
+    memset (s_peer, 7, sizeof s_peer);
+    unit_run ("xfer: hostile names become safe base names", s_names);
+    unit_run ("xfer: offer numbers and chunk binding", s_offers);
+    unit_run ("files: receiver writes chunks in any order, ignores duplicates", s_receiver_good_and_duplicates);
+    unit_run ("files: out-of-range, wrong-size and tampered chunks stop the transfer", s_receiver_refuses_bad_chunks);
+    unit_run ("files: hash mismatch discards the file", s_receiver_hash_mismatch);
+    unit_run ("files: impossible offers refused before anything is written", s_receiver_refuses_impossible_offers);
+}
