@@ -64,6 +64,8 @@ typedef struct {
     bool dirty;                 //  in: state to save
     bool pull;                  //  in: we asked for it (/get)
     int64_t last_event;
+    uint64_t last_bytes;        //  at last_event, for the rate
+    uint64_t rate;              //  bytes per second between the last two reports
     char error [512];
 } s_xfer_t;
 
@@ -159,6 +161,7 @@ s_xfer_json (files_t *self, const s_xfer_t *x)
                             "size", (json_int_t) x->size, "bytes", (json_int_t) s_bytes (x),
                             "direction", x->out? "out": "in", "chunks_sent", (json_int_t) x->sent);
     json_object_set_new (ev, "state", json_string (s_state_names [x->state]));
+    json_object_set_new (ev, "rate", json_integer ((json_int_t) x->rate));
     if (x->state == S_DONE && !x->out)
         json_object_set_new (ev, "path", json_string (x->path));
     if (x->error [0])
@@ -169,8 +172,12 @@ s_xfer_json (files_t *self, const s_xfer_t *x)
 static void
 s_report (files_t *self, s_xfer_t *x, int64_t now)
 {
+    uint64_t bytes = s_bytes (x);
+    if (x->last_event && now > x->last_event && bytes >= x->last_bytes)
+        x->rate = (bytes - x->last_bytes) * 1000 / (uint64_t) (now - x->last_event);
     s_emit (self, s_xfer_json (self, x));
     x->last_event = now;
+    x->last_bytes = bytes;
 }
 
 static int64_t

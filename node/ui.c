@@ -248,6 +248,51 @@ s_safe (char *out, size_t size, const char *text)
 
 #define C(code) (self->color? "\033[" code "m": "")
 
+//  "1.5 MB", "812 KB", "17 B"
+static void
+s_size (json_int_t bytes, char *out, size_t size)
+{
+    double v = (double) bytes;
+    const char *unit = "B";
+    if (v >= 1e9) { v /= 1e9; unit = "GB"; }
+    else if (v >= 1e6) { v /= 1e6; unit = "MB"; }
+    else if (v >= 1e3) { v /= 1e3; unit = "KB"; }
+    snprintf (out, size, unit [0] == 'B'? "%.0f %s": "%.1f %s", v, unit);
+}
+
+//  One line for a transfer: direction, name, peer, progress, rate, time left.
+static void
+s_transfer_line (ui_t *self, json_t *ev, char *line, size_t size)
+{
+    char name [256], peer [256], total [32], done [32], rate [32], extra [600] = "";
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    s_safe (peer, sizeof peer, s_str (ev, "peer_name"));
+    json_int_t bytes = json_integer_value (json_object_get (ev, "bytes"));
+    json_int_t all = json_integer_value (json_object_get (ev, "size"));
+    json_int_t speed = json_integer_value (json_object_get (ev, "rate"));
+    s_size (all, total, sizeof total);
+    s_size (bytes, done, sizeof done);
+    s_size (speed, rate, sizeof rate);
+    bool in = strcmp (s_str (ev, "direction"), "in") == 0;
+    const char *state = s_str (ev, "state");
+    if (strcmp (state, "running") == 0 && speed > 0)
+        snprintf (extra, sizeof extra, " at %s/s, %lld s left", rate,
+                  (long long) ((all - bytes) / speed));
+    else if (strcmp (state, "done") == 0 && in) {
+        s_safe (extra, sizeof extra - 8, s_str (ev, "path"));
+        memmove (extra + 9, extra, strlen (extra) + 1);
+        memcpy (extra, ", saved: ", 9);
+    }
+    else if (json_is_string (json_object_get (ev, "error"))) {
+        char err [400];
+        s_safe (err, sizeof err, s_str (ev, "error"));
+        snprintf (extra, sizeof extra, ": %s", err);
+    }
+    snprintf (line, size, "%s %s %s %s: %s, %d%% of %s%s  [%.8s]", in? "<-": "->", name,
+              in? "from": "to", peer, state, all? (int) (bytes * 100 / all): 100, total, extra,
+              s_str (ev, "transfer_id"));
+}
+
 static void
 s_format (ui_t *self, json_t *ev)
 {
@@ -326,6 +371,42 @@ s_format (ui_t *self, json_t *ev)
             s_print (self, line);
         }
         return;
+    }
+    else if (strcmp (type, "transfer") == 0) {
+        s_transfer_line (self, ev, line, sizeof line);
+    }
+    else if (strcmp (type, "transfers") == 0) {
+        size_t i;
+        json_t *t;
+        if (json_array_size (json_object_get (ev, "transfers")) == 0)
+            s_print (self, "no transfers");
+        json_array_foreach (json_object_get (ev, "transfers"), i, t) {
+            s_transfer_line (self, t, line, sizeof line);
+            s_print (self, line);
+        }
+        return;
+    }
+    else if (strcmp (type, "files") == 0) {
+        size_t i;
+        json_t *f;
+        json_t *files = json_object_get (ev, "files");
+        snprintf (line, sizeof line, "%s shares %zu file%s%s", name, json_array_size (files),
+                  json_array_size (files) == 1? "": "s", json_array_size (files)? ":": "");
+        s_print (self, line);
+        json_array_foreach (files, i, f) {
+            char size [32];
+            s_safe (text, sizeof text, s_str (f, "name"));
+            s_size (json_integer_value (json_object_get (f, "size")), size, sizeof size);
+            snprintf (line, sizeof line, "  %-40s %10s%s", text, size,
+                      json_is_true (json_object_get (f, "video"))? "  video": "");
+            s_print (self, line);
+        }
+        return;
+    }
+    else if (strcmp (type, "shared") == 0 || strcmp (type, "unshared") == 0) {
+        s_safe (text, sizeof text, s_str (ev, "name"));
+        snprintf (line, sizeof line, "%s %s", strcmp (type, "shared") == 0? "now sharing": "no longer sharing",
+                  text);
     }
     else if (strcmp (type, "history") == 0) {
         size_t i;
