@@ -82,7 +82,7 @@ test-run: $(NODE_BIN) $(UNIT_BIN) $(FORGE_BIN)
 # Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.
 BENCH_SRC := tests/bench/proc.c
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/bench_mesh build-bench/bench_discovery
+	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/bench_mesh build-bench/bench_discovery build-bench/bench_files
 	@tests/bench/run.sh build-bench
 
 build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)
