@@ -228,3 +228,20 @@ def test_ask_policy_offers_and_reject():
         b.send("/transfers")
         ts = b.wait("transfers")["transfers"]
         assert sorted(t["state"] for t in ts) == ["done", "failed"]
+
+
+def test_cancel_stops_both_sides_and_removes_the_partial_file():
+    with Cluster() as c:
+        a, b = _pair(c, a_args=["--max-rate", "4M"])
+        src = _random_file(c.dir.sub("slow.bin"), 20 * 1024 * 1024)
+        a.send("/send bob " + src)
+        running = b.wait("transfer", direction="in", pred=lambda e: e["bytes"] > 0, timeout=20)
+        assert any(n.startswith(".securechat-") for n in os.listdir(c.dir.sub("dl-bob")))
+        b.send("/cancel " + running["transfer_id"][:8])
+        assert b.wait("transfer", state="failed", direction="in")["error"] == "cancelled"
+        assert "cancelled" in a.wait("transfer", state="failed", direction="out")["error"]
+        assert os.listdir(c.dir.sub("dl-bob")) == []
+        b.send("/cancel " + running["transfer_id"][:8])
+        b.wait("error", code="invalid")
+        b.send("/cancel ffff0000")
+        b.wait("error", code="no_transfer")
