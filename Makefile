@@ -34,8 +34,9 @@ LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c crypto/chunk.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c
+MEDIA := media/probe.c
 NODE := node/wire.c node/xfer.c node/files.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
-LIB_SRC := $(CRYPTO) $(DISCOVERY) $(NODE)
+LIB_SRC := $(CRYPTO) $(DISCOVERY) $(MEDIA) $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

@@ -18,6 +18,7 @@
 #include "../crypto/identity.h"
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
+#include "../media/probe.h"
 #include "files.h"
 #include "xfer.h"
 
@@ -73,6 +74,7 @@ typedef struct {
     char name [XFER_NAME_MAX + 1];
     char path [PATH_MAX];
     uint64_t size;
+    bool video;                 //  probed once, when shared
 } s_share_t;
 
 typedef struct {
@@ -463,6 +465,8 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
                             strlen (json_string_value (json_object_get (e, "name"))?: "file"), s->name);
             snprintf (s->path, sizeof s->path, "%s", p);
             s->size = (uint64_t) st.st_size;
+            probe_info_t pi;
+            s->video = probe_file (p, &pi) == 0 && pi.video;
         }
     }
     json_decref (list);
@@ -539,9 +543,11 @@ files_share (files_t *self, const char *path)
     snprintf (s->name, sizeof s->name, "%s", name);
     snprintf (s->path, sizeof s->path, "%s", real);
     s->size = (uint64_t) st.st_size;
+    probe_info_t pi;
+    s->video = probe_file (real, &pi) == 0 && pi.video;
     s_save_shares (self);
-    s_emit (self, json_pack ("{s:s, s:s, s:s, s:I}", "event", "shared", "name", name,
-                             "path", real, "size", (json_int_t) s->size));
+    s_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:b}", "event", "shared", "name", name,
+                             "path", real, "size", (json_int_t) s->size, "video", s->video));
 }
 
 void
@@ -578,7 +584,7 @@ s_send_shares (files_t *self, const uint8_t peer [32])
         e [i].name = self->shares [i].name;
         e [i].name_len = strlen (self->shares [i].name);
         e [i].size = stat (self->shares [i].path, &st) == 0? (uint64_t) st.st_size: self->shares [i].size;
-        e [i].video = 0;
+        e [i].video = self->shares [i].video;
     }
     uint8_t *buf;
     size_t len;

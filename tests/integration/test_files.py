@@ -245,3 +245,26 @@ def test_cancel_stops_both_sides_and_removes_the_partial_file():
         b.wait("error", code="invalid")
         b.send("/cancel ffff0000")
         b.wait("error", code="no_transfer")
+
+
+def test_files_tells_videos_from_other_files():
+    with Cluster() as c:
+        a, b = _pair(c)
+        clip = c.dir.sub("clip.mp4")
+        r = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10",
+                            "-f", "lavfi", "-i", "sine", "-t", "1", "-c:v", "libx264", "-c:a", "aac",
+                            "-y", clip], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip("ffmpeg cannot make an H.264 clip here: " + r.stderr[-200:])
+        fake = c.dir.sub("fake.mp4")
+        with open(fake, "w") as f:
+            f.write("not a video at all\n" * 100)
+        text = c.dir.sub("notes.txt")
+        with open(text, "w") as f:
+            f.write("hello\n")
+        for p in (clip, fake, text):
+            a.send("/share " + p)
+        assert a.wait("shared", name="clip.mp4")["video"] is True
+        a.wait("shared", name="notes.txt")
+        files = {f["name"]: f["video"] for f in b.ask("/files alice", "files")["files"]}
+        assert files == {"clip.mp4": True, "fake.mp4": False, "notes.txt": False}, files
