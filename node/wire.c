@@ -90,6 +90,22 @@ s_pack_begin (msgpack_sbuffer *sb, msgpack_packer *pk, wire_type_t type, size_t 
     return 0;
 }
 
+//  Starts a body (not a frame) in sb.
+static void
+s_body_begin (msgpack_sbuffer *sb, msgpack_packer *pk)
+{
+    msgpack_sbuffer_init (sb);
+    msgpack_packer_init (pk, sb, msgpack_sbuffer_write);
+}
+
+static int
+s_pack_str (msgpack_packer *pk, const char *text, size_t len)
+{
+    if (msgpack_pack_str (pk, len) != 0 || msgpack_pack_str_body (pk, text, len) != 0)
+        return SC_ENOMEM;
+    return 0;
+}
+
 static int
 s_pack_bin (msgpack_packer *pk, const void *data, size_t size)
 {
@@ -166,8 +182,7 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
                 return SC_ETOOBIG;
             rc = s_pack_begin (&sb, &pk, f->type, 2);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
-                        ||  msgpack_pack_str (&pk, f->text_len)
-                        ||  msgpack_pack_str_body (&pk, f->text, f->text_len)))
+                        ||  s_pack_str (&pk, f->text, f->text_len)))
                 rc = SC_ENOMEM;
             break;
         case WIRE_CHUNK:
@@ -359,13 +374,11 @@ wire_chat_encode (const wire_chat_t *chat, uint8_t **out, size_t *len)
     *out = NULL;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    s_body_begin (&sb, &pk);
     int rc = 0;
     if (msgpack_pack_array (&pk, 2) != 0
     ||  msgpack_pack_uint8 (&pk, (uint8_t) chat->kind) != 0
-    ||  msgpack_pack_str (&pk, chat->text_len) != 0
-    ||  msgpack_pack_str_body (&pk, chat->text, chat->text_len) != 0)
+    ||  s_pack_str (&pk, chat->text, chat->text_len))
         rc = SC_ENOMEM;
     return s_pack_end (&sb, rc, out, len);
 }
@@ -400,11 +413,10 @@ wire_offer_encode (const wire_offer_t *o, uint8_t **out, size_t *len)
         return SC_ETOOBIG;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    s_body_begin (&sb, &pk);
     int rc = 0;
     if (msgpack_pack_array (&pk, 7) || s_pack_bin (&pk, o->id, WIRE_ID_SIZE)
-    ||  msgpack_pack_str (&pk, o->name_len) || msgpack_pack_str_body (&pk, o->name, o->name_len)
+    ||  s_pack_str (&pk, o->name, o->name_len)
     ||  msgpack_pack_uint64 (&pk, o->size) || msgpack_pack_uint64 (&pk, o->chunk_size)
     ||  msgpack_pack_uint64 (&pk, o->chunk_count)
     ||  s_pack_bin (&pk, o->hash, 32) || s_pack_bin (&pk, o->key, 32))
@@ -447,12 +459,11 @@ wire_shares_encode (const wire_share_t *e, size_t n, uint8_t **out, size_t *len)
     *out = NULL;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init (&sb);
-    msgpack_packer_init (&pk, &sb, msgpack_sbuffer_write);
+    s_body_begin (&sb, &pk);
     int rc = msgpack_pack_array (&pk, n)? SC_ENOMEM: 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (msgpack_pack_array (&pk, 3)
-        ||  msgpack_pack_str (&pk, e [i].name_len) || msgpack_pack_str_body (&pk, e [i].name, e [i].name_len)
+        ||  s_pack_str (&pk, e [i].name, e [i].name_len)
         ||  msgpack_pack_uint64 (&pk, e [i].size)
         ||  (e [i].video? msgpack_pack_true (&pk): msgpack_pack_false (&pk)))
             rc = SC_ENOMEM;
