@@ -22,7 +22,10 @@ endif
 
 Q := $(if $(filter 1,$(V)),,@)
 MSGPACK = $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-PKGS = libsodium libzmq $(MSGPACK) jansson readline libavformat libavcodec libavutil
+# The node links no FFmpeg: only securechat-probe does (start-up and memory)
+NODE_PKGS = libsodium libzmq $(MSGPACK) jansson readline
+MEDIA_PKGS = libavformat libavcodec libavutil
+PKGS = $(NODE_PKGS) $(MEDIA_PKGS)
 
 # CFLAGS is the user's (make CFLAGS=-O3); the project's own flags stay apart
 CFLAGS ?= -O2 -g
@@ -30,21 +33,23 @@ SC_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter
              -MMD -MP $(SANFLAGS)
 CPPFLAGS += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS += $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lm
+MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
 CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c crypto/chunk.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c
 MEDIA := media/probe.c
 NODE := node/wire.c node/xfer.c node/files.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
-LIB_SRC := $(CRYPTO) $(DISCOVERY) $(MEDIA) $(NODE)
+LIB_SRC := $(CRYPTO) $(DISCOVERY) $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 NODE_BIN := $(BUILD)/securechat-node
+PROBE_BIN := $(BUILD)/securechat-probe
 UNIT_BIN := $(BUILD)/unit-tests
 
 .PHONY: all deps run test test-run bench fuzz fuzz-run clean install
-all: $(NODE_BIN)
+all: $(NODE_BIN) $(PROBE_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -54,6 +59,10 @@ $(BUILD)/obj/%.o: %.c
 $(NODE_BIN): $(LIB_OBJ) $(BUILD)/obj/node/main.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(PROBE_BIN): $(MEDIA:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/media/probe_main.o
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) -o $@
 
 $(UNIT_BIN): $(LIB_OBJ) $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 	$(if $(Q),@echo "  LD      $@")
@@ -77,13 +86,13 @@ $(FORGE_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/forge.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-test-run: $(NODE_BIN) $(UNIT_BIN) $(FORGE_BIN)
+test-run: $(NODE_BIN) $(PROBE_BIN) $(UNIT_BIN) $(FORGE_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
 
 # Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.
 BENCH_SRC := tests/bench/proc.c
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/bench_mesh build-bench/bench_discovery build-bench/bench_files
+	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/securechat-probe build-bench/bench_mesh build-bench/bench_discovery build-bench/bench_files
 	@tests/bench/run.sh build-bench
 
 build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)

@@ -18,7 +18,9 @@
 #include "../crypto/identity.h"
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
-#include "../media/probe.h"
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include "files.h"
 #include "xfer.h"
 
@@ -85,6 +87,7 @@ typedef struct {
 
 struct _files_t {
     files_opts_t opts;
+    char probe [PATH_MAX];      //  the securechat-probe helper beside our binary
     files_host_t host;
     char home [PATH_MAX];
     char downloads [PATH_MAX];
@@ -101,6 +104,8 @@ struct _files_t {
     int64_t rate_start;
     uint64_t rate_bytes;
 };
+
+static bool s_is_video (files_t *self, const char *path);
 
 //  ---------------------------------------------------------------------
 //  Events and small helpers
@@ -427,6 +432,17 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
     snprintf (self->home, sizeof self->home, "%s", opts->home);
     snprintf (self->downloads, sizeof self->downloads, "%s", opts->downloads);
     snprintf (self->state_dir, sizeof self->state_dir, "%s/transfers", opts->home);
+    //  The probe helper is installed beside the node
+    char exe [PATH_MAX];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe [n] = 0;
+        char *slash = strrchr (exe, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf (self->probe, sizeof self->probe, "%.4000s/securechat-probe", exe);
+        }
+    }
     self->buf = malloc (XFER_CHUNK_MAX);
     self->sealed = malloc (XFER_CHUNK_MAX + CHUNK_TAG_SIZE);
     *err = SC_ENOMEM;
@@ -465,8 +481,7 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
                             strlen (json_string_value (json_object_get (e, "name"))?: "file"), s->name);
             snprintf (s->path, sizeof s->path, "%s", p);
             s->size = (uint64_t) st.st_size;
-            probe_info_t pi;
-            s->video = probe_file (p, &pi) == 0 && pi.video;
+            s->video = s_is_video (self, p);
         }
     }
     json_decref (list);
@@ -509,6 +524,50 @@ files_destroy (files_t **self_p)
 //  ---------------------------------------------------------------------
 //  Shares
 
+//  Asks the securechat-probe helper whether path is a video.  It runs in a
+//  child process (only it loads FFmpeg), within PROBE_MS; false when it is
+//  missing, slow or says no.
+#define PROBE_MS 3000
+static bool
+s_is_video (files_t *self, const char *path)
+{
+    if (!self->probe [0] || access (self->probe, X_OK) != 0)
+        return false;
+    int out [2];
+    if (pipe2 (out, O_CLOEXEC) != 0)
+        return false;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        dup2 (out [1], STDOUT_FILENO);
+        int null = open ("/dev/null", O_RDWR);
+        dup2 (null, STDIN_FILENO);
+        dup2 (null, STDERR_FILENO);
+        execl (self->probe, self->probe, path, (char *) NULL);
+        _exit (127);
+    }
+    close (out [1]);
+    char text [128] = "";
+    size_t len = 0;
+    int64_t end = s_now () + PROBE_MS;
+    while (pid > 0 && len < sizeof text - 1) {
+        struct pollfd pfd = { out [0], POLLIN, 0 };
+        int left = (int) (end - s_now ());
+        if (left <= 0 || poll (&pfd, 1, left) <= 0)
+            break;
+        ssize_t n = read (out [0], text + len, sizeof text - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t) n;
+    }
+    close (out [0]);
+    if (pid > 0) {
+        kill (pid, SIGKILL);        //  done or too slow: either way, gone
+        waitpid (pid, NULL, 0);
+    }
+    text [len] = 0;
+    return strncmp (text, "video=1 ", 8) == 0;
+}
+
 void
 files_share (files_t *self, const char *path)
 {
@@ -543,8 +602,7 @@ files_share (files_t *self, const char *path)
     snprintf (s->name, sizeof s->name, "%s", name);
     snprintf (s->path, sizeof s->path, "%s", real);
     s->size = (uint64_t) st.st_size;
-    probe_info_t pi;
-    s->video = probe_file (real, &pi) == 0 && pi.video;
+    s->video = s_is_video (self, real);
     s_save_shares (self);
     s_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:b}", "event", "shared", "name", name,
                              "path", real, "size", (json_int_t) s->size, "video", s->video));
