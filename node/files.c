@@ -304,6 +304,8 @@ s_save (files_t *self, s_xfer_t *x)
                            "path", x->path, "part", x->part, "size", (json_int_t) x->size,
                            "chunk_size", (json_int_t) x->chunk_size, "count", (json_int_t) x->count,
                            "hash", hash, "key", key, "pull", x->pull);
+    //  An offer still waiting for /accept must not come back accepted
+    json_object_set_new (j, "accepted", json_boolean (x->out || x->state != S_OFFERED));
     if (!x->out && x->map) {
         size_t n = xfer_map_size (x->count);
         char *hex = malloc (n * 2 + 1);
@@ -377,7 +379,8 @@ s_load_one (files_t *self, const char *path)
         for (uint64_t i = 0; i < x->count; i++)
             x->have += xfer_map_get (x->map, i);
     }
-    x->state = S_PAUSED;        //  until the peer is back
+    //  Until the peer is back; an offer nobody accepted stays an offer
+    x->state = json_is_false (json_object_get (j, "accepted"))? S_OFFERED: S_PAUSED;
     json_decref (j);
 }
 

@@ -268,3 +268,30 @@ def test_files_tells_videos_from_other_files():
         a.wait("shared", name="notes.txt")
         files = {f["name"]: f["video"] for f in b.ask("/files alice", "files")["files"]}
         assert files == {"clip.mp4": True, "fake.mp4": False, "notes.txt": False}, files
+
+
+def test_an_offer_waiting_for_accept_stays_waiting_after_a_restart():
+    with Cluster() as c:
+        a, b = _pair(c, b_args=["--accept", "ask"])
+        src = _random_file(c.dir.sub("wait.bin"), 5000)
+        a.send("/send bob " + src)
+        offered = b.wait("transfer", state="offered", direction="in")
+        b.quit()
+        a.wait("peer_left", id=b.id)
+        b2 = c.start("bob", args=["--downloads", c.dir.sub("dl-bob"), "--accept", "ask"])
+        b2.wait_peers(a)
+        # alice offers again when bob is back; a message on the same link
+        # after it proves bob has handled the offer.  Still bob's choice
+        tid = offered["transfer_id"]
+        a.wait("transfer", state="offered", transfer_id=tid,
+               pred=lambda e: len(a.find("transfer", state="offered", transfer_id=tid)) >= 2)
+        a.send("/msg bob after-the-offer")
+        b2.wait("message", text="after-the-offer")
+        b2.send("/transfers")
+        ts = b2.wait("transfers")["transfers"]
+        assert [t["state"] for t in ts] == ["offered"], ts
+        assert b2.find("transfer", state="running") == []
+        assert not os.path.exists(os.path.join(c.dir.sub("dl-bob"), "wait.bin"))
+        b2.send("/accept " + offered["transfer_id"][:8])
+        done = b2.wait("transfer", state="done", direction="in")
+        assert _sha(done["path"]) == _sha(src)
