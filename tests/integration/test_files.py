@@ -74,12 +74,12 @@ def test_share_list_and_get_by_name_only():
         b.send("/get alice talk notes.pdf")
         done = b.wait("transfer", state="done", direction="in", timeout=30)
         assert _sha(done["path"]) == _sha(src)
-        # never by path, never what was not shared
+        # never by path, never what was not shared: each request is refused
         for name in ("secret.txt", "../../etc/passwd", src, "/etc/passwd"):
-            b.send("/get alice " + name)
-            err = b.wait("error", code="refused", pred=lambda e, n=name: "not shared" in e["message"]
-                         or "shared" in e["message"])
+            err = b.ask("/get alice " + name, "error")
+            assert err["code"] == "refused" and "is shared" in err["message"], (name, err)
             assert "alice" in err["message"]
+        assert os.listdir(c.dir.sub("dl-bob")) == ["talk notes.pdf"]
         a.send("/unshare talk notes.pdf")
         a.wait("unshared")
         assert b.ask("/files alice", "files")["files"] == []
@@ -120,8 +120,10 @@ def test_receiver_killed_resumes_from_what_it_saved():
         done = b2.wait("transfer", state="done", direction="in", timeout=60)
         assert _sha(done["path"]) == _sha(src)
         sent = a.wait("transfer", state="done", direction="out", timeout=30)
-        # more than half was kept by bob: far fewer than all chunks re-sent
-        assert sent["chunks_sent"] < 160 * 0.75 + 160, sent
+        # bob kept what he had (80+ of 160 chunks): alice sent the file about
+        # once in all, not once plus everything again (240+)
+        print("    chunks sent in all: %d of 160" % sent["chunks_sent"])
+        assert sent["chunks_sent"] < 200, sent
 
 
 def test_existing_names_symlinks_and_hostile_names_are_safe():
