@@ -22,7 +22,7 @@ endif
 
 Q := $(if $(filter 1,$(V)),,@)
 MSGPACK = $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-# The node links no FFmpeg: only securechat-probe does (start-up and memory)
+# The node links no FFmpeg: only its helper securechat-media does (start-up and memory)
 NODE_PKGS = libsodium libzmq $(MSGPACK) jansson readline
 MEDIA_PKGS = libavformat libavcodec libavutil
 PKGS = $(NODE_PKGS) $(MEDIA_PKGS)
@@ -38,18 +38,19 @@ MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
 CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c crypto/chunk.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c
-MEDIA := media/probe.c
-NODE := node/wire.c node/xfer.c node/files.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
-LIB_SRC := $(CRYPTO) $(DISCOVERY) $(NODE)
+# media/media.c is plain C (limits and the codec allowlist); the rest needs FFmpeg
+MEDIA := media/probe.c media/source.c media/sink.c
+NODE := node/wire.c node/xfer.c node/files.c node/streams.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
+LIB_SRC := $(CRYPTO) $(DISCOVERY) media/media.c $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 NODE_BIN := $(BUILD)/securechat-node
-PROBE_BIN := $(BUILD)/securechat-probe
+MEDIA_BIN := $(BUILD)/securechat-media
 UNIT_BIN := $(BUILD)/unit-tests
 
 .PHONY: all deps run test test-run bench fuzz fuzz-run clean install
-all: $(NODE_BIN) $(PROBE_BIN)
+all: $(NODE_BIN) $(MEDIA_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -60,9 +61,11 @@ $(NODE_BIN): $(LIB_OBJ) $(BUILD)/obj/node/main.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(PROBE_BIN): $(MEDIA:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/media/probe_main.o
+MEDIA_HELPER_OBJ := $(MEDIA:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/media/media.o $(BUILD)/obj/node/wire.o \
+                    $(BUILD)/obj/crypto/err.o $(BUILD)/obj/node/media_main.o
+$(MEDIA_BIN): $(MEDIA_HELPER_OBJ)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) $(shell pkg-config --libs $(MSGPACK) 2>/dev/null) -o $@
 
 $(UNIT_BIN): $(LIB_OBJ) $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 	$(if $(Q),@echo "  LD      $@")
@@ -86,13 +89,13 @@ $(FORGE_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/forge.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-test-run: $(NODE_BIN) $(PROBE_BIN) $(UNIT_BIN) $(FORGE_BIN)
+test-run: $(NODE_BIN) $(MEDIA_BIN) $(UNIT_BIN) $(FORGE_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
 
 # Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.
 BENCH_SRC := tests/bench/proc.c
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/securechat-probe build-bench/bench_mesh build-bench/bench_discovery build-bench/bench_files
+	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/securechat-media build-bench/bench_mesh build-bench/bench_discovery build-bench/bench_files
 	@tests/bench/run.sh build-bench
 
 build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)
@@ -100,7 +103,7 @@ build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)
 	$(Q)$(CC) $(CPPFLAGS) $(SC_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Fuzzing: every decoder has a libFuzzer harness in tests/fuzz (clang, ASan+UBSan).
-FUZZERS := wire envelope record beacon files cmd
+FUZZERS := wire envelope record beacon files cmd stream
 FUZZ_BIN := $(FUZZERS:%=build-fuzz/fuzz_%)
 
 fuzz: deps
@@ -115,6 +118,13 @@ fuzz-run: $(FUZZ_BIN)
 	    grep -o 'stat::number_of_executed_units: *[0-9]*' build-fuzz/$$f.log | awk '{print $$2 " runs, no crash"}'; \
 	  else echo CRASH; tail -n 40 build-fuzz/$$f.log; exit 1; fi; \
 	done
+
+# The stream fuzzer also drives the real muxer, so it links FFmpeg
+build-fuzz/fuzz_stream: tests/fuzz/fuzz_stream.c $(LIB_SRC) media/sink.c
+	@mkdir -p build-fuzz
+	$(if $(Q),@echo "  FUZZ    $@")
+	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	  $(CPPFLAGS) $^ $(LDLIBS) $(MEDIA_LDLIBS) -o $@
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
 	@mkdir -p build-fuzz

@@ -11,6 +11,7 @@ typedef struct {
     bool audio;
     double duration;        //  seconds, 0 when unknown
     int streams;
+    char codecs [64];       //  the playable streams' codecs, "h264,aac"
 } probe_info_t;
 
 //  Probes path.  Returns 0 and fills info (a file that is not media gives

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "../crypto/err.h"
 #include "cmd.h"
@@ -23,6 +24,12 @@ static const s_spec_t s_specs [] = {
     { "unshare", CMD_UNSHARE, 1, 1, 1, "/unshare NAME", "withdraw a shared file" },
     { "files", CMD_FILES, 1, 1, 0, "/files PEER", "list the files a peer shares" },
     { "get", CMD_GET, 2, 2, 1, "/get PEER NAME", "fetch a file a peer shares" },
+    { "videos", CMD_VIDEOS, 1, 1, 0, "/videos PEER", "list the videos a peer shares (duration, codecs)" },
+    { "watch", CMD_WATCH, 2, 2, 1, "/watch PEER NAME [OFFSET] [--out FILE]",
+      "stream a peer's video to the player, or save it (.mkv, or .ts for MPEG-TS); "
+      "OFFSET is SECONDS, MM:SS or HH:MM:SS" },
+    { "stop", CMD_STOP, 0, 1, 0, "/stop [ID]", "stop watching (every stream, or the one whose id starts with ID)" },
+    { "streams", CMD_STREAMS, 0, 0, 0, "/streams", "list the video streams running, both ways" },
     { "transfers", CMD_TRANSFERS, 0, 0, 0, "/transfers", "list transfers with their progress" },
     { "accept", CMD_ACCEPT, 1, 1, 0, "/accept ID", "accept an offered file, or resume a paused one" },
     { "reject", CMD_REJECT, 1, 1, 0, "/reject ID", "decline an offered file" },
@@ -33,10 +40,44 @@ static const s_spec_t s_specs [] = {
 };
 #define SPECS (sizeof s_specs / sizeof s_specs [0])
 
+int
+cmd_parse_offset (const char *text, int64_t *ms)
+{
+    double parts [3];
+    int n = 0;
+    const char *p = text;
+    if (!*text || strspn (text, "0123456789.:") != strlen (text) || strlen (text) > 16)
+        return SC_EINVAL;
+    while (n < 3) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return SC_EINVAL;
+        parts [n++] = strtod (p, &end);
+        if (*end == 0)
+            break;
+        const char *dot = strchr (p, '.');
+        if (*end != ':' || (dot && dot < end))
+            return SC_EINVAL;   //  only the last part has a fraction
+        p = end + 1;
+        if (n == 3)
+            return SC_EINVAL;
+    }
+    double seconds = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && parts [i] >= 60)
+            return SC_EINVAL;
+        seconds = seconds * 60 + parts [i];
+    }
+    if (seconds < 0 || seconds > 1e7)
+        return SC_EINVAL;
+    *ms = (int64_t) (seconds * 1000 + 0.5);
+    return 0;
+}
+
 const char *
 cmd_help (void)
 {
-    static char text [4096];
+    static char text [8192];
     if (!text [0]) {
         size_t used = (size_t) snprintf (text, sizeof text, "%-24s %s\n", "TEXT",
                                          "send a line to every peer (each copy sealed to its recipient)");
@@ -47,6 +88,50 @@ cmd_help (void)
                   "PEER is a display name or a prefix (4+ hex digits) of a fingerprint");
     }
     return text;
+}
+
+//  "NAME [OFFSET] [--out FILE]" -> argv [1..3]; FILE is the rest of the
+//  line, and OFFSET is the last word before it when it reads as one.
+static int
+s_split_watch (cmd_t *cmd, const s_spec_t *spec, char *err, size_t err_size)
+{
+    char *rest = (char *) cmd->argv [1];
+    cmd->argc = 4;
+    cmd->argv [2] = cmd->argv [3] = NULL;
+    char *out = NULL;
+    if (strncmp (rest, "--out", 5) == 0 && (rest [5] == ' ' || !rest [5]))
+        out = rest;
+    else if ((out = strstr (rest, " --out ")) || (out = strstr (rest, " --out")))
+        if (out [6] && out [6] != ' ')
+            out = NULL;         //  "--outside" is part of a name
+    if (out) {
+        char *file = out + (out == rest? 5: 6);
+        while (*file == ' ')
+            file++;
+        if (!*file) {
+            snprintf (err, err_size, "--out needs a file: usage %s", spec->usage);
+            return SC_EINVAL;
+        }
+        cmd->argv [3] = file;
+        *out = 0;
+    }
+    size_t len = strlen (rest);
+    while (len && rest [len - 1] == ' ')
+        rest [--len] = 0;
+    char *last = strrchr (rest, ' ');
+    int64_t ms;
+    if (last && cmd_parse_offset (last + 1, &ms) == 0) {
+        cmd->argv [2] = last + 1;
+        *last = 0;
+        len = strlen (rest);
+        while (len && rest [len - 1] == ' ')
+            rest [--len] = 0;
+    }
+    if (!*rest) {
+        snprintf (err, err_size, "missing the video's name: usage %s", spec->usage);
+        return SC_EINVAL;
+    }
+    return 0;
 }
 
 int
@@ -106,5 +191,7 @@ cmd_parse (const char *line, cmd_t *cmd, char *err, size_t err_size)
         snprintf (err, err_size, "missing arguments: usage %s", spec->usage);
         return SC_EINVAL;
     }
+    if (cmd->type == CMD_WATCH)
+        return s_split_watch (cmd, spec, err, err_size);
     return 0;
 }

@@ -9,6 +9,7 @@
 #define SC_CMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CMD_ARGS_MAX 4
 #define CMD_LINE_MAX 4096
@@ -27,6 +28,10 @@ typedef enum {
     CMD_UNSHARE,
     CMD_FILES,
     CMD_GET,
+    CMD_VIDEOS,
+    CMD_WATCH,                  //  argv: PEER, NAME, OFFSET or NULL, FILE or NULL (argc 4)
+    CMD_STOP,
+    CMD_STREAMS,
     CMD_TRANSFERS,
     CMD_ACCEPT,
     CMD_REJECT,
@@ -45,6 +50,10 @@ typedef struct {
 //  Parses line.  Returns 0, or SC_EINVAL with a sentence in err (unknown
 //  command, wrong arguments: the usage is included), or SC_ETOOBIG.
 int cmd_parse (const char *line, cmd_t *cmd, char *err, size_t err_size);
+
+//  Parses a video offset "SECONDS", "MM:SS" or "HH:MM:SS" (the last part
+//  may have a fraction).  Returns 0 and *ms, or SC_EINVAL.
+int cmd_parse_offset (const char *text, int64_t *ms);
 
 //  Returns the help text: one line per command (static).
 const char *cmd_help (void);

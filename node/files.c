@@ -77,6 +77,8 @@ typedef struct {
     char path [PATH_MAX];
     uint64_t size;
     bool video;                 //  probed once, when shared
+    uint64_t duration_ms;
+    char codecs [64];           //  "h264,aac"
 } s_share_t;
 
 typedef struct {
@@ -87,8 +89,9 @@ typedef struct {
 
 struct _files_t {
     files_opts_t opts;
-    char probe [PATH_MAX];      //  the securechat-probe helper beside our binary
     files_host_t host;
+    uint8_t videos_asked [8][32];       //  peers whose SHARES answer a /videos
+    size_t nvideos_asked;
     char home [PATH_MAX];
     char downloads [PATH_MAX];
     char state_dir [PATH_MAX];
@@ -105,7 +108,7 @@ struct _files_t {
     uint64_t rate_bytes;
 };
 
-static bool s_is_video (files_t *self, const char *path);
+static void s_probe (files_t *self, s_share_t *share);
 
 //  ---------------------------------------------------------------------
 //  Events and small helpers
@@ -435,17 +438,6 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
     snprintf (self->home, sizeof self->home, "%s", opts->home);
     snprintf (self->downloads, sizeof self->downloads, "%s", opts->downloads);
     snprintf (self->state_dir, sizeof self->state_dir, "%s/transfers", opts->home);
-    //  The probe helper is installed beside the node
-    char exe [PATH_MAX];
-    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe [n] = 0;
-        char *slash = strrchr (exe, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf (self->probe, sizeof self->probe, "%.4000s/securechat-probe", exe);
-        }
-    }
     self->buf = malloc (XFER_CHUNK_MAX);
     self->sealed = malloc (XFER_CHUNK_MAX + CHUNK_TAG_SIZE);
     *err = SC_ENOMEM;
@@ -484,7 +476,7 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
                             strlen (json_string_value (json_object_get (e, "name"))?: "file"), s->name);
             snprintf (s->path, sizeof s->path, "%s", p);
             s->size = (uint64_t) st.st_size;
-            s->video = s_is_video (self, p);
+            s_probe (self, s);
         }
     }
     json_decref (list);
@@ -527,29 +519,34 @@ files_destroy (files_t **self_p)
 //  ---------------------------------------------------------------------
 //  Shares
 
-//  Asks the securechat-probe helper whether path is a video.  It runs in a
-//  child process (only it loads FFmpeg), within PROBE_MS; false when it is
-//  missing, slow or says no.
+//  Asks the securechat-media helper whether a share is a video, and its
+//  duration and codecs.  It runs in a child process (only it loads FFmpeg),
+//  within PROBE_MS; not a video when it is missing, slow or says no.
 #define PROBE_MS 3000
-static bool
-s_is_video (files_t *self, const char *path)
+static void
+s_probe (files_t *self, s_share_t *share)
 {
-    if (!self->probe [0] || access (self->probe, X_OK) != 0)
-        return false;
+    const char *helper = self->opts.helper;
+    const char *path = share->path;
+    share->video = false;
+    share->duration_ms = 0;
+    share->codecs [0] = 0;
+    if (!helper || access (helper, X_OK) != 0)
+        return;
     int out [2];
     if (pipe2 (out, O_CLOEXEC) != 0)
-        return false;
+        return;
     pid_t pid = fork ();
     if (pid == 0) {
         dup2 (out [1], STDOUT_FILENO);
         int null = open ("/dev/null", O_RDWR);
         dup2 (null, STDIN_FILENO);
         dup2 (null, STDERR_FILENO);
-        execl (self->probe, self->probe, path, (char *) NULL);
+        execl (helper, helper, "probe", path, (char *) NULL);
         _exit (127);
     }
     close (out [1]);
-    char text [128] = "";
+    char text [256] = "";
     size_t len = 0;
     int64_t end = s_now () + PROBE_MS;
     while (pid > 0 && len < sizeof text - 1) {
@@ -568,7 +565,14 @@ s_is_video (files_t *self, const char *path)
         waitpid (pid, NULL, 0);
     }
     text [len] = 0;
-    return strncmp (text, "video=1 ", 8) == 0;
+    //  "video=1 audio=1 duration=3.000 streams=2 codecs=h264,aac"
+    share->video = strncmp (text, "video=1 ", 8) == 0;
+    const char *d = strstr (text, " duration=");
+    if (d)
+        share->duration_ms = (uint64_t) (strtod (d + 10, NULL) * 1000 + 0.5);
+    const char *c = strstr (text, " codecs=");
+    if (c)
+        snprintf (share->codecs, sizeof share->codecs, "%.*s", (int) strcspn (c + 8, " \n"), c + 8);
 }
 
 void
@@ -605,10 +609,11 @@ files_share (files_t *self, const char *path)
     snprintf (s->name, sizeof s->name, "%s", name);
     snprintf (s->path, sizeof s->path, "%s", real);
     s->size = (uint64_t) st.st_size;
-    s->video = s_is_video (self, real);
+    s_probe (self, s);
     s_save_shares (self);
-    s_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:b}", "event", "shared", "name", name,
-                             "path", real, "size", (json_int_t) s->size, "video", s->video));
+    s_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:b, s:f, s:s}", "event", "shared", "name", name,
+                             "path", real, "size", (json_int_t) s->size, "video", s->video,
+                             "duration", s->duration_ms / 1000.0, "codecs", s->codecs));
 }
 
 void
@@ -626,12 +631,43 @@ files_unshare (files_t *self, const char *name)
     s_error (self, "no_file", "no shared file is called '%s'", name);
 }
 
+static bool
+s_videos_asked (files_t *self, const uint8_t peer [32], bool take)
+{
+    for (size_t i = 0; i < self->nvideos_asked; i++)
+        if (memcmp (self->videos_asked [i], peer, 32) == 0) {
+            if (take)
+                memmove (self->videos_asked [i], self->videos_asked [i + 1],
+                         (--self->nvideos_asked - i) * 32);
+            return true;
+        }
+    return false;
+}
+
 void
-files_list (files_t *self, const uint8_t peer [32])
+files_list (files_t *self, const uint8_t peer [32], bool videos)
 {
     wire_frame_t f = { .type = WIRE_LIST };
-    if (self->host.send (self->host.arg, peer, &f) != 0)
+    if (self->host.send (self->host.arg, peer, &f) != 0) {
         s_error (self, "again", "%s is not reachable right now", s_peer_name (self, peer));
+        return;
+    }
+    //  The answer is the same SHARES list; it is shown as videos
+    if (videos && !s_videos_asked (self, peer, false)
+    &&  self->nvideos_asked < sizeof self->videos_asked / sizeof self->videos_asked [0])
+        memcpy (self->videos_asked [self->nvideos_asked++], peer, 32);
+}
+
+int
+files_find_share (files_t *self, const char *name, char *path, size_t path_size, bool *video)
+{
+    for (size_t i = 0; i < self->nshares; i++)
+        if (strcmp (self->shares [i].name, name) == 0) {
+            snprintf (path, path_size, "%s", self->shares [i].path);
+            *video = self->shares [i].video;
+            return 0;
+        }
+    return SC_ENOENT;
 }
 
 static void
@@ -646,6 +682,9 @@ s_send_shares (files_t *self, const uint8_t peer [32])
         e [i].name_len = strlen (self->shares [i].name);
         e [i].size = stat (self->shares [i].path, &st) == 0? (uint64_t) st.st_size: self->shares [i].size;
         e [i].video = self->shares [i].video;
+        e [i].duration_ms = self->shares [i].duration_ms;
+        e [i].codecs = self->shares [i].codecs;
+        e [i].codecs_len = strlen (self->shares [i].codecs);
     }
     uint8_t *buf;
     size_t len;
@@ -662,22 +701,38 @@ s_on_shares (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
 {
     wire_share_t e [SHARES_MAX];
     size_t n;
+    bool videos = s_videos_asked (self, peer, true);
     if (wire_shares_decode (f->data, f->size, e, SHARES_MAX, &n) != 0)
         return;
     json_t *list = json_array ();
     for (size_t i = 0; i < n; i++) {
+        if (videos && !e [i].video)
+            continue;
         //  Names are shown as the peer gave them, made valid UTF-8
         char *name = utf8_sanitize (e [i].name, e [i].name_len);
-        if (name)
-            json_array_append_new (list, json_pack ("{s:s, s:I, s:b}", "name", name,
-                                                    "size", (json_int_t) e [i].size,
-                                                    "video", e [i].video));
+        char *codecs = utf8_sanitize (e [i].codecs? e [i].codecs: "", e [i].codecs_len);
+        json_t *streams = json_array ();
+        char *save = NULL;
+        for (char *c = codecs? strtok_r (codecs, ",", &save): NULL; c; c = strtok_r (NULL, ",", &save))
+            json_array_append_new (streams, json_string (c));
+        if (name && videos)
+            json_array_append_new (list, json_pack ("{s:s, s:f, s:o, s:I}", "name", name,
+                                                    "duration", e [i].duration_ms / 1000.0,
+                                                    "streams", streams, "size", (json_int_t) e [i].size));
+        else if (name)
+            json_array_append_new (list, json_pack ("{s:s, s:I, s:b, s:f, s:o}", "name", name,
+                                                    "size", (json_int_t) e [i].size, "video", e [i].video,
+                                                    "duration", e [i].duration_ms / 1000.0,
+                                                    "streams", streams));
+        else
+            json_decref (streams);
         free (name);
+        free (codecs);
     }
     char id [IDENTITY_FP_HEX_SIZE];
     identity_fingerprint_hex (peer, id);
-    s_emit (self, json_pack ("{s:s, s:s, s:s, s:o}", "event", "files", "peer", id,
-                             "name", s_peer_name (self, peer), "files", list));
+    s_emit (self, json_pack ("{s:s, s:s, s:s, s:o}", "event", videos? "videos": "files", "peer", id,
+                             "name", s_peer_name (self, peer), videos? "videos": "files", list));
 }
 
 //  ---------------------------------------------------------------------

@@ -52,6 +52,7 @@ typedef struct {
     files_policy_t policy;
     uint64_t accept_max;        //  larger offers are asked about
     uint64_t max_rate;          //  bytes per second sent, 0 = no limit
+    const char *helper;         //  securechat-media, which probes shares (NULL: none)
 } files_opts_t;
 
 typedef struct _files_t files_t;
@@ -65,12 +66,18 @@ void files_destroy (files_t **self_p);
 void files_share (files_t *self, const char *path);
 void files_unshare (files_t *self, const char *name);
 void files_send (files_t *self, const uint8_t peer [32], const char *path);
-void files_list (files_t *self, const uint8_t peer [32]);
+//  Asks a peer for its shares; with videos, the answer lists only videos
+//  (a "videos" event instead of "files").
+void files_list (files_t *self, const uint8_t peer [32], bool videos);
 void files_get (files_t *self, const uint8_t peer [32], const char *name);
 void files_transfers (files_t *self);
 void files_accept (files_t *self, const char *id_prefix);
 void files_reject (files_t *self, const char *id_prefix);
 void files_cancel (files_t *self, const char *id_prefix);
+
+//  Finds a share by name: 0 with its path and whether it is a video, or
+//  SC_ENOENT.  Peers name shares, never paths.
+int files_find_share (files_t *self, const char *name, char *path, size_t path_size, bool *video);
 
 //  A frame from a peer (attributed by the link); OFFER bodies come opened.
 void files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *frame);

@@ -24,6 +24,7 @@
 #include "known.h"
 #include "node.h"
 #include "peers.h"
+#include "streams.h"
 #include "transport.h"
 #include "ui.h"
 #include "wire.h"
@@ -69,6 +70,8 @@ struct _node_t {
     envelope_opener_t *opener;
     beacon_t *beacon;
     files_t *files;
+    streams_t *streams;
+    char helper [PATH_MAX];     //  securechat-media, beside our binary
     uint64_t session;
     uint8_t record [RECORD_SIZE];
     int64_t next_beacon;        //  monotonic ms
@@ -261,6 +264,7 @@ s_peer_down (node_t *self, peer_t *peer, const char *why, bool relink)
                                   "verified", known_verified (self->known, peer->sign_pk),
                                   "reason", why, "queued", (int) peer->outbox_len));
     files_peer_down (self->files, peer->sign_pk);
+    streams_peer_down (self->streams, peer->sign_pk);
     if (!relink)
         return;
     //  A fresh link drops what the old one still queued; its one HELLO is
@@ -497,6 +501,13 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
             }
             break;
         }
+        case WIRE_WATCH:
+        case WIRE_STREAM:
+        case WIRE_BATCH:
+        case WIRE_SCREDIT:
+        case WIRE_SEND:
+            streams_on_frame (self->streams, peer->sign_pk, &f);
+            break;
         default:
             files_on_frame (self->files, peer->sign_pk, &f);
             break;
@@ -617,6 +628,7 @@ static void
 s_tick (node_t *self, int64_t now)
 {
     files_tick (self->files, now);
+    streams_tick (self->streams, now);
     //  Trust changes go to disk once a second at most (and at exit)
     if (now >= self->next_save) {
         known_flush (self->known);
@@ -693,6 +705,22 @@ s_files_peer_name (void *arg, const uint8_t peer_pk [32], bool *verified)
     peer_t *peer = peers_find_sign (self->peers, peer_pk);
     *verified = known_verified (self->known, peer_pk);
     return peer? peer->name: NULL;
+}
+
+//  What the streams module may ask of the node
+
+static const char *
+s_streams_peer_name (void *arg, const uint8_t peer_pk [32])
+{
+    bool verified;
+    return s_files_peer_name (arg, peer_pk, &verified);
+}
+
+static int
+s_streams_find_share (void *arg, const char *name, char *path, size_t path_size, bool *video)
+{
+    node_t *self = arg;
+    return files_find_share (self->files, name, path, path_size, video);
 }
 
 //  ---------------------------------------------------------------------
@@ -888,7 +916,9 @@ s_on_line (const char *line, void *arg)
             break;
         case CMD_SEND:
         case CMD_FILES:
-        case CMD_GET: {
+        case CMD_GET:
+        case CMD_VIDEOS:
+        case CMD_WATCH: {
             peer_t *peer = s_resolve (self, cmd->argv [0], false);
             if (!peer)
                 break;
@@ -898,12 +928,24 @@ s_on_line (const char *line, void *arg)
             }
             if (cmd->type == CMD_SEND)
                 files_send (self->files, peer->sign_pk, cmd->argv [1]);
-            else if (cmd->type == CMD_FILES)
-                files_list (self->files, peer->sign_pk);
-            else
+            else if (cmd->type == CMD_FILES || cmd->type == CMD_VIDEOS)
+                files_list (self->files, peer->sign_pk, cmd->type == CMD_VIDEOS);
+            else if (cmd->type == CMD_GET)
                 files_get (self->files, peer->sign_pk, cmd->argv [1]);
+            else {
+                int64_t offset = 0;
+                if (cmd->argv [2])
+                    cmd_parse_offset (cmd->argv [2], &offset);
+                streams_watch (self->streams, peer->sign_pk, cmd->argv [1], offset, cmd->argv [3]);
+            }
             break;
         }
+        case CMD_STOP:
+            streams_stop (self->streams, cmd->argc? cmd->argv [0]: NULL);
+            break;
+        case CMD_STREAMS:
+            streams_list (self->streams);
+            break;
         case CMD_SHARE:
             files_share (self->files, cmd->argv [0]);
             break;
@@ -1054,13 +1096,31 @@ node_new (const opts_t *opts, const char *home, const char *name,
     else
         snprintf (downloads, sizeof downloads, "%s/Downloads/securechat",
                   getenv ("HOME")? getenv ("HOME"): home);
+    //  The media helper is installed beside the node
+    char exe [PATH_MAX];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0? (exe [n] = 0, strrchr (exe, '/')): NULL;
+    if (slash) {
+        *slash = 0;
+        snprintf (self->helper, sizeof self->helper, "%.4000s/securechat-media", exe);
+    }
     files_opts_t fo = { .home = home, .downloads = downloads, .policy = (files_policy_t) opts->accept_policy,
-                        .accept_max = opts->accept_max, .max_rate = opts->max_rate };
+                        .accept_max = opts->accept_max, .max_rate = opts->max_rate,
+                        .helper = self->helper [0]? self->helper: NULL };
     files_host_t fh = { .send = s_files_send, .seal = s_files_seal, .event = s_files_event,
                         .peer_name = s_files_peer_name, .arg = self };
     self->files = files_new (&fo, &fh, err);
     if (!self->files)
         goto fail;
+    streams_opts_t so = { .helper = fo.helper, .player = opts->player };
+    streams_host_t sh = { .send = s_files_send, .event = s_files_event,
+                          .peer_name = s_streams_peer_name, .find_share = s_streams_find_share,
+                          .arg = self };
+    self->streams = streams_new (&so, &sh);
+    if (!self->streams) {
+        *err = SC_ENOMEM;
+        goto fail;
+    }
     char prompt [64];
     snprintf (prompt, sizeof prompt, "%s> ", self->name);
     self->ui = ui_new (opts->json, prompt, s_on_line, self);
@@ -1091,7 +1151,7 @@ node_run (node_t *self)
             s_tick (self, now);
             self->next_tick = now + TICK_MS;
         }
-        zmq_pollitem_t items [] = {
+        zmq_pollitem_t items [6 + STREAMS_MAX] = {
             { transport_zap (self->transport), 0, ZMQ_POLLIN, 0 },
             { transport_router (self->transport), 0, ZMQ_POLLIN, 0 },
             { NULL, self->udp_fd, ZMQ_POLLIN, 0 },
@@ -1102,7 +1162,10 @@ node_run (node_t *self)
         //  stdout only while output waits; stdin only while it is open
         if (!ui_pending (self->ui))
             items [4].fd = -1;
-        int count = input? 6: 5;
+        if (!input)
+            items [5].fd = -1;
+        int nstreams = streams_poll_items (self->streams, items + 6, STREAMS_MAX);
+        int count = 6 + nstreams;
         long timeout = (long) (self->next_tick - now);
         if (files_work (self->files, now))
             timeout = 0;        //  more to send or hash: do not wait
@@ -1141,6 +1204,7 @@ node_run (node_t *self)
             s_send_beacon (self, s_mono_ms ());
         if (items [4].revents & (ZMQ_POLLOUT | ZMQ_POLLERR))
             ui_flush (self->ui);
+        streams_on_poll (self->streams, items + 6, nstreams, now);
         if (input && (items [5].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
             if (ui_read (self->ui) == 1) {
                 input = false;
@@ -1157,6 +1221,8 @@ node_destroy (node_t **self_p)
     if (!self_p || !*self_p)
         return;
     node_t *self = *self_p;
+    //  Streams say goodbye while the links are still there
+    streams_destroy (&self->streams);
     for (size_t i = 0; self->peers && i < peers_size (self->peers); i++) {
         peer_t *peer = peers_at (self->peers, i);
         //  Every peer with a link hears it, also one still saying HELLO

@@ -38,6 +38,8 @@ opts_usage (const char *argv0)
 "                         verified peers) or 'ask' (always /accept ID)\n"
 "  --accept-max SIZE      larger offers are asked about (default 2G; K, M, G)\n"
 "  --max-rate SIZE        send files at most this many bytes a second (K, M, G)\n"
+"  --player CMD           shell command that plays a video fed on its stdin, for\n"
+"                         /watch (default: ffplay, else mpv, when installed)\n"
 "  --passphrase-file FILE encrypt the identity with the passphrase in FILE\n"
 "                         (asked on the terminal when the identity is encrypted)\n"
 "  --json                 read commands from stdin, write one JSON event per line\n"
@@ -54,7 +56,7 @@ int
 opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
 {
     enum { O_NAME = 256, O_HOME, O_PORT, O_BIND, O_PEER, O_PASS, O_JSON, O_WHOAMI,
-           O_NODISC, O_BPORT, O_BADDR, O_BIFACE, O_DOWNLOADS, O_ACCEPT, O_ACCEPT_MAX, O_RATE };
+           O_NODISC, O_BPORT, O_BADDR, O_BIFACE, O_DOWNLOADS, O_ACCEPT, O_ACCEPT_MAX, O_RATE, O_PLAYER };
     static const struct option longopts [] = {
         { "name", required_argument, NULL, O_NAME },
         { "home", required_argument, NULL, O_HOME },
@@ -68,6 +70,7 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
         { "accept", required_argument, NULL, O_ACCEPT },
         { "accept-max", required_argument, NULL, O_ACCEPT_MAX },
         { "max-rate", required_argument, NULL, O_RATE },
+        { "player", required_argument, NULL, O_PLAYER },
         { "beacon-port", required_argument, NULL, O_BPORT },
         { "beacon-addr", required_argument, NULL, O_BADDR },
         { "beacon-iface", required_argument, NULL, O_BIFACE },
@@ -95,6 +98,7 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
             case 'v': o->verbose++; break;
             case O_NODISC: o->no_discovery = true; break;
             case O_DOWNLOADS: o->downloads = optarg; break;
+            case O_PLAYER: o->player = optarg; break;
             case O_ACCEPT:
                 if (strcmp (optarg, "known") == 0)
                     o->accept_policy = 0;

@@ -1,5 +1,6 @@
 #include <msgpack.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../crypto/bytes.h"
@@ -209,6 +210,41 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
             if (rc == 0)
                 rc = s_pack_bin (&pk, f->id, WIRE_ID_SIZE);
             break;
+        case WIRE_WATCH:
+            if (f->text_len > WIRE_NAME_MAX)
+                return SC_ETOOBIG;
+            rc = s_pack_begin (&sb, &pk, f->type, 5);
+            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
+                        ||  s_pack_str (&pk, f->text, f->text_len)
+                        ||  msgpack_pack_uint64 (&pk, f->index)
+                        ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
+                        ||  msgpack_pack_uint64 (&pk, f->credit)))
+                rc = SC_ENOMEM;
+            break;
+        case WIRE_STREAM:
+        case WIRE_BATCH:
+            if (f->size > WIRE_MAX_CHUNK)
+                return SC_ETOOBIG;
+            rc = s_pack_begin (&sb, &pk, f->type, f->type == WIRE_BATCH? 3: 2);
+            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
+                        ||  (f->type == WIRE_BATCH && msgpack_pack_uint64 (&pk, f->index))
+                        ||  s_pack_bin (&pk, f->data, f->size)))
+                rc = SC_ENOMEM;
+            break;
+        case WIRE_SCREDIT:
+            rc = s_pack_begin (&sb, &pk, f->type, 2);
+            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, f->credit)))
+                rc = SC_ENOMEM;
+            break;
+        case WIRE_SEND:
+            if (f->text_len > WIRE_NAME_MAX)
+                return SC_ETOOBIG;
+            rc = s_pack_begin (&sb, &pk, f->type, 3);
+            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
+                        ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
+                        ||  s_pack_str (&pk, f->text, f->text_len)))
+                rc = SC_ENOMEM;
+            break;
         default:
             return SC_ETYPE;
     }
@@ -250,6 +286,12 @@ static bool
 s_is_bin (const msgpack_object *o, size_t max)
 {
     return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size <= max;
+}
+
+static bool
+s_is_str (const msgpack_object *o, size_t max)
+{
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max;
 }
 
 static bool
@@ -358,6 +400,43 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
             if (n < 3 || !s_get_id (&a [2], f->id))
                 goto out;
             break;
+        case WIRE_WATCH:
+            if (n < 7 || !s_get_id (&a [2], f->id) || !s_is_str (&a [3], WIRE_NAME_MAX)
+            ||  !s_is_uint (&a [4]) || a [5].type != MSGPACK_OBJECT_BOOLEAN || !s_is_uint (&a [6]))
+                goto out;
+            f->text = a [3].via.str.ptr;
+            f->text_len = a [3].via.str.size;
+            f->index = a [4].via.u64;
+            f->ok = a [5].via.boolean;
+            f->credit = a [6].via.u64;
+            break;
+        case WIRE_STREAM:
+            if (n < 4 || !s_get_id (&a [2], f->id) || !s_is_bin (&a [3], WIRE_MAX_CHUNK))
+                goto out;
+            f->data = (const uint8_t *) a [3].via.bin.ptr;
+            f->size = a [3].via.bin.size;
+            break;
+        case WIRE_BATCH:
+            if (n < 5 || !s_get_id (&a [2], f->id) || !s_is_uint (&a [3])
+            ||  !s_is_bin (&a [4], WIRE_MAX_CHUNK))
+                goto out;
+            f->index = a [3].via.u64;
+            f->data = (const uint8_t *) a [4].via.bin.ptr;
+            f->size = a [4].via.bin.size;
+            break;
+        case WIRE_SCREDIT:
+            if (n < 4 || !s_get_id (&a [2], f->id) || !s_is_uint (&a [3]))
+                goto out;
+            f->credit = a [3].via.u64;
+            break;
+        case WIRE_SEND:
+            if (n < 5 || !s_get_id (&a [2], f->id) || a [3].type != MSGPACK_OBJECT_BOOLEAN
+            ||  !s_is_str (&a [4], WIRE_NAME_MAX))
+                goto out;
+            f->ok = a [3].via.boolean;
+            f->text = a [4].via.str.ptr;
+            f->text_len = a [4].via.str.size;
+            break;
         default:
             rc = SC_ETYPE;
             goto out;
@@ -462,10 +541,12 @@ wire_shares_encode (const wire_share_t *e, size_t n, uint8_t **out, size_t *len)
     s_body_begin (&sb, &pk);
     int rc = msgpack_pack_array (&pk, n)? SC_ENOMEM: 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (msgpack_pack_array (&pk, 3)
+        if (msgpack_pack_array (&pk, 5)
         ||  s_pack_str (&pk, e [i].name, e [i].name_len)
         ||  msgpack_pack_uint64 (&pk, e [i].size)
-        ||  (e [i].video? msgpack_pack_true (&pk): msgpack_pack_false (&pk)))
+        ||  (e [i].video? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
+        ||  msgpack_pack_uint64 (&pk, e [i].duration_ms)
+        ||  s_pack_str (&pk, e [i].codecs? e [i].codecs: "", e [i].codecs? e [i].codecs_len: 0))
             rc = SC_ENOMEM;
     if (rc == 0 && sb.size > WIRE_MAX_ENVELOPE)
         rc = SC_ETOOBIG;
@@ -495,7 +576,259 @@ wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *e, size_t max,
         e [*count].name_len = f [0].via.str.size;
         e [*count].size = f [1].via.u64;
         e [*count].video = f [2].via.boolean;
+        e [*count].duration_ms = 0;
+        e [*count].codecs = NULL;
+        e [*count].codecs_len = 0;
+        if (x->via.array.size >= 5) {
+            if (!s_is_uint (&f [3]) || !s_is_str (&f [4], WIRE_NAME_MAX))
+                goto out;
+            e [*count].duration_ms = f [3].via.u64;
+            e [*count].codecs = f [4].via.str.ptr;
+            e [*count].codecs_len = f [4].via.str.size;
+        }
         (*count)++;
+    }
+    rc = 0;
+out:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Stream header and packet batches
+
+static int
+s_pack_int (msgpack_packer *pk, int64_t v)
+{
+    return msgpack_pack_int64 (pk, v) != 0? SC_ENOMEM: 0;
+}
+
+int
+wire_header_encode (const media_header_t *h, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    if (h->nstreams < 0 || h->nstreams > MEDIA_STREAMS_MAX)
+        return SC_EINVAL;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    s_body_begin (&sb, &pk);
+    int rc = 0;
+    if (msgpack_pack_array (&pk, 3) || msgpack_pack_uint64 (&pk, (uint64_t) h->duration_ms)
+    ||  msgpack_pack_uint64 (&pk, (uint64_t) h->start_ms) || msgpack_pack_array (&pk, (size_t) h->nstreams))
+        rc = SC_ENOMEM;
+    for (int i = 0; rc == 0 && i < h->nstreams; i++) {
+        const media_stream_t *s = &h->streams [i];
+        const int64_t ints [] = {
+            s->width, s->height, s->sar_num, s->sar_den, s->field_order, s->color_range,
+            s->color_primaries, s->color_trc, s->color_space, s->chroma_location,
+            s->sample_rate, s->channels, (int64_t) s->channel_mask, s->frame_size,
+            s->initial_padding, s->trailing_padding, s->seek_preroll, s->block_align,
+            s->bits_per_coded_sample, s->profile, s->level, s->bit_rate,
+        };
+        if (msgpack_pack_array (&pk, 5 + sizeof ints / sizeof ints [0])
+        ||  msgpack_pack_uint8 (&pk, (uint8_t) s->kind)
+        ||  s_pack_str (&pk, s->codec, strnlen (s->codec, sizeof s->codec - 1))
+        ||  s_pack_int (&pk, s->tb_num) || s_pack_int (&pk, s->tb_den)
+        ||  s_pack_bin (&pk, s->extradata, s->extradata_size))
+            rc = SC_ENOMEM;
+        for (size_t k = 0; rc == 0 && k < sizeof ints / sizeof ints [0]; k++)
+            rc = k == 12? (msgpack_pack_uint64 (&pk, s->channel_mask)? SC_ENOMEM: 0)
+                        : s_pack_int (&pk, ints [k]);
+    }
+    if (rc == 0 && sb.size > WIRE_MAX_CHUNK)
+        rc = SC_ETOOBIG;
+    return s_pack_end (&sb, rc, out, len);
+}
+
+//  A signed integer that fits an int.
+static bool
+s_get_int (const msgpack_object *o, int *v)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT32_MAX)
+        *v = (int) o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 >= INT32_MIN)
+        *v = (int) o->via.i64;
+    else
+        return false;
+    return true;
+}
+
+int
+wire_header_decode (const uint8_t *buf, size_t len, media_header_t *h, char *err, size_t err_size)
+{
+    memset (h, 0, sizeof *h);
+    msgpack_zone zone;
+    const msgpack_object *a;
+    uint32_t n;
+    int rc = s_unpack (buf, len, &zone, 3, &a, &n);
+    if (rc != 0) {
+        snprintf (err, err_size, "a stream header that is not well-formed: %s", sc_strerror (rc));
+        return rc;
+    }
+    rc = SC_EMALFORMED;
+    snprintf (err, err_size, "a stream header that is not well-formed");
+    if (!s_is_uint (&a [0]) || !s_is_uint (&a [1]) || a [0].via.u64 > INT64_MAX / 2
+    ||  a [1].via.u64 > INT64_MAX / 2 || a [2].type != MSGPACK_OBJECT_ARRAY)
+        goto out;
+    h->duration_ms = (int64_t) a [0].via.u64;
+    h->start_ms = (int64_t) a [1].via.u64;
+    if (a [2].via.array.size > MEDIA_STREAMS_MAX) {
+        snprintf (err, err_size, "a stream header with %u streams (at most %d)",
+                  a [2].via.array.size, MEDIA_STREAMS_MAX);
+        rc = SC_ETOOBIG;
+        goto out;
+    }
+    h->nstreams = (int) a [2].via.array.size;
+    for (int i = 0; i < h->nstreams; i++) {
+        const msgpack_object *x = &a [2].via.array.ptr [i];
+        if (x->type != MSGPACK_OBJECT_ARRAY || x->via.array.size < 27)
+            goto out;
+        const msgpack_object *f = x->via.array.ptr;
+        media_stream_t *s = &h->streams [i];
+        if (!s_is_uint (&f [0]) || f [0].via.u64 > MEDIA_AUDIO || !s_is_str (&f [1], MEDIA_CODEC_MAX - 1)
+        ||  !s_get_int (&f [2], &s->tb_num) || !s_get_int (&f [3], &s->tb_den)
+        ||  !s_is_bin (&f [4], MEDIA_EXTRADATA_MAX) || !s_is_uint (&f [17]))
+            goto out;
+        s->kind = (int) f [0].via.u64;
+        memcpy (s->codec, f [1].via.str.ptr, f [1].via.str.size);
+        s->codec [f [1].via.str.size] = 0;
+        if (strlen (s->codec) != f [1].via.str.size)
+            goto out;               //  a NUL inside the name
+        s->extradata = f [4].via.bin.size? (const uint8_t *) f [4].via.bin.ptr: NULL;
+        s->extradata_size = f [4].via.bin.size;
+        s->channel_mask = f [17].via.u64;
+        int *ints [] = {
+            &s->width, &s->height, &s->sar_num, &s->sar_den, &s->field_order, &s->color_range,
+            &s->color_primaries, &s->color_trc, &s->color_space, &s->chroma_location,
+            &s->sample_rate, &s->channels, NULL, &s->frame_size,
+            &s->initial_padding, &s->trailing_padding, &s->seek_preroll, &s->block_align,
+            &s->bits_per_coded_sample, &s->profile, &s->level,
+        };
+        for (size_t k = 0; k < sizeof ints / sizeof ints [0]; k++)
+            if (ints [k] && !s_get_int (&f [5 + k], ints [k]))
+                goto out;
+        if (!s_is_uint (&f [26]) || f [26].via.u64 > INT64_MAX)
+            goto out;
+        s->bit_rate = (int64_t) f [26].via.u64;
+    }
+    if (media_header_check (h, err, err_size) != 0)
+        goto out;
+    rc = 0;
+out:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+
+void
+wire_batch_init (wire_batch_t *b)
+{
+    b->buf = NULL;
+    b->count = 0;
+}
+
+int
+wire_batch_add (wire_batch_t *b, const media_packet_t *p)
+{
+    if (!b->buf) {
+        b->buf = msgpack_sbuffer_new ();
+        if (!b->buf)
+            return SC_ENOMEM;
+    }
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, b->buf, msgpack_sbuffer_write);
+    if (msgpack_pack_array (&pk, 6) || msgpack_pack_uint64 (&pk, (uint64_t) p->stream)
+    ||  (p->pts == MEDIA_NOPTS? msgpack_pack_nil (&pk): msgpack_pack_int64 (&pk, p->pts))
+    ||  (p->dts == MEDIA_NOPTS? msgpack_pack_nil (&pk): msgpack_pack_int64 (&pk, p->dts))
+    ||  msgpack_pack_uint64 (&pk, (uint64_t) (p->duration > 0? p->duration: 0))
+    ||  (p->key? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
+    ||  s_pack_bin (&pk, p->data, p->size))
+        return SC_ENOMEM;
+    b->count++;
+    return 0;
+}
+
+size_t
+wire_batch_size (const wire_batch_t *b)
+{
+    return b->buf? ((msgpack_sbuffer *) b->buf)->size: 0;
+}
+
+int
+wire_batch_finish (wire_batch_t *b, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    s_body_begin (&sb, &pk);
+    int rc = msgpack_pack_array (&pk, b->count)? SC_ENOMEM: 0;
+    if (rc == 0 && b->count && msgpack_sbuffer_write (&sb, ((msgpack_sbuffer *) b->buf)->data,
+                                                      wire_batch_size (b)) != 0)
+        rc = SC_ENOMEM;
+    if (rc == 0 && sb.size > WIRE_MAX_CHUNK)
+        rc = SC_ETOOBIG;
+    wire_batch_clear (b);
+    return s_pack_end (&sb, rc, out, len);
+}
+
+void
+wire_batch_clear (wire_batch_t *b)
+{
+    if (b->buf)
+        msgpack_sbuffer_free (b->buf);
+    b->buf = NULL;
+    b->count = 0;
+}
+
+static bool
+s_get_ts (const msgpack_object *o, int64_t *v)
+{
+    if (o->type == MSGPACK_OBJECT_NIL)
+        *v = MEDIA_NOPTS;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT64_MAX)
+        *v = (int64_t) o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 > MEDIA_NOPTS)
+        *v = o->via.i64;
+    else
+        return false;
+    return true;
+}
+
+int
+wire_batch_decode (const uint8_t *buf, size_t len, const media_header_t *h,
+                   int (*fn) (void *arg, const media_packet_t *packet), void *arg,
+                   char *err, size_t err_size)
+{
+    msgpack_zone zone;
+    const msgpack_object *a;
+    uint32_t n;
+    int rc = s_unpack (buf, len, &zone, 0, &a, &n);
+    if (rc != 0) {
+        snprintf (err, err_size, "a packet batch that is not well-formed: %s", sc_strerror (rc));
+        return rc;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *x = &a [i];
+        rc = SC_EMALFORMED;
+        snprintf (err, err_size, "a packet batch that is not well-formed");
+        if (x->type != MSGPACK_OBJECT_ARRAY || x->via.array.size < 6)
+            goto out;
+        const msgpack_object *f = x->via.array.ptr;
+        media_packet_t p;
+        if (!s_is_uint (&f [0]) || f [0].via.u64 >= MEDIA_STREAMS_MAX || !s_get_ts (&f [1], &p.pts)
+        ||  !s_get_ts (&f [2], &p.dts) || !s_is_uint (&f [3]) || f [3].via.u64 > INT64_MAX
+        ||  f [4].type != MSGPACK_OBJECT_BOOLEAN || f [5].type != MSGPACK_OBJECT_BIN)
+            goto out;
+        p.stream = (int) f [0].via.u64;
+        p.duration = (int64_t) f [3].via.u64;
+        p.key = f [4].via.boolean;
+        p.data = (const uint8_t *) f [5].via.bin.ptr;
+        p.size = f [5].via.bin.size;
+        if (media_packet_check (h, &p, err, err_size) != 0)
+            goto out;
+        err [0] = 0;
+        rc = fn? fn (arg, &p): 0;
+        if (rc != 0)
+            goto out;
     }
     rc = 0;
 out:

@@ -44,6 +44,32 @@
       GET      [1, 15, id: bin (16), name: str]
                asks for a shared file by name; answered by OFFER or REFUSE
 
+      Video (see node/streams.h).  SID is a 16-byte stream id the viewer draws.
+      WATCH    [1, 16, sid: bin (16), name: str, offset_ms: uint, paced: bool, credit: uint]
+               asks the owner to stream a shared video from the keyframe at
+               or before offset_ms, paced to real time (for a player) or as
+               fast as credit allows (to a file); credit counts batches
+      STREAM   [1, 17, sid: bin (16), header: bin]
+               the stream header (wire_header_encode), once, first
+      BATCH    [1, 18, sid: bin (16), seq: uint, packets: bin]
+               packets (wire_batch_encode), about MEDIA_BATCH_BYTES; seq
+               counts from 0 and each batch takes one credit
+      SCREDIT  [1, 19, sid: bin (16), credit: uint]
+               the viewer grants more batches
+      SEND     [1, 20, sid: bin (16), ok: bool, reason: str]
+               either side ends the stream: the owner at the end of the
+               file (ok) or on an error, the viewer on /stop or an error
+
+    Body of a STREAM header: [duration_ms: uint, start_ms: uint, streams: array]
+    with each stream [kind, codec: str, tb_num, tb_den, extradata: bin, width,
+    height, sar_num, sar_den, field_order, color_range, color_primaries,
+    color_trc, color_space, chroma_location, sample_rate, channels,
+    channel_mask, frame_size, initial_padding, trailing_padding, seek_preroll,
+    block_align, bits_per_coded_sample, profile: int, level: int, bit_rate]
+    (media/media.h says what each is; media_header_check bounds them).
+    Body of a BATCH: [[stream: uint, pts: int|nil, dts: int|nil,
+    duration: uint, key: bool, data: bin], ...]
+
     Body of a MSG envelope: [kind: uint (0 = private, 1 = to everyone), text: str]
 
     Decoding never trusts a declared length: wire_check walks the bytes first,
@@ -55,6 +81,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../media/media.h"
 
 #define WIRE_VERSION 1
 #define WIRE_MAX_DEPTH 16
@@ -80,6 +107,11 @@ typedef enum {
     WIRE_LIST = 13,
     WIRE_SHARES = 14,
     WIRE_GET = 15,
+    WIRE_WATCH = 16,
+    WIRE_STREAM = 17,
+    WIRE_BATCH = 18,
+    WIRE_SCREDIT = 19,
+    WIRE_SEND = 20,
 } wire_type_t;
 
 typedef struct {
@@ -87,12 +119,12 @@ typedef struct {
     //  Byte fields point into the decoded buffer (borrowed) or, when
     //  encoding, into the caller's memory.
     const uint8_t *data;        //  HELLO record, MSG / OFFER envelope, ACCEPT bitmap,
-    size_t size;                //  CHUNK data, SHARES entries
-    uint8_t id [WIRE_ID_SIZE];  //  transfer id
-    uint64_t index;             //  CHUNK
-    uint64_t credit;            //  ACCEPT, CREDIT
-    int ok;                     //  DONE
-    const char *text;           //  REFUSE reason, GET name (not NUL-terminated)
+    size_t size;                //  CHUNK data, SHARES entries, STREAM header, BATCH packets
+    uint8_t id [WIRE_ID_SIZE];  //  transfer id, stream id
+    uint64_t index;             //  CHUNK index, WATCH offset_ms, BATCH seq
+    uint64_t credit;            //  ACCEPT, CREDIT, WATCH, SCREDIT
+    int ok;                     //  DONE, SEND; WATCH paced
+    const char *text;           //  REFUSE / SEND reason, GET / WATCH name (not NUL-terminated)
     size_t text_len;
     uint64_t seq;               //  PING sequence, HELLO session
     uint64_t seen;              //  HELLO: the receiver's session as last heard
@@ -117,12 +149,16 @@ typedef struct {
     uint8_t key [32];
 } wire_offer_t;
 
-//  One entry of a SHARES list.
+//  One entry of a SHARES list: [name: str, size: uint, video: bool,
+//  duration_ms: uint, codecs: str] (the last two may be missing).
 typedef struct {
     const char *name;           //  borrowed (decode), not NUL-terminated
     size_t name_len;
     uint64_t size;
     int video;
+    uint64_t duration_ms;
+    const char *codecs;         //  "h264,aac"; borrowed, not NUL-terminated
+    size_t codecs_len;
 } wire_share_t;
 
 //  Walks msgpack bytes without unpacking.  Returns 0 if buf holds exactly one
@@ -147,5 +183,32 @@ int wire_offer_decode (const uint8_t *buf, size_t len, wire_offer_t *offer);
 //  Encodes n share entries; decodes at most max into entries (*n set).
 int wire_shares_encode (const wire_share_t *entries, size_t n, uint8_t **out, size_t *len);
 int wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *entries, size_t max, size_t *n);
+
+//  Encodes a stream header.  Returns 0 and a malloc'd buffer, or an error.
+int wire_header_encode (const media_header_t *header, uint8_t **out, size_t *len);
+//  Decodes a stream header (extradata borrows from buf) and checks it with
+//  media_header_check.  Returns 0, or an error with a sentence in err.
+int wire_header_decode (const uint8_t *buf, size_t len, media_header_t *header,
+                        char *err, size_t err_size);
+
+//  Builds a BATCH body packet by packet (the data is copied).
+typedef struct {
+    void *buf;                  //  packed packets so far (msgpack_sbuffer)
+    size_t count;
+} wire_batch_t;
+void wire_batch_init (wire_batch_t *batch);
+int wire_batch_add (wire_batch_t *batch, const media_packet_t *packet);
+//  Bytes packed so far.
+size_t wire_batch_size (const wire_batch_t *batch);
+//  Returns 0 and the body (malloc'd, caller frees), and empties the batch.
+int wire_batch_finish (wire_batch_t *batch, uint8_t **out, size_t *len);
+void wire_batch_clear (wire_batch_t *batch);
+
+//  Decodes a BATCH body and calls fn for each packet (its data borrows from
+//  buf), in order, checked against header; stops at the first fn that does
+//  not return 0.  Returns 0, that value, or an error with a sentence in err.
+int wire_batch_decode (const uint8_t *buf, size_t len, const media_header_t *header,
+                       int (*fn) (void *arg, const media_packet_t *packet), void *arg,
+                       char *err, size_t err_size);
 
 #endif

@@ -70,7 +70,8 @@ def test_share_list_and_get_by_name_only():
         a.send("/share " + src)
         a.wait("shared", name="talk notes.pdf")
         files = b.ask("/files alice", "files")["files"]
-        assert files == [{"name": "talk notes.pdf", "size": 3 * 1024 * 1024 + 5, "video": False}]
+        assert files == [{"name": "talk notes.pdf", "size": 3 * 1024 * 1024 + 5, "video": False,
+                          "duration": 0.0, "streams": []}]
         b.send("/get alice talk notes.pdf")
         done = b.wait("transfer", state="done", direction="in", timeout=30)
         assert _sha(done["path"]) == _sha(src)

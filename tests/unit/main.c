@@ -12,6 +12,7 @@ void wire_tests (void);
 void record_tests (void);
 void node_tests (void);
 void files_tests (void);
+void media_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -82,6 +83,7 @@ main (int argc, char **argv)
     record_tests ();
     node_tests ();
     files_tests ();
+    media_tests ();
     char cmd [128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", s_root);
     if (system (cmd) != 0)

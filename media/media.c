@@ -1,0 +1,175 @@
+#include <stdio.h>
+#include <string.h>
+#include "media.h"
+
+//  Codecs that Matroska and players handle well and that FFmpeg names the
+//  same way in every version we build with.  Anything else is refused:
+//  a viewer never hands an exotic codec's parameters to its muxer.
+static const struct {
+    const char *name;
+    int kind;
+} s_allowed [] = {
+    { "h264", MEDIA_VIDEO }, { "hevc", MEDIA_VIDEO }, { "vp8", MEDIA_VIDEO },
+    { "vp9", MEDIA_VIDEO }, { "av1", MEDIA_VIDEO }, { "mpeg4", MEDIA_VIDEO },
+    { "mpeg2video", MEDIA_VIDEO }, { "mpeg1video", MEDIA_VIDEO }, { "theora", MEDIA_VIDEO },
+    { "aac", MEDIA_AUDIO }, { "mp3", MEDIA_AUDIO }, { "mp2", MEDIA_AUDIO },
+    { "opus", MEDIA_AUDIO }, { "vorbis", MEDIA_AUDIO }, { "flac", MEDIA_AUDIO },
+    { "ac3", MEDIA_AUDIO }, { "eac3", MEDIA_AUDIO },
+};
+
+bool
+media_codec_allowed (const char *codec, int *kind)
+{
+    for (size_t i = 0; i < sizeof s_allowed / sizeof s_allowed [0]; i++)
+        if (strcmp (codec, s_allowed [i].name) == 0) {
+            if (kind)
+                *kind = s_allowed [i].kind;
+            return true;
+        }
+    return false;
+}
+
+//  H.264 (avcC) and HEVC (hvcC) codec data lists parameter sets by count
+//  and length.  Muxers and their bitstream filters loop over those counts
+//  (FFmpeg's hevc_mp4toannexb grows a buffer once per declared NAL), so
+//  every count and length must fit the bytes there, within a small total.
+#define NALS_MAX 64
+static bool
+s_nals_fit (const uint8_t *p, size_t len, size_t *at, unsigned count, int *total)
+{
+    for (unsigned i = 0; i < count; i++) {
+        if (len - *at < 2 || ++*total > NALS_MAX)
+            return false;
+        size_t n = (size_t) p [*at] << 8 | p [*at + 1];
+        *at += 2;
+        if (n == 0 || n > len - *at)
+            return false;
+        *at += n;
+    }
+    return true;
+}
+
+static bool
+s_codec_data_fits (const media_stream_t *s)
+{
+    const uint8_t *p = s->extradata;
+    size_t len = s->extradata_size, at;
+    int total = 0;
+    if (len == 0 || p [0] != 1)
+        return true;            //  none, or Annex B start codes: no counts to trust
+    if (strcmp (s->codec, "h264") == 0) {
+        if (len < 7)
+            return false;
+        at = 6;
+        if (!s_nals_fit (p, len, &at, p [5] & 0x1f, &total) || at >= len)
+            return false;
+        unsigned pps = p [at++];
+        return s_nals_fit (p, len, &at, pps, &total);
+    }
+    if (strcmp (s->codec, "hevc") == 0) {
+        if (len < 23)
+            return false;
+        at = 23;
+        for (unsigned a = 0; a < p [22]; a++) {
+            if (len - at < 3)
+                return false;
+            unsigned count = (unsigned) p [at + 1] << 8 | p [at + 2];
+            at += 3;
+            if (!s_nals_fit (p, len, &at, count, &total))
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool
+s_in (int v, int lo, int hi)
+{
+    return v >= lo && v <= hi;
+}
+
+int
+media_header_check (const media_header_t *h, char *err, size_t err_size)
+{
+    if (h->nstreams < 1 || h->nstreams > MEDIA_STREAMS_MAX) {
+        snprintf (err, err_size, "a stream header must list 1 to %d streams, not %d",
+                  MEDIA_STREAMS_MAX, h->nstreams);
+        return -1;
+    }
+    if (h->duration_ms < 0 || h->start_ms < 0) {
+        snprintf (err, err_size, "negative duration or start in a stream header");
+        return -1;
+    }
+    bool video = false;
+    for (int i = 0; i < h->nstreams; i++) {
+        const media_stream_t *s = &h->streams [i];
+        int kind;
+        if (memchr (s->codec, 0, sizeof s->codec) == NULL
+        ||  !media_codec_allowed (s->codec, &kind) || kind != s->kind) {
+            snprintf (err, err_size, "stream %d: codec '%.*s' is not one we play", i,
+                      (int) strnlen (s->codec, sizeof s->codec - 1), s->codec);
+            return -1;
+        }
+        if (s->tb_num < 1 || s->tb_den < 1) {
+            snprintf (err, err_size, "stream %d: bad time base %d/%d", i, s->tb_num, s->tb_den);
+            return -1;
+        }
+        if (s->extradata_size > MEDIA_EXTRADATA_MAX || (s->extradata_size && !s->extradata)) {
+            snprintf (err, err_size, "stream %d: %zu bytes of codec data (at most %d)", i,
+                      s->extradata_size, MEDIA_EXTRADATA_MAX);
+            return -1;
+        }
+        if (!s_codec_data_fits (s)) {
+            snprintf (err, err_size, "stream %d: the %s codec data does not hold what it declares",
+                      i, s->codec);
+            return -1;
+        }
+        if (s->kind == MEDIA_VIDEO) {
+            video = true;
+            if (!s_in (s->width, 1, MEDIA_DIM_MAX) || !s_in (s->height, 1, MEDIA_DIM_MAX)
+            ||  s->sar_num < 0 || s->sar_den < 0) {
+                snprintf (err, err_size, "stream %d: picture size %dx%d is out of bounds (at most %d)",
+                          i, s->width, s->height, MEDIA_DIM_MAX);
+                return -1;
+            }
+        }
+        else if (!s_in (s->sample_rate, 1, MEDIA_RATE_MAX) || !s_in (s->channels, 1, MEDIA_CHANNELS_MAX)) {
+            snprintf (err, err_size, "stream %d: %d Hz with %d channels is out of bounds", i,
+                      s->sample_rate, s->channels);
+            return -1;
+        }
+        //  Everything else is a small number; a negative or huge one is a lie
+        if (!s_in (s->frame_size, 0, 1 << 20) || !s_in (s->initial_padding, 0, 1 << 20)
+        ||  !s_in (s->trailing_padding, 0, 1 << 20) || !s_in (s->seek_preroll, 0, 1 << 20)
+        ||  !s_in (s->block_align, 0, 1 << 20) || !s_in (s->bits_per_coded_sample, 0, 64)
+        ||  s->bit_rate < 0 || !s_in (s->field_order, 0, 16) || !s_in (s->color_range, 0, 16)
+        ||  !s_in (s->color_primaries, 0, 255) || !s_in (s->color_trc, 0, 255)
+        ||  !s_in (s->color_space, 0, 255) || !s_in (s->chroma_location, 0, 16)) {
+            snprintf (err, err_size, "stream %d: codec parameters out of bounds", i);
+            return -1;
+        }
+    }
+    if (!video) {
+        snprintf (err, err_size, "the stream has no video");
+        return -1;
+    }
+    return 0;
+}
+
+int
+media_packet_check (const media_header_t *h, const media_packet_t *p, char *err, size_t err_size)
+{
+    if (p->stream < 0 || p->stream >= h->nstreams) {
+        snprintf (err, err_size, "a packet names stream %d of %d", p->stream, h->nstreams);
+        return -1;
+    }
+    if (p->size == 0 || p->size > MEDIA_PACKET_MAX) {
+        snprintf (err, err_size, "a packet of %zu bytes (1 to %d)", p->size, MEDIA_PACKET_MAX);
+        return -1;
+    }
+    if (p->duration < 0) {
+        snprintf (err, err_size, "a packet with a negative duration");
+        return -1;
+    }
+    return 0;
+}

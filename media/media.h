@@ -1,0 +1,74 @@
+/*  media: the plain description of a packet stream, shared by the demuxing
+    source, the muxing sink and the wire codec.  No FFmpeg types here, so
+    the node (which does not link FFmpeg) can check what a peer sends.
+
+    A stream header lists each stream's codec (by FFmpeg's codec name, which
+    is stable across versions, unlike codec ids), time base and the codec
+    parameters a muxer needs.  A packet is one demuxed packet as it is: no
+    transcoding.  media_header_check bounds everything a peer could use to
+    make a muxer allocate or misbehave: codecs outside the allowlist,
+    extradata, dimensions, sample rates, channel counts, time bases.  */
+#ifndef SC_MEDIA_H
+#define SC_MEDIA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MEDIA_STREAMS_MAX 8
+#define MEDIA_CODEC_MAX 32              //  codec name, with its NUL
+#define MEDIA_EXTRADATA_MAX (64 * 1024)
+#define MEDIA_DIM_MAX 8192              //  width and height
+#define MEDIA_RATE_MAX 384000           //  audio sample rate
+#define MEDIA_CHANNELS_MAX 16
+#define MEDIA_PACKET_MAX (900 * 1024)   //  one packet must fit one frame on the wire
+#define MEDIA_BATCH_BYTES (64 * 1024)   //  a batch is flushed once it holds this much
+#define MEDIA_NOPTS INT64_MIN           //  no timestamp
+
+typedef enum {
+    MEDIA_VIDEO = 0,
+    MEDIA_AUDIO = 1,
+} media_kind_t;
+
+typedef struct {
+    int kind;                           //  media_kind_t
+    char codec [MEDIA_CODEC_MAX];       //  "h264", "aac", ...
+    int tb_num, tb_den;                 //  time base of pts, dts and duration
+    const uint8_t *extradata;           //  borrowed
+    size_t extradata_size;
+    int width, height, sar_num, sar_den;        //  video
+    int field_order, color_range, color_primaries, color_trc, color_space, chroma_location;
+    int sample_rate, channels;                  //  audio
+    uint64_t channel_mask;                      //  0 = default order for the count
+    int frame_size, initial_padding, trailing_padding, seek_preroll, block_align;
+    int bits_per_coded_sample, profile, level;
+    int64_t bit_rate;
+} media_stream_t;
+
+typedef struct {
+    int64_t duration_ms;                //  0 when unknown
+    int64_t start_ms;                   //  where the stream starts (after a seek)
+    int nstreams;
+    media_stream_t streams [MEDIA_STREAMS_MAX];
+} media_header_t;
+
+typedef struct {
+    int stream;                         //  index into the header's streams
+    int64_t pts, dts, duration;         //  in the stream's time base; MEDIA_NOPTS
+    bool key;
+    const uint8_t *data;                //  borrowed
+    size_t size;
+} media_packet_t;
+
+//  Returns true when the codec name is one a viewer will mux (kind set).
+bool media_codec_allowed (const char *codec, int *kind);
+
+//  Checks a header against the allowlist and the bounds above.  Returns 0,
+//  or -1 with a sentence in err.
+int media_header_check (const media_header_t *header, char *err, size_t err_size);
+
+//  Checks one packet against its header.  Returns 0 or -1 with err.
+int media_packet_check (const media_header_t *header, const media_packet_t *packet,
+                        char *err, size_t err_size);
+
+#endif

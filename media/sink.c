@@ -1,0 +1,229 @@
+#include <errno.h>
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "sink.h"
+
+#define IO_BUFFER (64 * 1024)
+
+struct _media_sink_t {
+    int fd;
+    AVFormatContext *fmt;
+    AVIOContext *io;
+    AVPacket *pkt;
+    media_header_t header;          //  time bases and stream count (no pointers kept)
+    int io_error;                   //  errno of a failed write
+};
+
+static int
+s_write (void *opaque, uint8_t *buf, int size)
+{
+    media_sink_t *self = opaque;
+    int done = 0;
+    while (done < size) {
+        ssize_t n = write (self->fd, buf + done, (size_t) (size - done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            self->io_error = n < 0? errno: EIO;
+            return AVERROR (self->io_error);
+        }
+        done += (int) n;
+    }
+    return size;
+}
+
+static int64_t
+s_seek (void *opaque, int64_t offset, int whence)
+{
+    media_sink_t *self = opaque;
+    if (whence == AVSEEK_SIZE) {
+        struct stat st;
+        return fstat (self->fd, &st) == 0? (int64_t) st.st_size: AVERROR (errno);
+    }
+    off_t at = lseek (self->fd, (off_t) offset, whence & ~AVSEEK_FORCE);
+    return at < 0? AVERROR (errno): (int64_t) at;
+}
+
+static void
+s_averror (media_sink_t *self, int rc, const char *what, char *err, size_t err_size)
+{
+    char text [AV_ERROR_MAX_STRING_SIZE];
+    av_strerror (self->io_error? AVERROR (self->io_error): rc, text, sizeof text);
+    snprintf (err, err_size, "%s: %s", what, text);
+}
+
+//  Gives a new stream the codec parameters from the header.
+static int
+s_stream (AVFormatContext *fmt, const media_stream_t *s, char *err, size_t err_size)
+{
+    const AVCodecDescriptor *desc = avcodec_descriptor_get_by_name (s->codec);
+    enum AVMediaType type = s->kind == MEDIA_VIDEO? AVMEDIA_TYPE_VIDEO: AVMEDIA_TYPE_AUDIO;
+    if (!desc || desc->type != type) {
+        snprintf (err, err_size, "this FFmpeg does not know the codec '%s'", s->codec);
+        return -1;
+    }
+    AVStream *st = avformat_new_stream (fmt, NULL);
+    if (!st) {
+        snprintf (err, err_size, "out of memory");
+        return -1;
+    }
+    AVCodecParameters *par = st->codecpar;
+    par->codec_type = type;
+    par->codec_id = desc->id;
+    st->time_base = (AVRational) { s->tb_num, s->tb_den };
+    if (s->extradata_size) {
+        par->extradata = av_mallocz (s->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE);
+        if (!par->extradata) {
+            snprintf (err, err_size, "out of memory");
+            return -1;
+        }
+        memcpy (par->extradata, s->extradata, s->extradata_size);
+        par->extradata_size = (int) s->extradata_size;
+    }
+    if (type == AVMEDIA_TYPE_VIDEO) {
+        par->width = s->width;
+        par->height = s->height;
+        par->sample_aspect_ratio = (AVRational) { s->sar_num, s->sar_den };
+        st->sample_aspect_ratio = par->sample_aspect_ratio;
+        par->field_order = (enum AVFieldOrder) s->field_order;
+        par->color_range = (enum AVColorRange) s->color_range;
+        par->color_primaries = (enum AVColorPrimaries) s->color_primaries;
+        par->color_trc = (enum AVColorTransferCharacteristic) s->color_trc;
+        par->color_space = (enum AVColorSpace) s->color_space;
+        par->chroma_location = (enum AVChromaLocation) s->chroma_location;
+    }
+    else {
+        par->sample_rate = s->sample_rate;
+        int rc = -1;
+        if (s->channel_mask)
+            rc = av_channel_layout_from_mask (&par->ch_layout, s->channel_mask);
+        if (rc < 0 || par->ch_layout.nb_channels != s->channels)
+            av_channel_layout_default (&par->ch_layout, s->channels);
+        par->frame_size = s->frame_size;
+        par->initial_padding = s->initial_padding;
+        par->trailing_padding = s->trailing_padding;
+        par->seek_preroll = s->seek_preroll;
+        par->block_align = s->block_align;
+    }
+    par->bits_per_coded_sample = s->bits_per_coded_sample;
+    par->profile = s->profile;
+    par->level = s->level;
+    par->bit_rate = s->bit_rate;
+    return 0;
+}
+
+int
+media_sink_open (const media_header_t *h, const char *format, int fd,
+                 media_sink_t **out, char *err, size_t err_size)
+{
+    *out = NULL;
+    av_log_set_level (AV_LOG_QUIET);
+    if (media_header_check (h, err, err_size) != 0)
+        return -1;
+    media_sink_t *self = calloc (1, sizeof *self);
+    uint8_t *buffer = av_malloc (IO_BUFFER);
+    if (!self || !buffer) {
+        av_free (buffer);
+        free (self);
+        snprintf (err, err_size, "out of memory");
+        return -1;
+    }
+    self->fd = fd;
+    self->header = *h;
+    for (int i = 0; i < h->nstreams; i++)
+        self->header.streams [i].extradata = NULL;      //  not ours to keep
+    int rc = -1;
+    struct stat st;
+    bool seekable = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
+    self->io = avio_alloc_context (buffer, IO_BUFFER, 1, self, NULL, s_write,
+                                   seekable? s_seek: NULL);
+    self->pkt = av_packet_alloc ();
+    if (!self->io || !self->pkt) {
+        if (!self->io)
+            av_free (buffer);
+        snprintf (err, err_size, "out of memory");
+        goto out;
+    }
+    self->io->seekable = seekable? AVIO_SEEKABLE_NORMAL: 0;
+    if (avformat_alloc_output_context2 (&self->fmt, NULL, format, NULL) < 0 || !self->fmt) {
+        snprintf (err, err_size, "this FFmpeg cannot write %s", format);
+        goto out;
+    }
+    self->fmt->pb = self->io;
+    self->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    for (int i = 0; i < h->nstreams; i++)
+        if (s_stream (self->fmt, &h->streams [i], err, err_size) != 0)
+            goto out;
+    int arc = avformat_write_header (self->fmt, NULL);
+    if (arc < 0) {
+        s_averror (self, arc, "the muxer refused the stream header", err, err_size);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc == 0)
+        *out = self;
+    else
+        media_sink_close (&self, false, NULL, 0);
+    return rc;
+}
+
+int
+media_sink_write (media_sink_t *self, const media_packet_t *p, char *err, size_t err_size)
+{
+    if (media_packet_check (&self->header, p, err, err_size) != 0)
+        return -1;
+    const media_stream_t *s = &self->header.streams [p->stream];
+    AVPacket *pkt = self->pkt;
+    //  Not reference-counted: libavformat copies what it keeps
+    pkt->data = (uint8_t *) p->data;
+    pkt->size = (int) p->size;
+    pkt->stream_index = p->stream;
+    pkt->pts = p->pts == MEDIA_NOPTS? AV_NOPTS_VALUE: p->pts;
+    pkt->dts = p->dts == MEDIA_NOPTS? AV_NOPTS_VALUE: p->dts;
+    pkt->duration = p->duration;
+    pkt->flags = p->key? AV_PKT_FLAG_KEY: 0;
+    pkt->pos = -1;
+    av_packet_rescale_ts (pkt, (AVRational) { s->tb_num, s->tb_den },
+                          self->fmt->streams [p->stream]->time_base);
+    int rc = av_interleaved_write_frame (self->fmt, pkt);
+    pkt->data = NULL;
+    pkt->size = 0;
+    av_packet_unref (pkt);
+    if (rc < 0) {
+        s_averror (self, rc, "muxing a packet failed", err, err_size);
+        return -1;
+    }
+    return 0;
+}
+
+int
+media_sink_close (media_sink_t **self_p, bool write, char *err, size_t err_size)
+{
+    if (!self_p || !*self_p)
+        return 0;
+    media_sink_t *self = *self_p;
+    int rc = 0;
+    if (write) {
+        int arc = av_write_trailer (self->fmt);
+        if (arc >= 0 && self->io)
+            avio_flush (self->io);
+        if (arc < 0 || self->io_error) {
+            s_averror (self, arc, "finishing the file failed", err, err_size);
+            rc = -1;
+        }
+    }
+    av_packet_free (&self->pkt);
+    avformat_free_context (self->fmt);
+    if (self->io) {
+        av_freep (&self->io->buffer);
+        avio_context_free (&self->io);
+    }
+    free (self);
+    *self_p = NULL;
+    return rc;
+}

@@ -1,0 +1,236 @@
+#include <errno.h>
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "source.h"
+
+#define IO_BUFFER (64 * 1024)
+
+struct _media_source_t {
+    int fd;
+    AVFormatContext *fmt;
+    AVIOContext *io;
+    AVPacket *pkt;
+    int map [64];                   //  file stream -> our stream, -1 dropped
+    int video;                      //  our first video stream
+    bool keyframe_seen;             //  video waits for its first keyframe
+    media_header_t header;
+};
+
+static int
+s_read (void *opaque, uint8_t *buf, int size)
+{
+    media_source_t *self = opaque;
+    ssize_t n;
+    do
+        n = read (self->fd, buf, (size_t) size);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return AVERROR (errno);
+    return n == 0? AVERROR_EOF: (int) n;
+}
+
+static int64_t
+s_seek (void *opaque, int64_t offset, int whence)
+{
+    media_source_t *self = opaque;
+    if (whence == AVSEEK_SIZE) {
+        struct stat st;
+        return fstat (self->fd, &st) == 0? (int64_t) st.st_size: AVERROR (errno);
+    }
+    off_t at = lseek (self->fd, (off_t) offset, whence & ~AVSEEK_FORCE);
+    return at < 0? AVERROR (errno): (int64_t) at;
+}
+
+//  Copies what a muxer needs from the file's codec parameters.
+static void
+s_describe (const AVStream *st, media_stream_t *s)
+{
+    const AVCodecParameters *par = st->codecpar;
+    snprintf (s->codec, sizeof s->codec, "%s", avcodec_get_name (par->codec_id));
+    s->tb_num = st->time_base.num;
+    s->tb_den = st->time_base.den;
+    s->extradata = par->extradata;
+    s->extradata_size = par->extradata? (size_t) par->extradata_size: 0;
+    s->width = par->width;
+    s->height = par->height;
+    s->sar_num = par->sample_aspect_ratio.num;
+    s->sar_den = par->sample_aspect_ratio.den;
+    s->field_order = par->field_order;
+    s->color_range = par->color_range;
+    s->color_primaries = par->color_primaries;
+    s->color_trc = par->color_trc;
+    s->color_space = par->color_space;
+    s->chroma_location = par->chroma_location;
+    s->sample_rate = par->sample_rate;
+    s->channels = par->ch_layout.nb_channels;
+    s->channel_mask = par->ch_layout.order == AV_CHANNEL_ORDER_NATIVE? par->ch_layout.u.mask: 0;
+    s->frame_size = par->frame_size;
+    s->initial_padding = par->initial_padding;
+    s->trailing_padding = par->trailing_padding;
+    s->seek_preroll = par->seek_preroll;
+    s->block_align = par->block_align;
+    s->bits_per_coded_sample = par->bits_per_coded_sample;
+    s->profile = par->profile;
+    s->level = par->level;
+    s->bit_rate = par->bit_rate;
+}
+
+int
+media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, size_t err_size)
+{
+    *out = NULL;
+    av_log_set_level (AV_LOG_QUIET);
+    media_source_t *self = calloc (1, sizeof *self);
+    uint8_t *buffer = av_malloc (IO_BUFFER);
+    if (!self || !buffer) {
+        av_free (buffer);
+        free (self);
+        snprintf (err, err_size, "out of memory");
+        return -1;
+    }
+    self->fd = fd;
+    self->video = -1;
+    int rc = -1;
+    self->io = avio_alloc_context (buffer, IO_BUFFER, 0, self, s_read, NULL, s_seek);
+    self->fmt = avformat_alloc_context ();
+    self->pkt = av_packet_alloc ();
+    if (!self->io || !self->fmt || !self->pkt) {
+        if (!self->io)
+            av_free (buffer);
+        snprintf (err, err_size, "out of memory");
+        goto out;
+    }
+    self->fmt->pb = self->io;
+    self->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    if (avformat_open_input (&self->fmt, NULL, NULL, NULL) != 0) {
+        snprintf (err, err_size, "the file is not a media file FFmpeg can read");
+        goto out;
+    }
+    if (avformat_find_stream_info (self->fmt, NULL) < 0) {
+        snprintf (err, err_size, "cannot read the streams of the file");
+        goto out;
+    }
+    media_header_t *h = &self->header;
+    for (unsigned i = 0; i < self->fmt->nb_streams && i < 64; i++) {
+        const AVStream *st = self->fmt->streams [i];
+        int kind;
+        self->map [i] = -1;
+        //  Cover art, subtitles, data and codecs outside the allowlist stay home
+        if (st->disposition & AV_DISPOSITION_ATTACHED_PIC || h->nstreams == MEDIA_STREAMS_MAX
+        ||  !media_codec_allowed (avcodec_get_name (st->codecpar->codec_id), &kind)
+        ||  (kind == MEDIA_VIDEO) != (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO))
+            continue;
+        media_stream_t *s = &h->streams [h->nstreams];
+        s->kind = kind;
+        s_describe (st, s);
+        if (kind == MEDIA_VIDEO && self->video < 0)
+            self->video = h->nstreams;
+        self->map [i] = h->nstreams++;
+    }
+    if (self->fmt->duration > 0)
+        h->duration_ms = self->fmt->duration / 1000;
+    if (self->video < 0) {
+        snprintf (err, err_size, "the file has no video in a codec we stream");
+        goto out;
+    }
+    char why [200];
+    if (media_header_check (h, why, sizeof why) != 0) {
+        snprintf (err, err_size, "the file cannot be streamed: %s", why);
+        goto out;
+    }
+    if (offset_ms > 0) {
+        if (h->duration_ms > 0 && offset_ms >= h->duration_ms) {
+            snprintf (err, err_size, "the offset %lld.%03lld s is past the end (%lld.%03lld s)",
+                      (long long) offset_ms / 1000, (long long) offset_ms % 1000,
+                      (long long) h->duration_ms / 1000, (long long) h->duration_ms % 1000);
+            goto out;
+        }
+        //  The keyframe at or before the offset, on the default (video) stream
+        int64_t ts = offset_ms * (AV_TIME_BASE / 1000);
+        if (self->fmt->start_time != AV_NOPTS_VALUE)
+            ts += self->fmt->start_time;
+        if (av_seek_frame (self->fmt, -1, ts, AVSEEK_FLAG_BACKWARD) < 0) {
+            snprintf (err, err_size, "cannot seek to %lld ms in this file", (long long) offset_ms);
+            goto out;
+        }
+        h->start_ms = offset_ms;
+    }
+    rc = 0;
+out:
+    if (rc == 0)
+        *out = self;
+    else
+        media_source_destroy (&self);
+    return rc;
+}
+
+const media_header_t *
+media_source_header (const media_source_t *self)
+{
+    return &self->header;
+}
+
+int
+media_source_read (media_source_t *self, media_packet_t *p, char *err, size_t err_size)
+{
+    for (;;) {
+        av_packet_unref (self->pkt);
+        int rc = av_read_frame (self->fmt, self->pkt);
+        if (rc == AVERROR_EOF)
+            return 0;
+        if (rc < 0) {
+            char text [AV_ERROR_MAX_STRING_SIZE];
+            av_strerror (rc, text, sizeof text);
+            snprintf (err, err_size, "reading the file failed: %s", text);
+            return -1;
+        }
+        int index = self->pkt->stream_index;
+        if (index < 0 || index >= 64 || (unsigned) index >= self->fmt->nb_streams
+        ||  self->map [index] < 0)
+            continue;
+        int stream = self->map [index];
+        bool key = self->pkt->flags & AV_PKT_FLAG_KEY;
+        //  The picture starts at a keyframe, whatever the seek gave
+        if (stream == self->video && !self->keyframe_seen) {
+            if (!key)
+                continue;
+            self->keyframe_seen = true;
+        }
+        if (self->pkt->size > MEDIA_PACKET_MAX) {
+            snprintf (err, err_size, "a packet of %d bytes is larger than we stream (%d)",
+                      self->pkt->size, MEDIA_PACKET_MAX);
+            return -1;
+        }
+        if (self->pkt->size <= 0)
+            continue;
+        *p = (media_packet_t) {
+            .stream = stream, .key = key,
+            .pts = self->pkt->pts == AV_NOPTS_VALUE? MEDIA_NOPTS: self->pkt->pts,
+            .dts = self->pkt->dts == AV_NOPTS_VALUE? MEDIA_NOPTS: self->pkt->dts,
+            .duration = self->pkt->duration > 0? self->pkt->duration: 0,
+            .data = self->pkt->data, .size = (size_t) self->pkt->size,
+        };
+        return 1;
+    }
+}
+
+void
+media_source_destroy (media_source_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    media_source_t *self = *self_p;
+    av_packet_free (&self->pkt);
+    if (self->fmt)
+        avformat_close_input (&self->fmt);
+    if (self->io) {
+        av_freep (&self->io->buffer);
+        avio_context_free (&self->io);
+    }
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,329 @@
+/*  securechat-media: the node's helper for everything FFmpeg does.
+      securechat-media probe FILE   one line: "video=0|1 audio=0|1
+                                    duration=SECONDS streams=N codecs=A,B"
+      securechat-media serve        jobs from the node (node/mediajob.h)  */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "../crypto/bytes.h"
+#include "../media/probe.h"
+#include "../media/sink.h"
+#include "../media/source.h"
+#include "mediajob.h"
+#include "wire.h"
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+s_write_all (int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = write (fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+//  Returns 1 when all len bytes came, 0 at end of file, -1 on error.
+static int
+s_read_all (int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read (fd, p + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return got? -1: 0;
+        got += (size_t) n;
+    }
+    return 1;
+}
+
+static int
+s_send (int fd, char kind, const void *body, size_t len)
+{
+    uint8_t head [MEDIAJOB_HEADER + 1];
+    bytes_put_be (head, len + 1, MEDIAJOB_HEADER);
+    head [MEDIAJOB_HEADER] = (uint8_t) kind;
+    if (s_write_all (fd, head, sizeof head) != 0)
+        return -1;
+    return len? s_write_all (fd, body, len): 0;
+}
+
+static void
+s_send_text (int fd, char kind, const char *text)
+{
+    s_send (fd, kind, text, strlen (text));
+}
+
+//  ---------------------------------------------------------------------
+//  demux: the owner's side
+
+static int
+s_flush (int fd, wire_batch_t *batch)
+{
+    if (batch->count == 0)
+        return 0;
+    uint8_t *body;
+    size_t len;
+    if (wire_batch_finish (batch, &body, &len) != 0)
+        return -1;
+    int rc = s_send (fd, 'B', body, len);
+    free (body);
+    return rc;
+}
+
+static double
+s_seconds (const media_stream_t *s, int64_t ts)
+{
+    return (double) ts * s->tb_num / s->tb_den;
+}
+
+static int
+s_demux (int data, int file, int64_t offset_ms, bool paced)
+{
+    char err [256] = "";
+    media_source_t *src = NULL;
+    wire_batch_t batch;
+    wire_batch_init (&batch);
+    if (media_source_open (file, offset_ms, &src, err, sizeof err) != 0)
+        goto out;
+    const media_header_t *h = media_source_header (src);
+    uint8_t *body;
+    size_t len;
+    if (wire_header_encode (h, &body, &len) != 0) {
+        snprintf (err, sizeof err, "cannot encode the stream header");
+        goto out;
+    }
+    int rc = s_send (data, 'H', body, len);
+    free (body);
+    if (rc != 0)
+        goto gone;
+    int64_t start = s_now_ms ();
+    bool first = true;
+    double t0 = 0;
+    for (;;) {
+        media_packet_t p;
+        rc = media_source_read (src, &p, err, sizeof err);
+        if (rc < 0)
+            goto out;
+        if (rc == 0)
+            break;
+        int64_t ts = p.dts != MEDIA_NOPTS? p.dts: p.pts;
+        if (paced && ts != MEDIA_NOPTS) {
+            double t = s_seconds (&h->streams [p.stream], ts);
+            if (first)
+                t0 = t;
+            first = false;
+            //  Real time, a little ahead so that a player can buffer
+            int64_t due = start + (int64_t) ((t - t0) * 1000) - MEDIAJOB_PACE_LEAD_MS;
+            int64_t wait = due - s_now_ms ();
+            if (wait > 0) {
+                if (s_flush (data, &batch) != 0)
+                    goto gone;
+                struct timespec ts_wait = { wait / 1000, (wait % 1000) * 1000000 };
+                while (nanosleep (&ts_wait, &ts_wait) != 0 && errno == EINTR)
+                    ;
+            }
+        }
+        if (wire_batch_size (&batch) + p.size > MEDIA_BATCH_BYTES && s_flush (data, &batch) != 0)
+            goto gone;
+        if (wire_batch_add (&batch, &p) != 0) {
+            snprintf (err, sizeof err, "out of memory");
+            goto out;
+        }
+        if (wire_batch_size (&batch) >= MEDIA_BATCH_BYTES && s_flush (data, &batch) != 0)
+            goto gone;
+    }
+    if (s_flush (data, &batch) != 0)
+        goto gone;
+out:
+    s_send_text (data, 'E', err);
+gone:
+    wire_batch_clear (&batch);
+    media_source_destroy (&src);
+    return err [0]? 1: 0;
+}
+
+//  ---------------------------------------------------------------------
+//  mux: the viewer's side
+
+typedef struct {
+    media_sink_t *sink;
+    int data;
+    bool first;
+    char *err;
+    size_t err_size;
+} s_mux_t;
+
+static int
+s_mux_packet (void *arg, const media_packet_t *p)
+{
+    s_mux_t *m = arg;
+    if (media_sink_write (m->sink, p, m->err, m->err_size) != 0)
+        return -1;
+    if (!m->first) {
+        m->first = true;
+        s_send (m->data, 'F', NULL, 0);
+    }
+    return 0;
+}
+
+static int
+s_mux (int data, int out, const char *format)
+{
+    char err [256] = "";
+    s_mux_t m = { .data = data, .err = err, .err_size = sizeof err };
+    media_header_t h;
+    uint8_t *buf = malloc (MEDIAJOB_MAX);
+    if (!buf) {
+        snprintf (err, sizeof err, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        uint8_t head [MEDIAJOB_HEADER];
+        int rc = s_read_all (data, head, sizeof head);
+        if (rc == 0)
+            break;              //  the node says the stream is over
+        size_t len = (size_t) bytes_get_be (head, MEDIAJOB_HEADER);
+        if (rc < 0 || len < 1 || len > MEDIAJOB_MAX || s_read_all (data, buf, len) != 1) {
+            snprintf (err, sizeof err, "the node sent a broken message");
+            goto out;
+        }
+        char kind = (char) buf [0];
+        if (kind == 'H' && !m.sink) {
+            if (wire_header_decode (buf + 1, len - 1, &h, err, sizeof err) != 0
+            ||  media_sink_open (&h, format, out, &m.sink, err, sizeof err) != 0)
+                goto out;
+            s_send (data, 'S', NULL, 0);
+        }
+        else if (kind == 'B' && m.sink) {
+            if (wire_batch_decode (buf + 1, len - 1, &h, s_mux_packet, &m, err, sizeof err) != 0) {
+                if (!err [0])
+                    snprintf (err, sizeof err, "a packet could not be muxed");
+                goto out;
+            }
+        }
+        else {
+            snprintf (err, sizeof err, "the node sent '%c' out of order", kind);
+            goto out;
+        }
+    }
+    if (!m.sink)
+        snprintf (err, sizeof err, "the stream ended before its header");
+out:
+    //  What arrived is kept: the file gets its trailer even after an error
+    if (m.sink) {
+        char why [256];
+        if (media_sink_close (&m.sink, true, why, sizeof why) != 0 && !err [0])
+            snprintf (err, sizeof err, "%s", why);
+    }
+    if (err [0])
+        s_send_text (data, 'E', err);
+    else
+        s_send (data, 'D', NULL, 0);
+    free (buf);
+    return err [0]? 1: 0;
+}
+
+//  ---------------------------------------------------------------------
+//  serve: one child per job
+
+static int
+s_serve (int control)
+{
+    //  Children are not waited for: each one ends with its stream
+    signal (SIGCHLD, SIG_IGN);
+    signal (SIGPIPE, SIG_IGN);
+    for (;;) {
+        char line [256];
+        int fds [2] = { -1, -1 };
+        struct iovec iov = { line, sizeof line - 1 };
+        union {
+            char buf [CMSG_SPACE (sizeof fds)];
+            struct cmsghdr align;
+        } u;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+        ssize_t n = recvmsg (control, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 0;           //  the node is gone
+        line [n] = 0;
+        struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+        &&  c->cmsg_len == CMSG_LEN (sizeof fds))
+            memcpy (fds, CMSG_DATA (c), sizeof fds);
+        else {
+            //  Whatever came, close it
+            for (c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
+                if (c->cmsg_type == SCM_RIGHTS)
+                    for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN (0)) / sizeof (int); i++)
+                        close (((int *) CMSG_DATA (c)) [i]);
+            continue;
+        }
+        pid_t pid = fork ();
+        if (pid == 0) {
+            close (control);
+            long long offset;
+            int paced;
+            char format [16];
+            int rc = 2;
+            if (sscanf (line, "demux %lld %d", &offset, &paced) == 2 && offset >= 0)
+                rc = s_demux (fds [0], fds [1], offset, paced != 0);
+            else if (sscanf (line, "mux %15s", format) == 1
+                 &&  (strcmp (format, "matroska") == 0 || strcmp (format, "mpegts") == 0))
+                rc = s_mux (fds [0], fds [1], format);
+            else
+                s_send_text (fds [0], 'E', "the media helper did not understand the job");
+            _exit (rc);
+        }
+        if (pid < 0)
+            s_send_text (fds [0], 'E', "the media helper cannot start a job");
+        close (fds [0]);
+        close (fds [1]);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc == 3 && strcmp (argv [1], "probe") == 0) {
+        probe_info_t info;
+        if (probe_file (argv [2], &info) != 0)
+            return 1;
+        printf ("video=%d audio=%d duration=%.3f streams=%d codecs=%s\n", info.video, info.audio,
+                info.duration, info.streams, info.codecs);
+        return 0;
+    }
+    if (argc == 2 && strcmp (argv [1], "serve") == 0)
+        return s_serve (STDIN_FILENO);
+    fprintf (stderr, "usage: securechat-media probe FILE\n"
+                     "       securechat-media serve    (started by securechat-node)\n");
+    return 2;
+}

@@ -1,0 +1,981 @@
+#define LOG_MODULE "streams"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "../crypto/bytes.h"
+#include "../crypto/err.h"
+#include "../crypto/identity.h"
+#include "../crypto/log.h"
+#include "../crypto/utf8.h"
+#include "mediajob.h"
+#include "streams.h"
+#include "xfer.h"
+
+#define HEADER_WAIT_MS 10000        //  a WATCH unanswered this long has failed
+#define CREDIT_MAX 64               //  a viewer cannot ask for more in flight
+
+typedef struct {
+    bool used;
+    bool owner;                 //  we serve; else we watch
+    uint8_t sid [WIRE_ID_SIZE];
+    char idhex [33];
+    uint8_t peer [32];
+    char name [XFER_NAME_MAX + 1];
+    char out [PATH_MAX];        //  viewer: the file, or the player command
+    bool to_player;
+    pid_t player;
+    int fd;                     //  data socket to the media job, -1 once closed
+    uint8_t *in;                //  messages from the job
+    size_t in_len;
+    uint8_t *outq;              //  viewer: messages to the job
+    size_t outq_len, outq_off;
+    uint64_t credit;            //  owner: batches we may send
+    uint64_t granted;           //  viewer: batches granted in all
+    uint64_t unreturned;        //  viewer: batches queued, credit not yet returned
+    uint64_t seq;               //  owner: next to send; viewer: next expected
+    bool header;                //  viewer: the header came
+    media_header_t hdr;         //  viewer: for checking batches (no extradata kept)
+    bool shut;                  //  viewer: the job was told the input ended
+    bool ending;                //  viewer: shut once the queue is written
+    bool ended_ok;              //  the stream reached its end
+    char why [512];             //  why it ended early
+    int64_t offset_ms;
+    int64_t started;            //  monotonic ms of /watch or WATCH
+    int64_t latency;            //  viewer: ms from /watch to the first packet written
+    uint64_t bytes;             //  payload bytes forwarded
+    bool retry;                 //  owner: a frame waits for the link
+    bool eof;                   //  the job closed its end (all it said is in `in`)
+} s_stream_t;
+
+struct _streams_t {
+    streams_opts_t opts;
+    streams_host_t host;
+    char player [PATH_MAX];     //  the command, "" when none
+    int ctl;                    //  control socket to `securechat-media serve`
+    pid_t helper;
+    s_stream_t streams [STREAMS_MAX];
+    int polled [STREAMS_MAX];   //  stream of each poll item given out
+    int npolled;
+};
+
+static int64_t
+s_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_end (streams_t *self, s_stream_t *s, bool ok, const char *why, bool tell);
+
+//  ---------------------------------------------------------------------
+//  Events
+
+static json_t *
+s_json (streams_t *self, const s_stream_t *s, const char *state)
+{
+    char id [IDENTITY_FP_HEX_SIZE];
+    identity_fingerprint_hex (s->peer, id);
+    const char *name = self->host.peer_name (self->host.arg, s->peer);
+    json_t *ev = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I}", "event", "stream",
+                            "stream_id", s->idhex, "role", s->owner? "owner": "viewer",
+                            "peer", id, "name", name? name: "?", "video", s->name,
+                            "state", state, "offset", s->offset_ms / 1000.0,
+                            "bytes", (json_int_t) s->bytes);
+    if (ev && !s->owner)
+        json_object_set_new (ev, "out", json_string (s->to_player? "player": s->out));
+    if (ev && s->to_player)
+        json_object_set_new (ev, "player", json_string (s->out));
+    if (ev && s->latency >= 0 && !s->owner)
+        json_object_set_new (ev, "latency_ms", json_integer (s->latency));
+    return ev;
+}
+
+static void
+s_emit (streams_t *self, json_t *ev)
+{
+    if (ev)
+        self->host.event (self->host.arg, ev);
+}
+
+static void
+s_error (streams_t *self, const char *code, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_error (streams_t *self, const char *code, const char *fmt, ...)
+{
+    char message [512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (message, sizeof message, fmt, ap);
+    va_end (ap);
+    s_emit (self, json_pack ("{s:s, s:s, s:s}", "event", "error", "message", message, "code", code));
+}
+
+static const char *
+s_peer (streams_t *self, const uint8_t peer [32])
+{
+    const char *name = self->host.peer_name (self->host.arg, peer);
+    return name? name: "the peer";
+}
+
+//  ---------------------------------------------------------------------
+//  The media helper
+
+static bool
+s_helper_start (streams_t *self)
+{
+    if (!self->opts.helper || access (self->opts.helper, X_OK) != 0)
+        return false;
+    int sv [2];
+    if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return false;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        dup2 (sv [1], STDIN_FILENO);
+        int null = open ("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2 (null, STDOUT_FILENO);
+        execl (self->opts.helper, self->opts.helper, "serve", (char *) NULL);
+        _exit (127);
+    }
+    close (sv [1]);
+    if (pid < 0) {
+        close (sv [0]);
+        return false;
+    }
+    self->ctl = sv [0];
+    self->helper = pid;
+    log_debug ("media helper started (pid %d)", (int) pid);
+    return true;
+}
+
+static void
+s_helper_stop (streams_t *self)
+{
+    if (self->ctl >= 0)
+        close (self->ctl);      //  the helper ends when it reads the end
+    self->ctl = -1;
+    if (self->helper > 0 && waitpid (self->helper, NULL, WNOHANG) == 0) {
+        //  Give it a moment, then make sure
+        for (int i = 0; i < 50 && waitpid (self->helper, NULL, WNOHANG) == 0; i++)
+            usleep (1000);
+        if (kill (self->helper, 0) == 0) {
+            kill (self->helper, SIGKILL);
+            waitpid (self->helper, NULL, 0);
+        }
+    }
+    self->helper = 0;
+}
+
+//  Starts a job with two descriptors (both closed here).  Returns 0 and the
+//  node's end of the data socket in *data, or an error.
+static int
+s_job (streams_t *self, const char *line, int fd, int *data)
+{
+    int sv [2] = { -1, -1 };
+    int rc = SC_EIO;
+    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        goto out;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (self->ctl < 0 && !s_helper_start (self)) {
+            rc = SC_ENOENT;
+            goto out;
+        }
+        int fds [2] = { sv [1], fd };
+        union {
+            char buf [CMSG_SPACE (sizeof fds)];
+            struct cmsghdr align;
+        } u;
+        memset (&u, 0, sizeof u);
+        struct iovec iov = { (void *) line, strlen (line) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+        struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN (sizeof fds);
+        memcpy (CMSG_DATA (c), fds, sizeof fds);
+        if (sendmsg (self->ctl, &msg, MSG_NOSIGNAL) >= 0) {
+            rc = 0;
+            break;
+        }
+        //  The helper died: start another once
+        log_warn ("the media helper is gone (%s); starting it again", strerror (errno));
+        s_helper_stop (self);
+    }
+out:
+    if (sv [1] >= 0)
+        close (sv [1]);
+    if (fd >= 0)
+        close (fd);
+    if (rc == 0) {
+        fcntl (sv [0], F_SETFL, fcntl (sv [0], F_GETFL) | O_NONBLOCK);
+        *data = sv [0];
+    }
+    else if (sv [0] >= 0)
+        close (sv [0]);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------
+//  Streams table
+
+static s_stream_t *
+s_find (streams_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE], bool owner)
+{
+    for (int i = 0; i < STREAMS_MAX; i++) {
+        s_stream_t *s = &self->streams [i];
+        if (s->used && s->owner == owner && memcmp (s->sid, sid, WIRE_ID_SIZE) == 0
+        &&  memcmp (s->peer, peer, 32) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static s_stream_t *
+s_new (streams_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE], bool owner,
+       const char *name)
+{
+    for (int i = 0; i < STREAMS_MAX; i++) {
+        s_stream_t *s = &self->streams [i];
+        if (s->used)
+            continue;
+        memset (s, 0, sizeof *s);
+        s->used = true;
+        s->owner = owner;
+        memcpy (s->sid, sid, WIRE_ID_SIZE);
+        sodium_bin2hex (s->idhex, sizeof s->idhex, sid, WIRE_ID_SIZE);
+        memcpy (s->peer, peer, 32);
+        snprintf (s->name, sizeof s->name, "%s", name);
+        s->fd = -1;
+        s->latency = -1;
+        s->started = s_now ();
+        s->in = malloc (MEDIAJOB_HEADER + MEDIAJOB_MAX);
+        if (!s->in) {
+            s->used = false;
+            return NULL;
+        }
+        return s;
+    }
+    return NULL;
+}
+
+static void
+s_free (s_stream_t *s)
+{
+    if (s->fd >= 0)
+        close (s->fd);
+    s->fd = -1;
+    free (s->in);
+    free (s->outq);
+    s->in = s->outq = NULL;
+    s->used = false;
+}
+
+static int
+s_send (streams_t *self, s_stream_t *s, const wire_frame_t *f)
+{
+    return self->host.send (self->host.arg, s->peer, f);
+}
+
+static void
+s_tell_end (streams_t *self, s_stream_t *s, bool ok, const char *why)
+{
+    wire_frame_t f = { .type = WIRE_SEND, .ok = ok, .text = why, .text_len = strlen (why) };
+    memcpy (f.id, s->sid, WIRE_ID_SIZE);
+    s_send (self, s, &f);
+}
+
+//  Ends a stream now: says why (and tells the peer when tell), frees it.
+//  A viewer's output is finished by its job first (s_finish_viewer).
+static void
+s_end (streams_t *self, s_stream_t *s, bool ok, const char *why, bool tell)
+{
+    if (tell)
+        s_tell_end (self, s, ok, ok? "": why);
+    json_t *ev = s_json (self, s, ok? "ended": "failed");
+    if (ev && why && *why)
+        json_object_set_new (ev, "message", json_string (why));
+    s_emit (self, ev);
+    //  A file we made that never got a header is empty: it goes
+    if (!s->owner && !s->to_player && !s->header)
+        unlink (s->out);
+    s_free (s);
+}
+
+//  A viewer stream stops taking input; the job finishes the file and says
+//  'D' (or 'E'), and then the stream ends with ok and why.
+static void
+s_finish_viewer (streams_t *self, s_stream_t *s, bool ok, const char *why)
+{
+    if (s->ending || s->shut)
+        return;
+    s->ending = true;
+    s->ended_ok = ok;
+    if (why && !s->why [0])
+        snprintf (s->why, sizeof s->why, "%s", why);
+}
+
+//  ---------------------------------------------------------------------
+//  Viewer
+
+//  ffplay, else mpv, when installed.
+static void
+s_default_player (char *out, size_t size)
+{
+    out [0] = 0;
+    const char *path = getenv ("PATH");
+    char dirs [4096];
+    snprintf (dirs, sizeof dirs, "%s", path? path: "/usr/bin:/bin");
+    static const char *players [][2] = {
+        { "ffplay", "ffplay -autoexit -loglevel error -" },
+        { "mpv", "mpv --really-quiet -" },
+    };
+    for (size_t k = 0; k < 2 && !out [0]; k++) {
+        char copy [4096], *save = NULL;
+        snprintf (copy, sizeof copy, "%s", dirs);
+        for (char *d = strtok_r (copy, ":", &save); d; d = strtok_r (NULL, ":", &save)) {
+            char file [PATH_MAX];
+            snprintf (file, sizeof file, "%.3000s/%s", d, players [k][0]);
+            if (access (file, X_OK) == 0) {
+                snprintf (out, size, "%s", players [k][1]);
+                break;
+            }
+        }
+    }
+}
+
+//  Starts the player with a pipe on its stdin; returns the write end or -1.
+static int
+s_start_player (streams_t *self, s_stream_t *s)
+{
+    int p [2];
+    if (pipe2 (p, O_CLOEXEC) != 0)
+        return -1;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        dup2 (p [0], STDIN_FILENO);
+        //  The player must not write over the node's terminal or JSON
+        int null = open ("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2 (null, STDOUT_FILENO);
+            dup2 (null, STDERR_FILENO);
+        }
+        setpgid (0, 0);
+        execl ("/bin/sh", "sh", "-c", self->player, (char *) NULL);
+        _exit (127);
+    }
+    close (p [0]);
+    if (pid < 0) {
+        close (p [1]);
+        return -1;
+    }
+    s->player = pid;
+    return p [1];
+}
+
+static const char *
+s_format_for (const char *out)
+{
+    const char *dot = out? strrchr (out, '.'): NULL;
+    if (dot && (strcasecmp (dot, ".ts") == 0 || strcasecmp (dot, ".m2ts") == 0
+            ||  strcasecmp (dot, ".mts") == 0))
+        return "mpegts";
+    return "matroska";
+}
+
+void
+streams_watch (streams_t *self, const uint8_t peer [32], const char *name, int64_t offset_ms,
+               const char *out)
+{
+    if (!out && !self->player [0]) {
+        s_error (self, "no_player", "no player to show the video: install ffplay or mpv, "
+                 "give --player CMD, or save it with /watch PEER NAME --out FILE");
+        return;
+    }
+    if (strlen (name) > XFER_NAME_MAX) {
+        s_error (self, "too_big", "a shared name is at most %d bytes", XFER_NAME_MAX);
+        return;
+    }
+    int fd = -1;
+    if (out) {
+        //  A new file: nothing the user has is overwritten
+        fd = open (out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            s_error (self, errno == EEXIST? "exists": "io", "cannot write the video to '%s': %s",
+                     out, errno == EEXIST? "the file exists; choose a new name": strerror (errno));
+            return;
+        }
+    }
+    uint8_t sid [WIRE_ID_SIZE];
+    randombytes_buf (sid, sizeof sid);
+    s_stream_t *s = s_new (self, peer, sid, false, name);
+    if (!s) {
+        s_error (self, "busy", "at most %d streams at once: /stop one first", STREAMS_MAX);
+        goto fail;
+    }
+    s->offset_ms = offset_ms;
+    if (out) {
+        if (!realpath (out, s->out))
+            snprintf (s->out, sizeof s->out, "%s", out);
+    }
+    else {
+        s->to_player = true;
+        snprintf (s->out, sizeof s->out, "%s", self->player);
+        fd = s_start_player (self, s);
+        if (fd < 0) {
+            s_error (self, "io", "cannot start the player '%s'", self->player);
+            goto fail;
+        }
+    }
+    char line [64];
+    snprintf (line, sizeof line, "mux %s", s_format_for (out));
+    int rc = s_job (self, line, fd, &s->fd);
+    fd = -1;                    //  transferred
+    if (rc != 0) {
+        s_error (self, "no_helper", "cannot start the media helper (%s): is securechat-media "
+                 "installed beside securechat-node?", self->opts.helper? self->opts.helper: "none");
+        goto fail;
+    }
+    wire_frame_t f = { .type = WIRE_WATCH, .text = name, .text_len = strlen (name),
+                       .index = (uint64_t) offset_ms, .ok = out == NULL, .credit = STREAMS_WINDOW };
+    memcpy (f.id, sid, WIRE_ID_SIZE);
+    if (s_send (self, s, &f) != 0) {
+        s_error (self, "again", "%s is not reachable right now", s_peer (self, peer));
+        goto fail;
+    }
+    s->granted = STREAMS_WINDOW;
+    s_emit (self, s_json (self, s, "requested"));
+    return;
+fail:
+    if (fd >= 0)
+        close (fd);
+    if (out && s)
+        unlink (s->out);        //  the empty file we made
+    else if (out && !s)
+        unlink (out);
+    if (s) {
+        if (s->player > 0)
+            kill (-s->player, SIGTERM);
+        s_free (s);
+    }
+}
+
+//  Queues one message for the viewer's job.
+static int
+s_queue (s_stream_t *s, char kind, const uint8_t *body, size_t len)
+{
+    if (len + 1 > MEDIAJOB_MAX)
+        return SC_ETOOBIG;
+    if (s->outq_off == s->outq_len)
+        s->outq_off = s->outq_len = 0;
+    uint8_t *more = realloc (s->outq, s->outq_len + MEDIAJOB_HEADER + 1 + len);
+    if (!more)
+        return SC_ENOMEM;
+    s->outq = more;
+    bytes_put_be (s->outq + s->outq_len, len + 1, MEDIAJOB_HEADER);
+    s->outq [s->outq_len + MEDIAJOB_HEADER] = (uint8_t) kind;
+    memcpy (s->outq + s->outq_len + MEDIAJOB_HEADER + 1, body, len);
+    s->outq_len += MEDIAJOB_HEADER + 1 + len;
+    return 0;
+}
+
+//  Writes what waits for the job; returns credit once it is all taken.
+static void
+s_viewer_write (streams_t *self, s_stream_t *s)
+{
+    while (s->fd >= 0 && !s->shut && s->outq_off < s->outq_len) {
+        ssize_t n = write (s->fd, s->outq + s->outq_off, s->outq_len - s->outq_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            s_end (self, s, false, "the media helper stopped", true);
+            return;
+        }
+        s->outq_off += (size_t) n;
+    }
+    if (s->outq_off == s->outq_len && s->unreturned && !s->ending) {
+        wire_frame_t f = { .type = WIRE_SCREDIT, .credit = s->unreturned };
+        memcpy (f.id, s->sid, WIRE_ID_SIZE);
+        if (s_send (self, s, &f) == 0) {
+            s->granted += s->unreturned;
+            s->unreturned = 0;
+        }
+    }
+    if (s->outq_off == s->outq_len && s->ending && !s->shut && s->fd >= 0) {
+        shutdown (s->fd, SHUT_WR);
+        s->shut = true;
+    }
+}
+
+static void
+s_viewer_frame (streams_t *self, s_stream_t *s, const wire_frame_t *f)
+{
+    char err [256] = "";
+    if (s->ending)
+        return;                 //  what is still in flight after /stop
+    if (f->type == WIRE_STREAM) {
+        if (s->header) {
+            s_finish_viewer (self, s, false, "the owner sent a second stream header");
+            s_tell_end (self, s, false, "a second stream header");
+            return;
+        }
+        if (wire_header_decode (f->data, f->size, &s->hdr, err, sizeof err) != 0) {
+            char why [300];
+            snprintf (why, sizeof why, "the owner's stream header was refused: %s", err);
+            s_finish_viewer (self, s, false, why);
+            s_tell_end (self, s, false, err);
+            return;
+        }
+        for (int i = 0; i < s->hdr.nstreams; i++)
+            s->hdr.streams [i].extradata = NULL;       //  borrowed from the frame
+        s->header = true;
+        s_queue (s, 'H', f->data, f->size);
+    }
+    else if (f->type == WIRE_BATCH) {
+        const char *bad = NULL;
+        if (!s->header)
+            bad = "packets before the stream header";
+        else if (f->index != s->seq)
+            bad = "packets out of order";
+        else if (s->seq >= s->granted)
+            bad = "more packets than were granted";
+        else if (wire_batch_decode (f->data, f->size, &s->hdr, NULL, NULL, err, sizeof err) != 0)
+            bad = err;
+        if (bad) {
+            char why [300];
+            snprintf (why, sizeof why, "the owner sent %s", bad);
+            s_finish_viewer (self, s, false, why);
+            s_tell_end (self, s, false, bad);
+            return;
+        }
+        s->seq++;
+        s->unreturned++;
+        s->bytes += f->size;
+        s_queue (s, 'B', f->data, f->size);
+    }
+    else if (f->type == WIRE_SEND) {
+        char *why = f->text_len? utf8_sanitize (f->text, f->text_len): NULL;
+        char text [400];
+        if (f->ok && s->header)
+            s_finish_viewer (self, s, true, NULL);
+        else {
+            snprintf (text, sizeof text, "%s could not stream '%s': %s", s_peer (self, s->peer),
+                      s->name, why? why: "no reason given");
+            s_finish_viewer (self, s, false, text);
+        }
+        free (why);
+    }
+    s_viewer_write (self, s);
+}
+
+//  A message from the viewer's mux job.
+static void
+s_viewer_message (streams_t *self, s_stream_t *s, char kind, const uint8_t *body, size_t len)
+{
+    if (kind == 'F' && s->latency < 0) {
+        s->latency = s_now () - s->started;
+        s_emit (self, s_json (self, s, "started"));
+    }
+    else if (kind == 'D' || kind == 'E') {
+        char text [300];
+        snprintf (text, sizeof text, "%.*s", (int) len, (const char *) body);
+        bool stopped_early = !s->ending;
+        if (kind == 'E' && s->to_player && s->player == 0)
+            snprintf (text, sizeof text, "the player was closed");
+        if (kind == 'E' && !s->why [0])
+            snprintf (s->why, sizeof s->why, "%s", text);
+        bool ok = kind == 'D' && s->ended_ok;
+        s_end (self, s, ok, s->why, stopped_early);
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Owner
+
+static void
+s_owner_watch (streams_t *self, const uint8_t peer [32], const wire_frame_t *f)
+{
+    char name [XFER_NAME_MAX + 1];
+    wire_frame_t no = { .type = WIRE_SEND };
+    memcpy (no.id, f->id, WIRE_ID_SIZE);
+    const char *why = NULL;
+    int mine = 0;
+    for (int i = 0; i < STREAMS_MAX; i++)
+        mine += self->streams [i].used && self->streams [i].owner
+             && memcmp (self->streams [i].peer, peer, 32) == 0;
+    if (f->text_len > XFER_NAME_MAX || memchr (f->text, 0, f->text_len))
+        why = "no video has that name";
+    else if (s_find (self, peer, f->id, true))
+        return;                 //  the same WATCH again
+    else if (mine >= STREAMS_PER_PEER)
+        why = "too many streams to you at once";
+    if (why) {
+        no.text = why;
+        no.text_len = strlen (why);
+        self->host.send (self->host.arg, peer, &no);
+        return;
+    }
+    memcpy (name, f->text, f->text_len);
+    name [f->text_len] = 0;
+    char path [PATH_MAX], text [400];
+    bool video = false;
+    int fd = -1;
+    if (self->host.find_share (self->host.arg, name, path, sizeof path, &video) != 0)
+        snprintf (text, sizeof text, "nothing called '%s' is shared", name);
+    else if (!video)
+        snprintf (text, sizeof text, "'%s' is shared, but it is not a video that can be streamed "
+                  "(use /get to fetch it)", name);
+    else if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+        snprintf (text, sizeof text, "'%s' cannot be read now", name);
+    else
+        text [0] = 0;
+    s_stream_t *s = text [0]? NULL: s_new (self, peer, f->id, true, name);
+    if (!text [0] && !s)
+        snprintf (text, sizeof text, "too many streams at once; try later");
+    char line [64];
+    snprintf (line, sizeof line, "demux %llu %d", (unsigned long long) f->index, f->ok? 1: 0);
+    if (s && s_job (self, line, fd, &s->fd) != 0) {
+        snprintf (text, sizeof text, "the owner's media helper is missing");
+        s_free (s);
+        s = NULL;
+    }
+    else if (!s && fd >= 0)
+        close (fd);
+    if (!s) {
+        //  Said to the viewer, and shown here, so the owner knows who asked
+        wire_frame_t reply = no;
+        reply.text = text;
+        reply.text_len = strlen (text);
+        self->host.send (self->host.arg, peer, &reply);
+        log_info ("%s asked for '%s': %s", s_peer (self, peer), name, text);
+        return;
+    }
+    s->offset_ms = (int64_t) (f->index > INT64_MAX / 2? 0: f->index);
+    s->credit = f->credit > CREDIT_MAX? CREDIT_MAX: f->credit;
+    s_emit (self, s_json (self, s, "started"));
+}
+
+//  Forwards the job's complete messages while credit lasts.
+static void
+s_owner_forward (streams_t *self, s_stream_t *s)
+{
+    size_t off = 0;
+    s->retry = false;
+    while (s->in_len - off >= MEDIAJOB_HEADER) {
+        size_t len = (size_t) bytes_get_be (s->in + off, MEDIAJOB_HEADER);
+        if (len < 1 || len > MEDIAJOB_MAX) {
+            s_end (self, s, false, "the media helper sent a broken message", true);
+            return;
+        }
+        if (s->in_len - off < MEDIAJOB_HEADER + len)
+            break;
+        char kind = (char) s->in [off + MEDIAJOB_HEADER];
+        const uint8_t *body = s->in + off + MEDIAJOB_HEADER + 1;
+        size_t size = len - 1;
+        if (kind == 'B' && s->credit == 0)
+            break;
+        if (kind == 'E') {
+            char why [300];
+            snprintf (why, sizeof why, "%.*s", (int) size, (const char *) body);
+            s_end (self, s, size == 0, why, true);
+            return;
+        }
+        wire_frame_t f = { .type = kind == 'H'? WIRE_STREAM: WIRE_BATCH, .index = s->seq,
+                           .data = body, .size = size };
+        memcpy (f.id, s->sid, WIRE_ID_SIZE);
+        if (s_send (self, s, &f) != 0) {
+            s->retry = true;    //  the link is full: again at the next tick
+            break;
+        }
+        if (kind == 'B') {
+            s->seq++;
+            s->credit--;
+            s->bytes += size;
+        }
+        off += MEDIAJOB_HEADER + len;
+    }
+    memmove (s->in, s->in + off, s->in_len - off);
+    s->in_len -= off;
+    //  The job ended without its 'E': it crashed or was killed
+    if (s->eof && !s->retry && (s->in_len < MEDIAJOB_HEADER
+                            ||  s->in_len < MEDIAJOB_HEADER + bytes_get_be (s->in, MEDIAJOB_HEADER)))
+        s_end (self, s, false, "the media helper stopped", true);
+}
+
+//  ---------------------------------------------------------------------
+//  Frames and polling
+
+void
+streams_on_frame (streams_t *self, const uint8_t peer [32], const wire_frame_t *f)
+{
+    if (f->type == WIRE_WATCH) {
+        s_owner_watch (self, peer, f);
+        return;
+    }
+    bool to_owner = f->type == WIRE_SCREDIT
+                 || (f->type == WIRE_SEND && s_find (self, peer, f->id, true));
+    s_stream_t *s = s_find (self, peer, f->id, to_owner);
+    if (!s)
+        return;                 //  a stream that ended, or never was
+    if (!to_owner) {
+        s_viewer_frame (self, s, f);
+        return;
+    }
+    if (f->type == WIRE_SCREDIT) {
+        s->credit = s->credit + f->credit > CREDIT_MAX? CREDIT_MAX: s->credit + f->credit;
+        s_owner_forward (self, s);
+    }
+    else {
+        //  The viewer stopped (or failed): the job ends when its socket closes
+        char *why = f->text_len? utf8_sanitize (f->text, f->text_len): NULL;
+        char text [400];
+        snprintf (text, sizeof text, "%s stopped watching%s%s", s_peer (self, peer),
+                  why? ": ": "", why? why: "");
+        s_end (self, s, true, text, false);
+        free (why);
+    }
+}
+
+int
+streams_poll_items (streams_t *self, zmq_pollitem_t *items, int max)
+{
+    self->npolled = 0;
+    for (int i = 0; i < STREAMS_MAX && self->npolled < max; i++) {
+        s_stream_t *s = &self->streams [i];
+        if (!s->used || s->fd < 0)
+            continue;
+        short events = 0;
+        if (!s->owner) {
+            events = ZMQ_POLLIN;
+            if (!s->shut && s->outq_off < s->outq_len)
+                events |= ZMQ_POLLOUT;
+        }
+        else if (!s->retry && s->in_len < MEDIAJOB_HEADER + MEDIAJOB_MAX) {
+            //  Read on only while the last message read can go out
+            bool blocked = false;
+            if (s->in_len >= MEDIAJOB_HEADER + 1) {
+                size_t len = (size_t) bytes_get_be (s->in, MEDIAJOB_HEADER);
+                blocked = s->in_len >= MEDIAJOB_HEADER + len && s->in [MEDIAJOB_HEADER] == 'B'
+                       && s->credit == 0;
+            }
+            if (!blocked)
+                events = ZMQ_POLLIN;
+        }
+        if (!events)
+            continue;
+        items [self->npolled] = (zmq_pollitem_t) { NULL, s->fd, events, 0 };
+        self->polled [self->npolled++] = i;
+    }
+    return self->npolled;
+}
+
+//  Reads what the job wrote; returns false once the stream is gone.
+static bool
+s_read_job (streams_t *self, s_stream_t *s)
+{
+    size_t cap = MEDIAJOB_HEADER + MEDIAJOB_MAX;
+    while (s->in_len < cap) {
+        ssize_t n = read (s->fd, s->in + s->in_len, cap - s->in_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {
+            //  All it said is in `in` now; it is handled below
+            s->eof = true;
+            close (s->fd);
+            s->fd = -1;
+            break;
+        }
+        s->in_len += (size_t) n;
+        if (s->owner)
+            break;              //  forward before reading more
+    }
+    if (s->owner) {
+        s_owner_forward (self, s);
+        return s->used;
+    }
+    size_t off = 0;
+    while (s->used && s->in_len - off >= MEDIAJOB_HEADER) {
+        size_t len = (size_t) bytes_get_be (s->in + off, MEDIAJOB_HEADER);
+        if (len < 1 || len > 1024) {
+            s_end (self, s, false, "the media helper sent a broken message", !s->ending);
+            return false;
+        }
+        if (s->in_len - off < MEDIAJOB_HEADER + len)
+            break;
+        char kind = (char) s->in [off + MEDIAJOB_HEADER];
+        s_viewer_message (self, s, kind, s->in + off + MEDIAJOB_HEADER + 1, len - 1);
+        off += MEDIAJOB_HEADER + len;
+    }
+    if (!s->used)
+        return false;
+    memmove (s->in, s->in + off, s->in_len - off);
+    s->in_len -= off;
+    if (s->eof) {
+        //  The job ended without its 'D' or 'E': it crashed or was killed
+        s_end (self, s, false, s->why [0]? s->why: "the media helper stopped", !s->ending);
+        return false;
+    }
+    return true;
+}
+
+void
+streams_on_poll (streams_t *self, const zmq_pollitem_t *items, int count, int64_t now_ms)
+{
+    for (int k = 0; k < count && k < self->npolled; k++) {
+        s_stream_t *s = &self->streams [self->polled [k]];
+        if (!s->used || s->fd != items [k].fd || !items [k].revents)
+            continue;
+        if (items [k].revents & (ZMQ_POLLIN | ZMQ_POLLERR))
+            if (!s_read_job (self, s))
+                continue;
+        if (!s->owner && s->fd >= 0 && (items [k].revents & ZMQ_POLLOUT))
+            s_viewer_write (self, s);
+    }
+}
+
+void
+streams_peer_down (streams_t *self, const uint8_t peer [32])
+{
+    for (int i = 0; i < STREAMS_MAX; i++) {
+        s_stream_t *s = &self->streams [i];
+        if (!s->used || memcmp (s->peer, peer, 32) != 0)
+            continue;
+        char why [300];
+        if (s->owner) {
+            snprintf (why, sizeof why, "%s left", s_peer (self, peer));
+            s_end (self, s, false, why, false);
+        }
+        else {
+            snprintf (why, sizeof why, "%s left in the middle of the stream; what came is kept",
+                      s_peer (self, peer));
+            s_finish_viewer (self, s, false, why);
+            s_viewer_write (self, s);
+        }
+    }
+}
+
+void
+streams_stop (streams_t *self, const char *prefix)
+{
+    int n = 0;
+    size_t plen = prefix? strlen (prefix): 0;
+    for (int i = 0; i < STREAMS_MAX; i++) {
+        s_stream_t *s = &self->streams [i];
+        if (!s->used || strncmp (s->idhex, prefix? prefix: "", plen) != 0 || s->ending)
+            continue;
+        n++;
+        if (s->owner) {
+            s_end (self, s, true, "stopped", true);
+            continue;
+        }
+        s_tell_end (self, s, false, "stopped by the viewer");
+        s_finish_viewer (self, s, true, "stopped");
+        s_viewer_write (self, s);
+    }
+    if (n == 0)
+        s_error (self, "no_stream", plen? "no stream has an id starting with '%s'"
+                                        : "no stream is running%s", plen? prefix: "");
+}
+
+void
+streams_list (streams_t *self)
+{
+    json_t *list = json_array ();
+    for (int i = 0; i < STREAMS_MAX; i++) {
+        s_stream_t *s = &self->streams [i];
+        if (s->used) {
+            json_t *e = s_json (self, s, s->ending? "ending": s->latency >= 0 || s->owner? "running"
+                                                                                       : "requested");
+            json_object_del (e, "event");
+            json_array_append_new (list, e);
+        }
+    }
+    s_emit (self, json_pack ("{s:s, s:o}", "event", "streams", "streams", list));
+}
+
+void
+streams_tick (streams_t *self, int64_t now)
+{
+    for (int i = 0; i < STREAMS_MAX; i++) {
+        s_stream_t *s = &self->streams [i];
+        if (!s->used)
+            continue;
+        if (s->player > 0 && waitpid (s->player, NULL, WNOHANG) == s->player)
+            s->player = 0;      //  the job notices at its next write
+        if (s->owner && s->retry)
+            s_owner_forward (self, s);
+        else if (!s->owner && !s->header && !s->ending && now - s->started > HEADER_WAIT_MS) {
+            char why [300];
+            snprintf (why, sizeof why, "%s did not answer the /watch", s_peer (self, s->peer));
+            s_tell_end (self, s, false, "no answer in time");
+            s_finish_viewer (self, s, false, why);
+            s_viewer_write (self, s);
+        }
+    }
+    if (self->helper > 0 && waitpid (self->helper, NULL, WNOHANG) == self->helper) {
+        log_warn ("the media helper stopped");
+        close (self->ctl);
+        self->ctl = -1;
+        self->helper = 0;
+    }
+}
+
+//  ---------------------------------------------------------------------
+//  Life cycle
+
+streams_t *
+streams_new (const streams_opts_t *opts, const streams_host_t *host)
+{
+    streams_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->opts = *opts;
+    self->host = *host;
+    self->ctl = -1;
+    if (opts->player && *opts->player)
+        snprintf (self->player, sizeof self->player, "%s", opts->player);
+    else
+        s_default_player (self->player, sizeof self->player);
+    return self;
+}
+
+void
+streams_destroy (streams_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    streams_t *self = *self_p;
+    for (int i = 0; i < STREAMS_MAX; i++) {
+        s_stream_t *s = &self->streams [i];
+        if (!s->used)
+            continue;
+        s_tell_end (self, s, false, s->owner? "the owner left": "the viewer left");
+        if (s->player > 0) {
+            kill (-s->player, SIGTERM);
+            waitpid (s->player, NULL, 0);
+        }
+        s_free (s);
+    }
+    s_helper_stop (self);
+    free (self);
+    *self_p = NULL;
+}

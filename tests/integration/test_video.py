@@ -1,0 +1,264 @@
+"""Video between real nodes: /share, /videos, /watch (to a file, to a player
+pipe, from an offset), /stop, and what happens when things go wrong."""
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+
+from harness import Cluster, poll_until
+
+_CLIPS = {}
+_TMP = tempfile.mkdtemp(prefix="sc-video-")
+atexit.register(shutil.rmtree, _TMP, True)
+
+
+def clip(kind):
+    """A short test clip made with ffmpeg's lavfi sources (made once)."""
+    if kind in _CLIPS:
+        return _CLIPS[kind]
+    video = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25"]
+    audio = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    if kind == "h264":          # H.264 + AAC in MP4, a keyframe every second
+        path, codecs, secs = "clip.mp4", ["-c:v", "libx264", "-g", "25", "-c:a", "aac"], 4
+    elif kind == "vp9":         # VP9 + Opus in WebM
+        path, codecs, secs = "clip.webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime",
+                                           "-cpu-used", "8", "-g", "25", "-c:a", "libopus"], 3
+    else:                       # a longer H.264 clip, for streams cut short
+        path, codecs, secs = "long.mp4", ["-c:v", "libx264", "-g", "25", "-c:a", "aac"], 12
+    path = os.path.join(_TMP, path)
+    subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + video + audio
+                   + ["-t", str(secs)] + codecs + [path], check=True)
+    _CLIPS[kind] = path
+    return path
+
+
+def packets(path):
+    """Per stream, the (size, md5) of every packet, in order, as framemd5
+    sees them (the container may rescale timestamps and interleave the
+    streams its own way, so only sizes and contents are compared)."""
+    out = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", path,
+                          "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    streams = {}
+    for line in out.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        f = [x.strip() for x in line.split(",")]
+        streams.setdefault(int(f[0]), []).append((int(f[4]), f[5]))
+    return streams
+
+
+def keyframe_times(path):
+    """Video keyframe times in seconds (ffprobe), in order."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "packet=pts_time,flags", "-of", "csv=p=0", path],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    times = []
+    for line in out.splitlines():
+        t, flags = line.split(",")[:2]
+        if "K" in flags:
+            times.append(float(t))
+    return times
+
+
+def _pair(c):
+    a = c.start("alice")
+    b = c.start("bob")
+    a.wait_peers(b)
+    b.wait_peers(a)
+    return a, b
+
+
+def _share(node, path):
+    return node.ask("/share " + path, "shared", name=os.path.basename(path))
+
+
+def _watch(viewer, line, timeout=30):
+    """Sends a /watch; returns its final stream event (ended or failed)."""
+    req = viewer.ask(line, "stream", state="requested")
+    return viewer.wait("stream", timeout=timeout, stream_id=req["stream_id"],
+                       pred=lambda e: e["state"] in ("ended", "failed"))
+
+
+def test_videos_lists_what_a_peer_shares_with_duration_and_codecs():
+    with Cluster() as c:
+        a, b = _pair(c)
+        shared = _share(a, clip("h264"))
+        assert shared["video"] is True and shared["codecs"] == "h264,aac"
+        _share(a, clip("vp9"))
+        notes = c.dir.sub("notes.txt")
+        with open(notes, "w") as f:
+            f.write("not a video\n" * 100)
+        assert _share(a, notes)["video"] is False
+        ev = b.ask("/videos alice", "videos")
+        got = {v["name"]: v for v in ev["videos"]}
+        assert set(got) == {"clip.mp4", "clip.webm"}, got      # the text file is no video
+        assert abs(got["clip.mp4"]["duration"] - 4.0) < 0.1
+        assert got["clip.mp4"]["streams"] == ["h264", "aac"]
+        assert got["clip.webm"]["streams"] == ["vp9", "opus"]
+        # /files still lists everything
+        assert len(b.ask("/files alice", "files")["files"]) == 3
+
+
+def test_two_viewers_get_exactly_the_sources_packets_for_two_codec_pairs():
+    with Cluster() as c:
+        a, b = _pair(c)
+        carol = c.start("carol")
+        carol.wait_peers(a)
+        a.wait_peers(carol)
+        _share(a, clip("h264"))
+        _share(a, clip("vp9"))
+        outs = {name: c.dir.sub(name) for name in ("b1.mkv", "b2.mkv", "c1.mkv")}
+        # three streams at once: bob watches both clips, carol the first
+        reqs = [(b, b.ask("/watch alice clip.mp4 --out " + outs["b1.mkv"], "stream", state="requested"),
+                 clip("h264"), outs["b1.mkv"]),
+                (b, b.ask("/watch alice clip.webm --out " + outs["b2.mkv"], "stream", state="requested"),
+                 clip("vp9"), outs["b2.mkv"]),
+                (carol, carol.ask("/watch alice clip.mp4 --out " + outs["c1.mkv"], "stream",
+                                  state="requested"), clip("h264"), outs["c1.mkv"])]
+        for viewer, req, src, out in reqs:
+            started = viewer.wait("stream", timeout=20, stream_id=req["stream_id"], state="started")
+            assert started["latency_ms"] >= 0
+            end = viewer.wait("stream", timeout=30, stream_id=req["stream_id"],
+                              pred=lambda e: e["state"] in ("ended", "failed"))
+            assert end["state"] == "ended", end
+            assert end["out"] == out
+            want, got = packets(src), packets(out)
+            assert sorted(got) == sorted(want) == [0, 1]
+            for stream in want:
+                assert got[stream] == want[stream], "stream %d differs" % stream
+        # the owner saw three streams start and end
+        poll_until(lambda: len(a.find("stream", role="owner", state="ended")) == 3, timeout=10,
+                   what="the owner's three ended events")
+
+
+def test_mpegts_output_carries_every_packet():
+    with Cluster() as c:
+        a, b = _pair(c)
+        _share(a, clip("h264"))
+        out = c.dir.sub("out.ts")
+        end = _watch(b, "/watch alice clip.mp4 --out " + out)
+        assert end["state"] == "ended", end
+        # MPEG-TS rewrites H.264 and AAC packets (start codes, ADTS): count them
+        want, got = packets(clip("h264")), packets(out)
+        assert {s: len(p) for s, p in got.items()} == {s: len(p) for s, p in want.items()}
+
+
+def test_watching_from_an_offset_starts_at_the_keyframe_before_it():
+    with Cluster() as c:
+        a, b = _pair(c)
+        src = clip("h264")
+        _share(a, src)
+        keys = keyframe_times(src)
+        assert keys[:4] == [0.0, 1.0, 2.0, 3.0], keys
+        out = c.dir.sub("from-2.5.mkv")
+        end = _watch(b, "/watch alice clip.mp4 2.5 --out " + out)
+        assert end["state"] == "ended" and end["offset"] == 2.5, end
+        want, got = packets(src), packets(out)
+        # video: exactly the source's packets from the keyframe at 2.0 s on
+        assert got[0] == want[0][50:], (len(got[0]), len(want[0]))
+        # audio: an unbroken run of the source's packets up to its end
+        start = want[1].index(got[1][0])
+        assert got[1] == want[1][start:]
+        assert 0 < start < len(want[1]) // 2
+        # MM:SS works the same way; past the end is a clear error
+        out2 = c.dir.sub("from-0-03.mkv")
+        end = _watch(b, "/watch alice clip.mp4 00:03 --out " + out2)
+        assert end["state"] == "ended" and packets(out2)[0] == want[0][75:]
+        end = _watch(b, "/watch alice clip.mp4 0:09 --out " + c.dir.sub("past.mkv"))
+        assert end["state"] == "failed" and "past the end" in end["message"], end
+        assert not os.path.exists(c.dir.sub("past.mkv"))
+
+
+def test_a_player_gets_the_stream_on_its_stdin_paced():
+    with Cluster() as c:
+        got = c.dir.sub("piped.mkv")
+        a = c.start("alice")
+        b = c.start("bob", args=["--player", "cat > '%s'" % got])
+        a.wait_peers(b)
+        b.wait_peers(a)
+        _share(a, clip("vp9"))
+        end = _watch(b, "/watch alice clip.webm")
+        assert end["state"] == "ended" and end["out"] == "player", end
+        want = packets(clip("vp9"))
+        assert packets(got) == want
+
+
+def test_errors_are_clear_and_leave_both_nodes_working():
+    with Cluster() as c:
+        a, b = _pair(c)
+        notes = c.dir.sub("notes.txt")
+        with open(notes, "w") as f:
+            f.write("hello\n")
+        _share(a, notes)
+        out = c.dir.sub("x.mkv")
+        end = _watch(b, "/watch alice notes.txt --out " + out)
+        assert end["state"] == "failed" and "not a video" in end["message"], end
+        assert not os.path.exists(out)          # nothing half-made is left
+        end = _watch(b, "/watch alice never-shared.mp4 --out " + out)
+        assert end["state"] == "failed" and "nothing called 'never-shared.mp4'" in end["message"], end
+        # a path is never a share name
+        end = _watch(b, "/watch alice " + clip("h264") + " --out " + out)
+        assert end["state"] == "failed" and "nothing called" in end["message"], end
+        # an existing file is never overwritten
+        with open(out, "w") as f:
+            f.write("mine")
+        err = b.ask("/watch alice notes.txt --out " + out, "error")
+        assert err["code"] == "exists"
+        assert open(out).read() == "mine"
+        err = b.ask("/watch nobody clip.mp4 --out " + c.dir.sub("y.mkv"), "error")
+        assert err["code"] == "no_peer"
+        assert b.ask("/stop", "error")["code"] == "no_stream"
+        # both still chat
+        b.send("/msg alice still here")
+        a.wait("message", text="still here")
+        a.send("/msg bob me too")
+        b.wait("message", text="me too")
+
+
+def test_stop_ends_a_paced_stream_on_both_sides_and_keeps_what_came():
+    with Cluster() as c:
+        got = c.dir.sub("stopped.mkv")
+        a = c.start("alice")
+        b = c.start("bob", args=["--player", "cat > '%s'" % got])
+        a.wait_peers(b)
+        b.wait_peers(a)
+        _share(a, clip("long"))
+        req = b.ask("/watch alice long.mp4", "stream", state="requested")
+        b.wait("stream", stream_id=req["stream_id"], state="started", timeout=20)
+        b.send("/stop " + req["stream_id"][:6])
+        end = b.wait("stream", stream_id=req["stream_id"], timeout=20,
+                     pred=lambda e: e["state"] in ("ended", "failed"))
+        assert end["state"] == "ended" and end["message"] == "stopped", end
+        owner = a.wait("stream", role="owner", state="ended", timeout=10)
+        assert "bob stopped watching" in owner["message"]
+        # what came is a readable file: the first packets of the source
+        want, part = packets(clip("long")), packets(got)
+        assert 0 < len(part[0]) < len(want[0])
+        assert part[0] == want[0][:len(part[0])]
+
+
+def test_an_owner_killed_mid_stream_ends_the_watch_with_a_clear_message():
+    with Cluster() as c:
+        got = c.dir.sub("cut.mkv")
+        a = c.start("alice")
+        b = c.start("bob", args=["--player", "cat > '%s'" % got])
+        a.wait_peers(b)
+        b.wait_peers(a)
+        _share(a, clip("long"))
+        req = b.ask("/watch alice long.mp4", "stream", state="requested")
+        b.wait("stream", stream_id=req["stream_id"], state="started", timeout=20)
+        a.kill()
+        end = b.wait("stream", stream_id=req["stream_id"], timeout=20,
+                     pred=lambda e: e["state"] in ("ended", "failed"))
+        assert end["state"] == "failed" and "alice left" in end["message"], end
+        want, part = packets(clip("long")), packets(got)
+        assert 0 < len(part[0]) < len(want[0])
+        assert part[0] == want[0][:len(part[0])]
+        # bob still works: alice comes back and they chat
+        a2 = c.start("alice", home="alice")
+        b.wait("peer_joined", id=a2.id, after=len(b.events) - 1, timeout=15)
+        a2.wait_peers(b)
+        b.send("/msg alice back?")
+        a2.wait("message", text="back?")
