@@ -95,8 +95,12 @@ test-run: $(NODE_BIN) $(MEDIA_BIN) $(UNIT_BIN) $(FORGE_BIN)
 # Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.
 BENCH_SRC := tests/bench/proc.c
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/securechat-media build-bench/bench_mesh build-bench/bench_discovery build-bench/bench_files
+	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/securechat-media build-bench/bench_mesh build-bench/bench_discovery build-bench/bench_files build-bench/bench_video
 	@tests/bench/run.sh build-bench
+
+build-bench/bench_video: tests/bench/bench_video.c $(BENCH_SRC)
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(SC_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(MEDIA_LDLIBS) -o $@
 
 build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)
 	$(if $(Q),@echo "  LD      $@")

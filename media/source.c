@@ -110,7 +110,18 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
         snprintf (err, err_size, "the file is not a media file FFmpeg can read");
         goto out;
     }
-    if (avformat_find_stream_info (self->fmt, NULL) < 0) {
+    //  Containers like MP4, Matroska and WebM say everything in their header;
+    //  only when a stream lacks what a muxer needs are packets decoded to
+    //  find it (which costs a viewer several milliseconds of waiting)
+    bool complete = self->fmt->nb_streams > 0;
+    for (unsigned i = 0; i < self->fmt->nb_streams; i++) {
+        const AVCodecParameters *par = self->fmt->streams [i]->codecpar;
+        if (par->codec_id == AV_CODEC_ID_NONE
+        ||  (par->codec_type == AVMEDIA_TYPE_VIDEO && (par->width <= 0 || par->height <= 0))
+        ||  (par->codec_type == AVMEDIA_TYPE_AUDIO && (par->sample_rate <= 0 || par->ch_layout.nb_channels <= 0)))
+            complete = false;
+    }
+    if (!complete && avformat_find_stream_info (self->fmt, NULL) < 0) {
         snprintf (err, err_size, "cannot read the streams of the file");
         goto out;
     }

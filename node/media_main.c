@@ -143,6 +143,9 @@ s_demux (int data, int file, int64_t offset_ms, bool paced)
             int64_t due = start + (int64_t) ((t - t0) * 1000) - MEDIAJOB_PACE_LEAD_MS;
             int64_t wait = due - s_now_ms ();
             if (wait > 0) {
+                //  Sleep a slice past it: what falls due meanwhile goes in
+                //  one batch (the lead keeps a player fed)
+                wait += MEDIAJOB_PACE_SLICE_MS;
                 if (s_flush (data, &batch) != 0)
                     goto gone;
                 struct timespec ts_wait = { wait / 1000, (wait % 1000) * 1000000 };

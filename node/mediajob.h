@@ -32,5 +32,6 @@
 #define MEDIAJOB_HEADER 4                       //  length prefix
 #define MEDIAJOB_MAX (1024 * 1024)              //  largest message, kind included
 #define MEDIAJOB_PACE_LEAD_MS 1000              //  a paced stream runs this far ahead
+#define MEDIAJOB_PACE_SLICE_MS 100              //  and wakes up this often, not per packet
 
 #endif

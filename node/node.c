@@ -139,8 +139,7 @@ s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
     int rc = wire_encode (frame, &buf, &len);
     if (rc != 0)
         return rc;
-    rc = transport_send (peer->dealer, buf, len);
-    free (buf);
+    rc = transport_send_owned (peer->dealer, &buf, len);
     if (rc == 0)
         peer->last_tx = s_mono_ms ();
     return rc;

@@ -25,6 +25,8 @@
 
 #define HEADER_WAIT_MS 10000        //  a WATCH unanswered this long has failed
 #define CREDIT_MAX 64               //  a viewer cannot ask for more in flight
+#define QUEUE_LOW (256 * 1024)      //  a viewer returns credit below this much queued
+#define SOCKET_BUFFER (1024 * 1024) //  for the data sockets to the jobs
 
 typedef struct {
     bool used;
@@ -190,6 +192,8 @@ s_job (streams_t *self, const char *line, int fd, int *data)
     int rc = SC_EIO;
     if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         goto out;
+    int size = SOCKET_BUFFER;
+    setsockopt (sv [1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
     for (int attempt = 0; attempt < 2; attempt++) {
         if (self->ctl < 0 && !s_helper_start (self)) {
             rc = SC_ENOENT;
@@ -224,6 +228,7 @@ out:
         close (fd);
     if (rc == 0) {
         fcntl (sv [0], F_SETFL, fcntl (sv [0], F_GETFL) | O_NONBLOCK);
+        setsockopt (sv [0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
         *data = sv [0];
     }
     else if (sv [0] >= 0)
@@ -307,13 +312,14 @@ s_end (streams_t *self, s_stream_t *s, bool ok, const char *why, bool tell)
 {
     if (tell)
         s_tell_end (self, s, ok, ok? "": why);
+    //  A file we made that never got a header is empty: it goes (before
+    //  the event, which a script may act on at once)
+    if (!s->owner && !s->to_player && !s->header)
+        unlink (s->out);
     json_t *ev = s_json (self, s, ok? "ended": "failed");
     if (ev && why && *why)
         json_object_set_new (ev, "message", json_string (why));
     s_emit (self, ev);
-    //  A file we made that never got a header is empty: it goes
-    if (!s->owner && !s->to_player && !s->header)
-        unlink (s->out);
     s_free (s);
 }
 
@@ -510,7 +516,10 @@ s_viewer_write (streams_t *self, s_stream_t *s)
         }
         s->outq_off += (size_t) n;
     }
-    if (s->outq_off == s->outq_len && s->unreturned && !s->ending) {
+    //  Credit goes back once the job has taken all but a little, a quarter
+    //  window at a time (one small frame per several batches).  The owner
+    //  stops only with a whole window out, so enough always comes back.
+    if (s->outq_len - s->outq_off <= QUEUE_LOW && s->unreturned >= STREAMS_WINDOW / 4 && !s->ending) {
         wire_frame_t f = { .type = WIRE_SCREDIT, .credit = s->unreturned };
         memcpy (f.id, s->sid, WIRE_ID_SIZE);
         if (s_send (self, s, &f) == 0) {

@@ -29,7 +29,7 @@
 
 #define STREAMS_MAX 32              //  at once, both roles
 #define STREAMS_PER_PEER 8          //  served to one viewer at once
-#define STREAMS_WINDOW 8            //  batches in flight
+#define STREAMS_WINDOW 32           //  batches in flight (about 2 MiB)
 
 typedef struct {
     //  Sends a frame to the peer; returns 0 or SC_EAGAIN (link full or down).

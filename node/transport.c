@@ -234,6 +234,29 @@ transport_disconnect (void **dealer_p)
     }
 }
 
+static void
+s_free (void *data, void *hint)
+{
+    free (data);
+}
+
+int
+transport_send_owned (void *dealer, uint8_t **data_p, size_t len)
+{
+    zmq_msg_t msg;
+    if (zmq_msg_init_data (&msg, *data_p, len, s_free, NULL) != 0) {
+        free (*data_p);
+        *data_p = NULL;
+        return SC_ENOMEM;
+    }
+    *data_p = NULL;             //  transferred: ZeroMQ frees it once sent
+    if (zmq_msg_send (&msg, dealer, ZMQ_DONTWAIT) >= 0)
+        return 0;
+    int rc = errno == EAGAIN? SC_EAGAIN: SC_ENET;
+    zmq_msg_close (&msg);
+    return rc;
+}
+
 int
 transport_send (void *dealer, const void *data, size_t len)
 {

@@ -56,5 +56,7 @@ void transport_disconnect (void **dealer_p);
 
 //  Sends one frame without blocking.  Returns 0, SC_EAGAIN (queue full) or SC_ENET.
 int transport_send (void *dealer, const void *data, size_t len);
+//  The same for a malloc'd buffer, sent without a copy: taken in every case.
+int transport_send_owned (void *dealer, uint8_t **data_p, size_t len);
 
 #endif

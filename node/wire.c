@@ -79,10 +79,16 @@ wire_check (const uint8_t *buf, size_t len)
     return pos == len? 0: SC_EMALFORMED;
 }
 
+//  Starts a frame in sb with room for about hint bytes, so that a 256 KiB
+//  chunk is packed without the buffer doubling (and copying) six times.
 static int
-s_pack_begin (msgpack_sbuffer *sb, msgpack_packer *pk, wire_type_t type, size_t fields)
+s_pack_begin (msgpack_sbuffer *sb, msgpack_packer *pk, size_t hint, wire_type_t type, size_t fields)
 {
     msgpack_sbuffer_init (sb);
+    if (hint > 256) {
+        sb->data = malloc (hint);
+        sb->alloc = sb->data? hint: 0;
+    }
     msgpack_packer_init (pk, sb, msgpack_sbuffer_write);
     if (msgpack_pack_array (pk, 2 + fields) != 0
     ||  msgpack_pack_uint8 (pk, WIRE_VERSION) != 0
@@ -135,12 +141,13 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
     msgpack_sbuffer sb;
     msgpack_packer pk;
     int rc;
+    size_t hint = f->size + f->text_len + 64;
     switch (f->type) {
         case WIRE_HELLO:
         case WIRE_MSG:
             if (f->size > WIRE_MAX_ENVELOPE)
                 return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, f->type, f->type == WIRE_HELLO? 3: 1);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, f->type == WIRE_HELLO? 3: 1);
             if (rc == 0)
                 rc = s_pack_bin (&pk, f->data, f->size);
             if (rc == 0 && f->type == WIRE_HELLO
@@ -148,31 +155,31 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
                 rc = SC_ENOMEM;
             break;
         case WIRE_PING:
-            rc = s_pack_begin (&sb, &pk, f->type, 1);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 1);
             if (rc == 0 && msgpack_pack_uint64 (&pk, f->seq) != 0)
                 rc = SC_ENOMEM;
             break;
         case WIRE_RECEIPT:
-            rc = s_pack_begin (&sb, &pk, f->type, 1);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 1);
             if (rc == 0)
                 rc = s_pack_bin (&pk, f->msg_id, WIRE_ID_SIZE);
             break;
         case WIRE_BYE:
         case WIRE_LIST:
-            rc = s_pack_begin (&sb, &pk, f->type, 0);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 0);
             break;
         case WIRE_OFFER:
         case WIRE_SHARES:
             if (f->size > WIRE_MAX_ENVELOPE)
                 return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, f->type, 1);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 1);
             if (rc == 0)
                 rc = s_pack_bin (&pk, f->data, f->size);
             break;
         case WIRE_ACCEPT:
             if (f->size > WIRE_MAX_CHUNK)
                 return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, f->type, 3);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 3);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || s_pack_bin (&pk, f->data, f->size)
                         ||  msgpack_pack_uint64 (&pk, f->credit)))
                 rc = SC_ENOMEM;
@@ -181,7 +188,7 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
         case WIRE_GET:
             if (f->text_len > WIRE_NAME_MAX)
                 return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, f->type, 2);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 2);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
                         ||  s_pack_str (&pk, f->text, f->text_len)))
                 rc = SC_ENOMEM;
@@ -189,31 +196,31 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
         case WIRE_CHUNK:
             if (f->size > WIRE_MAX_CHUNK)
                 return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, f->type, 3);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 3);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, f->index)
                         ||  s_pack_bin (&pk, f->data, f->size)))
                 rc = SC_ENOMEM;
             break;
         case WIRE_CREDIT:
-            rc = s_pack_begin (&sb, &pk, f->type, 2);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 2);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, f->credit)))
                 rc = SC_ENOMEM;
             break;
         case WIRE_DONE:
-            rc = s_pack_begin (&sb, &pk, f->type, 2);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 2);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
                         ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))))
                 rc = SC_ENOMEM;
             break;
         case WIRE_CANCEL:
-            rc = s_pack_begin (&sb, &pk, f->type, 1);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 1);
             if (rc == 0)
                 rc = s_pack_bin (&pk, f->id, WIRE_ID_SIZE);
             break;
         case WIRE_WATCH:
             if (f->text_len > WIRE_NAME_MAX)
                 return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, f->type, 5);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 5);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
                         ||  s_pack_str (&pk, f->text, f->text_len)
                         ||  msgpack_pack_uint64 (&pk, f->index)
@@ -225,21 +232,21 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
         case WIRE_BATCH:
             if (f->size > WIRE_MAX_CHUNK)
                 return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, f->type, f->type == WIRE_BATCH? 3: 2);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, f->type == WIRE_BATCH? 3: 2);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
                         ||  (f->type == WIRE_BATCH && msgpack_pack_uint64 (&pk, f->index))
                         ||  s_pack_bin (&pk, f->data, f->size)))
                 rc = SC_ENOMEM;
             break;
         case WIRE_SCREDIT:
-            rc = s_pack_begin (&sb, &pk, f->type, 2);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 2);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, f->credit)))
                 rc = SC_ENOMEM;
             break;
         case WIRE_SEND:
             if (f->text_len > WIRE_NAME_MAX)
                 return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, f->type, 3);
+            rc = s_pack_begin (&sb, &pk, hint, f->type, 3);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
                         ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
                         ||  s_pack_str (&pk, f->text, f->text_len)))
