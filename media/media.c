@@ -55,9 +55,14 @@ s_codec_data_fits (const media_stream_t *s)
     const uint8_t *p = s->extradata;
     size_t len = s->extradata_size, at;
     int total = 0;
-    if (len == 0 || p [0] != 1)
-        return true;            //  none, or Annex B start codes: no counts to trust
-    if (strcmp (s->codec, "h264") == 0) {
+    bool h264 = strcmp (s->codec, "h264") == 0, hevc = strcmp (s->codec, "hevc") == 0;
+    if (len == 0 || (!h264 && !hevc))
+        return true;
+    //  Annex B (start codes) has no counts to trust; anything else is read
+    //  as avcC / hvcC by FFmpeg whatever its version byte says
+    if (len >= 3 && p [0] == 0 && p [1] == 0 && (p [2] == 1 || (len >= 4 && p [2] == 0 && p [3] == 1)))
+        return true;
+    if (h264) {
         if (len < 7)
             return false;
         at = 6;
@@ -66,7 +71,7 @@ s_codec_data_fits (const media_stream_t *s)
         unsigned pps = p [at++];
         return s_nals_fit (p, len, &at, pps, &total);
     }
-    if (strcmp (s->codec, "hevc") == 0) {
+    if (hevc) {
         if (len < 23)
             return false;
         at = 23;
