@@ -89,7 +89,12 @@ $(FORGE_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/forge.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-test-run: $(NODE_BIN) $(MEDIA_BIN) $(UNIT_BIN) $(FORGE_BIN)
+EVIL_BIN := $(BUILD)/sc-evil-owner
+$(EVIL_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/evil_owner.o
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+test-run: $(NODE_BIN) $(MEDIA_BIN) $(UNIT_BIN) $(FORGE_BIN) $(EVIL_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
 
 # Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.

@@ -325,6 +325,9 @@ s_end (streams_t *self, s_stream_t *s, bool ok, const char *why, bool tell)
 
 //  A viewer stream stops taking input; the job finishes the file and says
 //  'D' (or 'E'), and then the stream ends with ok and why.
+static void s_viewer_write (streams_t *self, s_stream_t *s);
+
+//  The stream may be gone when this returns.
 static void
 s_finish_viewer (streams_t *self, s_stream_t *s, bool ok, const char *why)
 {
@@ -334,6 +337,7 @@ s_finish_viewer (streams_t *self, s_stream_t *s, bool ok, const char *why)
     s->ended_ok = ok;
     if (why && !s->why [0])
         snprintf (s->why, sizeof s->why, "%s", why);
+    s_viewer_write (self, s);   //  the job gets its end once the queue is out
 }
 
 //  ---------------------------------------------------------------------
@@ -541,15 +545,15 @@ s_viewer_frame (streams_t *self, s_stream_t *s, const wire_frame_t *f)
         return;                 //  what is still in flight after /stop
     if (f->type == WIRE_STREAM) {
         if (s->header) {
-            s_finish_viewer (self, s, false, "the owner sent a second stream header");
             s_tell_end (self, s, false, "a second stream header");
+            s_finish_viewer (self, s, false, "the owner sent a second stream header");
             return;
         }
         if (wire_header_decode (f->data, f->size, &s->hdr, err, sizeof err) != 0) {
             char why [300];
             snprintf (why, sizeof why, "the owner's stream header was refused: %s", err);
-            s_finish_viewer (self, s, false, why);
             s_tell_end (self, s, false, err);
+            s_finish_viewer (self, s, false, why);
             return;
         }
         for (int i = 0; i < s->hdr.nstreams; i++)
@@ -570,8 +574,8 @@ s_viewer_frame (streams_t *self, s_stream_t *s, const wire_frame_t *f)
         if (bad) {
             char why [300];
             snprintf (why, sizeof why, "the owner sent %s", bad);
-            s_finish_viewer (self, s, false, why);
             s_tell_end (self, s, false, bad);
+            s_finish_viewer (self, s, false, why);
             return;
         }
         s->seq++;
@@ -590,6 +594,7 @@ s_viewer_frame (streams_t *self, s_stream_t *s, const wire_frame_t *f)
             s_finish_viewer (self, s, false, text);
         }
         free (why);
+        return;
     }
     s_viewer_write (self, s);
 }
@@ -877,7 +882,6 @@ streams_peer_down (streams_t *self, const uint8_t peer [32])
             snprintf (why, sizeof why, "%s left in the middle of the stream; what came is kept",
                       s_peer (self, peer));
             s_finish_viewer (self, s, false, why);
-            s_viewer_write (self, s);
         }
     }
 }
@@ -898,7 +902,6 @@ streams_stop (streams_t *self, const char *prefix)
         }
         s_tell_end (self, s, false, "stopped by the viewer");
         s_finish_viewer (self, s, true, "stopped");
-        s_viewer_write (self, s);
     }
     if (n == 0)
         s_error (self, "no_stream", plen? "no stream has an id starting with '%s'"
@@ -937,7 +940,6 @@ streams_tick (streams_t *self, int64_t now)
             snprintf (why, sizeof why, "%s did not answer the /watch", s_peer (self, s->peer));
             s_tell_end (self, s, false, "no answer in time");
             s_finish_viewer (self, s, false, why);
-            s_viewer_write (self, s);
         }
     }
     if (self->helper > 0 && waitpid (self->helper, NULL, WNOHANG) == self->helper) {

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import Cluster, poll_until
+from harness import BUILD, ROOT, Cluster, poll_until
 
 _CLIPS = {}
 _TMP = tempfile.mkdtemp(prefix="sc-video-")
@@ -262,3 +262,63 @@ def test_an_owner_killed_mid_stream_ends_the_watch_with_a_clear_message():
         a2.wait_peers(b)
         b.send("/msg alice back?")
         a2.wait("message", text="back?")
+
+
+def test_a_viewer_leaving_or_killed_ends_the_owners_stream_and_the_owner_goes_on():
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--player", "cat > /dev/null"])
+        carol = c.start("carol", args=["--player", "cat > /dev/null"])
+        for x, y in ((a, b), (a, carol), (b, a), (carol, a)):
+            x.wait_peers(y)
+        _share(a, clip("long"))
+        # bob quits: alice is told at once
+        req = b.ask("/watch alice long.mp4", "stream", state="requested")
+        b.wait("stream", stream_id=req["stream_id"], state="started", timeout=20)
+        b.quit()
+        end = a.wait("stream", role="owner", stream_id=req["stream_id"], timeout=10,
+                     pred=lambda e: e["state"] in ("ended", "failed"))
+        assert "bob stopped watching" in end["message"], end
+        # carol is killed: alice notices when the link times out
+        req = carol.ask("/watch alice long.mp4", "stream", state="requested")
+        carol.wait("stream", stream_id=req["stream_id"], state="started", timeout=20)
+        carol.kill()
+        end = a.wait("stream", role="owner", stream_id=req["stream_id"], timeout=20,
+                     pred=lambda e: e["state"] in ("ended", "failed"))
+        assert end["state"] == "failed" and "carol left" in end["message"], end
+        assert a.ask("/streams", "streams")["streams"] == []
+        # alice still serves: a new viewer gets the whole clip
+        dave = c.start("dave")
+        dave.wait_peers(a)
+        out = c.dir.sub("dave.mkv")
+        end = _watch(dave, "/watch alice long.mp4 --out " + out)
+        assert end["state"] == "ended", end
+        assert packets(out) == packets(clip("long"))
+
+
+def test_a_hostile_owner_is_refused_with_a_clear_error_and_the_viewer_goes_on():
+    evil = os.path.join(ROOT, BUILD, "sc-evil-owner")
+    cases = {
+        "codec": "codec 'rawvideo' is not one we play",
+        "garbage": "stream header was refused",
+        "stream": "names stream 5 of 1",
+        "order": "packets out of order",
+    }
+    for mode, text in cases.items():
+        with Cluster(discovery=False) as c:
+            owner = subprocess.Popen([evil, mode], stdout=subprocess.PIPE, text=True)
+            try:
+                port = int(owner.stdout.readline())
+                b = c.start("bob", args=["--peer", "tcp://127.0.0.1:%d" % port])
+                b.wait("peer_joined", name="evil")
+                out = c.dir.sub("evil.mkv")
+                end = _watch(b, "/watch evil clip.mp4 --out " + out, timeout=15)
+                assert end["state"] == "failed" and text in end["message"], (mode, end)
+                # nothing is left running, and the node still answers
+                assert b.ask("/streams", "streams")["streams"] == []
+                assert b.ask("/whoami", "whoami")["name"] == "bob"
+                if mode in ("codec", "garbage"):
+                    assert not os.path.exists(out)      # never had a header
+            finally:
+                owner.kill()
+                owner.wait()

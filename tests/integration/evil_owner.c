@@ -1,0 +1,159 @@
+/*  sc-evil-owner: a peer that shares a "video" and answers every WATCH with
+    what an honest owner never sends, for the tests of the viewer's checks.
+    It speaks the real protocol (CURVE, signed record, HELLO) through the
+    project's own modules, so the viewer accepts it as a peer.
+      sc-evil-owner MODE     prints "PORT\n", then serves until killed
+    MODE: codec (a header with a codec outside the allowlist), garbage (a
+    header that is not msgpack), stream (a batch naming a stream the header
+    lacks), order (batches out of order).  */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "../../crypto/err.h"
+#include "../../discovery/record.h"
+#include "../../discovery/udp.h"
+#include "../../node/transport.h"
+#include "../../node/wire.h"
+
+static void *s_dealer;
+
+static void
+s_send (const wire_frame_t *f)
+{
+    uint8_t *buf;
+    size_t len;
+    if (wire_encode (f, &buf, &len) == 0) {
+        transport_send (s_dealer, buf, len);
+        free (buf);
+    }
+}
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_answer_watch (const char *mode, const uint8_t sid [16])
+{
+    static const uint8_t avcc [] = { 1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f,
+                                     1, 0, 2, 0x68, 0xee };
+    media_header_t h = { .duration_ms = 10000, .nstreams = 1 };
+    media_stream_t *v = &h.streams [0];
+    v->kind = MEDIA_VIDEO;
+    strcpy (v->codec, strcmp (mode, "codec") == 0? "rawvideo": "h264");
+    v->tb_num = 1;
+    v->tb_den = 1000;
+    v->width = 320;
+    v->height = 240;
+    v->extradata = avcc;
+    v->extradata_size = sizeof avcc;
+    uint8_t *body;
+    size_t len;
+    wire_frame_t f = { .type = WIRE_STREAM };
+    memcpy (f.id, sid, 16);
+    if (strcmp (mode, "garbage") == 0) {
+        f.data = (const uint8_t *) "\xdd\xff\xff\xff\xff";
+        f.size = 5;
+        s_send (&f);
+        return;
+    }
+    if (wire_header_encode (&h, &body, &len) != 0)
+        return;
+    f.data = body;
+    f.size = len;
+    s_send (&f);
+    free (body);
+    for (int i = 0; i < 3; i++) {
+        wire_batch_t b;
+        wire_batch_init (&b);
+        media_packet_t p = { .stream = strcmp (mode, "stream") == 0 && i == 1? 5: 0,
+                             .pts = i * 40, .dts = i * 40, .duration = 40, .key = true,
+                             .data = (const uint8_t *) "\0\0\0\1junk", .size = 8 };
+        wire_batch_add (&b, &p);
+        wire_batch_finish (&b, &body, &len);
+        wire_frame_t bf = { .type = WIRE_BATCH, .data = body, .size = len,
+                            .index = strcmp (mode, "order") == 0 && i == 1? 7: (uint64_t) i };
+        memcpy (bf.id, sid, 16);
+        s_send (&bf);
+        free (body);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc != 2 || sodium_init () < 0) {
+        fprintf (stderr, "usage: sc-evil-owner codec|garbage|stream|order\n");
+        return 2;
+    }
+    const char *mode = argv [1];
+    identity_t *id = identity_generate ();
+    int err;
+    transport_t *t = id? transport_new (id, "127.0.0.1", 0, &err): NULL;
+    if (!t)
+        return 1;
+    int port = transport_port (t);
+    int udp = udp_open ("127.0.0.1", port, false);
+    uint8_t rec [RECORD_SIZE];
+    if (udp < 0 || record_make (id, "evil", (uint16_t) port, 0, s_now_ms (), rec) != 0)
+        return 1;
+    printf ("%d\n", port);
+    fflush (stdout);
+    uint64_t session = 1;
+    for (;;) {
+        zmq_pollitem_t items [] = {
+            { transport_zap (t), 0, ZMQ_POLLIN, 0 },
+            { transport_router (t), 0, ZMQ_POLLIN, 0 },
+            { NULL, udp, ZMQ_POLLIN, 0 },
+        };
+        if (zmq_poll (items, 3, 1000) < 0)
+            break;
+        if (items [0].revents)
+            while (transport_zap_handle (t) == 0)
+                ;
+        if (items [2].revents) {
+            uint8_t buf [512];
+            struct sockaddr_in from;
+            int n = udp_recv (udp, buf, sizeof buf, &from);
+            if (n > 0 && record_is_request (buf, (size_t) n))
+                udp_send (udp, &from, rec, sizeof rec);
+        }
+        transport_rx_t rx;
+        while (items [1].revents && transport_recv (t, &rx) == 0) {
+            wire_frame_t f;
+            if (wire_decode (zmq_msg_data (&rx.msg), zmq_msg_size (&rx.msg), &f) == 0) {
+                record_t them;
+                if (f.type == WIRE_HELLO && !s_dealer && record_decode (f.data, f.size, &them) == 0) {
+                    //  Link back and say HELLO: now we are a peer
+                    char ep [96];
+                    snprintf (ep, sizeof ep, "tcp://%s:%d", rx.addr, them.port);
+                    s_dealer = transport_connect (t, them.box_pk, ep);
+                    wire_frame_t hello = { .type = WIRE_HELLO, .data = rec, .size = RECORD_SIZE,
+                                           .seq = session, .seen = f.seq };
+                    s_send (&hello);
+                }
+                else if (f.type == WIRE_WATCH && s_dealer)
+                    s_answer_watch (mode, f.id);
+                else if (f.type == WIRE_PING && s_dealer) {
+                    wire_frame_t ping = { .type = WIRE_PING, .seq = f.seq };
+                    s_send (&ping);
+                }
+            }
+            zmq_msg_close (&rx.msg);
+        }
+        //  Keep the link alive: the viewer expects a frame every second
+        static int64_t last;
+        if (s_dealer && s_now_ms () - last > 500) {
+            wire_frame_t ping = { .type = WIRE_PING, .seq = 1 };
+            s_send (&ping);
+            last = s_now_ms ();
+        }
+    }
+    return 0;
+}
