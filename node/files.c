@@ -79,6 +79,7 @@ typedef struct {
     bool video;                 //  probed once, when shared
     uint64_t duration_ms;
     char codecs [64];           //  "h264,aac"
+    int64_t mtime;              //  when probed: a file unchanged since is not probed again
 } s_share_t;
 
 typedef struct {
@@ -410,8 +411,14 @@ s_save_shares (files_t *self)
 {
     json_t *list = json_array ();
     for (size_t i = 0; i < self->nshares; i++)
-        json_array_append_new (list, json_pack ("{s:s, s:s}", "name", self->shares [i].name,
-                                                "path", self->shares [i].path));
+        json_array_append_new (list, json_pack ("{s:s, s:s, s:I, s:I, s:b, s:I, s:s}",
+                                                "name", self->shares [i].name,
+                                                "path", self->shares [i].path,
+                                                "size", (json_int_t) self->shares [i].size,
+                                                "mtime", (json_int_t) self->shares [i].mtime,
+                                                "video", self->shares [i].video,
+                                                "duration_ms", (json_int_t) self->shares [i].duration_ms,
+                                                "codecs", self->shares [i].codecs));
     char *text = json_dumps (list, JSON_INDENT (1));
     json_decref (list);
     char path [PATH_MAX + 16];
@@ -476,7 +483,18 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
                             strlen (json_string_value (json_object_get (e, "name"))?: "file"), s->name);
             snprintf (s->path, sizeof s->path, "%s", p);
             s->size = (uint64_t) st.st_size;
-            s_probe (self, s);
+            s->mtime = (int64_t) st.st_mtime;
+            //  What was probed is kept while the file stays the same: a
+            //  node with many shares starts without probing each again
+            const char *codecs = json_string_value (json_object_get (e, "codecs"));
+            if (codecs && json_integer_value (json_object_get (e, "size")) == (json_int_t) st.st_size
+            &&  json_integer_value (json_object_get (e, "mtime")) == (json_int_t) st.st_mtime) {
+                s->video = json_is_true (json_object_get (e, "video"));
+                s->duration_ms = (uint64_t) json_integer_value (json_object_get (e, "duration_ms"));
+                snprintf (s->codecs, sizeof s->codecs, "%s", codecs);
+            }
+            else
+                s_probe (self, s);
         }
     }
     json_decref (list);
@@ -609,6 +627,7 @@ files_share (files_t *self, const char *path)
     snprintf (s->name, sizeof s->name, "%s", name);
     snprintf (s->path, sizeof s->path, "%s", real);
     s->size = (uint64_t) st.st_size;
+    s->mtime = (int64_t) st.st_mtime;
     s_probe (self, s);
     s_save_shares (self);
     s_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:b, s:f, s:s}", "event", "shared", "name", name,

@@ -322,3 +322,29 @@ def test_a_hostile_owner_is_refused_with_a_clear_error_and_the_viewer_goes_on():
             finally:
                 owner.kill()
                 owner.wait()
+
+
+def test_shares_keep_what_was_probed_until_the_file_changes():
+    with Cluster() as c:
+        src = c.dir.sub("talk.mp4")
+        shutil.copy(clip("h264"), src)
+        a, b = _pair(c)
+        _share(a, src)
+        a.quit()
+        mark = len(b.events)
+        a = c.start("alice", home="alice")
+        b.wait("peer_joined", id=a.id, after=mark)
+        got = b.ask("/videos alice", "videos", name="alice")["videos"]
+        assert [(v["name"], v["streams"]) for v in got] == [("talk.mp4", ["h264", "aac"])]
+        assert abs(got[0]["duration"] - 4.0) < 0.1
+        # the same name, now not a video: probed again at the next start
+        a.quit()
+        with open(src, "w") as f:
+            f.write("no longer a video\n")
+        os.utime(src, (1, 1))
+        mark = len(b.events)
+        a = c.start("alice", home="alice")
+        b.wait("peer_joined", id=a.id, after=mark)
+        assert b.ask("/videos alice", "videos", name="alice")["videos"] == []
+        end = _watch(b, "/watch alice talk.mp4 --out " + c.dir.sub("x.mkv"))
+        assert end["state"] == "failed" and "not a video" in end["message"]
