@@ -39,7 +39,7 @@ MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c crypto/chunk.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c
 # media/media.c is plain C (limits and the codec allowlist); the rest needs FFmpeg
-MEDIA := media/probe.c media/source.c media/sink.c
+MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c
 NODE := node/wire.c node/xfer.c node/files.c node/streams.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
 LIB_SRC := $(CRYPTO) $(DISCOVERY) media/media.c $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -129,7 +129,7 @@ fuzz-run: $(FUZZ_BIN)
 	done
 
 # The stream fuzzer also drives the real muxer, so it links FFmpeg
-build-fuzz/fuzz_stream: tests/fuzz/fuzz_stream.c $(LIB_SRC) media/sink.c
+build-fuzz/fuzz_stream: tests/fuzz/fuzz_stream.c $(LIB_SRC) media/sink.c media/fdio.c
 	@mkdir -p build-fuzz
 	$(if $(Q),@echo "  FUZZ    $@")
 	$(Q)clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \

@@ -5,12 +5,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fdio.h"
 #include "sink.h"
 
 #define IO_BUFFER (64 * 1024)
 
 struct _media_sink_t {
-    int fd;
+    int fd;                         //  first: fdio_seek reads it
     AVFormatContext *fmt;
     AVIOContext *io;
     AVPacket *pkt;
@@ -34,18 +35,6 @@ s_write (void *opaque, uint8_t *buf, int size)
         done += (int) n;
     }
     return size;
-}
-
-static int64_t
-s_seek (void *opaque, int64_t offset, int whence)
-{
-    media_sink_t *self = opaque;
-    if (whence == AVSEEK_SIZE) {
-        struct stat st;
-        return fstat (self->fd, &st) == 0? (int64_t) st.st_size: AVERROR (errno);
-    }
-    off_t at = lseek (self->fd, (off_t) offset, whence & ~AVSEEK_FORCE);
-    return at < 0? AVERROR (errno): (int64_t) at;
 }
 
 static void
@@ -140,7 +129,7 @@ media_sink_open (const media_header_t *h, const char *format, int fd,
     struct stat st;
     bool seekable = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
     self->io = avio_alloc_context (buffer, IO_BUFFER, 1, self, NULL, s_write,
-                                   seekable? s_seek: NULL);
+                                   seekable? fdio_seek: NULL);
     self->pkt = av_packet_alloc ();
     if (!self->io || !self->pkt) {
         if (!self->io)

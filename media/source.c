@@ -5,12 +5,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fdio.h"
 #include "source.h"
 
 #define IO_BUFFER (64 * 1024)
 
 struct _media_source_t {
-    int fd;
+    int fd;                         //  first: fdio_seek reads it
     AVFormatContext *fmt;
     AVIOContext *io;
     AVPacket *pkt;
@@ -31,18 +32,6 @@ s_read (void *opaque, uint8_t *buf, int size)
     if (n < 0)
         return AVERROR (errno);
     return n == 0? AVERROR_EOF: (int) n;
-}
-
-static int64_t
-s_seek (void *opaque, int64_t offset, int whence)
-{
-    media_source_t *self = opaque;
-    if (whence == AVSEEK_SIZE) {
-        struct stat st;
-        return fstat (self->fd, &st) == 0? (int64_t) st.st_size: AVERROR (errno);
-    }
-    off_t at = lseek (self->fd, (off_t) offset, whence & ~AVSEEK_FORCE);
-    return at < 0? AVERROR (errno): (int64_t) at;
 }
 
 //  Copies what a muxer needs from the file's codec parameters.
@@ -95,7 +84,7 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
     self->fd = fd;
     self->video = -1;
     int rc = -1;
-    self->io = avio_alloc_context (buffer, IO_BUFFER, 0, self, s_read, NULL, s_seek);
+    self->io = avio_alloc_context (buffer, IO_BUFFER, 0, self, s_read, NULL, fdio_seek);
     self->fmt = avformat_alloc_context ();
     self->pkt = av_packet_alloc ();
     if (!self->io || !self->fmt || !self->pkt) {

@@ -90,14 +90,12 @@ cmd_help (void)
     return text;
 }
 
-//  "NAME [OFFSET] [--out FILE]" -> argv [1..3]; FILE is the rest of the
-//  line, and OFFSET is the last word before it when it reads as one.
+//  "NAME [OFFSET] [--out FILE]" -> argv [1], offset, out; FILE is the rest
+//  of the line, and OFFSET is the last word before it when it reads as one.
 static int
 s_split_watch (cmd_t *cmd, const s_spec_t *spec, char *err, size_t err_size)
 {
     char *rest = (char *) cmd->argv [1];
-    cmd->argc = 4;
-    cmd->argv [2] = cmd->argv [3] = NULL;
     char *out = NULL;
     if (strncmp (rest, "--out", 5) == 0 && (rest [5] == ' ' || !rest [5]))
         out = rest;
@@ -112,7 +110,7 @@ s_split_watch (cmd_t *cmd, const s_spec_t *spec, char *err, size_t err_size)
             snprintf (err, err_size, "--out needs a file: usage %s", spec->usage);
             return SC_EINVAL;
         }
-        cmd->argv [3] = file;
+        cmd->out = file;
         *out = 0;
     }
     size_t len = strlen (rest);
@@ -121,7 +119,7 @@ s_split_watch (cmd_t *cmd, const s_spec_t *spec, char *err, size_t err_size)
     char *last = strrchr (rest, ' ');
     int64_t ms;
     if (last && cmd_parse_offset (last + 1, &ms) == 0) {
-        cmd->argv [2] = last + 1;
+        cmd->offset = last + 1;
         *last = 0;
         len = strlen (rest);
         while (len && rest [len - 1] == ' ')

@@ -29,7 +29,7 @@ typedef enum {
     CMD_FILES,
     CMD_GET,
     CMD_VIDEOS,
-    CMD_WATCH,                  //  argv: PEER, NAME, OFFSET or NULL, FILE or NULL (argc 4)
+    CMD_WATCH,                  //  argv: PEER, NAME; and offset, out (or NULL)
     CMD_STOP,
     CMD_STREAMS,
     CMD_TRANSFERS,
@@ -44,6 +44,8 @@ typedef struct {
     cmd_type_t type;
     int argc;
     const char *argv [CMD_ARGS_MAX];    //  point into buf
+    const char *offset;                 //  /watch: OFFSET, or NULL (into buf)
+    const char *out;                    //  /watch: --out FILE, or NULL (into buf)
     char buf [CMD_LINE_MAX + 1];
 } cmd_t;
 

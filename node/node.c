@@ -933,9 +933,9 @@ s_on_line (const char *line, void *arg)
                 files_get (self->files, peer->sign_pk, cmd->argv [1]);
             else {
                 int64_t offset = 0;
-                if (cmd->argv [2])
-                    cmd_parse_offset (cmd->argv [2], &offset);
-                streams_watch (self->streams, peer->sign_pk, cmd->argv [1], offset, cmd->argv [3]);
+                if (cmd->offset)
+                    cmd_parse_offset (cmd->offset, &offset);
+                streams_watch (self->streams, peer->sign_pk, cmd->argv [1], offset, cmd->out);
             }
             break;
         }

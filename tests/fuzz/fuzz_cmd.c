@@ -16,10 +16,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     line [size] = 0;
     static cmd_t cmd;
     char err [256];
-    if (cmd_parse (line, &cmd, err, sizeof err) == 0)
+    if (cmd_parse (line, &cmd, err, sizeof err) == 0) {
         for (int i = 0; i < cmd.argc; i++)
             if (!cmd.argv [i] || strlen (cmd.argv [i]) > size)
                 abort ();
+        //  /watch: a name is left, and an offset given is one that parses
+        int64_t ms;
+        if (cmd.type == CMD_WATCH && (cmd.argc != 2 || !*cmd.argv [1]
+                                  ||  (cmd.offset && cmd_parse_offset (cmd.offset, &ms) != 0)
+                                  ||  (cmd.out && !*cmd.out)))
+            abort ();
+    }
     char host [64];
     int port;
     unsigned char fp [32];
