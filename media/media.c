@@ -168,8 +168,8 @@ media_packet_check (const media_header_t *h, const media_packet_t *p, char *err,
         snprintf (err, err_size, "a packet names stream %d of %d", p->stream, h->nstreams);
         return -1;
     }
-    if (p->size == 0 || p->size > MEDIA_PACKET_MAX) {
-        snprintf (err, err_size, "a packet of %zu bytes (1 to %d)", p->size, MEDIA_PACKET_MAX);
+    if (p->size == 0 || p->size > MEDIA_PART_MAX) {
+        snprintf (err, err_size, "a packet record of %zu bytes (1 to %d)", p->size, MEDIA_PART_MAX);
         return -1;
     }
     if (p->duration < 0) {

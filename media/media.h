@@ -21,7 +21,8 @@
 #define MEDIA_DIM_MAX 8192              //  width and height
 #define MEDIA_RATE_MAX 384000           //  audio sample rate
 #define MEDIA_CHANNELS_MAX 16
-#define MEDIA_PACKET_MAX (900 * 1024)   //  one packet must fit one frame on the wire
+#define MEDIA_PART_MAX (900 * 1024)     //  the most one packet record carries (a wire frame is 1 MiB)
+#define MEDIA_PACKET_MAX (16 * 1024 * 1024)     //  a whole packet, sent in parts when larger
 #define MEDIA_BATCH_BYTES (64 * 1024)   //  a batch is flushed once it holds this much
 #define MEDIA_NOPTS INT64_MIN           //  no timestamp
 
@@ -58,6 +59,7 @@ typedef struct {
     bool key;
     const uint8_t *data;                //  borrowed
     size_t size;
+    bool more;                          //  a part: the packet goes on in the next record
 } media_packet_t;
 
 //  Returns true when the codec name is one a viewer will mux (kind set).
@@ -67,7 +69,8 @@ bool media_codec_allowed (const char *codec, int *kind);
 //  or -1 with a sentence in err.
 int media_header_check (const media_header_t *header, char *err, size_t err_size);
 
-//  Checks one packet against its header.  Returns 0 or -1 with err.
+//  Checks one packet record (a whole packet or a part) against its header.
+//  Returns 0 or -1 with err.
 int media_packet_check (const media_header_t *header, const media_packet_t *packet,
                         char *err, size_t err_size);
 

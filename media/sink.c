@@ -17,6 +17,9 @@ struct _media_sink_t {
     AVPacket *pkt;
     media_header_t header;          //  time bases and stream count (no pointers kept)
     int io_error;                   //  errno of a failed write
+    uint8_t *part;                  //  a packet coming in parts, so far
+    size_t part_len, part_cap;
+    media_packet_t first;           //  its first part (stream, timestamps)
 };
 
 static int
@@ -166,11 +169,53 @@ out:
     return rc;
 }
 
+static int s_mux_one (media_sink_t *self, const media_packet_t *p, char *err, size_t err_size);
+
 int
 media_sink_write (media_sink_t *self, const media_packet_t *p, char *err, size_t err_size)
 {
     if (media_packet_check (&self->header, p, err, err_size) != 0)
         return -1;
+    if (!p->more && !self->part_len)
+        return s_mux_one (self, p, err, err_size);
+    //  A part: joined with the others of its packet, within a bound
+    if (!self->part_len)
+        self->first = *p;
+    else if (p->stream != self->first.stream || p->pts != self->first.pts || p->dts != self->first.dts) {
+        snprintf (err, err_size, "the parts of a packet are mixed with another packet");
+        return -1;
+    }
+    if (p->size > MEDIA_PACKET_MAX - self->part_len) {
+        snprintf (err, err_size, "a packet of more than %d bytes", MEDIA_PACKET_MAX);
+        return -1;
+    }
+    if (self->part_len + p->size > self->part_cap) {
+        size_t cap = self->part_cap? self->part_cap * 2: 2 * MEDIA_PART_MAX;
+        while (cap < self->part_len + p->size)
+            cap *= 2;
+        uint8_t *more = realloc (self->part, cap);
+        if (!more) {
+            snprintf (err, err_size, "out of memory");
+            return -1;
+        }
+        self->part = more;
+        self->part_cap = cap;
+    }
+    memcpy (self->part + self->part_len, p->data, p->size);
+    self->part_len += p->size;
+    if (p->more)
+        return 0;
+    media_packet_t whole = self->first;
+    whole.data = self->part;
+    whole.size = self->part_len;
+    whole.more = false;
+    self->part_len = 0;
+    return s_mux_one (self, &whole, err, err_size);
+}
+
+static int
+s_mux_one (media_sink_t *self, const media_packet_t *p, char *err, size_t err_size)
+{
     const media_stream_t *s = &self->header.streams [p->stream];
     AVPacket *pkt = self->pkt;
     //  Not reference-counted: libavformat copies what it keeps
@@ -212,6 +257,7 @@ media_sink_close (media_sink_t **self_p, bool write, char *err, size_t err_size)
         }
     }
     av_packet_free (&self->pkt);
+    free (self->part);          //  a packet cut off in its parts is not written
     avformat_free_context (self->fmt);
     if (self->io) {
         av_freep (&self->io->buffer);

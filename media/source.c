@@ -200,7 +200,7 @@ media_source_read (media_source_t *self, media_packet_t *p, char *err, size_t er
                 continue;
             self->keyframe_seen = true;
         }
-        if (self->pkt->size > MEDIA_PACKET_MAX) {
+        if (self->pkt->size > MEDIA_PACKET_MAX) {       //  parts join up to this
             snprintf (err, err_size, "a packet of %d bytes is larger than we stream (%d)",
                       self->pkt->size, MEDIA_PACKET_MAX);
             return -1;

@@ -153,6 +153,24 @@ s_demux (int data, int file, int64_t offset_ms, bool paced)
                     ;
             }
         }
+        if (p.size > MEDIA_PART_MAX) {
+            //  A large packet (a 4K keyframe) goes in parts, a batch each
+            if (s_flush (data, &batch) != 0)
+                goto gone;
+            for (size_t off = 0; off < p.size; off += MEDIA_PART_MAX) {
+                media_packet_t part = p;
+                part.data = p.data + off;
+                part.size = p.size - off < MEDIA_PART_MAX? p.size - off: MEDIA_PART_MAX;
+                part.more = off + part.size < p.size;
+                if (wire_batch_add (&batch, &part) != 0) {
+                    snprintf (err, sizeof err, "out of memory");
+                    goto out;
+                }
+                if (s_flush (data, &batch) != 0)
+                    goto gone;
+            }
+            continue;
+        }
         if (wire_batch_size (&batch) + p.size > MEDIA_BATCH_BYTES && s_flush (data, &batch) != 0)
             goto gone;
         if (wire_batch_add (&batch, &p) != 0) {

@@ -743,12 +743,13 @@ wire_batch_add (wire_batch_t *b, const media_packet_t *p)
     }
     msgpack_packer pk;
     msgpack_packer_init (&pk, b->buf, msgpack_sbuffer_write);
-    if (msgpack_pack_array (&pk, 6) || msgpack_pack_uint64 (&pk, (uint64_t) p->stream)
+    if (msgpack_pack_array (&pk, p->more? 7: 6) || msgpack_pack_uint64 (&pk, (uint64_t) p->stream)
     ||  (p->pts == MEDIA_NOPTS? msgpack_pack_nil (&pk): msgpack_pack_int64 (&pk, p->pts))
     ||  (p->dts == MEDIA_NOPTS? msgpack_pack_nil (&pk): msgpack_pack_int64 (&pk, p->dts))
     ||  msgpack_pack_uint64 (&pk, (uint64_t) (p->duration > 0? p->duration: 0))
     ||  (p->key? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
-    ||  s_pack_bin (&pk, p->data, p->size))
+    ||  s_pack_bin (&pk, p->data, p->size)
+    ||  (p->more && msgpack_pack_true (&pk)))
         return SC_ENOMEM;
     b->count++;
     return 0;
@@ -830,6 +831,12 @@ wire_batch_decode (const uint8_t *buf, size_t len, const media_header_t *h,
         p.key = f [4].via.boolean;
         p.data = (const uint8_t *) f [5].via.bin.ptr;
         p.size = f [5].via.bin.size;
+        p.more = false;
+        if (x->via.array.size >= 7) {
+            if (f [6].type != MSGPACK_OBJECT_BOOLEAN)
+                goto out;
+            p.more = f [6].via.boolean;
+        }
         if (media_packet_check (h, &p, err, err_size) != 0)
             goto out;
         err [0] = 0;

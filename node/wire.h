@@ -68,7 +68,10 @@
     block_align, bits_per_coded_sample, profile: int, level: int, bit_rate]
     (media/media.h says what each is; media_header_check bounds them).
     Body of a BATCH: [[stream: uint, pts: int|nil, dts: int|nil,
-    duration: uint, key: bool, data: bin], ...]
+    duration: uint, key: bool, data: bin (<= MEDIA_PART_MAX), more: bool], ...]
+    A packet larger than MEDIA_PART_MAX goes as parts in consecutive records
+    (each in a batch of its own), all but the last with more = true (absent
+    means false); the viewer joins them, up to MEDIA_PACKET_MAX.
 
     Body of a MSG envelope: [kind: uint (0 = private, 1 = to everyone), text: str]
 

@@ -52,7 +52,7 @@ s_mux (const media_header_t *h, const uint8_t *batch, size_t batch_len, bool dec
     if (decoded)
         (void) wire_batch_decode (batch, batch_len, h, s_write, sink, err, sizeof err);
     else {
-        //  Packets straight from the bytes: [stream][dts:4][size:2][data]
+        //  Packets straight from the bytes: [stream][dts:2][pts:1][size:2][data]
         int64_t dts = 0;
         while (batch_len >= 7) {
             media_packet_t p = { .stream = (int) s_take (&batch, &batch_len, 1) % h->nstreams };
@@ -60,6 +60,7 @@ s_mux (const media_header_t *h, const uint8_t *batch, size_t batch_len, bool dec
             p.dts = dts;
             p.pts = dts + s_take (&batch, &batch_len, 1);
             p.key = p.stream == 0;
+            p.more = (dts & 3) == 1;        //  some records are parts of one packet
             p.duration = 1;
             size_t n = (size_t) s_take (&batch, &batch_len, 2) % 512 + 1;
             if (n > batch_len)

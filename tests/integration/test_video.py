@@ -24,6 +24,10 @@ def clip(kind):
     elif kind == "vp9":         # VP9 + Opus in WebM
         path, codecs, secs = "clip.webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime",
                                            "-cpu-used", "8", "-g", "25", "-c:a", "libopus"], 3
+    elif kind == "huge":        # lossless noise: every frame about 1.4 MB, sent in parts
+        path, secs = "huge.mp4", 1
+        video = ["-f", "lavfi", "-i", "nullsrc=s=1280x720:r=5,geq=lum='random(1)*255':cb=128:cr=128"]
+        codecs = ["-c:v", "libx264", "-qp", "0", "-preset", "ultrafast", "-g", "5", "-c:a", "aac"]
     else:                       # a longer H.264 clip, for streams cut short
         path, codecs, secs = "long.mp4", ["-c:v", "libx264", "-g", "25", "-c:a", "aac"], 12
     path = os.path.join(_TMP, path)
@@ -348,3 +352,15 @@ def test_shares_keep_what_was_probed_until_the_file_changes():
         assert b.ask("/videos alice", "videos", name="alice")["videos"] == []
         end = _watch(b, "/watch alice talk.mp4 --out " + c.dir.sub("x.mkv"))
         assert end["state"] == "failed" and "not a video" in end["message"]
+
+
+def test_packets_larger_than_a_frame_travel_in_parts_and_arrive_whole():
+    with Cluster() as c:
+        a, b = _pair(c)
+        _share(a, clip("huge"))
+        want = packets(clip("huge"))
+        assert max(size for size, _ in want[0]) > 1024 * 1024      # over one wire frame
+        out = c.dir.sub("huge.mkv")
+        end = _watch(b, "/watch alice huge.mp4 --out " + out)
+        assert end["state"] == "ended", end
+        assert packets(out) == want

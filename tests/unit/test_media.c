@@ -204,7 +204,7 @@ s_batches (void)
     wire_batch_init (&b);
     media_packet_t in [3] = {
         { .stream = 0, .pts = 1024, .dts = -512, .duration = 512, .key = true,
-          .data = (const uint8_t *) "frame-one", .size = 9 },
+          .data = (const uint8_t *) "frame-one", .size = 9, .more = true },
         { .stream = 1, .pts = MEDIA_NOPTS, .dts = 0, .duration = 1024, .key = true,
           .data = (const uint8_t *) "aac", .size = 3 },
         { .stream = 0, .pts = 2048, .dts = 1024, .duration = 512, .key = false,
@@ -225,6 +225,7 @@ s_batches (void)
         CHECK (seen.got [i].stream == in [i].stream && seen.got [i].pts == in [i].pts);
         CHECK (seen.got [i].dts == in [i].dts && seen.got [i].duration == in [i].duration);
         CHECK (seen.got [i].key == in [i].key && seen.got [i].size == in [i].size);
+        CHECK (seen.got [i].more == in [i].more);
         CHECK (memcmp (seen.got [i].data, in [i].data, in [i].size) == 0);
     }
     //  A stream the header does not have is refused, whatever came before
