@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import BUILD, ROOT, Cluster, poll_until
+from harness import BUILD, ROOT, Cluster, Skip, is_root, poll_until
 
 _CLIPS = {}
 _TMP = tempfile.mkdtemp(prefix="sc-video-")
@@ -364,3 +364,33 @@ def test_packets_larger_than_a_frame_travel_in_parts_and_arrive_whole():
         end = _watch(b, "/watch alice huge.mp4 --out " + out)
         assert end["state"] == "ended", end
         assert packets(out) == want
+
+
+def test_a_full_disk_fails_the_watch_clearly_and_both_nodes_go_on():
+    if not is_root():
+        raise Skip("needs root to mount a small tmpfs")
+    with Cluster() as c:
+        small = c.dir.sub("small")
+        os.makedirs(small)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", small],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip("cannot mount tmpfs here: " + r.stderr.strip())
+        try:
+            a, b = _pair(c)
+            _share(a, clip("huge"))             # 7 MB of packets into 2 MB
+            end = _watch(b, "/watch alice huge.mp4 --out " + os.path.join(small, "x.mkv"))
+            assert end["state"] == "failed" and "No space left" in end["message"], end
+            # the owner's side is over too (it may have sent everything already)
+            a.wait("stream", role="owner", stream_id=end["stream_id"], timeout=10,
+                   pred=lambda e: e["state"] in ("ended", "failed"))
+            assert a.ask("/streams", "streams")["streams"] == []
+            # both go on: a watch to a roomy disk gets everything
+            out = c.dir.sub("ok.mkv")
+            assert _watch(b, "/watch alice huge.mp4 --out " + out)["state"] == "ended"
+            assert packets(out) == packets(clip("huge"))
+        finally:
+            for n in list(c.nodes):
+                if n.proc.poll() is None:
+                    n.quit()
+            subprocess.run(["umount", "-l", small], capture_output=True)
