@@ -261,6 +261,44 @@ s_size (json_int_t bytes, char *out, size_t size)
 }
 
 //  One line for a transfer: direction, name, peer, progress, rate, time left.
+//  Seconds as "H:MM:SS" or "M:SS".
+static void
+s_duration (double seconds, char *out, size_t size)
+{
+    long t = seconds > 0 && seconds < 1e9? (long) (seconds + 0.5): 0;
+    if (t >= 3600)
+        snprintf (out, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf (out, size, "%ld:%02ld", t / 60, t % 60);
+}
+
+//  One line for a stream event.
+static void
+s_stream_line (ui_t *self, json_t *ev, char *line, size_t size)
+{
+    char name [256], video [256], out [512], why [512];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    s_safe (video, sizeof video, s_str (ev, "video"));
+    s_safe (out, sizeof out, s_str (ev, "out"));
+    s_safe (why, sizeof why, s_str (ev, "message"));
+    const char *state = s_str (ev, "state"), *id = s_str (ev, "stream_id");
+    bool running = strcmp (state, "started") == 0 || strcmp (state, "running") == 0;
+    bool saved = out [0] && strcmp (out, "player") != 0;
+    if (strcmp (s_str (ev, "role"), "owner") == 0)
+        snprintf (line, size, "  %s '%s' to %s%s%s (%.8s)", running? "streaming": "stopped streaming",
+                  video, name, why [0]? ": ": "", why, id);
+    else if (strcmp (state, "requested") == 0)
+        snprintf (line, size, "  asking %s for '%s' (/stop %.8s ends it)", name, video, id);
+    else if (running)
+        snprintf (line, size, "  watching '%s' from %s: %s", video, name, saved? out: "playing");
+    else if (strcmp (state, "ended") == 0)
+        snprintf (line, size, "  '%s' from %s ended%s%s%s%s", video, name, why [0]? ", ": "", why,
+                  saved? ": saved to ": "", saved? out: "");
+    else
+        snprintf (line, size, "%s! '%s' from %s: %s%s", C ("31"), video, name,
+                  why [0]? why: "failed", C ("0"));
+}
+
 static void
 s_transfer_line (ui_t *self, json_t *ev, char *line, size_t size)
 {
@@ -399,6 +437,45 @@ s_format (ui_t *self, json_t *ev)
             s_size (json_integer_value (json_object_get (f, "size")), size, sizeof size);
             snprintf (line, sizeof line, "  %-40s %10s%s", text, size,
                       json_is_true (json_object_get (f, "video"))? "  video": "");
+            s_print (self, line);
+        }
+        return;
+    }
+    else if (strcmp (type, "videos") == 0) {
+        size_t i;
+        json_t *v;
+        json_t *videos = json_object_get (ev, "videos");
+        snprintf (line, sizeof line, "%s shares %zu video%s%s", name, json_array_size (videos),
+                  json_array_size (videos) == 1? "": "s", json_array_size (videos)? ":": "");
+        s_print (self, line);
+        json_array_foreach (videos, i, v) {
+            char when [32], codecs [128] = "";
+            s_safe (text, sizeof text, s_str (v, "name"));
+            s_duration (json_real_value (json_object_get (v, "duration")), when, sizeof when);
+            size_t k;
+            json_t *c;
+            json_array_foreach (json_object_get (v, "streams"), k, c) {
+                size_t used = strlen (codecs);
+                snprintf (codecs + used, sizeof codecs - used, "%s%s", k? ", ": "",
+                          json_string_value (c)? json_string_value (c): "?");
+            }
+            char safe [256];
+            s_safe (safe, sizeof safe, codecs);
+            snprintf (line, sizeof line, "  %-40s %9s  %s", text, when, safe);
+            s_print (self, line);
+        }
+        return;
+    }
+    else if (strcmp (type, "stream") == 0) {
+        s_stream_line (self, ev, line, sizeof line);
+    }
+    else if (strcmp (type, "streams") == 0) {
+        size_t i;
+        json_t *st;
+        if (json_array_size (json_object_get (ev, "streams")) == 0)
+            s_print (self, "no streams");
+        json_array_foreach (json_object_get (ev, "streams"), i, st) {
+            s_stream_line (self, st, line, sizeof line);
             s_print (self, line);
         }
         return;

@@ -198,3 +198,29 @@ def test_terminal_screen_stays_clean_in_tmux():
                 [i for i, l in enumerate(lines) if l.startswith("alice> /verify bob")][0], text
         finally:
             subprocess.run(tm + ["kill-server"], stderr=subprocess.DEVNULL)
+
+
+def test_terminal_shows_videos_and_a_watch_from_start_to_end():
+    with Cluster(discovery=False) as c:
+        clip = c.dir.sub("clip.mp4")
+        subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10", "-f", "lavfi", "-i",
+                        "sine=sample_rate=48000", "-t", "2", "-c:v", "libx264", "-c:a", "aac", clip],
+                       check=True)
+        bob = c.start("bob")
+        bob.ask("/share " + clip, "shared")
+        out = c.dir.sub("got.mkv")
+        t = _Pty(c.dir.sub("alice"), ["--name", "alice", "--peer", bob.endpoint, "--no-discovery"])
+        try:
+            t.read_until("bob joined")
+            t.type("/videos bob\r")
+            t.read_until("bob shares 1 video:")
+            t.read_until("0:02  h264, aac")
+            t.type("/watch bob clip.mp4 --out %s\r" % out)
+            t.read_until("asking bob for 'clip.mp4'")
+            t.read_until("'clip.mp4' from bob ended: saved to " + out)
+            t.type("/watch bob nothing.mp4 --out %s\r" % c.dir.sub("no.mkv"))
+            t.read_until("! 'nothing.mp4' from bob: bob could not stream")
+        finally:
+            assert t.close() == 0
+        assert os.path.getsize(out) > 0
