@@ -80,6 +80,14 @@ typedef struct {
     uint64_t duration_ms;
     char codecs [64];           //  "h264,aac"
     int64_t mtime;              //  when probed: a file unchanged since is not probed again
+    //  The probe runs in a child; the event loop reads its answer
+    bool probing;               //  asked for (started, or waiting for a slot)
+    bool announce;              //  say "shared" once it is known (a /share, not a start-up)
+    pid_t probe_pid;
+    int probe_fd;               //  -1 when not running
+    char probe_text [256];
+    size_t probe_len;
+    int64_t probe_end;          //  monotonic ms after which it is given up
 } s_share_t;
 
 typedef struct {
@@ -109,7 +117,8 @@ struct _files_t {
     uint64_t rate_bytes;
 };
 
-static void s_probe (files_t *self, s_share_t *share);
+static void s_probe_next (files_t *self);
+static void s_probe_cancel (s_share_t *share);
 
 //  ---------------------------------------------------------------------
 //  Events and small helpers
@@ -411,14 +420,17 @@ s_save_shares (files_t *self)
 {
     json_t *list = json_array ();
     for (size_t i = 0; i < self->nshares; i++)
-        json_array_append_new (list, json_pack ("{s:s, s:s, s:I, s:I, s:b, s:I, s:s}",
-                                                "name", self->shares [i].name,
-                                                "path", self->shares [i].path,
-                                                "size", (json_int_t) self->shares [i].size,
-                                                "mtime", (json_int_t) self->shares [i].mtime,
-                                                "video", self->shares [i].video,
-                                                "duration_ms", (json_int_t) self->shares [i].duration_ms,
-                                                "codecs", self->shares [i].codecs));
+        //  What a probe said is kept (the next start skips it); a share still
+        //  being probed is saved without, so it is probed again
+        json_array_append_new (list, self->shares [i].probing
+            ? json_pack ("{s:s, s:s}", "name", self->shares [i].name, "path", self->shares [i].path)
+            : json_pack ("{s:s, s:s, s:I, s:I, s:b, s:I, s:s}",
+                         "name", self->shares [i].name, "path", self->shares [i].path,
+                         "size", (json_int_t) self->shares [i].size,
+                         "mtime", (json_int_t) self->shares [i].mtime,
+                         "video", self->shares [i].video,
+                         "duration_ms", (json_int_t) self->shares [i].duration_ms,
+                         "codecs", self->shares [i].codecs));
     char *text = json_dumps (list, JSON_INDENT (1));
     json_decref (list);
     char path [PATH_MAX + 16];
@@ -484,6 +496,7 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
             snprintf (s->path, sizeof s->path, "%s", p);
             s->size = (uint64_t) st.st_size;
             s->mtime = (int64_t) st.st_mtime;
+            s->probe_fd = -1;
             //  What was probed is kept while the file stays the same: a
             //  node with many shares starts without probing each again
             const char *codecs = json_string_value (json_object_get (e, "codecs"));
@@ -494,10 +507,11 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
                 snprintf (s->codecs, sizeof s->codecs, "%s", codecs);
             }
             else
-                s_probe (self, s);
+                s->probing = true;      //  started below, once all are loaded
         }
     }
     json_decref (list);
+    s_probe_next (self);
     s_load (self);
     *err = 0;
     return self;
@@ -525,6 +539,8 @@ files_destroy (files_t **self_p)
         free (x);
     }
     free (self->xfers);
+    for (size_t i = 0; i < self->nshares; i++)
+        s_probe_cancel (&self->shares [i]);
     free (self->shares);
     free (self->buf);
     free (self->sealed);
@@ -538,51 +554,40 @@ files_destroy (files_t **self_p)
 //  Shares
 
 //  Asks the securechat-media helper whether a share is a video, and its
-//  duration and codecs.  It runs in a child process (only it loads FFmpeg),
-//  within PROBE_MS; not a video when it is missing, slow or says no.
+//  duration and codecs.  It runs in a child process (only it loads FFmpeg);
+//  the event loop reads its one line (files_poll_items), within PROBE_MS.
+//  Not a video when the helper is missing, slow or says no.
 #define PROBE_MS 3000
+#define PROBES_MAX FILES_PROBES_MAX     //  children at once; more wait for a slot
+
+//  Stops a running probe without using its answer.
 static void
-s_probe (files_t *self, s_share_t *share)
+s_probe_cancel (s_share_t *share)
 {
-    const char *helper = self->opts.helper;
-    const char *path = share->path;
-    share->video = false;
-    share->duration_ms = 0;
-    share->codecs [0] = 0;
-    if (!helper || access (helper, X_OK) != 0)
-        return;
-    int out [2];
-    if (pipe2 (out, O_CLOEXEC) != 0)
-        return;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        dup2 (out [1], STDOUT_FILENO);
-        int null = open ("/dev/null", O_RDWR);
-        dup2 (null, STDIN_FILENO);
-        dup2 (null, STDERR_FILENO);
-        execl (helper, helper, "probe", path, (char *) NULL);
-        _exit (127);
+    if (share->probe_fd >= 0)
+        close (share->probe_fd);
+    share->probe_fd = -1;
+    if (share->probe_pid > 0) {
+        kill (share->probe_pid, SIGKILL);
+        waitpid (share->probe_pid, NULL, 0);
     }
-    close (out [1]);
-    char text [256] = "";
-    size_t len = 0;
-    int64_t end = s_now () + PROBE_MS;
-    while (pid > 0 && len < sizeof text - 1) {
-        struct pollfd pfd = { out [0], POLLIN, 0 };
-        int left = (int) (end - s_now ());
-        if (left <= 0 || poll (&pfd, 1, left) <= 0)
-            break;
-        ssize_t n = read (out [0], text + len, sizeof text - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t) n;
+    share->probe_pid = 0;
+    share->probing = false;
+}
+
+static void
+s_probe_done (files_t *self, s_share_t *share)
+{
+    if (share->probe_fd >= 0)
+        close (share->probe_fd);
+    share->probe_fd = -1;
+    if (share->probe_pid > 0) {
+        kill (share->probe_pid, SIGKILL);       //  done or too slow: either way, gone
+        waitpid (share->probe_pid, NULL, 0);
     }
-    close (out [0]);
-    if (pid > 0) {
-        kill (pid, SIGKILL);        //  done or too slow: either way, gone
-        waitpid (pid, NULL, 0);
-    }
-    text [len] = 0;
+    share->probe_pid = 0;
+    share->probing = false;
+    const char *text = share->probe_text;
     //  "video=1 audio=1 duration=3.000 streams=2 codecs=h264,aac"
     share->video = strncmp (text, "video=1 ", 8) == 0;
     const char *d = strstr (text, " duration=");
@@ -591,6 +596,103 @@ s_probe (files_t *self, s_share_t *share)
     const char *c = strstr (text, " codecs=");
     if (c)
         snprintf (share->codecs, sizeof share->codecs, "%.*s", (int) strcspn (c + 8, " \n"), c + 8);
+    s_save_shares (self);
+    if (share->announce)
+        s_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:b, s:f, s:s}", "event", "shared",
+                                 "name", share->name, "path", share->path,
+                                 "size", (json_int_t) share->size, "video", share->video,
+                                 "duration", share->duration_ms / 1000.0, "codecs", share->codecs));
+    share->announce = false;
+}
+
+//  Starts the probes that wait, while there are slots.
+static void
+s_probe_next (files_t *self)
+{
+    int running = 0;
+    for (size_t i = 0; i < self->nshares; i++)
+        running += self->shares [i].probe_fd >= 0;
+    for (size_t i = 0; i < self->nshares && running < PROBES_MAX; i++) {
+        s_share_t *share = &self->shares [i];
+        if (!share->probing || share->probe_fd >= 0)
+            continue;
+        const char *helper = self->opts.helper;
+        int out [2] = { -1, -1 };
+        pid_t pid = -1;
+        if (helper && access (helper, X_OK) == 0 && pipe2 (out, O_CLOEXEC | O_NONBLOCK) == 0) {
+            pid = fork ();
+            if (pid == 0) {
+                dup2 (out [1], STDOUT_FILENO);
+                int null = open ("/dev/null", O_RDWR);
+                dup2 (null, STDIN_FILENO);
+                dup2 (null, STDERR_FILENO);
+                execl (helper, helper, "probe", share->path, (char *) NULL);
+                _exit (127);
+            }
+            close (out [1]);
+        }
+        if (pid <= 0) {
+            if (out [0] >= 0)
+                close (out [0]);
+            s_probe_done (self, share);         //  no helper: not a video
+            continue;
+        }
+        share->probe_pid = pid;
+        share->probe_fd = out [0];
+        share->probe_end = s_now () + PROBE_MS;
+        running++;
+    }
+}
+
+static void
+s_probe (files_t *self, s_share_t *share, bool announce)
+{
+    share->video = false;
+    share->duration_ms = 0;
+    share->codecs [0] = 0;
+    share->probe_text [0] = 0;
+    share->probe_len = 0;
+    share->probing = true;
+    share->announce = announce;
+    s_probe_next (self);
+}
+
+int
+files_poll_items (files_t *self, zmq_pollitem_t *items, int max)
+{
+    int n = 0;
+    for (size_t i = 0; i < self->nshares && n < max; i++)
+        if (self->shares [i].probe_fd >= 0)
+            items [n++] = (zmq_pollitem_t) { NULL, self->shares [i].probe_fd, ZMQ_POLLIN, 0 };
+    return n;
+}
+
+void
+files_on_poll (files_t *self, const zmq_pollitem_t *items, int count)
+{
+    bool done = false;
+    for (int k = 0; k < count; k++) {
+        if (!items [k].revents)
+            continue;
+        for (size_t i = 0; i < self->nshares; i++) {
+            s_share_t *share = &self->shares [i];
+            if (share->probe_fd != items [k].fd)
+                continue;
+            size_t room = sizeof share->probe_text - 1 - share->probe_len;
+            ssize_t r = read (share->probe_fd, share->probe_text + share->probe_len, room);
+            if (r > 0) {
+                share->probe_len += (size_t) r;
+                share->probe_text [share->probe_len] = 0;
+            }
+            if ((r < 0 && errno != EAGAIN && errno != EINTR) || r == 0
+            ||  share->probe_len == sizeof share->probe_text - 1 || strchr (share->probe_text, '\n')) {
+                s_probe_done (self, share);
+                done = true;
+            }
+        }
+    }
+    if (done)
+        s_probe_next (self);
 }
 
 void
@@ -628,11 +730,9 @@ files_share (files_t *self, const char *path)
     snprintf (s->path, sizeof s->path, "%s", real);
     s->size = (uint64_t) st.st_size;
     s->mtime = (int64_t) st.st_mtime;
-    s_probe (self, s);
+    s->probe_fd = -1;
     s_save_shares (self);
-    s_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:b, s:f, s:s}", "event", "shared", "name", name,
-                             "path", real, "size", (json_int_t) s->size, "video", s->video,
-                             "duration", s->duration_ms / 1000.0, "codecs", s->codecs));
+    s_probe (self, s, true);    //  "shared" comes once the probe has answered
 }
 
 void
@@ -640,6 +740,7 @@ files_unshare (files_t *self, const char *name)
 {
     for (size_t i = 0; i < self->nshares; i++)
         if (strcmp (self->shares [i].name, name) == 0) {
+            s_probe_cancel (&self->shares [i]);
             memmove (&self->shares [i], &self->shares [i + 1],
                      (self->nshares - i - 1) * sizeof self->shares [0]);
             self->nshares--;
@@ -1453,6 +1554,15 @@ files_work (files_t *self, int64_t now)
 void
 files_tick (files_t *self, int64_t now)
 {
+    //  A probe that takes too long says "not a video"
+    bool gave_up = false;
+    for (size_t i = 0; i < self->nshares; i++)
+        if (self->shares [i].probe_fd >= 0 && now > self->shares [i].probe_end) {
+            s_probe_done (self, &self->shares [i]);
+            gave_up = true;
+        }
+    if (gave_up)
+        s_probe_next (self);
     for (size_t i = 0; i < self->nxfers; i++) {
         s_xfer_t *x = self->xfers [i];
         if (x->state == S_RUNNING && now - x->last_event >= PROGRESS_MS)

@@ -23,6 +23,7 @@
 #define SC_FILES_H
 
 #include <jansson.h>
+#include <zmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "wire.h"
@@ -84,6 +85,13 @@ void files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t 
 void files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, size_t len);
 void files_peer_up (files_t *self, const uint8_t peer [32]);
 void files_peer_down (files_t *self, const uint8_t peer [32]);
+
+//  The descriptors of running probes (a /share asks the media helper in a
+//  child), to poll for input: adds at most max to items, returns how many.
+#define FILES_PROBES_MAX 8
+int files_poll_items (files_t *self, zmq_pollitem_t *items, int max);
+//  Reads what the probes said, for the items files_poll_items gave.
+void files_on_poll (files_t *self, const zmq_pollitem_t *items, int count);
 
 //  Does a slice of pending work (hashing, sending chunks).  Returns true
 //  when more can be done at once (poll without waiting).

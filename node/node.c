@@ -1150,7 +1150,7 @@ node_run (node_t *self)
             s_tick (self, now);
             self->next_tick = now + TICK_MS;
         }
-        zmq_pollitem_t items [6 + STREAMS_MAX] = {
+        zmq_pollitem_t items [6 + STREAMS_MAX + FILES_PROBES_MAX] = {
             { transport_zap (self->transport), 0, ZMQ_POLLIN, 0 },
             { transport_router (self->transport), 0, ZMQ_POLLIN, 0 },
             { NULL, self->udp_fd, ZMQ_POLLIN, 0 },
@@ -1164,7 +1164,8 @@ node_run (node_t *self)
         if (!input)
             items [5].fd = -1;
         int nstreams = streams_poll_items (self->streams, items + 6, STREAMS_MAX);
-        int count = 6 + nstreams;
+        int nprobes = files_poll_items (self->files, items + 6 + nstreams, FILES_PROBES_MAX);
+        int count = 6 + nstreams + nprobes;
         long timeout = (long) (self->next_tick - now);
         if (files_work (self->files, now))
             timeout = 0;        //  more to send or hash: do not wait
@@ -1204,6 +1205,7 @@ node_run (node_t *self)
         if (items [4].revents & (ZMQ_POLLOUT | ZMQ_POLLERR))
             ui_flush (self->ui);
         streams_on_poll (self->streams, items + 6, nstreams, now);
+        files_on_poll (self->files, items + 6 + nstreams, nprobes);
         if (input && (items [5].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
             if (ui_read (self->ui) == 1) {
                 input = false;

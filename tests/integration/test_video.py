@@ -394,3 +394,20 @@ def test_a_full_disk_fails_the_watch_clearly_and_both_nodes_go_on():
                 if n.proc.poll() is None:
                     n.quit()
             subprocess.run(["umount", "-l", small], capture_output=True)
+
+
+def test_share_probes_without_holding_up_the_node():
+    with Cluster(discovery=False) as c:
+        a = c.start("alice")
+        mark = len(a.events)
+        # one write: the probe (a child loading FFmpeg) answers after /whoami
+        a.send("/share %s\n/whoami" % clip("h264"))
+        shared = a.wait("shared", after=mark, timeout=10)
+        assert shared["video"] is True and shared["codecs"] == "h264,aac"
+        kinds = [e["event"] for e in a.events[mark:]]
+        assert kinds.index("whoami") < kinds.index("shared"), kinds
+        # withdrawn while its probe runs: it never shows up as shared
+        mark = len(a.events)
+        a.send("/share %s\n/unshare clip.webm" % clip("vp9"))
+        a.wait("unshared", name="clip.webm", after=mark)
+        assert a.ask("/whoami", "whoami") and not a.find("shared", name="clip.webm")
