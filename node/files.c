@@ -491,6 +491,7 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
                 break;
             self->shares = more;
             s_share_t *s = &self->shares [self->nshares++];
+            memset (s, 0, sizeof *s);   //  no probe, no pid, nothing known yet
             xfer_safe_name (json_string_value (json_object_get (e, "name"))?: "file",
                             strlen (json_string_value (json_object_get (e, "name"))?: "file"), s->name);
             snprintf (s->path, sizeof s->path, "%s", p);
@@ -726,13 +727,14 @@ files_share (files_t *self, const char *path)
         return;
     self->shares = more;
     s_share_t *s = &self->shares [self->nshares++];
+    memset (s, 0, sizeof *s);           //  no probe, no pid, nothing known yet
     snprintf (s->name, sizeof s->name, "%s", name);
     snprintf (s->path, sizeof s->path, "%s", real);
     s->size = (uint64_t) st.st_size;
     s->mtime = (int64_t) st.st_mtime;
     s->probe_fd = -1;
-    s_save_shares (self);
     s_probe (self, s, true);    //  "shared" comes once the probe has answered
+    s_save_shares (self);       //  (saved as "to probe" until then)
 }
 
 void

@@ -27,6 +27,8 @@
 #define CREDIT_MAX 64               //  a viewer cannot ask for more in flight
 #define QUEUE_LOW (256 * 1024)      //  a viewer returns credit below this much queued
 #define SOCKET_BUFFER (1024 * 1024) //  for the data sockets to the jobs
+#define VIEWER_NOTE_MAX 1024        //  the longest message a mux job sends
+#define VIEWER_IN (4 * (MEDIAJOB_HEADER + VIEWER_NOTE_MAX))
 
 typedef struct {
     bool used;
@@ -40,7 +42,7 @@ typedef struct {
     pid_t player;
     int fd;                     //  data socket to the media job, -1 once closed
     uint8_t *in;                //  messages from the job
-    size_t in_len;
+    size_t in_len, in_cap;      //  a demux job's batches, or a mux job's short notes
     uint8_t *outq;              //  viewer: messages to the job
     size_t outq_len, outq_off;
     uint64_t credit;            //  owner: batches we may send
@@ -269,7 +271,8 @@ s_new (streams_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE
         s->fd = -1;
         s->latency = -1;
         s->started = s_now ();
-        s->in = malloc (MEDIAJOB_HEADER + MEDIAJOB_MAX);
+        s->in_cap = owner? MEDIAJOB_HEADER + MEDIAJOB_MAX: VIEWER_IN;
+        s->in = malloc (s->in_cap);
         if (!s->in) {
             s->used = false;
             return NULL;
@@ -491,8 +494,14 @@ s_queue (s_stream_t *s, char kind, const uint8_t *body, size_t len)
 {
     if (len + 1 > MEDIAJOB_MAX)
         return SC_ETOOBIG;
-    if (s->outq_off == s->outq_len)
-        s->outq_off = s->outq_len = 0;
+    //  What the job took goes (once it is at least what waits, so each byte
+    //  moves about once), or a queue that never quite empties would grow
+    //  for as long as the stream runs
+    if (s->outq_off > 0 && s->outq_off >= s->outq_len - s->outq_off) {
+        memmove (s->outq, s->outq + s->outq_off, s->outq_len - s->outq_off);
+        s->outq_len -= s->outq_off;
+        s->outq_off = 0;
+    }
     uint8_t *more = realloc (s->outq, s->outq_len + MEDIAJOB_HEADER + 1 + len);
     if (!more)
         return SC_ENOMEM;
@@ -559,7 +568,11 @@ s_viewer_frame (streams_t *self, s_stream_t *s, const wire_frame_t *f)
         for (int i = 0; i < s->hdr.nstreams; i++)
             s->hdr.streams [i].extradata = NULL;       //  borrowed from the frame
         s->header = true;
-        s_queue (s, 'H', f->data, f->size);
+        if (s_queue (s, 'H', f->data, f->size) != 0) {
+            s_tell_end (self, s, false, "the viewer is out of memory");
+            s_finish_viewer (self, s, false, "out of memory for the stream");
+            return;
+        }
     }
     else if (f->type == WIRE_BATCH) {
         const char *bad = NULL;
@@ -578,10 +591,14 @@ s_viewer_frame (streams_t *self, s_stream_t *s, const wire_frame_t *f)
             s_finish_viewer (self, s, false, why);
             return;
         }
+        if (s_queue (s, 'B', f->data, f->size) != 0) {
+            s_tell_end (self, s, false, "the viewer is out of memory");
+            s_finish_viewer (self, s, false, "out of memory for the stream");
+            return;
+        }
         s->seq++;
         s->unreturned++;
         s->bytes += f->size;
-        s_queue (s, 'B', f->data, f->size);
     }
     else if (f->type == WIRE_SEND) {
         char *why = f->text_len? utf8_sanitize (f->text, f->text_len): NULL;
@@ -753,7 +770,9 @@ streams_on_frame (streams_t *self, const uint8_t peer [32], const wire_frame_t *
         return;
     }
     if (f->type == WIRE_SCREDIT) {
-        s->credit = s->credit + f->credit > CREDIT_MAX? CREDIT_MAX: s->credit + f->credit;
+        //  Bounded, whatever a viewer claims (no wrap-around)
+        uint64_t more = f->credit > CREDIT_MAX? CREDIT_MAX: f->credit;
+        s->credit = s->credit + more > CREDIT_MAX? CREDIT_MAX: s->credit + more;
         s_owner_forward (self, s);
     }
     else {
@@ -781,7 +800,7 @@ streams_poll_items (streams_t *self, zmq_pollitem_t *items, int max)
             if (!s->shut && s->outq_off < s->outq_len)
                 events |= ZMQ_POLLOUT;
         }
-        else if (!s->retry && s->in_len < MEDIAJOB_HEADER + MEDIAJOB_MAX) {
+        else if (!s->retry && s->in_len < s->in_cap) {
             //  Read on only while the last message read can go out
             bool blocked = false;
             if (s->in_len >= MEDIAJOB_HEADER + 1) {
@@ -804,9 +823,8 @@ streams_poll_items (streams_t *self, zmq_pollitem_t *items, int max)
 static bool
 s_read_job (streams_t *self, s_stream_t *s)
 {
-    size_t cap = MEDIAJOB_HEADER + MEDIAJOB_MAX;
-    while (s->in_len < cap) {
-        ssize_t n = read (s->fd, s->in + s->in_len, cap - s->in_len);
+    while (s->in_len < s->in_cap) {
+        ssize_t n = read (s->fd, s->in + s->in_len, s->in_cap - s->in_len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -829,7 +847,7 @@ s_read_job (streams_t *self, s_stream_t *s)
     size_t off = 0;
     while (s->used && s->in_len - off >= MEDIAJOB_HEADER) {
         size_t len = (size_t) bytes_get_be (s->in + off, MEDIAJOB_HEADER);
-        if (len < 1 || len > 1024) {
+        if (len < 1 || len > VIEWER_NOTE_MAX) {
             s_end (self, s, false, "the media helper sent a broken message", !s->ending);
             return false;
         }
