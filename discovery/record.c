@@ -55,8 +55,8 @@ record_make (const identity_t *self, const char *name, uint16_t port,
     return identity_sign (self, CTX, out, SIGNED_SIZE, out + SIGNED_SIZE);
 }
 
-int
-record_decode (const uint8_t *buf, size_t len, record_t *rec)
+static int
+s_decode (const uint8_t *buf, size_t len, bool verify, record_t *rec)
 {
     memset (rec, 0, sizeof *rec);
     if (len < RECORD_SIZE)
@@ -68,7 +68,8 @@ record_decode (const uint8_t *buf, size_t len, record_t *rec)
     if (buf [4] != 1)
         return SC_EVERSION;
     uint8_t name_len = buf [80];
-    if (name_len == 0 || name_len > RECORD_NAME_MAX || (buf [5] & ~RECORD_FLAG_LEAVE))
+    if (name_len == 0 || name_len > RECORD_NAME_MAX
+    ||  (buf [5] & ~(RECORD_FLAG_LEAVE | RECORD_FLAG_START)))
         return SC_EMALFORMED;
     for (size_t i = 81 + name_len; i < SIGNED_SIZE; i++)
         if (buf [i])
@@ -77,7 +78,7 @@ record_decode (const uint8_t *buf, size_t len, record_t *rec)
     rec->name [name_len] = 0;
     if (!record_name_ok (rec->name))
         return SC_EMALFORMED;
-    if (identity_verify (buf + 8, CTX, buf, SIGNED_SIZE, buf + SIGNED_SIZE) != 0)
+    if (verify && identity_verify (buf + 8, CTX, buf, SIGNED_SIZE, buf + SIGNED_SIZE) != 0)
         return SC_ESIG;
     rec->flags = buf [5];
     rec->port = (uint16_t) bytes_get_be (buf + 6, 2);
@@ -86,7 +87,21 @@ record_decode (const uint8_t *buf, size_t len, record_t *rec)
     rec->ts_ms = (int64_t) bytes_get_be (buf + 72, 8);
     if (rec->port == 0)
         return SC_EMALFORMED;
+    memcpy (rec->raw, buf, RECORD_SIZE);
     return 0;
+}
+
+int
+record_decode (const uint8_t *buf, size_t len, record_t *rec)
+{
+    return s_decode (buf, len, true, rec);
+}
+
+int
+record_decode_known (const uint8_t *buf, size_t len, const uint8_t *known, record_t *rec)
+{
+    bool same = known && len == RECORD_SIZE && memcmp (buf, known, RECORD_SIZE) == 0;
+    return s_decode (buf, len, !same, rec);
 }
 
 void

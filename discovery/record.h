@@ -22,7 +22,8 @@
 #define RECORD_SIZE 177
 #define RECORD_REQ_SIZE 180
 #define RECORD_NAME_MAX 32
-#define RECORD_FLAG_LEAVE 1
+#define RECORD_FLAG_LEAVE 1     //  the node is leaving
+#define RECORD_FLAG_START 2     //  the first beacon of a run: hearers connect at once
 
 typedef struct {
     uint8_t flags;
@@ -31,6 +32,7 @@ typedef struct {
     uint8_t box_pk [IDENTITY_PK_SIZE];
     int64_t ts_ms;
     char name [RECORD_NAME_MAX + 1];     //  NUL-terminated
+    uint8_t raw [RECORD_SIZE];          //  the bytes it came as
 } record_t;
 
 //  Fills and signs a record for self.  Returns 0 or SC_EINVAL (bad name).
@@ -40,6 +42,11 @@ int record_make (const identity_t *self, const char *name, uint16_t port,
 //  Decodes and verifies len bytes.  Returns 0 and fills rec, or SC_ETRUNC,
 //  SC_ETOOBIG, SC_EMALFORMED, SC_EVERSION, SC_ESIG.
 int record_decode (const uint8_t *buf, size_t len, record_t *rec);
+
+//  The same, but bytes equal to known (a record that passed record_decode
+//  before, or NULL) are not verified again: a HELLO mostly repeats the
+//  beacon its sender just sent.
+int record_decode_known (const uint8_t *buf, size_t len, const uint8_t *known, record_t *rec);
 
 //  Says whether a display name is acceptable: 1 to 32 bytes of valid UTF-8
 //  with no control, format (bidi) or space-only content.

@@ -39,6 +39,9 @@
 #define BEACON_MS 1000          //  beacon interval
 #define ANSWER_MS 250           //  at most one early beacon per this, for newcomers
                                 //  (they also learn us from our HELLO at once)
+#define CONNECT_WAIT_MS 500     //  a peer heard by a later beacon has this long to
+                                //  connect to us before we connect to it
+#define DUP_LINK_MS 2000        //  a second link to a peer is closed after this
 #define PEERS_MAX 1024          //  identities kept in one session
 #define UNCONFIRMED_MAX 64      //  links open to peers that never said HELLO
 #define UNCONFIRMED_MS 30000    //  after this, such a link is closed
@@ -77,7 +80,10 @@ struct _node_t {
     int64_t next_beacon;        //  monotonic ms
     int64_t next_save;
     int64_t last_beacon;
+    bool beaconed;              //  the start beacon went out
     bool answer_due;
+    zmq_pollitem_t *items;      //  for the loop: fixed ones, then jobs, then DEALERs
+    size_t items_cap;
     s_pending_t pending [OPTS_PEERS_MAX];
     int npending;
     bool quit;
@@ -129,17 +135,43 @@ s_addr (const peer_t *peer, char *out, size_t size)
 //  ---------------------------------------------------------------------
 //  Sending
 
+//  True when a frame sent to the peer has a link to go on.
+static bool
+s_linked (const peer_t *peer)
+{
+    return peer->dealer || peer->rid_len;
+}
+
+//  When two peers connected to each other at once, the link made by the
+//  lower key stays and the other goes.
+static bool
+s_we_lead (node_t *self, const peer_t *peer)
+{
+    return memcmp (identity_sign_pk (self->id), peer->sign_pk, 32) < 0;
+}
+
+//  Sends on the peer's one link: the DEALER we opened, or the ROUTER's link
+//  the peer's frames came on.  With both, ours only when it leads and has
+//  carried a frame back (until then the peer's works and ours may not).
 static int
 s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
 {
-    if (!peer->dealer)
+    if (!s_linked (peer))
         return SC_EAGAIN;
     uint8_t *buf;
     size_t len;
     int rc = wire_encode (frame, &buf, &len);
     if (rc != 0)
         return rc;
-    rc = transport_send_owned (peer->dealer, &buf, len);
+    if (peer->dealer && (!peer->rid_len || (peer->dealer_live && s_we_lead (self, peer))))
+        rc = transport_send_owned (peer->dealer, &buf, len);
+    else {
+        rc = transport_reply_owned (self->transport, peer->rid, peer->rid_len, &buf, len);
+        if (rc == SC_ENET) {
+            peer->rid_len = 0;          //  that link is gone: the next try takes ours
+            rc = SC_EAGAIN;
+        }
+    }
     if (rc == 0)
         peer->last_tx = s_mono_ms ();
     return rc;
@@ -161,10 +193,14 @@ s_send_hello (node_t *self, peer_t *peer)
     s_send (self, peer, &f);
 }
 
+//  The first beacon of a run says so: whoever hears it connects at once.
+//  Later ones (periodic, answers) give a hearer's peer time to connect
+//  first, so a pair of peers makes one link, not two.
 static void
 s_send_beacon (node_t *self, int64_t now)
 {
-    s_refresh_record (self, 0);
+    s_refresh_record (self, self->beaconed? 0: RECORD_FLAG_START);
+    self->beaconed = true;
     beacon_send (self->beacon, self->record);
     self->last_beacon = now;
     self->answer_due = false;
@@ -175,6 +211,9 @@ static void
 s_connect (node_t *self, peer_t *peer, const char *host, int port)
 {
     transport_disconnect (&peer->dealer);
+    peer->dealer_live = false;
+    peer->dup_since = 0;
+    peer->connect_at = 0;
     snprintf (peer->host, sizeof peer->host, "%s", host);
     peer->port = (uint16_t) port;
     char endpoint [128];
@@ -264,6 +303,9 @@ s_peer_down (node_t *self, peer_t *peer, const char *why, bool relink)
                                   "reason", why, "queued", (int) peer->outbox_len));
     files_peer_down (self->files, peer->sign_pk);
     streams_peer_down (self->streams, peer->sign_pk);
+    //  Whatever link comes next has to say so again
+    peer->rid_len = 0;
+    peer->dealer_live = false;
     if (!relink)
         return;
     //  A fresh link drops what the old one still queued; its one HELLO is
@@ -273,14 +315,22 @@ s_peer_down (node_t *self, peer_t *peer, const char *why, bool relink)
     s_connect (self, peer, host, peer->port);
 }
 
-//  Handles a verified record from HELLO (via_link: proven by CURVE) or from
-//  an answer to our UDP request.  Returns the peer, or NULL when the record
+//  Where a verified record came from
+typedef enum {
+    S_VIA_LINK,         //  a HELLO: proven by CURVE, and the link exists
+    S_VIA_ANSWER,       //  the answer to our UDP request: connect now
+    S_VIA_BEACON        //  a beacon: connect now if it is a start beacon, else
+                        //  after CONNECT_WAIT_MS unless the peer connects first
+} s_via_t;
+
+//  Handles a verified record.  Returns the peer, or NULL when the record
 //  is ours or could not be used.  *fresh is set when the peer has started
 //  a new session (newer record) or is new; *connected when a link was opened.
 static peer_t *
-s_on_record (node_t *self, const record_t *rec, const char *host, bool via_link,
+s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
              uint64_t session, bool *fresh, bool *connected)
 {
+    bool via_link = via == S_VIA_LINK;
     *fresh = *connected = false;
     if (memcmp (rec->sign_pk, identity_sign_pk (self->id), 32) == 0)
         return NULL;
@@ -302,7 +352,8 @@ s_on_record (node_t *self, const record_t *rec, const char *host, bool via_link,
     if (!peer && !via_link) {
         size_t unconfirmed = 0;
         for (size_t i = 0; i < peers_size (self->peers); i++)
-            if (!peers_at (self->peers, i)->confirmed && peers_at (self->peers, i)->dealer)
+            if (!peers_at (self->peers, i)->confirmed
+            &&  (peers_at (self->peers, i)->dealer || peers_at (self->peers, i)->connect_at))
                 unconfirmed++;
         if (unconfirmed >= UNCONFIRMED_MAX) {
             self->stats.peers_refused++;
@@ -343,16 +394,47 @@ s_on_record (node_t *self, const record_t *rec, const char *host, bool via_link,
             *fresh = true;
             peer->record_ts = rec->ts_ms;
         }
+        if (rec->ts_ms >= peer->record_ts)
+            memcpy (peer->record, rec->raw, RECORD_SIZE);
         snprintf (peer->name, sizeof peer->name, "%s", rec->name);
         box_changed = memcmp (peer->box_pk, rec->box_pk, 32) != 0;
         memcpy (peer->box_pk, rec->box_pk, 32);
     }
-    if (via_link)
+    //  (a peer just met has no address yet)
+    bool moved = box_changed || (peer->host [0]
+                                 && (peer->port != rec->port || strcmp (peer->host, host) != 0));
+    if (via_link) {
         peer->session = session;        //  so a HELLO sent below says we heard it
-    if (!peer->dealer || box_changed || peer->port != rec->port || strcmp (peer->host, host) != 0) {
-        s_connect (self, peer, host, rec->port);
-        *connected = true;
+        //  The link the HELLO came on is the one; a DEALER of ours to
+        //  where the peer was before is not
+        if (moved && peer->dealer) {
+            transport_disconnect (&peer->dealer);
+            peer->dealer_live = false;
+        }
+        snprintf (peer->host, sizeof peer->host, "%s", host);
+        peer->port = rec->port;
+        return peer;
     }
+    //  A start beacon that is news comes from a run that cannot be linked
+    //  to us yet: a link made to its last run is dead
+    bool start = via == S_VIA_BEACON && (rec->flags & RECORD_FLAG_START) && *fresh;
+    if (start && peer->rid_len && !peer->dealer)
+        peer->rid_len = 0;
+    if (!peer->dealer || moved) {
+        if (!start && !moved && peer->rid_len)
+            return peer;                //  it connected to us already
+        if (via == S_VIA_ANSWER || start || moved) {
+            s_connect (self, peer, host, rec->port);
+            *connected = true;
+        }
+        else if (!peer->connect_at) {
+            snprintf (peer->host, sizeof peer->host, "%s", host);
+            peer->port = rec->port;
+            peer->connect_at = s_mono_ms () + CONNECT_WAIT_MS;
+        }
+    }
+    else if (start)
+        s_send_hello (self, peer);      //  the DEALER reaches the new run
     return peer;
 }
 
@@ -424,6 +506,24 @@ s_on_msg (node_t *self, peer_t *peer, const wire_frame_t *f)
     envelope_msg_clear (&msg);
 }
 
+//  A frame from the peer came on this link: answers may go back on it.
+//  Two links to one peer (both connected at once) come down to one: the
+//  one the peer made, when its key is lower, once nothing is in flight on
+//  ours (the peer sends on its own as soon as it knows of it).
+static void
+s_note_link (node_t *self, peer_t *peer, const transport_rx_t *rx)
+{
+    if (rx->rid_len == 0)
+        peer->dealer_live = true;
+    else if (rx->rid_len <= sizeof peer->rid) {
+        memcpy (peer->rid, rx->rid, rx->rid_len);
+        peer->rid_len = rx->rid_len;
+        peer->connect_at = 0;
+        if (peer->dealer && !peer->dup_since && !s_we_lead (self, peer))
+            peer->dup_since = s_mono_ms ();
+    }
+}
+
 static void
 s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
 {
@@ -437,7 +537,10 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
     peer_t *peer = peers_find_box (self->peers, rx->key);
     if (f.type == WIRE_HELLO) {
         record_t rec;
-        rc = f.size == RECORD_SIZE? record_decode (f.data, f.size, &rec): SC_EMALFORMED;
+        //  Mostly the record its beacon brought: then checked already
+        rc = f.size == RECORD_SIZE? record_decode_known (f.data, f.size, peer? peer->record: NULL,
+                                                         &rec)
+                                  : SC_EMALFORMED;
         //  The record must be the one of the key that made the link
         if (rc != 0 || memcmp (rec.box_pk, rx->key, 32) != 0 || rec.flags & RECORD_FLAG_LEAVE) {
             self->stats.bad_frames++;
@@ -447,7 +550,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
         peer_t *before = peers_find_sign (self->peers, rec.sign_pk);
         bool restarted = before && before->confirmed && before->online && before->session != f.seq;
         bool fresh, connected;
-        peer = s_on_record (self, &rec, rx->addr, true, f.seq, &fresh, &connected);
+        peer = s_on_record (self, &rec, rx->addr, S_VIA_LINK, f.seq, &fresh, &connected);
         if (!peer)
             return;
         log_debug ("HELLO from %s", peer->name);
@@ -455,9 +558,11 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
         //  back (what was in flight to the old run is sent again)
         if (restarted)
             s_peer_down (self, peer, "restarted", false);
+        s_note_link (self, peer, rx);
         peer->confirmed = true;
-        //  Answer only a peer that has not heard from this run of ours
-        if (f.seen != self->session && !connected)
+        //  Answer only a peer that has not heard from this run of ours,
+        //  on the link it came by
+        if (f.seen != self->session)
             s_send_hello (self, peer);
         s_peer_up (self, peer, now);
         return;
@@ -467,6 +572,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
         self->stats.unknown_sender++;
         return;
     }
+    s_note_link (self, peer, rx);
     s_peer_up (self, peer, now);
     switch (f.type) {
         case WIRE_PING:
@@ -561,7 +667,7 @@ s_on_udp (node_t *self, int64_t now)
         char host [64];
         udp_ntoa (&from, host, sizeof host);
         bool fresh, connected;
-        peer_t *peer = s_on_record (self, &rec, host, false, 0, &fresh, &connected);
+        peer_t *peer = s_on_record (self, &rec, host, S_VIA_ANSWER, 0, &fresh, &connected);
         if (!peer)
             continue;
         if (p->pinned && !known_verified (self->known, rec.sign_pk))
@@ -578,14 +684,16 @@ s_on_udp (node_t *self, int64_t now)
 
 //  A beacon from a peer we already have a link to at that address changes
 //  nothing: it is dropped before its signature is checked.  (A forged one
-//  naming that key could not change anything either.)
+//  naming that key could not change anything either.)  Start and leave
+//  beacons do change something, as does one while a connect waits.
 static bool
 s_beacon_skip (const uint8_t sign_pk [32], const struct sockaddr_in *from, uint16_t port,
                uint8_t flags, void *arg)
 {
     node_t *self = arg;
     peer_t *peer = peers_find_sign (self->peers, sign_pk);
-    if (!peer || !peer->dealer || (flags & RECORD_FLAG_LEAVE) || peer->port != port)
+    if (!peer || !s_linked (peer) || (flags & (RECORD_FLAG_LEAVE | RECORD_FLAG_START))
+    ||  peer->port != port)
         return false;
     char host [64];
     udp_ntoa (from, host, sizeof host);
@@ -613,9 +721,11 @@ s_on_beacon (node_t *self, int64_t now)
         udp_ntoa (&from, host, sizeof host);
         log_debug ("beacon from %s at %s", rec.name, host);
         bool known_before = peer != NULL, fresh, connected;
-        peer = s_on_record (self, &rec, host, false, 0, &fresh, &connected);
-        //  A newcomer hears from us at once instead of in up to a second
-        if (peer && (!known_before || connected))
+        peer = s_on_record (self, &rec, host, S_VIA_BEACON, 0, &fresh, &connected);
+        //  A newcomer hears from us at once instead of in up to a second:
+        //  on the link we opened to it, or else by an early beacon (which
+        //  would only wake every node on the LAN when a link says it all)
+        if (peer && !known_before && !connected)
             self->answer_due = true;
     }
 }
@@ -641,6 +751,23 @@ s_tick (node_t *self, int64_t now)
     }
     for (size_t i = 0; i < peers_size (self->peers); i++) {
         peer_t *peer = peers_at (self->peers, i);
+        //  A peer heard by a later beacon that has not connected to us
+        if (peer->connect_at && now >= peer->connect_at) {
+            peer->connect_at = 0;
+            if (!s_linked (peer)) {
+                char host [64];
+                snprintf (host, sizeof host, "%s", peer->host);
+                s_connect (self, peer, host, peer->port);
+            }
+        }
+        if (peer->dup_since && now - peer->dup_since >= DUP_LINK_MS) {
+            peer->dup_since = 0;
+            if (peer->dealer && peer->rid_len) {
+                log_debug ("one link to %s is enough", peer->name);
+                transport_disconnect (&peer->dealer);
+                peer->dealer_live = false;
+            }
+        }
         if (!peer->confirmed && peer->dealer && now - peer->created > UNCONFIRMED_MS)
             transport_disconnect (&peer->dealer);   //  a later record reopens it
         if (peer->online && now - peer->last_rx > PEER_TIMEOUT_MS)
@@ -1134,6 +1261,46 @@ fail:
     return NULL;
 }
 
+static int
+s_items_reserve (node_t *self, size_t count)
+{
+    if (count <= self->items_cap)
+        return 0;
+    zmq_pollitem_t *more = realloc (self->items, count * sizeof *more);
+    if (!more)
+        return SC_ENOMEM;
+    self->items = more;
+    self->items_cap = count;
+    return 0;
+}
+
+//  Reads what came on one of our DEALERs: frames from the peer it is
+//  pinned to (a bounded batch, as for the ROUTER).  A frame may close the
+//  DEALER (the peer left and we relink), so its peer is looked up each time.
+static void
+s_on_dealer (node_t *self, void *dealer, int64_t now)
+{
+    for (int i = 0; i < 64; i++) {
+        peer_t *peer = NULL;
+        for (size_t k = 0; !peer && k < peers_size (self->peers); k++)
+            if (peers_at (self->peers, k)->dealer == dealer)
+                peer = peers_at (self->peers, k);
+        if (!peer)
+            return;
+        transport_rx_t rx;
+        int rc = transport_recv_dealer (dealer, &rx);
+        if (rc == SC_EAGAIN)
+            return;
+        if (rc != 0) {
+            self->stats.bad_frames++;
+            continue;
+        }
+        memcpy (rx.key, peer->box_pk, 32);
+        s_on_frame (self, &rx, now);
+        zmq_msg_close (&rx.msg);
+    }
+}
+
 int
 node_run (node_t *self)
 {
@@ -1150,22 +1317,29 @@ node_run (node_t *self)
             s_tick (self, now);
             self->next_tick = now + TICK_MS;
         }
-        zmq_pollitem_t items [6 + STREAMS_MAX + FILES_PROBES_MAX] = {
-            { transport_zap (self->transport), 0, ZMQ_POLLIN, 0 },
-            { transport_router (self->transport), 0, ZMQ_POLLIN, 0 },
-            { NULL, self->udp_fd, ZMQ_POLLIN, 0 },
-            { NULL, self->beacon? beacon_fd (self->beacon): -1, ZMQ_POLLIN, 0 },
-            { NULL, ui_out_fd (self->ui), ZMQ_POLLOUT, 0 },
-            { NULL, ui_fd (self->ui), ZMQ_POLLIN, 0 },
-        };
+        size_t npeers = peers_size (self->peers);
+        if (s_items_reserve (self, 6 + STREAMS_MAX + FILES_PROBES_MAX + npeers) != 0) {
+            log_error ("out of memory");
+            break;
+        }
+        zmq_pollitem_t *items = self->items;
+        items [0] = (zmq_pollitem_t) { transport_zap (self->transport), 0, ZMQ_POLLIN, 0 };
+        items [1] = (zmq_pollitem_t) { transport_router (self->transport), 0, ZMQ_POLLIN, 0 };
+        items [2] = (zmq_pollitem_t) { NULL, self->udp_fd, ZMQ_POLLIN, 0 };
+        items [3] = (zmq_pollitem_t) { NULL, self->beacon? beacon_fd (self->beacon): -1,
+                                       ZMQ_POLLIN, 0 };
         //  stdout only while output waits; stdin only while it is open
-        if (!ui_pending (self->ui))
-            items [4].fd = -1;
-        if (!input)
-            items [5].fd = -1;
+        items [4] = (zmq_pollitem_t) { NULL, ui_pending (self->ui)? ui_out_fd (self->ui): -1,
+                                       ZMQ_POLLOUT, 0 };
+        items [5] = (zmq_pollitem_t) { NULL, input? ui_fd (self->ui): -1, ZMQ_POLLIN, 0 };
         int nstreams = streams_poll_items (self->streams, items + 6, STREAMS_MAX);
         int nprobes = files_poll_items (self->files, items + 6 + nstreams, FILES_PROBES_MAX);
-        int count = 6 + nstreams + nprobes;
+        int first_dealer = 6 + nstreams + nprobes, count = first_dealer;
+        //  Peers we connected to answer on our DEALER
+        for (size_t i = 0; i < npeers; i++)
+            if (peers_at (self->peers, i)->dealer)
+                items [count++] = (zmq_pollitem_t) { peers_at (self->peers, i)->dealer, 0,
+                                                     ZMQ_POLLIN, 0 };
         long timeout = (long) (self->next_tick - now);
         if (files_work (self->files, now))
             timeout = 0;        //  more to send or hash: do not wait
@@ -1196,6 +1370,9 @@ node_run (node_t *self)
                 zmq_msg_close (&rx.msg);
             }
         }
+        for (int i = first_dealer; i < count; i++)
+            if (items [i].revents & ZMQ_POLLIN)
+                s_on_dealer (self, items [i].socket, now);
         if (items [2].revents & ZMQ_POLLIN)
             s_on_udp (self, now);
         if (items [3].revents & ZMQ_POLLIN)
@@ -1224,14 +1401,18 @@ node_destroy (node_t **self_p)
     node_t *self = *self_p;
     //  Streams say goodbye while the links are still there
     streams_destroy (&self->streams);
+    int linger = 200;               //  let the BYEs go out
     for (size_t i = 0; self->peers && i < peers_size (self->peers); i++) {
         peer_t *peer = peers_at (self->peers, i);
         //  Every peer with a link hears it, also one still saying HELLO
-        if (peer->dealer) {
+        if (s_linked (peer)) {
             wire_frame_t f = { .type = WIRE_BYE };
             s_send (self, peer, &f);
-            int linger = 200;       //  let the BYE go out
-            zmq_setsockopt (peer->dealer, ZMQ_LINGER, &linger, sizeof linger);
+            if (peer->dealer)
+                zmq_setsockopt (peer->dealer, ZMQ_LINGER, &linger, sizeof linger);
+            if (peer->rid_len)
+                zmq_setsockopt (transport_router (self->transport), ZMQ_LINGER, &linger,
+                                sizeof linger);
         }
         transport_disconnect (&peer->dealer);
     }
@@ -1250,6 +1431,7 @@ node_destroy (node_t **self_p)
     history_destroy (&self->history);
     envelope_opener_destroy (&self->opener);
     identity_destroy (&self->id);
+    free (self->items);
     free (self->home);
     free (self);
     *self_p = NULL;

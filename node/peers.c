@@ -80,6 +80,7 @@ peers_add (peers_t *self, const record_t *rec)
     identity_fingerprint_hex (rec->sign_pk, p->id);
     snprintf (p->name, sizeof p->name, "%s", rec->name);
     p->record_ts = rec->ts_ms;
+    memcpy (p->record, rec->raw, RECORD_SIZE);
     self->items [self->count++] = p;
     return p;
 }

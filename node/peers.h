@@ -12,6 +12,7 @@
 
 #define PEERS_OUTBOX_MAX 256
 #define PEERS_TEXT_MAX (16 * 1024)
+#define PEERS_RID_MAX 256       //  a ZeroMQ routing id
 
 typedef struct {
     uint8_t msg_id [ENVELOPE_ID_SIZE];
@@ -28,7 +29,13 @@ typedef struct {
     char host [64];
     uint16_t port;
     int64_t record_ts;          //  timestamp of the newest record seen
-    void *dealer;               //  owned by node.c
+    uint8_t record [RECORD_SIZE];   //  the newest record verified, as it came
+    void *dealer;               //  the link we made, owned by node.c
+    bool dealer_live;           //  a frame came back on it
+    int64_t dup_since;          //  monotonic ms both links were seen, when ours goes
+    uint8_t rid [PEERS_RID_MAX];    //  the link the peer made, on our ROUTER
+    size_t rid_len;             //  0 = none known
+    int64_t connect_at;         //  monotonic ms a deferred connect is due, 0 = none
     bool online;
     bool confirmed;             //  a HELLO came over its link at least once
     uint64_t session;           //  from its last HELLO

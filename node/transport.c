@@ -17,7 +17,7 @@
 #define RECONNECT_IVL_MAX_MS 2000
 #define HANDSHAKE_IVL_MS 5000
 #define ROUTER_RCVHWM 10000
-#define DEALER_SNDHWM 1000
+#define LINK_HWM 1000           //  frames queued one way on one link
 
 struct _transport_t {
     void *ctx;
@@ -73,7 +73,9 @@ transport_new (const identity_t *id, const char *host, int port, int *err)
     ||  zmq_setsockopt (self->router, ZMQ_CURVE_SECRETKEY, identity_box_sk (id), 32)
     ||  zmq_setsockopt (self->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen (ZAP_DOMAIN))
     ||  s_setint (self->router, ZMQ_RCVHWM, ROUTER_RCVHWM)
-    ||  s_setint (self->router, ZMQ_SNDHWM, ROUTER_RCVHWM))
+    ||  s_setint (self->router, ZMQ_SNDHWM, LINK_HWM)
+    //  A reply to a link that is gone, or full, fails instead of vanishing
+    ||  s_setint (self->router, ZMQ_ROUTER_MANDATORY, 1))
         goto fail;
     char endpoint [128];
     snprintf (endpoint, sizeof endpoint, "tcp://%s:%d", host, port);
@@ -195,12 +197,34 @@ transport_recv (transport_t *self, transport_rx_t *rx)
     ||  sodium_hex2bin (rx->key, 32, user, 64, NULL, NULL, NULL) != 0)
         goto drop;
     snprintf (rx->addr, sizeof rx->addr, "%s", addr? addr: "");
+    rx->rid_len = zmq_msg_size (&parts [0]);
+    if (rx->rid_len == 0 || rx->rid_len > sizeof rx->rid)
+        goto drop;
+    memcpy (rx->rid, zmq_msg_data (&parts [0]), rx->rid_len);
     zmq_msg_close (&parts [0]);
     rx->msg = parts [1];        //  transferred
     return 0;
 drop:
     s_close_parts (parts, n, MAX);
     return rc;
+}
+
+int
+transport_recv_dealer (void *dealer, transport_rx_t *rx)
+{
+    zmq_msg_t parts [1];
+    int n = s_recv_parts (dealer, parts, 1);
+    if (n < 0)
+        return SC_EAGAIN;
+    if (n != 1) {
+        s_close_parts (parts, n, 1);
+        return SC_EMALFORMED;
+    }
+    const char *addr = zmq_msg_gets (&parts [0], "Peer-Address");
+    snprintf (rx->addr, sizeof rx->addr, "%s", addr? addr: "");
+    rx->rid_len = 0;
+    rx->msg = parts [0];        //  transferred
+    return 0;
 }
 
 void *
@@ -213,8 +237,8 @@ transport_connect (transport_t *self, const uint8_t server_key [32], const char 
     ||  zmq_setsockopt (dealer, ZMQ_CURVE_SERVERKEY, server_key, 32)
     ||  zmq_setsockopt (dealer, ZMQ_CURVE_PUBLICKEY, identity_box_pk (self->id), 32)
     ||  zmq_setsockopt (dealer, ZMQ_CURVE_SECRETKEY, identity_box_sk (self->id), 32)
-    ||  s_setint (dealer, ZMQ_SNDHWM, DEALER_SNDHWM)
-    ||  s_setint (dealer, ZMQ_RCVHWM, 16)
+    ||  s_setint (dealer, ZMQ_SNDHWM, LINK_HWM)
+    ||  s_setint (dealer, ZMQ_RCVHWM, LINK_HWM)
     ||  s_setint (dealer, ZMQ_RECONNECT_IVL, RECONNECT_IVL_MS)
     ||  s_setint (dealer, ZMQ_RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
     ||  zmq_connect (dealer, endpoint) != 0) {
@@ -255,6 +279,20 @@ transport_send_owned (void *dealer, uint8_t **data_p, size_t len)
     int rc = errno == EAGAIN? SC_EAGAIN: SC_ENET;
     zmq_msg_close (&msg);
     return rc;
+}
+
+int
+transport_reply_owned (transport_t *self, const uint8_t *rid, size_t rid_len,
+                       uint8_t **data_p, size_t len)
+{
+    //  With ROUTER_MANDATORY the routing id part fails when the link is
+    //  gone (EHOSTUNREACH) or full (EAGAIN); then nothing was queued
+    if (zmq_send (self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        free (*data_p);
+        *data_p = NULL;
+        return errno == EAGAIN? SC_EAGAIN: SC_ENET;
+    }
+    return transport_send_owned (self->router, data_p, len);
 }
 
 int

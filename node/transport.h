@@ -4,9 +4,12 @@
     server; an in-process ZAP handler accepts any CURVE client and sets the
     message User-Id to the client's long-term key, which is how every
     received frame is attributed: the sender is the key that completed the
-    handshake, never a routing id the peer chose.  One DEALER per peer is a
-    CURVE client pinned to that peer's X25519 key.  Limits (message size,
-    high-water marks, heartbeats, reconnect intervals) are set here, once.  */
+    handshake, never a routing id the peer chose.  A DEALER is a CURVE
+    client pinned to one peer's X25519 key.  One link serves a pair of
+    peers both ways: the side that connected talks on its DEALER, the other
+    answers through the ROUTER to the routing id the link's frames came
+    with.  Limits (message size, high-water marks, heartbeats, reconnect
+    intervals) are set here, once.  */
 #ifndef SC_TRANSPORT_H
 #define SC_TRANSPORT_H
 
@@ -16,12 +19,15 @@
 #include "../crypto/identity.h"
 
 #define TRANSPORT_ADDR_MAX 64
+#define TRANSPORT_RID_MAX 256           //  ZeroMQ routing ids are 1..255 bytes
 
 typedef struct _transport_t transport_t;
 
 typedef struct {
     uint8_t key [32];                   //  sender's CURVE key (authenticated)
     char addr [TRANSPORT_ADDR_MAX];     //  sender's IP address
+    uint8_t rid [TRANSPORT_RID_MAX];    //  ROUTER: the link's routing id, to answer on
+    size_t rid_len;                     //  0 when the frame came on a DEALER
     zmq_msg_t msg;                      //  the payload frame
 } transport_rx_t;
 
@@ -47,6 +53,11 @@ int transport_zap_handle (transport_t *self);
 //  peer sent a multi-part or unattributed message (dropped).
 int transport_recv (transport_t *self, transport_rx_t *rx);
 
+//  Receives one payload frame that a server answered on our DEALER; the
+//  sender is the key the DEALER is pinned to (the caller fills rx->key).
+//  Returns as transport_recv.
+int transport_recv_dealer (void *dealer, transport_rx_t *rx);
+
 //  Returns a new DEALER connected to endpoint ("tcp://HOST:PORT"), pinned to
 //  server_key; NULL on failure.  Close it with transport_disconnect.
 void *transport_connect (transport_t *self, const uint8_t server_key [32], const char *endpoint);
@@ -58,5 +69,9 @@ void transport_disconnect (void **dealer_p);
 int transport_send (void *dealer, const void *data, size_t len);
 //  The same for a malloc'd buffer, sent without a copy: taken in every case.
 int transport_send_owned (void *dealer, uint8_t **data_p, size_t len);
+//  The same through the ROUTER, on the link with routing id rid.  SC_ENET
+//  when that link is gone (closed, or the peer reconnected on a new one).
+int transport_reply_owned (transport_t *self, const uint8_t *rid, size_t rid_len,
+                           uint8_t **data_p, size_t len);
 
 #endif

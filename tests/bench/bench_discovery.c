@@ -17,13 +17,15 @@
 static const char *s_node, *s_tmp;
 static char s_port [16];
 
+//  Node i (a fresh identity per run number, so no run meets an earlier one's keys).
 static int
 s_spawn (proc_t *p, int i)
 {
-    static char homes [MAX_NODES][512], names [MAX_NODES][16];
-    snprintf (homes [i], sizeof homes [i], "%s/n%d", s_tmp, i);
-    snprintf (names [i], sizeof names [i], "n%d", i);
-    const char *args [] = { "--home", homes [i], "--name", names [i], "--beacon-port", s_port,
+    static int run;
+    char home [512], name [16];
+    snprintf (home, sizeof home, "%s/r%d-n%d", s_tmp, run++, i);
+    snprintf (name, sizeof name, "n%d", i);
+    const char *args [] = { "--home", home, "--name", name, "--beacon-port", s_port,
                             "--beacon-addr", "127.255.255.255", NULL };
     return proc_spawn (p, s_node, args);
 }
@@ -140,10 +142,11 @@ s_run (int n, double *startup_ms)
     return done < 0? -1: (double) (done - t_last) / 1e6;
 }
 
-//  A mesh of n - 1, then one more: ms from its spawn (and from its ready)
-//  until all others saw it.
-static double
-s_newcomer (int n, double *from_ready_ms)
+//  A mesh of n - 1, then one more, trials times (each leaves before the
+//  next comes): ms from its spawn (and from its ready) until all others
+//  saw it, into v [] and from_ready [].  Returns the runs measured, or -1.
+static int
+s_newcomers (int n, int trials, double *v, double *from_ready)
 {
     proc_t *procs = calloc (MAX_NODES, sizeof *procs);
     bool need [MAX_NODES * MAX_NODES];
@@ -161,15 +164,30 @@ s_newcomer (int n, double *from_ready_ms)
         s_stop_all (procs, n - 1);
         return -1;
     }
-    int64_t t0 = now_ns ();
-    s_spawn (&procs [n - 1], n - 1);
     for (int i = 0; i < n - 1; i++)
         need [i * n + n - 1] = true;
-    int64_t done = s_collect (procs, n, need, ids, ready_at, 10000, n);
-    *from_ready_ms = (double) (done - ready_at [n - 1]) / 1e6;
-    s_stop_all (procs, n);
+    int done_runs = 0;
+    for (int t = 0; t < trials; t++) {
+        ids [n - 1][0] = 0;
+        s_njoins [n - 1] = 0;
+        int64_t t0 = now_ns ();
+        s_spawn (&procs [n - 1], n - 1);
+        int64_t done = s_collect (procs, n, need, ids, ready_at, 10000, n);
+        if (done < 0)
+            break;
+        v [t] = (double) (done - t0) / 1e6;
+        if (getenv ("BENCH_VERBOSE"))
+            fprintf (stderr, "newcomer %d: %.1f ms\n", t, v [t]);
+        from_ready [t] = (double) (done - ready_at [n - 1]) / 1e6;
+        done_runs++;
+        //  It leaves; the mesh keeps the join lines, matched by id
+        close (procs [n - 1].in);
+        procs [n - 1].in = open ("/dev/null", 1);
+        proc_stop (&procs [n - 1]);
+    }
+    s_stop_all (procs, n - 1);
     free (procs);
-    return done < 0? -1: (double) (done - t0) / 1e6;
+    return done_runs == trials? done_runs: -1;
 }
 
 static void
@@ -187,7 +205,9 @@ main (int argc, char **argv)
     s_tmp = argc > 2? argv [2]: "/tmp";
     snprintf (s_port, sizeof s_port, "%d", 48000 + getpid () % 1000);
     int sizes [2] = { 10, 30 };
-    for (int k = 0; k < 2; k++) {
+    if (getenv ("BENCH_ONLY_NEWCOMER"))
+        sizes [0] = sizes [1] = 0;
+    for (int k = 0; k < 2 && sizes [k]; k++) {
         int n = sizes [k], runs = n == 30? 7: 5;
         double v [8], startup [8], worst = 0;
         for (int r = 0; r < runs; r++) {
@@ -204,12 +224,15 @@ main (int argc, char **argv)
         s_row (what, med, su, "last node's start-up", n == 30? "< 300 ms, none over 1 s": "-",
                n == 30? med < 300 && worst < 1000: 1, extra);
     }
-    double from_ready = -1, startup = 0;
-    double t = s_newcomer (30, &from_ready);
+    enum { TRIALS = 5 };
+    double v [TRIALS], from_ready [TRIALS], startup = 0;
+    int got = s_newcomers (30, TRIALS, v, from_ready);
     s_run (1, &startup);
-    char extra [64];
-    snprintf (extra, sizeof extra, " (%.0f ms from its ready)", from_ready);
-    s_row ("a newcomer seen by all of a mesh of 29", t, startup, "one node's start-up",
-           "< 50 ms", t >= 0 && t < 50, extra);
+    double t = got > 0? quantile (v, got, 0.5): -1, worst = got > 0? v [got - 1]: -1;
+    char extra [96];
+    snprintf (extra, sizeof extra, " (worst %.0f; %.0f ms from its ready)", worst,
+              got > 0? quantile (from_ready, got, 0.5): -1);
+    s_row ("a newcomer seen by all of a mesh of 29 (median of 5)", t, startup,
+           "one node's start-up", "< 50 ms", t >= 0 && t < 50, extra);
     return 0;
 }

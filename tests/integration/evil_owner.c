@@ -17,17 +17,18 @@
 #include "../../node/transport.h"
 #include "../../node/wire.h"
 
-static void *s_dealer;
+//  The viewer's link: it connects to us, we answer on its link
+static transport_t *s_transport;
+static uint8_t s_rid [TRANSPORT_RID_MAX];
+static size_t s_rid_len;
 
 static void
 s_send (const wire_frame_t *f)
 {
     uint8_t *buf;
     size_t len;
-    if (wire_encode (f, &buf, &len) == 0) {
-        transport_send (s_dealer, buf, len);
-        free (buf);
-    }
+    if (wire_encode (f, &buf, &len) == 0)
+        transport_reply_owned (s_transport, s_rid, s_rid_len, &buf, len);
 }
 
 static int64_t
@@ -98,6 +99,7 @@ main (int argc, char **argv)
     transport_t *t = id? transport_new (id, "127.0.0.1", 0, &err): NULL;
     if (!t)
         return 1;
+    s_transport = t;
     int port = transport_port (t);
     int udp = udp_open ("127.0.0.1", port, false);
     uint8_t rec [RECORD_SIZE];
@@ -129,18 +131,17 @@ main (int argc, char **argv)
             wire_frame_t f;
             if (wire_decode (zmq_msg_data (&rx.msg), zmq_msg_size (&rx.msg), &f) == 0) {
                 record_t them;
-                if (f.type == WIRE_HELLO && !s_dealer && record_decode (f.data, f.size, &them) == 0) {
-                    //  Link back and say HELLO: now we are a peer
-                    char ep [96];
-                    snprintf (ep, sizeof ep, "tcp://%s:%d", rx.addr, them.port);
-                    s_dealer = transport_connect (t, them.box_pk, ep);
+                if (f.type == WIRE_HELLO && !s_rid_len && record_decode (f.data, f.size, &them) == 0) {
+                    //  Say HELLO back on the same link: now we are a peer
+                    memcpy (s_rid, rx.rid, rx.rid_len);
+                    s_rid_len = rx.rid_len;
                     wire_frame_t hello = { .type = WIRE_HELLO, .data = rec, .size = RECORD_SIZE,
                                            .seq = session, .seen = f.seq };
                     s_send (&hello);
                 }
-                else if (f.type == WIRE_WATCH && s_dealer)
+                else if (f.type == WIRE_WATCH && s_rid_len)
                     s_answer_watch (mode, f.id);
-                else if (f.type == WIRE_PING && s_dealer) {
+                else if (f.type == WIRE_PING && s_rid_len) {
                     wire_frame_t ping = { .type = WIRE_PING, .seq = f.seq };
                     s_send (&ping);
                 }
@@ -149,7 +150,7 @@ main (int argc, char **argv)
         }
         //  Keep the link alive: the viewer expects a frame every second
         static int64_t last;
-        if (s_dealer && s_now_ms () - last > 500) {
+        if (s_rid_len && s_now_ms () - last > 500) {
             wire_frame_t ping = { .type = WIRE_PING, .seq = 1 };
             s_send (&ping);
             last = s_now_ms ();

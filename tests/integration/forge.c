@@ -12,12 +12,13 @@ int
 main (int argc, char **argv)
 {
     if (argc < 4 || sodium_init () < 0) {
-        fprintf (stderr, "usage: sc-forge COUNT PORT TS_OFFSET_MS [leave]\n");
+        fprintf (stderr, "usage: sc-forge COUNT PORT TS_OFFSET_MS [leave|start]\n");
         return 2;
     }
     int count = atoi (argv [1]), port = atoi (argv [2]);
     long long offset = atoll (argv [3]);
-    uint8_t flags = argc > 4 && strcmp (argv [4], "leave") == 0? RECORD_FLAG_LEAVE: 0;
+    uint8_t flags = argc > 4 && strcmp (argv [4], "leave") == 0? RECORD_FLAG_LEAVE
+                  : argc > 4 && strcmp (argv [4], "start") == 0? RECORD_FLAG_START: 0;
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     long long now = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

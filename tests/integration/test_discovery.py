@@ -1,11 +1,12 @@
 """Discovery on loopback: signed UDP beacons, no --peer anywhere."""
 import os
+import signal
 import socket
 import struct
 import subprocess
 import time
 
-from harness import BUILD, ROOT, Cluster, deadline
+from harness import BUILD, ROOT, Cluster, deadline, poll_until
 
 FORGE = os.path.join(ROOT, BUILD, "sc-forge")
 
@@ -45,6 +46,55 @@ def test_five_nodes_find_each_other_and_all_pairs_chat():
         for n in nodes:
             ids = sorted(p["id"] for p in n.ask("/peers", "peers")["peers"])
             assert ids == sorted(o.id for o in nodes if o is not n)
+
+
+def _links(*nodes):
+    """Established TCP connections accepted on the nodes' ports: the links
+    between them (each also appears once from its connecting end)."""
+    ports = {n.port for n in nodes}
+    count = 0
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].split(":")[1], 16) in ports:
+                count += 1
+    return count
+
+
+def test_each_pair_of_peers_shares_one_link():
+    with Cluster() as c:
+        nodes = [c.start(n) for n in ("ann", "ben", "cid", "dee", "eve")]
+        for n in nodes:
+            n.wait_peers(*[o for o in nodes if o is not n])
+        # One CURVE link per pair, whoever made it, not one each way
+        poll_until(lambda: _links(*nodes) == 10, what="one link per pair of 5 nodes")
+
+
+def test_peers_that_relink_at_once_keep_one_link_and_lose_nothing():
+    with Cluster() as c:
+        a, b = c.start("ann"), c.start("ben")
+        a.wait_peers(b)
+        b.wait_peers(a)
+        # Frozen past the timeout: both sides give up on the link and, when
+        # ben runs again, both connect anew at the same moment
+        os.kill(b.proc.pid, signal.SIGSTOP)
+        try:
+            a.wait("peer_left", id=b.id, timeout=15)
+            a.send("/msg ben sent-while-frozen")
+            assert a.wait("sent", name="ben")["queued"] is True
+            mark_a, mark_b = len(a.events), len(b.events)
+        finally:
+            os.kill(b.proc.pid, signal.SIGCONT)
+        a.wait("peer_joined", id=b.id, after=mark_a, timeout=15)
+        b.wait("message", text="sent-while-frozen", timeout=15)
+        # The two new links come down to one, and it carries both ways
+        poll_until(lambda: _links(a, b) == 1, what="one link between them")
+        a.send("/msg ben after-one")
+        b.wait("message", text="after-one", after=mark_b)
+        b.send("/msg ann and-back")
+        a.wait("message", text="and-back", after=mark_a)
+        assert _links(a, b) == 1
 
 
 def test_newcomer_and_leaver():

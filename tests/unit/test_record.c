@@ -31,6 +31,15 @@ s_round_trip (void)
     CHECK_RC (record_make (b, "alice", 4242, 0, 1234567, forged), 0);
     memcpy (forged + 8, identity_sign_pk (a), 32);
     CHECK_RC (record_decode (forged, sizeof forged, &r), SC_ESIG);
+    //  A record known to be good is taken as it is; any other is verified
+    uint8_t known [RECORD_SIZE];
+    CHECK_RC (record_make (a, "alice", 4242, RECORD_FLAG_START, 1234568, known), 0);
+    CHECK_RC (record_decode_known (known, sizeof known, known, &r), 0);
+    CHECK (r.flags == RECORD_FLAG_START && r.ts_ms == 1234568 && memcmp (r.raw, known, RECORD_SIZE) == 0);
+    CHECK_RC (record_decode_known (buf, sizeof buf, known, &r), 0);
+    CHECK (r.ts_ms == 1234567);
+    CHECK_RC (record_decode_known (forged, sizeof forged, known, &r), SC_ESIG);
+    CHECK_RC (record_decode_known (forged, sizeof forged, NULL, &r), SC_ESIG);
     identity_destroy (&a);
     identity_destroy (&b);
 }
