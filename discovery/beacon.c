@@ -201,8 +201,10 @@ beacon_filter (beacon_t *self, const uint8_t *buf, size_t len, const struct sock
         return SC_EREPLAY;
     }
     uint16_t port = (uint16_t) bytes_get_be (buf + 6, 2);
-    if (skip && skip (sign_pk, from, port, buf [5], arg))
+    if (skip && skip (sign_pk, from, port, buf [5], arg)) {
+        self->stats.linked++;
         return SC_EEXIST;
+    }
     //  Only now spend a signature check, within the budget
     if (mono_ms - self->budget_start >= 1000) {
         self->budget_start = mono_ms;
@@ -213,6 +215,7 @@ beacon_filter (beacon_t *self, const uint8_t *buf, size_t len, const struct sock
         return SC_EPERM;
     }
     self->budget_used++;
+    self->stats.checked++;
     int rc = record_decode (buf, len, rec);
     if (rc != 0) {
         if (rc == SC_ESIG)

@@ -39,6 +39,8 @@ typedef struct {
 
 typedef struct {
     uint64_t received, wrong_size, malformed, bad_signature, own, stale, replayed, over_budget;
+    uint64_t linked;                //  from a peer already linked there: no check spent
+    uint64_t checked;               //  signature checks spent
 } beacon_stats_t;
 
 typedef struct _beacon_t beacon_t;

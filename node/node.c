@@ -1095,12 +1095,14 @@ s_on_line (const char *line, void *arg)
             if (self->beacon)
                 b = beacon_stats (self->beacon);
             ui_emit (self->ui, json_pack (
-                "{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:i}",
+                "{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I,"
+                " s:i}",
                 "event", "stats", "discovery", self->beacon != NULL,
                 "beacons", "received", (json_int_t) b.received, "wrong_size", (json_int_t) b.wrong_size,
                 "malformed", (json_int_t) b.malformed, "bad_signature", (json_int_t) b.bad_signature,
                 "own", (json_int_t) b.own, "stale", (json_int_t) b.stale,
                 "replayed", (json_int_t) b.replayed, "over_budget", (json_int_t) b.over_budget,
+                "linked", (json_int_t) b.linked, "checked", (json_int_t) b.checked,
                 "bad_frames", (json_int_t) self->stats.bad_frames,
                 "unknown_sender", (json_int_t) self->stats.unknown_sender,
                 "refused_messages", (json_int_t) self->stats.refused_msgs,
