@@ -11,8 +11,9 @@ from harness import BUILD, ROOT, Cluster, deadline, poll_until
 FORGE = os.path.join(ROOT, BUILD, "sc-forge")
 
 
-def _forge(count, port, offset_ms=0, leave=False):
-    out = subprocess.run([FORGE, str(count), str(port), str(offset_ms)] + (["leave"] if leave else []),
+def _forge(count, port, offset_ms=0, leave=False, start=False):
+    flag = ["leave"] if leave else ["start"] if start else []
+    out = subprocess.run([FORGE, str(count), str(port), str(offset_ms)] + flag,
                          check=True, stdout=subprocess.PIPE).stdout
     return [out[i:i + 177] for i in range(0, len(out), 177)]
 
@@ -69,6 +70,8 @@ def test_each_pair_of_peers_shares_one_link():
             n.wait_peers(*[o for o in nodes if o is not n])
         # One CURVE link per pair, whoever made it, not one each way
         poll_until(lambda: _links(*nodes) == 10, what="one link per pair of 5 nodes")
+        # Once linked, a peer's beacons cost no signature check
+        poll_until(lambda: _stats(nodes[0])["beacons"]["linked"] >= 4, what="linked beacons skipped")
 
 
 def test_peers_that_relink_at_once_keep_one_link_and_lose_nothing():
@@ -219,6 +222,29 @@ def test_beacon_flood_keeps_memory_bounded_and_makes_no_connection_storm():
         assert s["peers_refused"] > 0 or s["peers"] <= 66, s
         rss_after = _rss_kb(a.proc.pid)
         assert rss_after - rss_before < 16 * 1024, (rss_before, rss_after)
+
+
+def test_signed_beacons_of_throwaway_keys_open_a_bounded_number_of_links():
+    with Cluster() as c:
+        a, b = c.start("ann"), c.start("ben")
+        a.wait_peers(b)
+        u = _sender()
+        dst = ("127.255.255.255", c.beacon_port)
+        # Start beacons make a node connect at once, later ones after a
+        # wait: both kinds count against the same cap, at a dead port
+        # wait: both kinds count against the same cap, at a dead port.  In
+        # batches the socket buffer holds, each read before the next
+        recs = _forge(150, 9, start=True) + _forge(150, 9)
+        base = _stats(a)["beacons"]["checked"]
+        for i in range(0, len(recs), 30):
+            for rec in recs[i:i + 30]:
+                u.sendto(rec, dst)
+            poll_until(lambda: _stats(a)["beacons"]["checked"] >= base + i + 30, what="a batch read")
+        s = _stats(a)
+        assert s["peers"] <= 1 + 64, s
+        assert s["peers_refused"] >= 300 - 64, s
+        b.send("/msg ann still-here")
+        a.wait("message", text="still-here")
 
 
 def test_discovered_peer_with_pinned_address_must_match_pin():
