@@ -24,6 +24,13 @@ def _sender():
     return u
 
 
+def _pair_and_sender(c):
+    """Two linked nodes, and a socket and address to send them beacons."""
+    a, b = c.start("ann"), c.start("ben")
+    a.wait_peers(b)
+    return a, b, _sender(), ("127.255.255.255", c.beacon_port)
+
+
 def _stats(node):
     return node.ask("/stats", "stats")
 
@@ -116,10 +123,7 @@ def test_newcomer_and_leaver():
 
 def test_forged_garbage_stale_and_replayed_beacons_are_dropped_and_counted():
     with Cluster() as c:
-        a, b = c.start("ann"), c.start("ben")
-        a.wait_peers(b)
-        u = _sender()
-        dst = ("127.255.255.255", c.beacon_port)
+        a, b, u, dst = _pair_and_sender(c)
         before = _stats(a)["beacons"]
         # garbage and wrong sizes
         for payload in (b"", b"x", os.urandom(100), os.urandom(176), os.urandom(178), os.urandom(1400)):
@@ -184,10 +188,7 @@ def _rss_kb(pid):
 
 def test_beacon_flood_keeps_memory_bounded_and_makes_no_connection_storm():
     with Cluster() as c:
-        a, b = c.start("ann"), c.start("ben")
-        a.wait_peers(b)
-        u = _sender()
-        dst = ("127.255.255.255", c.beacon_port)
+        a, b, u, dst = _pair_and_sender(c)
         rss_before = _rss_kb(a.proc.pid)
         cpu_before = _cpu_s(a.proc.pid)
         # Two seconds of forged beacons (random keys, so every one would need
@@ -226,10 +227,7 @@ def test_beacon_flood_keeps_memory_bounded_and_makes_no_connection_storm():
 
 def test_signed_beacons_of_throwaway_keys_open_a_bounded_number_of_links():
     with Cluster() as c:
-        a, b = c.start("ann"), c.start("ben")
-        a.wait_peers(b)
-        u = _sender()
-        dst = ("127.255.255.255", c.beacon_port)
+        a, b, u, dst = _pair_and_sender(c)
         # Start beacons make a node connect at once, later ones after a
         # wait: both kinds count against the same cap, at a dead port
         # wait: both kinds count against the same cap, at a dead port.  In
