@@ -62,8 +62,8 @@ s_curve_stream (void)
     char spk [41], ssk [41], cpk [41], csk [41];
     zmq_curve_keypair (spk, ssk);
     zmq_curve_keypair (cpk, csk);
-    char ep [64];
-    snprintf (ep, sizeof ep, "tcp://127.0.0.1:%d", 46000 + getpid () % 1000);
+    //  The server binds any free port and says which (a guessed one may be taken)
+    char ep [64] = "";
     int ready [2];
     if (pipe (ready))
         return -1;
@@ -71,11 +71,12 @@ s_curve_stream (void)
     if (pid == 0) {
         void *ctx = zmq_ctx_new (), *r = zmq_socket (ctx, ZMQ_ROUTER);
         int one = 1;
+        size_t size = sizeof ep;
         zmq_setsockopt (r, ZMQ_CURVE_SERVER, &one, sizeof one);
         zmq_setsockopt (r, ZMQ_CURVE_SECRETKEY, ssk, 40);
-        if (zmq_bind (r, ep))
+        if (zmq_bind (r, "tcp://127.0.0.1:*") || zmq_getsockopt (r, ZMQ_LAST_ENDPOINT, ep, &size))
             _exit (1);
-        if (write (ready [1], "r", 1) != 1)
+        if (write (ready [1], ep, sizeof ep) != sizeof ep)
             _exit (1);
         long long got = 0;
         zmq_msg_t id, body;
@@ -95,9 +96,15 @@ s_curve_stream (void)
         zmq_ctx_term (ctx);
         _exit (0);
     }
+    //  Our copy of the write end goes, so a server that failed ends the read
+    close (ready [1]);
     char c;
-    if (read (ready [0], &c, 1) != 1)
+    ssize_t got = read (ready [0], ep, sizeof ep);
+    close (ready [0]);
+    if (got != (ssize_t) sizeof ep) {
+        waitpid (pid, NULL, 0);
         return -1;
+    }
     void *ctx = zmq_ctx_new (), *d = zmq_socket (ctx, ZMQ_DEALER);
     zmq_setsockopt (d, ZMQ_CURVE_SERVERKEY, spk, 40);
     zmq_setsockopt (d, ZMQ_CURVE_PUBLICKEY, cpk, 40);
