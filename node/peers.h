@@ -53,7 +53,8 @@ peers_t *peers_new (void);
 void peers_destroy (peers_t **self_p);
 
 size_t peers_size (peers_t *self);
-//  Returns the peer at index i (borrowed; valid until the next peers_add).
+//  Returns the peer at index i (borrowed; each peer stays where it is until
+//  peers_destroy, so a pointer outlives later peers_add calls).
 peer_t *peers_at (peers_t *self, size_t i);
 peer_t *peers_find_sign (peers_t *self, const uint8_t sign_pk [32]);
 peer_t *peers_find_box (peers_t *self, const uint8_t box_pk [32]);
