@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,7 +37,8 @@ proc_spawn (proc_t *p, const char *node, const char *const *args)
 {
     memset (p, 0, sizeof *p);
     int to [2], from [2];
-    if (pipe (to) || pipe (from))
+    //  Close-on-exec: a node must not inherit the pipes of the others
+    if (pipe2 (to, O_CLOEXEC) || pipe2 (from, O_CLOEXEC))
         return -1;
     p->pid = fork ();
     if (p->pid == 0) {
