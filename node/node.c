@@ -1277,18 +1277,16 @@ s_items_reserve (node_t *self, size_t count)
 }
 
 //  Reads what came on one of our DEALERs: frames from the peer it is
-//  pinned to (a bounded batch, as for the ROUTER).  A frame may close the
-//  DEALER (the peer left and we relink), so its peer is looked up each time.
+//  pinned to, at the address we connected to (a bounded batch, as for the
+//  ROUTER).  A frame may close the DEALER (the peer left and we relink).
 static void
 s_on_dealer (node_t *self, void *dealer, int64_t now)
 {
-    for (int i = 0; i < 64; i++) {
-        peer_t *peer = NULL;
-        for (size_t k = 0; !peer && k < peers_size (self->peers); k++)
-            if (peers_at (self->peers, k)->dealer == dealer)
-                peer = peers_at (self->peers, k);
-        if (!peer)
-            return;
+    peer_t *peer = NULL;
+    for (size_t k = 0; !peer && k < peers_size (self->peers); k++)
+        if (peers_at (self->peers, k)->dealer == dealer)
+            peer = peers_at (self->peers, k);
+    for (int i = 0; peer && peer->dealer == dealer && i < 64; i++) {
         transport_rx_t rx;
         int rc = transport_recv_dealer (dealer, &rx);
         if (rc == SC_EAGAIN)
@@ -1298,6 +1296,7 @@ s_on_dealer (node_t *self, void *dealer, int64_t now)
             continue;
         }
         memcpy (rx.key, peer->box_pk, 32);
+        snprintf (rx.addr, sizeof rx.addr, "%s", peer->host);
         s_on_frame (self, &rx, now);
         zmq_msg_close (&rx.msg);
     }

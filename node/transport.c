@@ -220,8 +220,6 @@ transport_recv_dealer (void *dealer, transport_rx_t *rx)
         s_close_parts (parts, n, 1);
         return SC_EMALFORMED;
     }
-    const char *addr = zmq_msg_gets (&parts [0], "Peer-Address");
-    snprintf (rx->addr, sizeof rx->addr, "%s", addr? addr: "");
     rx->rid_len = 0;
     rx->msg = parts [0];        //  transferred
     return 0;

@@ -54,8 +54,8 @@ int transport_zap_handle (transport_t *self);
 int transport_recv (transport_t *self, transport_rx_t *rx);
 
 //  Receives one payload frame that a server answered on our DEALER; the
-//  sender is the key the DEALER is pinned to (the caller fills rx->key).
-//  Returns as transport_recv.
+//  sender is the key the DEALER is pinned to, at the address it connected
+//  to (the caller fills rx->key and rx->addr).  Returns as transport_recv.
 int transport_recv_dealer (void *dealer, transport_rx_t *rx);
 
 //  Returns a new DEALER connected to endpoint ("tcp://HOST:PORT"), pinned to
