@@ -2,16 +2,20 @@
     what an honest owner never sends, for the tests of the viewer's checks.
     It speaks the real protocol (CURVE, signed record, HELLO) through the
     project's own modules, so the viewer accepts it as a peer.
-      sc-evil-owner MODE     prints "PORT\n", then serves until killed
+      sc-evil-owner MODE [BEACON_PORT]
+                             prints "PORT\n", then serves until killed
     MODE: codec (a header with a codec outside the allowlist), garbage (a
     header that is not msgpack), stream (a batch naming a stream the header
-    lacks), order (batches out of order).  */
+    lacks), order (batches out of order).  With BEACON_PORT it also sends a
+    plain beacon (never a start one) to 127.255.255.255 once a second, and
+    still never connects to anyone: a peer that hears it must connect.  */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "../../crypto/err.h"
+#include "../../discovery/beacon.h"
 #include "../../discovery/record.h"
 #include "../../discovery/udp.h"
 #include "../../node/transport.h"
@@ -89,8 +93,8 @@ s_answer_watch (const char *mode, const uint8_t sid [16])
 int
 main (int argc, char **argv)
 {
-    if (argc != 2 || sodium_init () < 0) {
-        fprintf (stderr, "usage: sc-evil-owner codec|garbage|stream|order\n");
+    if (argc < 2 || argc > 3 || sodium_init () < 0) {
+        fprintf (stderr, "usage: sc-evil-owner codec|garbage|stream|order [BEACON_PORT]\n");
         return 2;
     }
     const char *mode = argv [1];
@@ -105,8 +109,16 @@ main (int argc, char **argv)
     uint8_t rec [RECORD_SIZE];
     if (udp < 0 || record_make (id, "evil", (uint16_t) port, 0, s_now_ms (), rec) != 0)
         return 1;
+    beacon_t *beacon = NULL;
+    if (argc == 3) {
+        const char *addrs [] = { "127.255.255.255" };
+        beacon_opts_t bo = { .port = atoi (argv [2]), .addrs = addrs, .naddrs = 1 };
+        if (!(beacon = beacon_new (&bo, identity_sign_pk (id), &err)))
+            return 1;
+    }
     printf ("%d\n", port);
     fflush (stdout);
+    int64_t last_beacon = 0;
     uint64_t session = 1;
     for (;;) {
         zmq_pollitem_t items [] = {
@@ -147,6 +159,12 @@ main (int argc, char **argv)
                 }
             }
             zmq_msg_close (&rx.msg);
+        }
+        //  A fresh signature each time: a repeated record is a replay
+        if (beacon && s_now_ms () - last_beacon >= 1000) {
+            last_beacon = s_now_ms ();
+            if (record_make (id, "evil", (uint16_t) port, 0, last_beacon, rec) == 0)
+                beacon_send (beacon, rec);
         }
         //  Keep the link alive: the viewer expects a frame every second
         static int64_t last;

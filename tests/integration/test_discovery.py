@@ -9,6 +9,7 @@ import time
 from harness import BUILD, ROOT, Cluster, deadline, poll_until
 
 FORGE = os.path.join(ROOT, BUILD, "sc-forge")
+EVIL = os.path.join(ROOT, BUILD, "sc-evil-owner")
 
 
 def _forge(count, port, offset_ms=0, leave=False, start=False):
@@ -105,6 +106,22 @@ def test_peers_that_relink_at_once_keep_one_link_and_lose_nothing():
         b.send("/msg ann and-back")
         a.wait("message", text="and-back", after=mark_a)
         assert _links(a, b) == 1
+
+
+def test_a_peer_heard_only_by_plain_beacons_is_connected_to_after_a_wait():
+    # sc-evil-owner sends only plain beacons (never a start one) and never
+    # connects: ann must open the link herself once its wait is over
+    with Cluster() as c:
+        a = c.start("ann")
+        owner = subprocess.Popen([EVIL, "codec", str(c.beacon_port)], stdout=subprocess.PIPE, text=True)
+        try:
+            int(owner.stdout.readline())
+            a.wait("peer_joined", name="evil")
+            peers = a.ask("/peers", "peers")["peers"]
+            assert [(p["name"], p["online"]) for p in peers] == [("evil", True)], peers
+        finally:
+            owner.kill()
+            owner.wait()
 
 
 def test_newcomer_and_leaver():
