@@ -27,52 +27,69 @@ s_ms (int64_t ns)
     return ns / 1e6;
 }
 
+//  Reads /proc/PID/stat into buf; returns the text after the command
+//  name's ")" (state, ppid, ...), or NULL.  *comm gets the name's start.
+static const char *
+s_stat (pid_t pid, char *buf, size_t size, const char **comm)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return NULL;
+    size_t n = fread (buf, 1, size - 1, f);
+    fclose (f);
+    buf [n] = 0;
+    char *open = strchr (buf, '('), *close = strrchr (buf, ')');
+    if (!open || !close || close [1] != ' ')
+        return NULL;
+    *comm = open + 1;
+    return close + 2;
+}
+
 //  CPU seconds (user + system) of a process from /proc.
 static double
 s_cpu (pid_t pid)
 {
-    char path [64], buf [1024];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread (buf, 1, sizeof buf - 1, f);
-    fclose (f);
-    buf [n] = 0;
-    char *p = strrchr (buf, ')');
+    char buf [1024];
+    const char *comm, *p = s_stat (pid, buf, sizeof buf, &comm);
     unsigned long long ut = 0, st = 0;
     //  fields after ")": state ppid ... utime (14) stime (15)
-    if (p && sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+    if (p && sscanf (p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
         return (double) (ut + st) / sysconf (_SC_CLK_TCK);
     return 0;
+}
+
+//  Fills pids with up to max children of ppid, those whose name starts
+//  with prefix (NULL: all); returns how many.
+static int
+s_children (pid_t ppid, const char *prefix, pid_t *pids, int max)
+{
+    DIR *d = opendir ("/proc");
+    struct dirent *e;
+    int count = 0;
+    while (d && count < max && (e = readdir (d))) {
+        int pid = atoi (e->d_name), parent = 0;
+        char buf [512];
+        const char *comm, *p = pid > 0? s_stat (pid, buf, sizeof buf, &comm): NULL;
+        if (p && sscanf (p, "%*c %d", &parent) == 1 && parent == ppid
+        &&  (!prefix || strncmp (comm, prefix, strlen (prefix)) == 0))
+            pids [count++] = pid;
+    }
+    if (d)
+        closedir (d);
+    return count;
 }
 
 //  CPU seconds of every process whose parent is ppid.
 static double
 s_children_cpu (pid_t ppid)
 {
+    pid_t pids [256];
+    int n = s_children (ppid, NULL, pids, 256);
     double total = 0;
-    DIR *d = opendir ("/proc");
-    struct dirent *e;
-    while (d && (e = readdir (d))) {
-        int pid = atoi (e->d_name);
-        if (pid <= 0)
-            continue;
-        char path [64], buf [512];
-        snprintf (path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen (path, "r");
-        if (!f)
-            continue;
-        size_t n = fread (buf, 1, sizeof buf - 1, f);
-        fclose (f);
-        buf [n] = 0;
-        char *p = strrchr (buf, ')');
-        int parent = 0;
-        if (p && sscanf (p + 2, "%*c %d", &parent) == 1 && parent == ppid)
-            total += s_cpu (pid);
-    }
-    if (d)
-        closedir (d);
+    for (int i = 0; i < n; i++)
+        total += s_cpu (pids [i]);
     return total;
 }
 
@@ -80,28 +97,9 @@ s_children_cpu (pid_t ppid)
 static pid_t
 s_helper_pid (pid_t ppid)
 {
-    DIR *d = opendir ("/proc");
-    struct dirent *e;
-    pid_t found = 0;
-    while (d && !found && (e = readdir (d))) {
-        int pid = atoi (e->d_name);
-        char path [64], buf [512];
-        snprintf (path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = pid > 0? fopen (path, "r"): NULL;
-        if (!f)
-            continue;
-        size_t n = fread (buf, 1, sizeof buf - 1, f);
-        fclose (f);
-        buf [n] = 0;
-        char *p = strrchr (buf, ')');
-        int parent = 0;
-        if (p && strstr (buf, "(securechat-med") && sscanf (p + 2, "%*c %d", &parent) == 1
-        &&  parent == ppid)
-            found = pid;
-    }
-    if (d)
-        closedir (d);
-    return found;
+    pid_t pid = 0;
+    //  The kernel keeps 15 bytes of the name
+    return s_children (ppid, "securechat-med", &pid, 1) == 1? pid: 0;
 }
 
 static int
