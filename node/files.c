@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include "ctlq.h"
 #include "files.h"
 #include "xfer.h"
 
@@ -29,13 +30,16 @@
 #define SHARES_MAX 1024
 #define FREE_MARGIN (16 * 1024 * 1024)  //  keep this much free on the disk
 #define PROGRESS_MS 1000
+#define REGRANT_MS 1000                 //  receiver: repeat the grant when nothing came this long
+#define RESYNC_MS 3000                  //  no progress this long: compare bitmaps again
+#define STALL_MS_DEFAULT 60000          //  no progress this long: paused
 
 typedef enum {
     S_HASHING,      //  sender: hashing before the offer
     S_OFFERED,      //  offer sent / received, waiting for an answer
     S_RUNNING,
     S_VERIFYING,    //  receiver: checking the hash
-    S_PAUSED,       //  peer gone, disk full: resumes later
+    S_PAUSED,       //  peer gone, disk full, stalled: resumes later (s_pause_t says why)
     S_DONE,
     S_FAILED,
 } s_state_t;
@@ -43,6 +47,14 @@ typedef enum {
 static const char *s_state_names [] = {
     "offered", "offered", "running", "running", "paused", "done", "failed"
 };
+
+//  Why a transfer is paused
+typedef enum {
+    P_NONE,
+    P_PEER,         //  the link is gone: resumes when the peer is back
+    P_DISK,         //  the disk is full: /accept once there is room
+    P_STALL,        //  no progress on a live link: resumes with the link, or /accept
+} s_pause_t;
 
 typedef struct {
     uint8_t id [16];
@@ -60,10 +72,19 @@ typedef struct {
     uint64_t hashed;
     uint8_t *map;               //  out: chunks the receiver holds or we sent; in: chunks we hold
     uint64_t have;              //  chunks set in map
-    uint64_t credit;            //  out: chunks we may send; in: chunks granted, not yet come
+    //  Credit is cumulative: the receiver grants "you may have sent me up to
+    //  N chunks in all" (counted as the chunks it holds plus those on the
+    //  way), so a lost, late or repeated grant can neither shrink nor
+    //  inflate the window.
+    uint64_t limit;             //  out: the highest grant seen (held to our own window)
+    uint64_t granted;           //  in: the grant we gave last
+    bool grant_due;             //  in: the grant could not go out yet
     uint64_t next;              //  out: where to look for the next chunk to send
     uint64_t sent;              //  out: chunks sent in this run (for tests and stats)
-    uint64_t owed;              //  in: credits to return
+    int64_t last_progress;      //  monotonic ms: a chunk came (in) or went / credit grew (out)
+    int64_t last_grant;         //  in: when the grant last went out
+    int64_t last_resync;        //  when bitmaps were last compared (ACCEPT or OFFER again)
+    s_pause_t paused;
     bool dirty;                 //  in: state to save
     bool pull;                  //  in: we asked for it (/get)
     int64_t last_event;
@@ -111,6 +132,10 @@ struct _files_t {
     size_t nshares;
     s_pending_get_t gets [64];
     size_t ngets;
+    ctlq_t *ctl;                //  answers and ends that met a full link
+    files_stats_t stats;
+    int64_t now;                //  monotonic ms, from the last work or tick
+    int64_t stall_ms;
     uint8_t *buf;               //  one chunk, plain
     uint8_t *sealed;            //  one chunk, sealed
     int64_t rate_start;
@@ -186,6 +211,10 @@ s_xfer_json (files_t *self, const s_xfer_t *x)
         json_object_set_new (ev, "path", json_string (x->path));
     if (x->error [0])
         json_object_set_new (ev, "error", json_string (x->error));
+    //  Seconds without progress on a live link, once it is worth saying
+    int64_t idle = self->now - x->last_progress;
+    if (x->state == S_RUNNING && x->last_progress && idle >= RESYNC_MS)
+        json_object_set_new (ev, "stalled", json_integer (idle / 1000));
     return ev;
 }
 
@@ -206,6 +235,29 @@ s_now (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Sends a control frame that must not be lost: when the link is full it
+//  waits in the control queue (ctlq.h) and goes when the link takes it.
+static void
+s_send_ctl (files_t *self, const uint8_t peer [32], wire_type_t type, const uint8_t id [16],
+            int ok, const char *text)
+{
+    wire_frame_t f = { .type = type, .ok = ok, .text = text, .text_len = text? strlen (text): 0 };
+    if (id)
+        memcpy (f.id, id, 16);
+    if (ctlq_send (self->ctl, peer, &f, self->now) != 0)
+        log_warn ("a control frame to %s is lost (out of memory)", s_peer_name (self, peer));
+}
+
+//  Pauses a transfer for why (a sentence kept for the events).
+static void
+s_pause (files_t *self, s_xfer_t *x, s_pause_t reason, const char *why)
+{
+    x->state = S_PAUSED;
+    x->paused = reason;
+    if (why != x->error)
+        snprintf (x->error, sizeof x->error, "%s", why);
 }
 
 static s_xfer_t *
@@ -289,15 +341,12 @@ s_fail (files_t *self, s_xfer_t *x, const char *why, bool tell_peer)
 {
     if (x->state == S_DONE || x->state == S_FAILED)
         return;
-    if (tell_peer) {
-        wire_frame_t f = { .type = WIRE_CANCEL };
-        memcpy (f.id, x->id, 16);
-        self->host.send (self->host.arg, x->peer, &f);
-    }
+    if (tell_peer)
+        s_send_ctl (self, x->peer, WIRE_CANCEL, x->id, 0, NULL);
     x->state = S_FAILED;
     snprintf (x->error, sizeof x->error, "%s", why);
     s_release (self, x, true);
-    s_report (self, x, s_now ());
+    s_report (self, x, self->now);
 }
 
 //  ---------------------------------------------------------------------
@@ -459,8 +508,11 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
     snprintf (self->state_dir, sizeof self->state_dir, "%s/transfers", opts->home);
     self->buf = malloc (XFER_CHUNK_MAX);
     self->sealed = malloc (XFER_CHUNK_MAX + CHUNK_TAG_SIZE);
+    self->ctl = ctlq_new (self->host.send, self->host.arg);
+    self->now = s_now ();
+    self->stall_ms = opts->stall_ms > 0? opts->stall_ms: STALL_MS_DEFAULT;
     *err = SC_ENOMEM;
-    if (!self->buf || !self->sealed)
+    if (!self->buf || !self->sealed || !self->ctl)
         goto fail;
     *err = fileio_mkdir_private (self->state_dir);
     if (*err == 0)
@@ -545,6 +597,7 @@ files_destroy (files_t **self_p)
     free (self->shares);
     free (self->buf);
     free (self->sealed);
+    ctlq_destroy (&self->ctl);
     if (self->dir_fd >= 0)
         close (self->dir_fd);
     free (self);
@@ -640,7 +693,7 @@ s_probe_next (files_t *self)
         }
         share->probe_pid = pid;
         share->probe_fd = out [0];
-        share->probe_end = s_now () + PROBE_MS;
+        share->probe_end = self->now + PROBE_MS;
         running++;
     }
 }
@@ -812,7 +865,9 @@ s_send_shares (files_t *self, const uint8_t peer [32])
     size_t len;
     if (wire_shares_encode (e, self->nshares, &buf, &len) == 0) {
         wire_frame_t f = { .type = WIRE_SHARES, .data = buf, .size = len };
-        self->host.send (self->host.arg, peer, &f);
+        //  A list too long to wait in the queue is asked for again by the user
+        if (ctlq_send (self->ctl, peer, &f, self->now) != 0)
+            log_warn ("the share list for %s met a full link", s_peer_name (self, peer));
         free (buf);
     }
     free (e);
@@ -934,10 +989,15 @@ s_send_offer (files_t *self, s_xfer_t *x, bool first)
     free (env);
     sodium_memzero (&o, sizeof o);
     s_state_t before = x->state;
-    //  Not sent: offered again when the peer is back
-    x->state = rc == 0? S_OFFERED: S_PAUSED;
+    //  Not sent: offered again when the peer is back.  A running transfer
+    //  runs on: the receiver's ACCEPT brings its bitmap.
+    if (x->state != S_RUNNING) {
+        x->state = rc == 0? S_OFFERED: S_PAUSED;
+        x->paused = rc == 0? P_NONE: P_PEER;
+    }
+    x->last_resync = self->now;
     if (first || x->state != before)
-        s_report (self, x, s_now ());
+        s_report (self, x, self->now);
 }
 
 //  Hashes one slice; offers when done.  Returns true if more remains.
@@ -986,11 +1046,29 @@ s_send_chunk (files_t *self, s_xfer_t *x, uint64_t index)
     if (rc == 0) {
         xfer_map_set (x->map, index);
         x->have++;
-        x->credit--;
         x->sent++;
+        x->last_progress = self->now;
         self->rate_bytes += len;
     }
     return rc;
+}
+
+//  Takes a grant from the receiver: the highest one counts, and none
+//  reaches past our own window, whatever a peer claims.
+static void
+s_take_grant (files_t *self, s_xfer_t *x, uint64_t grant)
+{
+    uint64_t cap = x->have + XFER_WINDOW * 4;
+    if (grant > cap) {
+        self->stats.credit_clamped++;
+        grant = cap;
+    }
+    if (grant > x->limit) {
+        x->limit = grant;
+        x->last_progress = self->now;
+    }
+    else if (grant < x->limit)
+        self->stats.credit_stale++;
 }
 
 //  The next chunk the receiver lacks, from x->next on; count if none.
@@ -1005,13 +1083,51 @@ s_next_missing (s_xfer_t *x)
 //  ---------------------------------------------------------------------
 //  Receiving
 
-//  Grants credits up to the window and sends ACCEPT with our bitmap.
+//  The grant: what we hold plus a window, never past the end.
+static uint64_t
+s_grant_value (const s_xfer_t *x)
+{
+    uint64_t want = x->have + XFER_WINDOW;
+    return want < x->count? want: x->count;
+}
+
+//  Sends the current grant (cumulative, so it may be repeated at will);
+//  when the link does not take it, work() tries again.
+static void
+s_send_grant (files_t *self, s_xfer_t *x)
+{
+    uint64_t want = s_grant_value (x);
+    if (want > x->granted)
+        x->granted = want;
+    wire_frame_t f = { .type = WIRE_CREDIT, .credit = x->granted };
+    memcpy (f.id, x->id, 16);
+    x->grant_due = self->host.send (self->host.arg, x->peer, &f) != 0;
+    if (!x->grant_due)
+        x->last_grant = self->now;
+}
+
+//  Sends ACCEPT: our bitmap (what we hold) and the grant.  The sender
+//  takes the bitmap as the truth and sends what it lacks, so ACCEPT also
+//  serves to compare notes when a transfer made no progress.
+static int
+s_send_accept_frame (files_t *self, s_xfer_t *x)
+{
+    x->granted = s_grant_value (x);
+    wire_frame_t f = { .type = WIRE_ACCEPT, .data = x->map, .size = xfer_map_size (x->count),
+                       .credit = x->granted };
+    memcpy (f.id, x->id, 16);
+    x->last_resync = x->last_grant = self->now;
+    int rc = self->host.send (self->host.arg, x->peer, &f);
+    //  Not taken: the stall watch sends it again at once
+    if (rc != 0)
+        x->last_resync = 0;
+    return rc;
+}
+
+//  Takes or resumes an incoming transfer: running from now on.
 static void
 s_send_accept (files_t *self, s_xfer_t *x)
 {
-    uint64_t missing = x->count - x->have;
-    x->credit = missing < XFER_WINDOW? missing: XFER_WINDOW;
-    x->owed = 0;
     //  A fresh transfer hashes chunks as they come in order, so the check
     //  at the end reads back only what came out of order (after a resume)
     if (!x->hst && x->have == 0) {
@@ -1020,14 +1136,12 @@ s_send_accept (files_t *self, s_xfer_t *x)
             crypto_generichash_init (x->hst, NULL, 0, 32);
         x->hashed = 0;
     }
-    wire_frame_t f = { .type = WIRE_ACCEPT, .data = x->map, .size = xfer_map_size (x->count),
-                       .credit = x->credit };
-    memcpy (f.id, x->id, 16);
-    if (self->host.send (self->host.arg, x->peer, &f) == 0) {
-        x->state = S_RUNNING;
-        x->error [0] = 0;
-    }
-    s_report (self, x, s_now ());
+    x->state = S_RUNNING;
+    x->paused = P_NONE;
+    x->error [0] = 0;
+    x->last_progress = self->now;
+    s_send_accept_frame (self, x);
+    s_report (self, x, self->now);
 }
 
 //  Opens (or reopens, to resume) the temporary file.  Returns 0 or an error
@@ -1086,34 +1200,33 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
     if (rc != 0) {
         s_error (self, sc_errname (rc), "%s offered a file with impossible numbers: refused (%s)",
                  s_peer_name (self, peer), sc_strerror (rc));
-        if (rc == SC_ETOOBIG || rc == SC_EMALFORMED) {
-            wire_frame_t f = { .type = WIRE_REFUSE, .text = "offer refused: impossible size or chunks",
-                               .text_len = strlen ("offer refused: impossible size or chunks") };
-            memcpy (f.id, o.id, 16);
-            self->host.send (self->host.arg, peer, &f);
-        }
+        if (rc == SC_ETOOBIG || rc == SC_EMALFORMED)
+            s_send_ctl (self, peer, WIRE_REFUSE, o.id, 0, "offer refused: impossible size or chunks");
         return;
     }
     s_xfer_t *x = s_find (self, o.id);
     if (x) {
         //  The same transfer offered again (peer back or restarted): resume,
         //  if it is the same file from the same peer
-        if (x->out || memcmp (x->peer, peer, 32) != 0 || x->size != o.size
-        ||  x->count != o.chunk_count || memcmp (x->hash, o.hash, 32) != 0
-        ||  x->state == S_DONE || x->state == S_FAILED) {
-            if (x->state == S_DONE && !x->out && memcmp (x->peer, peer, 32) == 0) {
-                wire_frame_t f = { .type = WIRE_DONE, .ok = 1 };
-                memcpy (f.id, x->id, 16);
-                self->host.send (self->host.arg, peer, &f);
-            }
+        if (x->out || memcmp (x->peer, peer, 32) != 0)
+            return;
+        //  Ended here: the sender missed how (its DONE or CANCEL was lost)
+        if (x->state == S_DONE || x->state == S_FAILED) {
+            s_send_ctl (self, peer, x->state == S_DONE? WIRE_DONE: WIRE_CANCEL, x->id,
+                        x->state == S_DONE, NULL);
             return;
         }
+        if (x->size != o.size || x->count != o.chunk_count || memcmp (x->hash, o.hash, 32) != 0)
+            return;
         memcpy (x->key, o.key, 32);
-        if (x->state == S_OFFERED)
-            return;             //  still waiting for /accept
+        //  Waiting for /accept (a new offer, or room on the disk), or
+        //  checking what came: DONE follows
+        if (x->state == S_OFFERED || x->state == S_VERIFYING
+        ||  (x->state == S_PAUSED && x->paused == P_DISK))
+            return;
         if (s_open_part (self, x) != 0) {
-            x->state = S_PAUSED;
-            s_report (self, x, s_now ());
+            s_pause (self, x, P_DISK, x->error);
+            s_report (self, x, self->now);
             return;
         }
         s_send_accept (self, x);
@@ -1148,9 +1261,7 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
         if (s_open_part (self, x) != 0) {
             char why [512];
             snprintf (why, sizeof why, "%s", x->error);
-            wire_frame_t f = { .type = WIRE_REFUSE, .text = why, .text_len = strlen (why) };
-            memcpy (f.id, x->id, 16);
-            self->host.send (self->host.arg, peer, &f);
+            s_send_ctl (self, peer, WIRE_REFUSE, x->id, 0, why);
             s_fail (self, x, why, false);
             return;
         }
@@ -1159,7 +1270,7 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
         return;
     }
     s_save (self, x);
-    s_report (self, x, s_now ());
+    s_report (self, x, self->now);
     char msg [400];
     snprintf (msg, sizeof msg, "%s offers '%s' (%llu bytes): /accept %.8s or /reject %.8s",
               s_peer_name (self, peer), x->name, (unsigned long long) x->size, x->idhex, x->idhex);
@@ -1219,27 +1330,25 @@ s_verify_slice (files_t *self, s_xfer_t *x)
     crypto_generichash_final (x->hst, hash, 32);
     sodium_free (x->hst);
     x->hst = NULL;
-    wire_frame_t f = { .type = WIRE_DONE };
-    memcpy (f.id, x->id, 16);
     if (sodium_memcmp (hash, x->hash, 32) != 0) {
-        f.ok = 0;
-        self->host.send (self->host.arg, x->peer, &f);
+        s_send_ctl (self, x->peer, WIRE_DONE, x->id, 0, NULL);
         s_fail (self, x, "the file's hash does not match the offer: discarded", false);
         return false;
     }
     if (fsync (x->fd) != 0 || s_finish_name (self, x) != 0) {
-        x->state = S_PAUSED;
+        char why [512];
+        snprintf (why, sizeof why, "%s", x->error [0]? x->error: strerror (errno));
         if (!x->error [0])
-            snprintf (x->error, sizeof x->error, "cannot save the file: %s", strerror (errno));
-        s_report (self, x, s_now ());
+            snprintf (why, sizeof why, "cannot save the file: %s", strerror (errno));
+        s_pause (self, x, P_DISK, why);
+        s_report (self, x, self->now);
         return false;
     }
-    f.ok = 1;
-    self->host.send (self->host.arg, x->peer, &f);
+    s_send_ctl (self, x->peer, WIRE_DONE, x->id, 1, NULL);
     x->state = S_DONE;
     x->part [0] = 0;            //  renamed: nothing to remove
     s_release (self, x, false);
-    s_report (self, x, s_now ());
+    s_report (self, x, self->now);
     return false;
 }
 
@@ -1262,12 +1371,13 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
     ssize_t n = pwrite (x->fd, self->buf, (size_t) len, (off_t) (f->index * x->chunk_size));
     if (n != (ssize_t) len) {
         //  A full disk pauses: what is written stays, the rest comes later
-        x->state = S_PAUSED;
-        snprintf (x->error, sizeof x->error, "%s: paused with %llu of %llu bytes kept; free some "
+        char why [512];
+        snprintf (why, sizeof why, "%s: paused with %llu of %llu bytes kept; free some "
                   "space, then /accept %.8s", errno == ENOSPC? "the disk is full": strerror (errno),
                   (unsigned long long) s_bytes (x), (unsigned long long) x->size, x->idhex);
+        s_pause (self, x, P_DISK, why);
         s_save (self, x);
-        s_report (self, x, s_now ());
+        s_report (self, x, self->now);
         return;
     }
     xfer_map_set (x->map, f->index);
@@ -1277,27 +1387,16 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
         crypto_generichash_update (x->hst, self->buf, (size_t) len);
         x->hashed += len;
     }
-    if (x->credit)
-        x->credit--;
+    x->last_progress = self->now;
     if (x->have == x->count) {
         x->state = S_VERIFYING;
         s_save (self, x);
         return;
     }
-    //  Give the credit back, a few at a time
-    if (++x->owed >= 4 || x->credit == 0) {
-        uint64_t missing = x->count - x->have;
-        uint64_t grant = x->owed;
-        if (x->credit + grant > missing)
-            grant = missing > x->credit? missing - x->credit: 0;
-        if (grant) {
-            wire_frame_t c = { .type = WIRE_CREDIT, .credit = grant };
-            memcpy (c.id, x->id, 16);
-            if (self->host.send (self->host.arg, x->peer, &c) == 0)
-                x->credit += grant;
-        }
-        x->owed = 0;
-    }
+    //  Grant more once a quarter of the window is used (one small frame
+    //  per few chunks)
+    if (s_grant_value (x) >= x->granted + XFER_WINDOW / 4)
+        s_send_grant (self, x);
 }
 
 void
@@ -1323,9 +1422,7 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
             }
         char why [300];
         snprintf (why, sizeof why, "no file called '%s' is shared", name);
-        wire_frame_t r = { .type = WIRE_REFUSE, .text = why, .text_len = strlen (why) };
-        memcpy (r.id, f->id, 16);
-        self->host.send (self->host.arg, peer, &r);
+        s_send_ctl (self, peer, WIRE_REFUSE, f->id, 0, why);
         return;
     }
     //  Everything else names a transfer, which must be with this peer
@@ -1351,8 +1448,14 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
         return;
     switch (f->type) {
         case WIRE_ACCEPT:
-            if (!x->out || (x->state != S_OFFERED && x->state != S_PAUSED && x->state != S_RUNNING)
-            ||  f->size != xfer_map_size (x->count))
+            if (!x->out)
+                return;
+            if (x->state == S_FAILED) {
+                s_send_ctl (self, peer, WIRE_CANCEL, x->id, 0, NULL);     //  it missed ours
+                return;
+            }
+            if ((x->state != S_OFFERED && x->state != S_PAUSED && x->state != S_RUNNING)
+            ||  f->size != xfer_map_size (x->count) || x->fd < 0)
                 return;
             //  The receiver's bitmap is the truth: send what it lacks
             memcpy (x->map, f->data, f->size);
@@ -1360,14 +1463,17 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
             for (uint64_t i = 0; i < x->count; i++)
                 x->have += xfer_map_get (x->map, i);
             x->next = 0;
-            x->credit = f->credit < XFER_WINDOW * 4? f->credit: XFER_WINDOW * 4;
+            x->limit = 0;
+            s_take_grant (self, x, f->credit);
             x->state = S_RUNNING;
+            x->paused = P_NONE;
             x->error [0] = 0;
-            s_report (self, x, s_now ());
+            x->last_progress = x->last_resync = self->now;
+            s_report (self, x, self->now);
             break;
         case WIRE_CREDIT:
             if (x->out && x->state == S_RUNNING)
-                x->credit = x->credit + f->credit < XFER_WINDOW * 4? x->credit + f->credit: XFER_WINDOW * 4;
+                s_take_grant (self, x, f->credit);
             break;
         case WIRE_CHUNK:
             if (!x->out)
@@ -1379,7 +1485,7 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
                     x->state = S_DONE;
                     x->have = x->count;
                     s_release (self, x, false);
-                    s_report (self, x, s_now ());
+                    s_report (self, x, self->now);
                 }
                 else
                     s_fail (self, x, "the receiver found the hash wrong", false);
@@ -1434,6 +1540,18 @@ files_accept (files_t *self, const char *prefix)
     s_xfer_t *x = s_find_prefix (self, prefix);
     if (!x)
         return;
+    if (x->out && x->state == S_PAUSED) {
+        //  Resume a send: offer again, the receiver answers with its bitmap
+        if (x->fd < 0 && (x->fd = open (x->path, O_RDONLY | O_CLOEXEC)) < 0) {
+            s_fail (self, x, "the file to send is gone", true);
+            return;
+        }
+        s_send_offer (self, x, false);
+        if (x->state == S_PAUSED)
+            s_error (self, "offline", "%s is not reachable now: %.8s resumes when it is back",
+                     s_peer_name (self, x->peer), x->idhex);
+        return;
+    }
     if (x->out || (x->state != S_OFFERED && x->state != S_PAUSED)) {
         s_error (self, "invalid", "transfer %.8s is not waiting to be accepted", x->idhex);
         return;
@@ -1455,9 +1573,7 @@ files_reject (files_t *self, const char *prefix)
         s_error (self, "invalid", "transfer %.8s is not an offer to us", x->idhex);
         return;
     }
-    wire_frame_t f = { .type = WIRE_REFUSE, .text = "declined", .text_len = 8 };
-    memcpy (f.id, x->id, 16);
-    self->host.send (self->host.arg, x->peer, &f);
+    s_send_ctl (self, x->peer, WIRE_REFUSE, x->id, 0, "declined");
     s_fail (self, x, "rejected", false);
 }
 
@@ -1504,25 +1620,73 @@ files_peer_down (files_t *self, const uint8_t peer [32])
         s_xfer_t *x = self->xfers [i];
         if (memcmp (x->peer, peer, 32) == 0 && (x->state == S_RUNNING || x->state == S_OFFERED)
         &&  !(x->state == S_OFFERED && !x->out)) {
-            x->state = S_PAUSED;
-            snprintf (x->error, sizeof x->error, "the peer is gone: resumes when it is back");
+            s_pause (self, x, P_PEER, "the peer is gone: resumes when it is back");
             if (!x->out)
                 s_save (self, x);
-            s_report (self, x, s_now ());
+            s_report (self, x, self->now);
         }
     }
+}
+
+//  Watches a running transfer for progress (tick): a receiver repeats its
+//  grant when nothing came for a second and compares bitmaps again
+//  (ACCEPT) after RESYNC_MS; a sender waiting for credit or for DONE
+//  offers again (the receiver answers with its bitmap) after twice that,
+//  so the receiver, which knows what is missing, goes first.  After the
+//  stall timeout the transfer is paused, with a sentence, on each side.
+static void
+s_watch (files_t *self, s_xfer_t *x, int64_t now)
+{
+    if (x->state != S_RUNNING || !x->last_progress)
+        return;
+    int64_t idle = now - x->last_progress;
+    if (!x->out) {
+        if (idle >= RESYNC_MS && now - x->last_resync >= RESYNC_MS) {
+            self->stats.resyncs++;
+            s_send_accept_frame (self, x);
+        }
+        else if (idle >= REGRANT_MS && now - x->last_grant >= REGRANT_MS) {
+            self->stats.grants_repeated++;
+            s_send_grant (self, x);
+        }
+    }
+    else {
+        bool waiting = x->have >= x->limit || s_next_missing (x) >= x->count;
+        if (!waiting)
+            return;             //  it can send: work() does
+        if (idle >= 2 * RESYNC_MS && now - x->last_resync >= 2 * RESYNC_MS) {
+            self->stats.resyncs++;
+            s_send_offer (self, x, false);
+        }
+    }
+    if (idle < self->stall_ms)
+        return;
+    self->stats.stalls++;
+    char why [512];
+    snprintf (why, sizeof why, "%s for %lld s although the link to %s is up: paused; it resumes "
+              "when the link is back, or with /accept %.8s",
+              x->out? "no credit came": "no data came", (long long) (idle / 1000),
+              s_peer_name (self, x->peer), x->idhex);
+    s_pause (self, x, P_STALL, why);
+    if (!x->out)
+        s_save (self, x);
+    s_report (self, x, now);
 }
 
 bool
 files_work (files_t *self, int64_t now)
 {
+    self->now = now;
     bool more = false;
     int budget = SEND_BURST;
     if (self->opts.max_rate) {
-        //  Whole chunks within what this tenth of a second allows
+        //  A bucket refilled at max_rate: whole chunks go while it holds a
+        //  tenth of a second's worth, and one chunk may overdraw it (the
+        //  debt is paid before the next)
         if (now - self->rate_start >= 100) {
+            uint64_t refill = self->opts.max_rate * (uint64_t) (now - self->rate_start) / 1000;
+            self->rate_bytes = self->rate_bytes > refill? self->rate_bytes - refill: 0;
             self->rate_start = now;
-            self->rate_bytes = 0;
         }
         uint64_t allowed = self->opts.max_rate / 10;
         uint64_t left = allowed > self->rate_bytes? allowed - self->rate_bytes: 0;
@@ -1536,7 +1700,9 @@ files_work (files_t *self, int64_t now)
         else if (x->state == S_VERIFYING)
             more |= s_verify_slice (self, x);
         else if (x->out && x->state == S_RUNNING) {
-            while (budget > 0 && x->credit > 0 && x->state == S_RUNNING) {
+            //  A send the link refused is tried again at the next wake-up,
+            //  not in a busy loop
+            while (budget > 0 && x->have < x->limit && x->state == S_RUNNING) {
                 uint64_t index = s_next_missing (x);
                 if (index >= x->count)
                     break;      //  all sent: DONE will come
@@ -1544,9 +1710,9 @@ files_work (files_t *self, int64_t now)
                     break;
                 budget--;
             }
-            if (x->state == S_RUNNING && x->credit > 0 && s_next_missing (x) < x->count && budget > 0)
-                more = true;
         }
+        else if (!x->out && x->state == S_RUNNING && x->grant_due)
+            s_send_grant (self, x);
     }
     if (budget == 0 && !self->opts.max_rate)
         more = true;
@@ -1556,6 +1722,8 @@ files_work (files_t *self, int64_t now)
 void
 files_tick (files_t *self, int64_t now)
 {
+    self->now = now;
+    ctlq_flush (self->ctl, now);
     //  A probe that takes too long says "not a video"
     bool gave_up = false;
     for (size_t i = 0; i < self->nshares; i++)
@@ -1567,9 +1735,20 @@ files_tick (files_t *self, int64_t now)
         s_probe_next (self);
     for (size_t i = 0; i < self->nxfers; i++) {
         s_xfer_t *x = self->xfers [i];
+        s_watch (self, x, now);
         if (x->state == S_RUNNING && now - x->last_event >= PROGRESS_MS)
             s_report (self, x, now);
         if (!x->out && x->dirty && x->state != S_DONE && x->state != S_FAILED)
             s_save (self, x);
     }
+}
+
+files_stats_t
+files_stats (files_t *self)
+{
+    files_stats_t st = self->stats;
+    ctlq_stats_t q = ctlq_stats (self->ctl);
+    st.ctl_queued = q.queued;
+    st.ctl_dropped = q.dropped;
+    return st;
 }

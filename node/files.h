@@ -54,7 +54,19 @@ typedef struct {
     uint64_t accept_max;        //  larger offers are asked about
     uint64_t max_rate;          //  bytes per second sent, 0 = no limit
     const char *helper;         //  securechat-media, which probes shares (NULL: none)
+    int64_t stall_ms;           //  no progress this long on a live link: paused (0: 60 s)
 } files_opts_t;
+
+//  What flow control saw (for /stats).
+typedef struct {
+    uint64_t credit_clamped;    //  grants past our own window, held to it
+    uint64_t credit_stale;      //  grants lower than one already seen, ignored
+    uint64_t grants_repeated;   //  grants we sent again because nothing came
+    uint64_t resyncs;           //  bitmaps compared again after no progress
+    uint64_t stalls;            //  transfers paused by the stall timeout
+    uint64_t ctl_queued;        //  control frames that met a full link and waited
+    uint64_t ctl_dropped;       //  control frames given up
+} files_stats_t;
 
 typedef struct _files_t files_t;
 
@@ -96,7 +108,10 @@ void files_on_poll (files_t *self, const zmq_pollitem_t *items, int count);
 //  Does a slice of pending work (hashing, sending chunks).  Returns true
 //  when more can be done at once (poll without waiting).
 bool files_work (files_t *self, int64_t now_ms);
-//  Once in a while: progress events, saving receiver state.
+//  Once in a while: progress events, saving receiver state, control
+//  frames that waited for the link, stall recovery.
 void files_tick (files_t *self, int64_t now_ms);
+//  Counters for /stats.
+files_stats_t files_stats (files_t *self);
 
 #endif

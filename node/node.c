@@ -92,6 +92,7 @@ struct _node_t {
     int udp_answers;
     struct {
         uint64_t bad_frames, unknown_sender, refused_msgs, udp_dropped, peers_refused;
+        uint64_t elsewhere;     //  records of linked peers from another address, ignored
     } stats;
 };
 
@@ -403,6 +404,13 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
     //  (a peer just met has no address yet)
     bool moved = box_changed || (peer->host [0]
                                  && (peer->port != rec->port || strcmp (peer->host, host) != 0));
+    //  A linked peer is never moved by a beacon or an answer: a machine
+    //  with several addresses is heard from each, and a copy can be sent
+    //  from anywhere.  The address changes only once the link is lost.
+    if (moved && !via_link && !box_changed && peer->online && s_linked (peer)) {
+        self->stats.elsewhere++;
+        moved = false;
+    }
     if (via_link) {
         peer->session = session;        //  so a HELLO sent below says we heard it
         //  The link the HELLO came on is the one; a DEALER of ours to
@@ -692,12 +700,16 @@ s_beacon_skip (const uint8_t sign_pk [32], const struct sockaddr_in *from, uint1
 {
     node_t *self = arg;
     peer_t *peer = peers_find_sign (self->peers, sign_pk);
-    if (!peer || !s_linked (peer) || (flags & (RECORD_FLAG_LEAVE | RECORD_FLAG_START))
-    ||  peer->port != port)
+    if (!peer || !s_linked (peer) || (flags & (RECORD_FLAG_LEAVE | RECORD_FLAG_START)))
         return false;
     char host [64];
     udp_ntoa (from, host, sizeof host);
-    return strcmp (peer->host, host) == 0;
+    bool here = peer->port == port && strcmp (peer->host, host) == 0;
+    //  From another of its addresses, or a copy from elsewhere: while the
+    //  link is up it changes nothing either (the address rule)
+    if (!here && peer->online)
+        self->stats.elsewhere++;
+    return here || peer->online;
 }
 
 static void
@@ -996,6 +1008,42 @@ s_cmd_history (node_t *self, const cmd_t *cmd)
 }
 
 static void
+s_cmd_stats (node_t *self)
+{
+    beacon_stats_t b = { 0 };
+    if (self->beacon)
+        b = beacon_stats (self->beacon);
+    files_stats_t fs = files_stats (self->files);
+    streams_stats_t ss = streams_stats (self->streams);
+    ui_emit (self->ui, json_pack (
+        "{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I,"
+        " s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "event", "stats", "discovery", self->beacon != NULL,
+        "beacons", "received", (json_int_t) b.received, "wrong_size", (json_int_t) b.wrong_size,
+        "malformed", (json_int_t) b.malformed, "bad_signature", (json_int_t) b.bad_signature,
+        "own", (json_int_t) b.own, "stale", (json_int_t) b.stale,
+        "replayed", (json_int_t) b.replayed, "over_budget", (json_int_t) b.over_budget,
+        "linked", (json_int_t) b.linked, "checked", (json_int_t) b.checked,
+        "elsewhere", (json_int_t) self->stats.elsewhere,
+        "bad_frames", (json_int_t) self->stats.bad_frames,
+        "unknown_sender", (json_int_t) self->stats.unknown_sender,
+        "refused_messages", (json_int_t) self->stats.refused_msgs,
+        "udp_dropped", (json_int_t) self->stats.udp_dropped,
+        "peers_refused", (json_int_t) self->stats.peers_refused,
+        "peers", (int) peers_size (self->peers),
+        "files", "credit_clamped", (json_int_t) fs.credit_clamped,
+        "credit_stale", (json_int_t) fs.credit_stale,
+        "grants_repeated", (json_int_t) fs.grants_repeated, "resyncs", (json_int_t) fs.resyncs,
+        "stalls", (json_int_t) fs.stalls, "control_queued", (json_int_t) fs.ctl_queued,
+        "control_dropped", (json_int_t) fs.ctl_dropped,
+        "streams", "credit_clamped", (json_int_t) ss.credit_clamped,
+        "credit_stale", (json_int_t) ss.credit_stale,
+        "grants_repeated", (json_int_t) ss.grants_repeated, "stalls", (json_int_t) ss.stalls,
+        "control_queued", (json_int_t) ss.ctl_queued,
+        "control_dropped", (json_int_t) ss.ctl_dropped));
+}
+
+static void
 s_on_line (const char *line, void *arg)
 {
     node_t *self = arg;
@@ -1090,27 +1138,9 @@ s_on_line (const char *line, void *arg)
         case CMD_CANCEL:
             files_cancel (self->files, cmd->argv [0]);
             break;
-        case CMD_STATS: {
-            beacon_stats_t b = { 0 };
-            if (self->beacon)
-                b = beacon_stats (self->beacon);
-            ui_emit (self->ui, json_pack (
-                "{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I,"
-                " s:i}",
-                "event", "stats", "discovery", self->beacon != NULL,
-                "beacons", "received", (json_int_t) b.received, "wrong_size", (json_int_t) b.wrong_size,
-                "malformed", (json_int_t) b.malformed, "bad_signature", (json_int_t) b.bad_signature,
-                "own", (json_int_t) b.own, "stale", (json_int_t) b.stale,
-                "replayed", (json_int_t) b.replayed, "over_budget", (json_int_t) b.over_budget,
-                "linked", (json_int_t) b.linked, "checked", (json_int_t) b.checked,
-                "bad_frames", (json_int_t) self->stats.bad_frames,
-                "unknown_sender", (json_int_t) self->stats.unknown_sender,
-                "refused_messages", (json_int_t) self->stats.refused_msgs,
-                "udp_dropped", (json_int_t) self->stats.udp_dropped,
-                "peers_refused", (json_int_t) self->stats.peers_refused,
-                "peers", (int) peers_size (self->peers)));
+        case CMD_STATS:
+            s_cmd_stats (self);
             break;
-        }
         case CMD_HELP:
             ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", cmd_help ()));
             break;
@@ -1234,13 +1264,14 @@ node_new (const opts_t *opts, const char *home, const char *name,
     }
     files_opts_t fo = { .home = home, .downloads = downloads, .policy = (files_policy_t) opts->accept_policy,
                         .accept_max = opts->accept_max, .max_rate = opts->max_rate,
-                        .helper = self->helper [0]? self->helper: NULL };
+                        .helper = self->helper [0]? self->helper: NULL,
+                        .stall_ms = (int64_t) opts->stall_s * 1000 };
     files_host_t fh = { .send = s_files_send, .seal = s_files_seal, .event = s_files_event,
                         .peer_name = s_files_peer_name, .arg = self };
     self->files = files_new (&fo, &fh, err);
     if (!self->files)
         goto fail;
-    streams_opts_t so = { .helper = fo.helper, .player = opts->player };
+    streams_opts_t so = { .helper = fo.helper, .player = opts->player, .stall_ms = fo.stall_ms };
     streams_host_t sh = { .send = s_files_send, .event = s_files_event,
                           .peer_name = s_streams_peer_name, .find_share = s_streams_find_share,
                           .arg = self };

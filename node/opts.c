@@ -38,6 +38,8 @@ opts_usage (const char *argv0)
 "                         verified peers) or 'ask' (always /accept ID)\n"
 "  --accept-max SIZE      larger offers are asked about (default 2G; K, M, G)\n"
 "  --max-rate SIZE        send files at most this many bytes a second (K, M, G)\n"
+"  --stall-timeout SECS   a transfer that makes no progress this long on a live\n"
+"                         link is paused, a stream ended (default 60)\n"
 "  --player CMD           shell command that plays a video fed on its stdin, for\n"
 "                         /watch (default: ffplay, else mpv, when installed)\n"
 "  --passphrase-file FILE encrypt the identity with the passphrase in FILE\n"
@@ -56,7 +58,8 @@ int
 opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
 {
     enum { O_NAME = 256, O_HOME, O_PORT, O_BIND, O_PEER, O_PASS, O_JSON, O_WHOAMI,
-           O_NODISC, O_BPORT, O_BADDR, O_BIFACE, O_DOWNLOADS, O_ACCEPT, O_ACCEPT_MAX, O_RATE, O_PLAYER };
+           O_NODISC, O_BPORT, O_BADDR, O_BIFACE, O_DOWNLOADS, O_ACCEPT, O_ACCEPT_MAX, O_RATE, O_PLAYER,
+           O_STALL };
     static const struct option longopts [] = {
         { "name", required_argument, NULL, O_NAME },
         { "home", required_argument, NULL, O_HOME },
@@ -70,6 +73,7 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
         { "accept", required_argument, NULL, O_ACCEPT },
         { "accept-max", required_argument, NULL, O_ACCEPT_MAX },
         { "max-rate", required_argument, NULL, O_RATE },
+        { "stall-timeout", required_argument, NULL, O_STALL },
         { "player", required_argument, NULL, O_PLAYER },
         { "beacon-port", required_argument, NULL, O_BPORT },
         { "beacon-addr", required_argument, NULL, O_BADDR },
@@ -83,6 +87,7 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
     memset (o, 0, sizeof *o);
     o->bind = "*";
     o->accept_max = 2ULL << 30;
+    o->stall_s = 60;
     opterr = 0;
     optind = 1;
     int c;
@@ -127,6 +132,16 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
                     o->max_rate = v * mult;
                 else
                     o->accept_max = v * mult;
+                break;
+            }
+            case O_STALL: {
+                long secs = strtol (optarg, &end, 10);
+                if (*optarg == 0 || *end || secs < 1 || secs > 86400) {
+                    snprintf (err, err_size, "--stall-timeout needs seconds from 1 to 86400, not '%s'",
+                              optarg);
+                    return SC_EINVAL;
+                }
+                o->stall_s = (int) secs;
                 break;
             }
             case O_PORT:

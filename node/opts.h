@@ -25,6 +25,7 @@ typedef struct {
     int accept_policy;          //  files_policy_t
     unsigned long long accept_max;
     unsigned long long max_rate;
+    int stall_s;                //  no progress this long on a live link: paused / ended
     const char *player;         //  NULL: ffplay or mpv when installed
     const char *passphrase_file;
     bool json;

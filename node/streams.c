@@ -19,11 +19,14 @@
 #include "../crypto/identity.h"
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
+#include "ctlq.h"
 #include "mediajob.h"
 #include "streams.h"
 #include "xfer.h"
 
 #define HEADER_WAIT_MS 10000        //  a WATCH unanswered this long has failed
+#define REGRANT_MS 1000             //  a viewer that heard nothing this long repeats its grant
+#define STALL_MS_DEFAULT 60000      //  no progress this long on a live link: the stream ends
 #define CREDIT_MAX 64               //  a viewer cannot ask for more in flight
 #define QUEUE_LOW (256 * 1024)      //  a viewer returns credit below this much queued
 #define SOCKET_BUFFER (1024 * 1024) //  for the data sockets to the jobs
@@ -45,9 +48,15 @@ typedef struct {
     size_t in_len, in_cap;      //  a demux job's batches, or a mux job's short notes
     uint8_t *outq;              //  viewer: messages to the job
     size_t outq_len, outq_off;
-    uint64_t credit;            //  owner: batches we may send
-    uint64_t granted;           //  viewer: batches granted in all
+    //  Credit is cumulative: the viewer grants "up to batch N" (seq < N),
+    //  so a lost, late or repeated grant can neither shrink nor inflate
+    //  the window.
+    uint64_t limit;             //  owner: the highest grant seen (held to CREDIT_MAX ahead)
+    uint64_t granted;           //  viewer: the grant given (batches in all)
     uint64_t unreturned;        //  viewer: batches queued, credit not yet returned
+    bool grant_due;             //  viewer: the grant could not go out yet
+    int64_t last_grant;         //  viewer: when the grant last went out
+    int64_t last_heard;         //  monotonic ms of the peer's last frame for this stream
     uint64_t seq;               //  owner: next to send; viewer: next expected
     bool header;                //  viewer: the header came
     media_header_t hdr;         //  viewer: for checking batches (no extradata kept)
@@ -72,6 +81,9 @@ struct _streams_t {
     s_stream_t streams [STREAMS_MAX];
     int polled [STREAMS_MAX];   //  stream of each poll item given out
     int npolled;
+    ctlq_t *ctlq;               //  ends and refusals that met a full link
+    int64_t stall_ms;
+    streams_stats_t stats;
 };
 
 static int64_t
@@ -305,7 +317,8 @@ s_tell_end (streams_t *self, s_stream_t *s, bool ok, const char *why)
 {
     wire_frame_t f = { .type = WIRE_SEND, .ok = ok, .text = why, .text_len = strlen (why) };
     memcpy (f.id, s->sid, WIRE_ID_SIZE);
-    s_send (self, s, &f);
+    if (ctlq_send (self->ctlq, s->peer, &f, s_now ()) != 0)
+        log_warn ("the end of stream %.8s is lost (out of memory)", s->idhex);
 }
 
 //  Ends a stream now: says why (and tells the peer when tell), frees it.
@@ -472,6 +485,7 @@ streams_watch (streams_t *self, const uint8_t peer [32], const char *name, int64
         goto fail;
     }
     s->granted = STREAMS_WINDOW;
+    s->last_grant = s->last_heard = s_now ();
     s_emit (self, s_json (self, s, "requested"));
     return;
 fail:
@@ -513,6 +527,18 @@ s_queue (s_stream_t *s, char kind, const uint8_t *body, size_t len)
     return 0;
 }
 
+//  Sends the viewer's grant (cumulative: repeating it is harmless); when
+//  the link does not take it, the tick tries again.
+static void
+s_send_grant (streams_t *self, s_stream_t *s)
+{
+    wire_frame_t f = { .type = WIRE_SCREDIT, .credit = s->granted };
+    memcpy (f.id, s->sid, WIRE_ID_SIZE);
+    s->grant_due = s_send (self, s, &f) != 0;
+    if (!s->grant_due)
+        s->last_grant = s_now ();
+}
+
 //  Writes what waits for the job; returns credit once it is all taken.
 static void
 s_viewer_write (streams_t *self, s_stream_t *s)
@@ -533,12 +559,9 @@ s_viewer_write (streams_t *self, s_stream_t *s)
     //  window at a time (one small frame per several batches).  The owner
     //  stops only with a whole window out, so enough always comes back.
     if (s->outq_len - s->outq_off <= QUEUE_LOW && s->unreturned >= STREAMS_WINDOW / 4 && !s->ending) {
-        wire_frame_t f = { .type = WIRE_SCREDIT, .credit = s->unreturned };
-        memcpy (f.id, s->sid, WIRE_ID_SIZE);
-        if (s_send (self, s, &f) == 0) {
-            s->granted += s->unreturned;
-            s->unreturned = 0;
-        }
+        s->granted += s->unreturned;
+        s->unreturned = 0;
+        s_send_grant (self, s);
     }
     if (s->outq_off == s->outq_len && s->ending && !s->shut && s->fd >= 0) {
         shutdown (s->fd, SHUT_WR);
@@ -552,6 +575,7 @@ s_viewer_frame (streams_t *self, s_stream_t *s, const wire_frame_t *f)
     char err [256] = "";
     if (s->ending)
         return;                 //  what is still in flight after /stop
+    s->last_heard = s_now ();
     if (f->type == WIRE_STREAM) {
         if (s->header) {
             s_tell_end (self, s, false, "a second stream header");
@@ -640,6 +664,24 @@ s_viewer_message (streams_t *self, s_stream_t *s, char kind, const uint8_t *body
 //  ---------------------------------------------------------------------
 //  Owner
 
+//  Takes a viewer's grant: the highest counts, none reaches past
+//  CREDIT_MAX batches ahead of what was sent, whatever a viewer claims.
+//  Any grant, even one repeated, says the viewer is there.
+static void
+s_take_grant (streams_t *self, s_stream_t *s, uint64_t grant)
+{
+    s->last_heard = s_now ();
+    uint64_t cap = s->seq + CREDIT_MAX;
+    if (grant > cap) {
+        self->stats.credit_clamped++;
+        grant = cap;
+    }
+    if (grant > s->limit)
+        s->limit = grant;
+    else if (grant < s->limit)
+        self->stats.credit_stale++;
+}
+
 static void
 s_owner_watch (streams_t *self, const uint8_t peer [32], const wire_frame_t *f)
 {
@@ -660,7 +702,7 @@ s_owner_watch (streams_t *self, const uint8_t peer [32], const wire_frame_t *f)
     if (why) {
         no.text = why;
         no.text_len = strlen (why);
-        self->host.send (self->host.arg, peer, &no);
+        ctlq_send (self->ctlq, peer, &no, s_now ());
         return;
     }
     memcpy (name, f->text, f->text_len);
@@ -694,12 +736,13 @@ s_owner_watch (streams_t *self, const uint8_t peer [32], const wire_frame_t *f)
         wire_frame_t reply = no;
         reply.text = text;
         reply.text_len = strlen (text);
-        self->host.send (self->host.arg, peer, &reply);
+        ctlq_send (self->ctlq, peer, &reply, s_now ());
         log_info ("%s asked for '%s': %s", s_peer (self, peer), name, text);
         return;
     }
     s->offset_ms = (int64_t) (f->index > INT64_MAX / 2? 0: f->index);
-    s->credit = f->credit > CREDIT_MAX? CREDIT_MAX: f->credit;
+    s->limit = 0;
+    s_take_grant (self, s, f->credit);
     s_emit (self, s_json (self, s, "started"));
 }
 
@@ -720,7 +763,7 @@ s_owner_forward (streams_t *self, s_stream_t *s)
         char kind = (char) s->in [off + MEDIAJOB_HEADER];
         const uint8_t *body = s->in + off + MEDIAJOB_HEADER + 1;
         size_t size = len - 1;
-        if (kind == 'B' && s->credit == 0)
+        if (kind == 'B' && s->seq >= s->limit)
             break;
         if (kind == 'E') {
             char why [300];
@@ -737,7 +780,6 @@ s_owner_forward (streams_t *self, s_stream_t *s)
         }
         if (kind == 'B') {
             s->seq++;
-            s->credit--;
             s->bytes += size;
         }
         off += MEDIAJOB_HEADER + len;
@@ -770,9 +812,7 @@ streams_on_frame (streams_t *self, const uint8_t peer [32], const wire_frame_t *
         return;
     }
     if (f->type == WIRE_SCREDIT) {
-        //  Bounded, whatever a viewer claims (no wrap-around)
-        uint64_t more = f->credit > CREDIT_MAX? CREDIT_MAX: f->credit;
-        s->credit = s->credit + more > CREDIT_MAX? CREDIT_MAX: s->credit + more;
+        s_take_grant (self, s, f->credit);
         s_owner_forward (self, s);
     }
     else {
@@ -806,7 +846,7 @@ streams_poll_items (streams_t *self, zmq_pollitem_t *items, int max)
             if (s->in_len >= MEDIAJOB_HEADER + 1) {
                 size_t len = (size_t) bytes_get_be (s->in, MEDIAJOB_HEADER);
                 blocked = s->in_len >= MEDIAJOB_HEADER + len && s->in [MEDIAJOB_HEADER] == 'B'
-                       && s->credit == 0;
+                       && s->seq >= s->limit;
             }
             if (!blocked)
                 events = ZMQ_POLLIN;
@@ -926,6 +966,16 @@ streams_stop (streams_t *self, const char *prefix)
                                         : "no stream is running%s", plen? prefix: "");
 }
 
+streams_stats_t
+streams_stats (streams_t *self)
+{
+    streams_stats_t st = self->stats;
+    ctlq_stats_t q = ctlq_stats (self->ctlq);
+    st.ctl_queued = q.queued;
+    st.ctl_dropped = q.dropped;
+    return st;
+}
+
 void
 streams_list (streams_t *self)
 {
@@ -942,9 +992,43 @@ streams_list (streams_t *self)
     s_emit (self, json_pack ("{s:s, s:o}", "event", "streams", "streams", list));
 }
 
+//  Watches a running stream for progress.  A viewer that heard nothing
+//  for a second repeats its grant (also while its player is paused, so
+//  the owner knows it is there); a viewer owed batches that come for the
+//  stall timeout, or an owner waiting for credit that hears nothing for
+//  as long, ends the stream with the reason.  Returns true when it ended.
+static bool
+s_watch (streams_t *self, s_stream_t *s, int64_t now)
+{
+    if (s->ending || (!s->owner && !s->header))
+        return false;
+    int64_t idle = now - s->last_heard;
+    if (!s->owner && (s->grant_due || (idle >= REGRANT_MS && now - s->last_grant >= REGRANT_MS))) {
+        self->stats.grants_repeated += !s->grant_due;
+        s_send_grant (self, s);
+    }
+    //  Owed: the viewer granted more than came; waiting: the owner has
+    //  sent all it was granted
+    bool stuck = s->owner? s->seq >= s->limit: s->granted > s->seq;
+    if (!stuck || idle < self->stall_ms)
+        return false;
+    self->stats.stalls++;
+    char why [300];
+    snprintf (why, sizeof why, "nothing came from %s for %lld s although the link is up",
+              s_peer (self, s->peer), (long long) (idle / 1000));
+    if (s->owner)
+        s_end (self, s, false, why, true);
+    else {
+        s_tell_end (self, s, false, "stalled");
+        s_finish_viewer (self, s, false, why);
+    }
+    return true;
+}
+
 void
 streams_tick (streams_t *self, int64_t now)
 {
+    ctlq_flush (self->ctlq, now);
     for (int i = 0; i < STREAMS_MAX; i++) {
         s_stream_t *s = &self->streams [i];
         if (!s->used)
@@ -953,7 +1037,11 @@ streams_tick (streams_t *self, int64_t now)
             s->player = 0;      //  the job notices at its next write
         if (s->owner && s->retry)
             s_owner_forward (self, s);
-        else if (!s->owner && !s->header && !s->ending && now - s->started > HEADER_WAIT_MS) {
+        if (!s->used)
+            continue;
+        if (s_watch (self, s, now))
+            continue;
+        if (!s->owner && !s->header && !s->ending && now - s->started > HEADER_WAIT_MS) {
             char why [300];
             snprintf (why, sizeof why, "%s did not answer the /watch", s_peer (self, s->peer));
             s_tell_end (self, s, false, "no answer in time");
@@ -980,6 +1068,12 @@ streams_new (const streams_opts_t *opts, const streams_host_t *host)
     self->opts = *opts;
     self->host = *host;
     self->ctl = -1;
+    self->stall_ms = opts->stall_ms > 0? opts->stall_ms: STALL_MS_DEFAULT;
+    self->ctlq = ctlq_new (host->send, host->arg);
+    if (!self->ctlq) {
+        free (self);
+        return NULL;
+    }
     if (opts->player && *opts->player)
         snprintf (self->player, sizeof self->player, "%s", opts->player);
     else
@@ -1005,6 +1099,9 @@ streams_destroy (streams_t **self_p)
         s_free (s);
     }
     s_helper_stop (self);
+    //  What the links took at the last moment is all the peers get
+    ctlq_flush (self->ctlq, s_now ());
+    ctlq_destroy (&self->ctlq);
     free (self);
     *self_p = NULL;
 }

@@ -46,7 +46,18 @@ typedef struct {
 typedef struct {
     const char *helper;         //  path of securechat-media
     const char *player;         //  --player CMD; NULL: ffplay or mpv when installed
+    int64_t stall_ms;           //  no progress this long on a live link ends a stream (0: 60 s)
 } streams_opts_t;
+
+//  What flow control saw (for /stats).
+typedef struct {
+    uint64_t credit_clamped;    //  grants past our own window, held to it
+    uint64_t credit_stale;      //  grants lower than one already seen, ignored
+    uint64_t grants_repeated;   //  grants sent again because nothing came
+    uint64_t stalls;            //  streams ended by the stall timeout
+    uint64_t ctl_queued;        //  control frames that met a full link and waited
+    uint64_t ctl_dropped;       //  control frames given up
+} streams_stats_t;
 
 typedef struct _streams_t streams_t;
 
@@ -73,7 +84,10 @@ void streams_peer_down (streams_t *self, const uint8_t peer [32]);
 int streams_poll_items (streams_t *self, zmq_pollitem_t *items, int max);
 //  Handles what the poll found on the items streams_poll_items gave.
 void streams_on_poll (streams_t *self, const zmq_pollitem_t *items, int count, int64_t now_ms);
-//  Timeouts and finished players; call every tick.
+//  Timeouts, stalls, grants and ends that waited for the link, finished
+//  players; call every tick.
 void streams_tick (streams_t *self, int64_t now_ms);
+//  Counters for /stats.
+streams_stats_t streams_stats (streams_t *self);
 
 #endif
