@@ -33,6 +33,7 @@
 #define REGRANT_MS 1000                 //  receiver: repeat the grant when nothing came this long
 #define RESYNC_MS 3000                  //  no progress this long: compare bitmaps again
 #define STALL_MS_DEFAULT 60000          //  no progress this long: paused
+#define REOFFER_MS 10000                //  an offer with no answer is made again
 
 typedef enum {
     S_HASHING,      //  sender: hashing before the offer
@@ -79,6 +80,8 @@ typedef struct {
     uint64_t limit;             //  out: the highest grant seen (held to our own window)
     uint64_t granted;           //  in: the grant we gave last
     bool grant_due;             //  in: the grant could not go out yet
+    bool accept_due;            //  in: ACCEPT could not go out yet
+    bool offer_due;             //  out: OFFER could not go out yet
     uint64_t next;              //  out: where to look for the next chunk to send
     uint64_t sent;              //  out: chunks sent in this run (for tests and stats)
     int64_t last_progress;      //  monotonic ms: a chunk came (in) or went / credit grew (out)
@@ -989,12 +992,14 @@ s_send_offer (files_t *self, s_xfer_t *x, bool first)
     free (env);
     sodium_memzero (&o, sizeof o);
     s_state_t before = x->state;
-    //  Not sent: offered again when the peer is back.  A running transfer
-    //  runs on: the receiver's ACCEPT brings its bitmap.
+    //  A running transfer runs on: the receiver's ACCEPT brings its bitmap.
+    //  Not taken by the link: tried again every REGRANT_MS (the peer's
+    //  leaving pauses it, its return offers again)
     if (x->state != S_RUNNING) {
-        x->state = rc == 0? S_OFFERED: S_PAUSED;
-        x->paused = rc == 0? P_NONE: P_PEER;
+        x->state = S_OFFERED;
+        x->paused = P_NONE;
     }
+    x->offer_due = rc != 0;
     x->last_resync = self->now;
     if (first || x->state != before)
         s_report (self, x, self->now);
@@ -1118,9 +1123,7 @@ s_send_accept_frame (files_t *self, s_xfer_t *x)
     memcpy (f.id, x->id, 16);
     x->last_resync = x->last_grant = self->now;
     int rc = self->host.send (self->host.arg, x->peer, &f);
-    //  Not taken: the stall watch sends it again at once
-    if (rc != 0)
-        x->last_resync = 0;
+    x->accept_due = rc != 0;    //  work() tries again
     return rc;
 }
 
@@ -1637,6 +1640,13 @@ files_peer_down (files_t *self, const uint8_t peer [32])
 static void
 s_watch (files_t *self, s_xfer_t *x, int64_t now)
 {
+    //  An offer the link did not take goes again soon; one with no answer
+    //  (lost on the way, or waiting for the receiver's /accept) now and then
+    if (x->out && (x->state == S_OFFERED || (x->state == S_RUNNING && x->offer_due))
+    &&  now - x->last_resync >= (x->offer_due? REGRANT_MS: REOFFER_MS)) {
+        s_send_offer (self, x, false);
+        return;
+    }
     if (x->state != S_RUNNING || !x->last_progress)
         return;
     int64_t idle = now - x->last_progress;
@@ -1711,6 +1721,8 @@ files_work (files_t *self, int64_t now)
                 budget--;
             }
         }
+        else if (!x->out && x->state == S_RUNNING && x->accept_due)
+            s_send_accept_frame (self, x);
         else if (!x->out && x->state == S_RUNNING && x->grant_due)
             s_send_grant (self, x);
     }

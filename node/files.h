@@ -7,8 +7,11 @@
     random chunk key and sends a signed, sealed OFFER.  The receiver decides
     by policy (or asks), opens a temporary file in the download folder
     (O_EXCL | O_NOFOLLOW, relative to the folder's descriptor), and grants
-    XFER_WINDOW chunks; each chunk written returns one credit, so a slow
-    receiver is never flooded.  Chunks are sealed alone (crypto/chunk.h), so
+    XFER_WINDOW chunks past what it holds; the grant is cumulative and
+    moves on as chunks are written, so a slow receiver is never flooded and
+    a lost grant is made good by the next.  A transfer with no progress is
+    recovered (the grant repeated, bitmaps compared again), then paused
+    after the stall timeout.  Chunks are sealed alone (crypto/chunk.h), so
     any of them can be sent again.  When all are there the receiver checks
     the hash, then renames without overwriting (a suffix is added) and says
     DONE.  A full disk or a lost peer pauses a transfer; nothing written is

@@ -26,13 +26,20 @@
                size, chunk size and count, BLAKE2b of the content, chunk key
       ACCEPT   [1, 7, id: bin (16), have: bin, credit: uint]
                the receiver takes the offer; `have` is a bitmap of the chunks
-               it already holds (resume), credit the chunks it grants
+               it already holds (resume), credit its grant (as in CREDIT).
+               Sent again to compare notes when a transfer makes no progress:
+               the sender takes the bitmap as the truth
       REFUSE   [1, 8, id: bin (16), reason: str]
                an offer, a GET or a transfer is refused, with a sentence
       CHUNK    [1, 9, id: bin (16), index: uint, data: bin (<= WIRE_MAX_CHUNK)]
                chunk `index`, sealed (crypto/chunk.h)
       CREDIT   [1, 10, id: bin (16), credit: uint]
-               the receiver grants more chunks
+               the receiver's grant, cumulative: the sender may have sent up
+               to `credit` chunks in all (those the receiver holds plus those
+               on the way).  The sender keeps the highest grant seen, held to
+               its own window, so a lost, late or repeated CREDIT can neither
+               shrink nor inflate the window; the receiver repeats it when
+               nothing comes
       DONE     [1, 11, id: bin (16), ok: bool]
                the receiver checked the hash and saved the file (or not)
       CANCEL   [1, 12, id: bin (16)]
@@ -55,7 +62,11 @@
                packets (wire_batch_encode), about MEDIA_BATCH_BYTES; seq
                counts from 0 and each batch takes one credit
       SCREDIT  [1, 19, sid: bin (16), credit: uint]
-               the viewer grants more batches
+               the viewer's grant, cumulative: batches with seq < credit may
+               be sent (the WATCH's credit is the first grant).  The owner
+               keeps the highest, held to its own window; the viewer repeats
+               it every second while nothing comes (also while its player is
+               paused, so the owner knows it is there)
       SEND     [1, 20, sid: bin (16), ok: bool, reason: str]
                either side ends the stream: the owner at the end of the
                file (ok) or on an error, the viewer on /stop or an error
