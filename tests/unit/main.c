@@ -13,6 +13,7 @@ void record_tests (void);
 void node_tests (void);
 void files_tests (void);
 void media_tests (void);
+void streams_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -84,6 +85,7 @@ main (int argc, char **argv)
     node_tests ();
     files_tests ();
     media_tests ();
+    streams_tests ();
     char cmd [128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", s_root);
     if (system (cmd) != 0)
