@@ -329,8 +329,11 @@ struct s_side {
     size_t head, count;
     int refuse_1_in;            //  sends refused at random
     int lose_1_in;              //  frames taken and lost
-    bool done, failed;
+    bool done, failed, running;
     uint64_t refused, lost;
+    json_int_t stalled;         //  the most `stalled` seconds reported
+    char paused [512];          //  the last reason for a pause
+    uint64_t bytes;             //  the last bytes reported
 };
 
 static uint32_t s_rand_state;
@@ -388,6 +391,16 @@ s_link_event (void *arg, json_t *ev)
         side->done = true;
     if (state && strcmp (state, "failed") == 0)
         side->failed = true;
+    if (state && strcmp (state, "running") == 0)
+        side->running = true;
+    json_t *stalled = json_object_get (ev, "stalled");
+    if (stalled && json_integer_value (stalled) > side->stalled)
+        side->stalled = json_integer_value (stalled);
+    if (state && strcmp (state, "paused") == 0)
+        snprintf (side->paused, sizeof side->paused, "%s",
+                  json_string_value (json_object_get (ev, "error"))?: "");
+    if (json_object_get (ev, "bytes"))
+        side->bytes = (uint64_t) json_integer_value (json_object_get (ev, "bytes"));
     json_decref (ev);
 }
 
@@ -578,6 +591,85 @@ s_absurd_grants_are_held (void)
     s_link_close (&a, &b);
 }
 
+//  Runs both sides for ms of fake time from *now.
+static void
+s_link_step (s_side_t *a, s_side_t *b, int64_t *now, int64_t ms)
+{
+    for (int64_t end = *now + ms; *now < end; ) {
+        *now += 10;
+        files_work (a->files, *now);
+        s_link_deliver (a);
+        files_work (b->files, *now);
+        s_link_deliver (b);
+        if (*now % 100 == 0) {
+            files_tick (a->files, *now);
+            files_tick (b->files, *now);
+        }
+    }
+}
+
+//  A link that takes frames and delivers none (a peer frozen, a path that
+//  went dark while TCP holds on): both sides say it stalled, try to
+//  recover, pause with a sentence at the stall timeout, and /accept
+//  resumes once the link works again.
+static void
+s_stall_is_said_recovered_and_paused (void)
+{
+    const char *dir = unit_tmpdir ();
+    s_side_t a, b;
+    s_link_pair (&a, &b, dir);
+    char src [PATH_MAX], got [PATH_MAX];
+    snprintf (src, sizeof src, "%s/source.bin", dir);
+    size_t size = 64 * 1024 * 1024;
+    uint8_t *data = malloc (size);
+    randombytes_buf (data, size);
+    fileio_write_atomic (src, data, size);
+    files_send (a.files, b.me, src);
+    int64_t now = 0;
+    while (!b.running && now < 10000)   //  hashing, the offer, the accept
+        s_link_step (&a, &b, &now, 10);
+    s_link_step (&a, &b, &now, 30);     //  a few windows
+    CHECK (b.running && !b.done);
+    a.lose_1_in = b.lose_1_in = 1;
+    s_link_step (&a, &b, &now, 10000);
+    files_stats_t sa = files_stats (a.files), sb = files_stats (b.files);
+    CHECK (a.stalled >= 3 && b.stalled >= 3);
+    CHECK (sb.grants_repeated >= 2 && sb.resyncs >= 1 && sa.resyncs >= 1);
+    CHECK (sa.stalls == 0 && sb.stalls == 0 && !a.paused [0]);
+    s_link_step (&a, &b, &now, 55000);
+    sa = files_stats (a.files);
+    sb = files_stats (b.files);
+    CHECK (sa.stalls == 1 && sb.stalls == 1);
+    CHECK (b.bytes > 0 && b.bytes < size);
+    CHECK (strstr (a.paused, "no credit came") && strstr (a.paused, "/accept"));
+    CHECK (strstr (b.paused, "no data came") && strstr (b.paused, "/accept"));
+    //  The link works again; the sender's /accept resumes both
+    a.lose_1_in = b.lose_1_in = 0;
+    char idhex [9] = "";
+    char statedir [PATH_MAX];
+    snprintf (statedir, sizeof statedir, "%s/b/transfers", dir);
+    DIR *d = opendir (statedir);     //  the id, from the receiver's saved state
+    CHECK (d);
+    struct dirent *e;
+    while ((e = readdir (d)))
+        if (strncmp (e->d_name, "in-", 3) == 0)
+            snprintf (idhex, sizeof idhex, "%.8s", e->d_name + 3);
+    closedir (d);
+    CHECK (idhex [0]);
+    files_accept (a.files, idhex);
+    while (!(a.done && b.done) && now < 200000)
+        s_link_step (&a, &b, &now, 100);
+    CHECK (a.done && b.done);
+    snprintf (got, sizeof got, "%s/b-dl/source.bin", dir);
+    uint8_t *back = NULL;
+    size_t back_len = 0;
+    CHECK (fileio_read_all (got, size + 1, &back, &back_len) == 0 && back_len == size
+           && memcmp (back, data, size) == 0);
+    free (back);
+    free (data);
+    s_link_close (&a, &b);
+}
+
 void
 files_tests (void)
 {
@@ -591,4 +683,5 @@ files_tests (void)
     unit_run ("files: a link that refuses 1 send in 5 never stalls a transfer", s_full_link_never_stalls);
     unit_run ("files: frames lost on the way are recovered without a stall", s_lost_frames_are_recovered);
     unit_run ("files: absurd and backward grants are held to our own window", s_absurd_grants_are_held);
+    unit_run ("files: a stall is said, recovery tried, then paused; /accept resumes", s_stall_is_said_recovered_and_paused);
 }
