@@ -116,6 +116,12 @@ s_json (streams_t *self, const s_stream_t *s, const char *state)
         json_object_set_new (ev, "player", json_string (s->out));
     if (ev && s->latency >= 0 && !s->owner)
         json_object_set_new (ev, "latency_ms", json_integer (s->latency));
+    //  Seconds without progress on a live link (owed batches, or waiting
+    //  for a grant), once it is worth saying
+    int64_t idle = s_now () - s->last_heard;
+    bool stuck = s->owner? s->seq >= s->limit: s->header && s->granted > s->seq;
+    if (ev && s->used && !s->ending && s->last_heard && stuck && idle >= 3000)
+        json_object_set_new (ev, "stalled", json_integer (idle / 1000));
     return ev;
 }
 
