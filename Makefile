@@ -5,6 +5,7 @@
 #   make test SAN=1   the same under ASan + UBSan (build-san/)
 #   make bench    optimised build, prints the benchmark table
 #   make fuzz     libFuzzer harnesses, FUZZ_SECONDS each
+#   make soak     the load test with 200 MiB files, 10 rounds (not run by CI)
 # V=1 shows the commands.
 
 SAN ?= 0
@@ -49,7 +50,7 @@ NODE_BIN := $(BUILD)/securechat-node
 MEDIA_BIN := $(BUILD)/securechat-media
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all deps run test test-run bench fuzz fuzz-run clean install
+.PHONY: all deps run test test-run bench fuzz fuzz-run soak clean install
 all: $(NODE_BIN) $(MEDIA_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -96,6 +97,20 @@ $(EVIL_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/evil_owner.o
 
 test-run: $(NODE_BIN) $(MEDIA_BIN) $(UNIT_BIN) $(FORGE_BIN) $(EVIL_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
+
+# Soak: the load test of make test (three transfers into one node with chat)
+# with SOAK_MIB files for SOAK_ROUNDS rounds; ends with a one-line verdict.
+SOAK_MIB ?= 200
+SOAK_ROUNDS ?= 10
+soak: deps
+	@$(MAKE) --no-print-directory $(NODE_BIN) $(MEDIA_BIN) $(UNIT_BIN)
+	@start=$$(date +%s); \
+	if SC_BUILD=$(BUILD) SC_SAN=$(SAN) SC_LOAD_MIB=$(SOAK_MIB) SC_LOAD_ROUNDS=$(SOAK_ROUNDS) \
+	     /usr/bin/python3 tests/run.py "load:" > $(BUILD)/soak.log 2>&1 \
+	   && grep -q "^1 passed, 0 failed" $(BUILD)/soak.log; then \
+	  echo "soak: PASSED: $(SOAK_ROUNDS) rounds of 3 x $(SOAK_MIB) MiB into one node with chat, in $$(( $$(date +%s) - start )) s"; \
+	else tail -n 30 $(BUILD)/soak.log; \
+	  echo "soak: FAILED after $$(( $$(date +%s) - start )) s (the whole log: $(BUILD)/soak.log)"; exit 1; fi
 
 # Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.
 BENCH_SRC := tests/bench/proc.c
