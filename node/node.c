@@ -33,7 +33,7 @@
 #define PING_MS 1000            //  a frame at least this often on a live link
 #define PEER_TIMEOUT_MS 4000    //  silence after which a peer has left
 #define RESEND_MS 5000          //  re-send a message with no receipt after this
-#define SEND_BUDGET 64          //  messages sealed per loop pass, over every peer
+#define SEND_BUDGET 32          //  messages sealed per loop pass, over every peer
                                 //  (each seal and signature costs ~0.1-0.3 ms)
 #define REQUEST_MS 1000         //  re-ask a --peer address for its record
 #define UDP_ANSWERS_PER_S 200   //  bound on record answers (each costs no more than it came with)
@@ -1449,8 +1449,8 @@ node_run (node_t *self)
                 items [count++] = (zmq_pollitem_t) { peers_at (self->peers, i)->dealer, 0,
                                                      ZMQ_POLLIN, 0 };
         long timeout = (long) (self->next_tick - now);
-        if (files_work (self->files, now) || self->send_more)
-            timeout = 0;        //  more to send or hash: do not wait
+        if (files_work (self->files, now) || self->send_more || (input && ui_more (self->ui)))
+            timeout = 0;        //  more to send, hash or read: do not wait
         if (self->answer_due && self->last_beacon + ANSWER_MS - now < timeout)
             timeout = (long) (self->last_beacon + ANSWER_MS - now);
         if (zmq_poll (items, count, timeout < 0? 0: timeout) < 0) {
@@ -1491,7 +1491,7 @@ node_run (node_t *self)
             ui_flush (self->ui);
         streams_on_poll (self->streams, items + 6, nstreams, now);
         files_on_poll (self->files, items + 6 + nstreams, nprobes);
-        if (input && (items [5].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+        if (input && ((items [5].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) || ui_more (self->ui))) {
             if (ui_read (self->ui) == 1) {
                 input = false;
                 self->quit = true;      //  end of input means /quit
