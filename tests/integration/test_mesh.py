@@ -1,5 +1,6 @@
 """The mesh: real nodes on loopback, driven with --json."""
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -329,6 +330,36 @@ def test_outbox_is_bounded_by_bytes_and_delivers_exactly_once_on_return():
         _wait_count(a, "delivered", fit, 60)
         got = [e["text"] for e in b2.find("message")]
         assert got == texts, [(i, t[:11]) for i, t in enumerate(got) if t != texts[i]][:10]
+
+
+def test_outbox_to_a_stalled_peer_fills_then_delivers_once_in_order():
+    """bob stops (SIGSTOP) with the link up: alice's window fills, then her
+    outbox; the refusal says whether bob was still online or had been
+    given up by then, and once bob runs again every message arrives once,
+    in order."""
+    with Cluster(discovery=False) as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        b.wait_peers(a)
+        fit = (8 << 20) // (4000 + 64)
+        texts = ["stalled-%04d %s" % (i, "s" * 3987) for i in range(fit)]
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            _burst(a, ["/msg bob " + t for t in texts] + ["/msg bob one-too-many " + "z" * 3987])
+            err = a.wait("error", code="queue_full")
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        before = a.events[:a.events.index(err)]
+        away = [e["event"] for e in before if e["event"] in ("peer_left", "peer_joined")][-1:] \
+            == ["peer_left"]
+        assert "outbox to bob is full" in err["message"], err
+        assert ("bob is away" if away else "bob is online") in err["message"], err
+        assert len(a.find("error")) == 1
+        _wait_count(b, "message", fit, 60)
+        _wait_count(a, "delivered", fit, 60)
+        got = [e["text"] for e in b.find("message")]
+        assert got == texts, [(i, t[:12]) for i, t in enumerate(got) if t != texts[i]][:10]
 
 
 def test_a_slow_reader_does_not_stall_the_node():
