@@ -33,6 +33,8 @@
 #define PING_MS 1000            //  a frame at least this often on a live link
 #define PEER_TIMEOUT_MS 4000    //  silence after which a peer has left
 #define RESEND_MS 5000          //  re-send a message with no receipt after this
+#define SEND_BUDGET 32          //  messages sealed per loop pass, over every peer
+                                //  (each seal and signature costs ~0.1-0.3 ms)
 #define REQUEST_MS 1000         //  re-ask a --peer address for its record
 #define UDP_ANSWERS_PER_S 200   //  bound on record answers (each costs no more than it came with)
 #define HISTORY_SHOW 50
@@ -88,6 +90,9 @@ struct _node_t {
     int npending;
     bool quit;
     int64_t next_tick;
+    int send_budget;            //  seals left in this loop pass
+    bool send_more;             //  a message waits only for the next pass
+    size_t pump_next;           //  the peer the next pass starts with
     int64_t udp_window_start;
     int udp_answers;
     struct {
@@ -151,9 +156,17 @@ s_we_lead (node_t *self, const peer_t *peer)
     return memcmp (identity_sign_pk (self->id), peer->sign_pk, 32) < 0;
 }
 
-//  Sends on the peer's one link: the DEALER we opened, or the ROUTER's link
-//  the peer's frames came on.  With both, ours only when it leads and has
-//  carried a frame back (until then the peer's works and ours may not).
+//  True when a frame to the peer goes on the DEALER we opened, false when
+//  on the ROUTER's link the peer's frames came on.  With both, ours only
+//  when it leads and has carried a frame back (until then the peer's works
+//  and ours may not).
+static bool
+s_via_dealer (node_t *self, const peer_t *peer)
+{
+    return peer->dealer && (!peer->rid_len || (peer->dealer_live && s_we_lead (self, peer)));
+}
+
+//  Sends on the peer's one link (see s_via_dealer).
 static int
 s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
 {
@@ -164,7 +177,7 @@ s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
     int rc = wire_encode (frame, &buf, &len);
     if (rc != 0)
         return rc;
-    if (peer->dealer && (!peer->rid_len || (peer->dealer_live && s_we_lead (self, peer))))
+    if (s_via_dealer (self, peer))
         rc = transport_send_owned (peer->dealer, &buf, len);
     else {
         rc = transport_reply_owned (self->transport, peer->rid, peer->rid_len, &buf, len);
@@ -221,6 +234,7 @@ s_connect (node_t *self, peer_t *peer, const char *host, int port)
     s_addr (peer, endpoint, sizeof endpoint);
     log_debug ("connect to %s at %s", peer->name, endpoint);
     peer->dealer = transport_connect (self->transport, peer->box_pk, endpoint);
+    peer->dealer_gen++;
     if (peer->dealer)
         s_send_hello (self, peer);
 }
@@ -239,26 +253,98 @@ s_send_message (node_t *self, peer_t *peer, peers_out_t *m)
         wire_frame_t f = { .type = WIRE_MSG, .data = env, .size = env_len };
         rc = s_send (self, peer, &f);
     }
-    if (rc == 0)
-        m->sent_at = s_mono_ms ();
     free (body);
     free (env);
     return rc;
 }
 
-//  Sends what waits for a peer that is online: new messages and those whose
-//  receipt is overdue.
+//  True when the next frame to the peer takes the link its messages in
+//  flight took.  Two links deliver in no order between them: a new message
+//  waits until the old link's are acknowledged before it takes a new one.
+static bool
+s_chat_link_same (node_t *self, const peer_t *peer)
+{
+    if (s_via_dealer (self, peer))
+        return peer->chat_rid_len == 0 && peer->chat_gen == peer->dealer_gen;
+    return peer->chat_rid_len == peer->rid_len
+        && memcmp (peer->chat_rid, peer->rid, peer->rid_len) == 0;
+}
+
+static void
+s_chat_link_note (node_t *self, peer_t *peer)
+{
+    if (s_via_dealer (self, peer)) {
+        peer->chat_gen = peer->dealer_gen;
+        peer->chat_rid_len = 0;
+    }
+    else {
+        memcpy (peer->chat_rid, peer->rid, peer->rid_len);
+        peer->chat_rid_len = peer->rid_len;
+    }
+}
+
+//  Takes one seal from this loop pass's budget; false when it is spent
+//  (the loop then comes back at once instead of waiting).
+static bool
+s_spend (node_t *self)
+{
+    if (self->send_budget <= 0) {
+        self->send_more = true;
+        return false;
+    }
+    self->send_budget--;
+    return true;
+}
+
+//  Sends what waits for a peer that is online, oldest first: receipts owed,
+//  messages whose receipt is overdue, then new messages while the window
+//  has room and the pass's budget lasts.  A send the link refuses (full, or
+//  gone) ends the turn: that message and all after it stay where they are
+//  and go on a later pass, so nothing overtakes an older message.
 static void
 s_flush (node_t *self, peer_t *peer, int64_t now)
 {
     if (!peer->online)
         return;
-    for (size_t i = 0; i < peer->outbox_len; i++) {
-        peers_out_t *m = &peer->outbox [i];
-        if (m->sent_at == 0 || now - m->sent_at >= RESEND_MS)
-            if (s_send_message (self, peer, m) == SC_EAGAIN)
-                break;
+    while (peer->owed_len) {
+        wire_frame_t f = { .type = WIRE_RECEIPT };
+        memcpy (f.msg_id, peer->owed [peer->owed_len - 1], ENVELOPE_ID_SIZE);
+        if (s_send (self, peer, &f) != 0)
+            return;
+        peer->owed_len--;
     }
+    //  Their receipts may have met a full link: the peer answers a copy it
+    //  has seen with a receipt again
+    for (size_t i = 0; i < peers_outbox_in_flight (peer); i++) {
+        peers_out_t *m = peers_outbox_at (peer, i);
+        if (now - m->sent_at < RESEND_MS)
+            continue;
+        if (!s_spend (self) || s_send_message (self, peer, m) != 0)
+            return;
+        m->sent_at = now;
+    }
+    while (peers_outbox_next (peer)) {
+        if (peers_outbox_in_flight (peer) && !s_chat_link_same (self, peer))
+            return;             //  the receipts bring it back here
+        if (!s_spend (self) || s_send_message (self, peer, peers_outbox_next (peer)) != 0)
+            return;
+        s_chat_link_note (self, peer);
+        peers_outbox_mark_sent (peer, now);
+    }
+}
+
+//  Sends what the outboxes hold within this pass's budget, starting with a
+//  different peer each pass so that one long outbox does not starve others.
+static void
+s_pump (node_t *self, int64_t now)
+{
+    size_t n = peers_size (self->peers);
+    for (size_t k = 0; k < n && self->send_budget > 0; k++) {
+        peer_t *peer = peers_at (self->peers, (self->pump_next + k) % n);
+        if (peers_outbox_len (peer) || peer->owed_len)
+            s_flush (self, peer, now);
+    }
+    self->pump_next = n? (self->pump_next + 1) % n: 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -285,9 +371,9 @@ s_peer_up (node_t *self, peer_t *peer, int64_t now)
     json_t *ev = s_peer_json (self, peer);
     json_object_set_new (ev, "event", json_string ("peer_joined"));
     ui_emit (self->ui, ev);
-    //  What was sent before the peer left may be lost: send it again
-    for (size_t i = 0; i < peer->outbox_len; i++)
-        peer->outbox [i].sent_at = 0;
+    //  What was sent before the peer left may be lost: send it again, in
+    //  order (the peer answers what it has seen with a receipt)
+    peers_outbox_rewind (peer);
     s_flush (self, peer, now);
     files_peer_up (self->files, peer->sign_pk);
 }
@@ -301,11 +387,12 @@ s_peer_down (node_t *self, peer_t *peer, const char *why, bool relink)
     ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:b, s:s, s:i}", "event", "peer_left",
                                   "id", peer->id, "name", peer->name,
                                   "verified", known_verified (self->known, peer->sign_pk),
-                                  "reason", why, "queued", (int) peer->outbox_len));
+                                  "reason", why, "queued", (int) peers_outbox_len (peer)));
     files_peer_down (self->files, peer->sign_pk);
     streams_peer_down (self->streams, peer->sign_pk);
     //  Whatever link comes next has to say so again
     peer->rid_len = 0;
+    peer->owed_len = 0;         //  the peer re-sends what it missed receipts for
     peer->dealer_live = false;
     if (!relink)
         return;
@@ -449,12 +536,16 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
 //  ---------------------------------------------------------------------
 //  Frames from peers
 
+//  A receipt the link does not take now is kept and sent when it does
+//  (receipts need no order; if too many are owed, the peer's re-send of
+//  the message asks again).
 static void
 s_send_receipt (node_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE])
 {
     wire_frame_t f = { .type = WIRE_RECEIPT };
     memcpy (f.msg_id, msg_id, ENVELOPE_ID_SIZE);
-    s_send (self, peer, &f);
+    if (s_send (self, peer, &f) != 0)
+        peers_receipt_owe (peer, msg_id);
 }
 
 static void
@@ -788,7 +879,6 @@ s_tick (node_t *self, int64_t now)
             wire_frame_t f = { .type = WIRE_PING, .seq = (uint64_t) now };
             s_send (self, peer, &f);
         }
-        s_flush (self, peer, now);
     }
     for (int i = 0; i < self->npending; i++) {
         s_pending_t *p = &self->pending [i];
@@ -884,23 +974,37 @@ s_resolve (node_t *self, const char *query, bool allow_changed)
     return rc == 0? peer: NULL;
 }
 
-//  Queues text for peer and sends it if the peer is online.
+//  Queues text for peer and sends it at once if the peer is online and
+//  nothing older waits (else it follows those, as receipts come back).
 static void
 s_queue (node_t *self, peer_t *peer, unsigned kind, const char *text)
 {
-    peers_out_t *m = peers_outbox_add (peer, kind, text);
-    if (!m) {
-        ui_error (self->ui, "queue_full",
-                  "%d messages to %s are still undelivered: not queued; wait until %s is back",
-                  PEERS_OUTBOX_MAX, peer->name, peer->name);
+    peers_out_t *m;
+    int rc = peers_outbox_add (peer, kind, text, &m);
+    if (rc == SC_EAGAIN) {
+        double mib = (double) peers_outbox_bytes (peer) / (1024 * 1024);
+        if (peer->online)
+            ui_error (self->ui, "queue_full",
+                      "the outbox to %s is full (%zu messages, %.1f MiB, waiting for receipts): "
+                      "not queued; %s is online and they are going out, so try again in a moment",
+                      peer->name, peers_outbox_len (peer), mib, peer->name);
+        else
+            ui_error (self->ui, "queue_full",
+                      "the outbox to %s is full (%zu messages, %.1f MiB, kept while %s is away): "
+                      "not queued; try again when %s is back",
+                      peer->name, peers_outbox_len (peer), mib, peer->name, peer->name);
         return;
     }
-    //  On the wire first; reporting and the history are off the critical path
-    bool online = peer->online;
-    if (online && s_send_message (self, peer, m) != 0)
-        m->sent_at = 0;
+    if (rc != 0) {
+        ui_error (self->ui, sc_errname (rc), "the message to %s was not queued: %s",
+                  peer->name, sc_strerror (rc));
+        return;
+    }
     char msg_id [33];
     s_hex_id (m->msg_id, msg_id);
+    //  On the wire first; reporting and the history are off the critical path
+    bool online = peer->online;
+    s_flush (self, peer, s_mono_ms ());
     ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:b}", "event", "sent",
                                   "to", peer->id, "name", peer->name, "msg_id", msg_id,
                                   "private", kind == 0, "queued", !online));
@@ -1345,10 +1449,13 @@ node_run (node_t *self)
     self->next_tick = s_mono_ms ();
     while (!self->quit && !s_signalled) {
         int64_t now = s_mono_ms ();
+        self->send_budget = SEND_BUDGET;
+        self->send_more = false;
         if (now >= self->next_tick) {
             s_tick (self, now);
             self->next_tick = now + TICK_MS;
         }
+        s_pump (self, now);
         size_t npeers = peers_size (self->peers);
         if (s_items_reserve (self, 6 + STREAMS_MAX + FILES_PROBES_MAX + npeers) != 0) {
             log_error ("out of memory");
@@ -1373,8 +1480,8 @@ node_run (node_t *self)
                 items [count++] = (zmq_pollitem_t) { peers_at (self->peers, i)->dealer, 0,
                                                      ZMQ_POLLIN, 0 };
         long timeout = (long) (self->next_tick - now);
-        if (files_work (self->files, now))
-            timeout = 0;        //  more to send or hash: do not wait
+        if (files_work (self->files, now) || self->send_more || (input && ui_more (self->ui)))
+            timeout = 0;        //  more to send, hash or read: do not wait
         if (self->answer_due && self->last_beacon + ANSWER_MS - now < timeout)
             timeout = (long) (self->last_beacon + ANSWER_MS - now);
         if (zmq_poll (items, count, timeout < 0? 0: timeout) < 0) {
@@ -1415,7 +1522,7 @@ node_run (node_t *self)
             ui_flush (self->ui);
         streams_on_poll (self->streams, items + 6, nstreams, now);
         files_on_poll (self->files, items + 6 + nstreams, nprobes);
-        if (input && (items [5].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+        if (input && ((items [5].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) || ui_more (self->ui))) {
             if (ui_read (self->ui) == 1) {
                 input = false;
                 self->quit = true;      //  end of input means /quit

@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -20,9 +21,11 @@ peers_new (void)
 static void
 s_outbox_clear (peer_t *p)
 {
-    for (size_t i = 0; i < p->outbox_len; i++)
-        free (p->outbox [i].text);
-    free (p->outbox);
+    peers_outbox_t *o = &p->outbox;
+    for (size_t i = 0; i < o->len; i++)
+        free (o->items [o->head + i].text);
+    free (o->items);
+    memset (o, 0, sizeof *o);
 }
 
 void
@@ -33,6 +36,7 @@ peers_destroy (peers_t **self_p)
     peers_t *self = *self_p;
     for (size_t i = 0; i < self->count; i++) {
         s_outbox_clear (self->items [i]);
+        free (self->items [i]->owed);
         free (self->items [i]);
     }
     free (self->items);
@@ -142,39 +146,116 @@ peers_resolve (peers_t *self, known_t *known, const char *query, bool allow_chan
     return 0;
 }
 
-peers_out_t *
-peers_outbox_add (peer_t *peer, unsigned kind, const char *text)
+int
+peers_outbox_add (peer_t *peer, unsigned kind, const char *text, peers_out_t **out)
 {
-    if (peer->outbox_len >= PEERS_OUTBOX_MAX)
-        return NULL;
-    if (peer->outbox_len % 16 == 0) {
-        peers_out_t *more = realloc (peer->outbox, (peer->outbox_len + 16) * sizeof *more);
-        if (!more)
-            return NULL;
-        peer->outbox = more;
+    peers_outbox_t *o = &peer->outbox;
+    *out = NULL;
+    size_t len = strlen (text);
+    size_t cost = len + PEERS_OUT_COST;
+    if (len > PEERS_OUTBOX_BYTES || o->bytes + cost > PEERS_OUTBOX_BYTES)
+        return SC_EAGAIN;
+    if (o->head + o->len == o->alloc) {
+        if (o->head > 0 && o->head >= o->alloc / 2) {
+            //  Half the room is behind the head: slide down (each slide
+            //  moves no more than the receipts that made the room)
+            memmove (o->items, o->items + o->head, o->len * sizeof *o->items);
+            o->head = 0;
+        }
+        else {
+            size_t alloc = o->alloc? o->alloc * 2: 16;
+            peers_out_t *more = realloc (o->items, alloc * sizeof *more);
+            if (!more)
+                return SC_ENOMEM;
+            o->items = more;
+            o->alloc = alloc;
+        }
     }
-    peers_out_t *m = &peer->outbox [peer->outbox_len];
+    peers_out_t *m = &o->items [o->head + o->len];
     memset (m, 0, sizeof *m);
-    m->text = strdup (text);
+    m->text = malloc (len + 1);
     if (!m->text)
-        return NULL;
+        return SC_ENOMEM;
+    memcpy (m->text, text, len + 1);
     m->kind = kind;
+    m->cost = cost;
     randombytes_buf (m->msg_id, sizeof m->msg_id);
-    peer->outbox_len++;
-    return m;
+    o->len++;
+    o->bytes += cost;
+    *out = m;
+    return 0;
 }
 
 bool
 peers_outbox_remove (peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE])
 {
-    for (size_t i = 0; i < peer->outbox_len; i++) {
-        if (memcmp (peer->outbox [i].msg_id, msg_id, ENVELOPE_ID_SIZE) != 0)
+    peers_outbox_t *o = &peer->outbox;
+    size_t limit = o->len < PEERS_WINDOW? o->len: PEERS_WINDOW;
+    for (size_t i = 0; i < limit; i++) {
+        peers_out_t *m = &o->items [o->head + i];
+        if (memcmp (m->msg_id, msg_id, ENVELOPE_ID_SIZE) != 0)
             continue;
-        free (peer->outbox [i].text);
-        memmove (&peer->outbox [i], &peer->outbox [i + 1],
-                 (peer->outbox_len - i - 1) * sizeof peer->outbox [0]);
-        peer->outbox_len--;
+        o->bytes -= m->cost;
+        free (m->text);
+        //  The older ones move up one: the head advances, and a receipt for
+        //  the oldest (the usual case) moves nothing
+        memmove (&o->items [o->head + 1], &o->items [o->head], i * sizeof *o->items);
+        o->head++;
+        o->len--;
+        if (i < o->sent)
+            o->sent--;
+        if (o->len == 0) {
+            free (o->items);
+            memset (o, 0, sizeof *o);
+        }
         return true;
     }
     return false;
+}
+
+size_t peers_outbox_len (const peer_t *peer) { return peer->outbox.len; }
+size_t peers_outbox_bytes (const peer_t *peer) { return peer->outbox.bytes; }
+size_t peers_outbox_in_flight (const peer_t *peer) { return peer->outbox.sent; }
+
+peers_out_t *
+peers_outbox_at (peer_t *peer, size_t i)
+{
+    peers_outbox_t *o = &peer->outbox;
+    return i < o->len? &o->items [o->head + i]: NULL;
+}
+
+peers_out_t *
+peers_outbox_next (peer_t *peer)
+{
+    peers_outbox_t *o = &peer->outbox;
+    return o->sent < o->len && o->sent < PEERS_WINDOW? &o->items [o->head + o->sent]: NULL;
+}
+
+void
+peers_outbox_mark_sent (peer_t *peer, int64_t now)
+{
+    peers_outbox_t *o = &peer->outbox;
+    assert (o->sent < o->len && o->sent < PEERS_WINDOW);
+    o->items [o->head + o->sent].sent_at = now;
+    o->sent++;
+}
+
+void
+peers_outbox_rewind (peer_t *peer)
+{
+    peers_outbox_t *o = &peer->outbox;
+    for (size_t i = 0; i < o->sent; i++)
+        o->items [o->head + i].sent_at = 0;
+    o->sent = 0;
+}
+
+bool
+peers_receipt_owe (peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE])
+{
+    if (!peer->owed)
+        peer->owed = malloc (PEERS_WINDOW * sizeof *peer->owed);
+    if (!peer->owed || peer->owed_len == PEERS_WINDOW)
+        return false;
+    memcpy (peer->owed [peer->owed_len++], msg_id, ENVELOPE_ID_SIZE);
+    return true;
 }

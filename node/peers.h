@@ -10,16 +10,35 @@
 #include "../discovery/record.h"
 #include "known.h"
 
-#define PEERS_OUTBOX_MAX 256
-#define PEERS_TEXT_MAX (16 * 1024)
+//  The outbox to one peer holds messages until their receipts come back:
+//  while the peer is away, and while they are in flight.  It is bounded by
+//  bytes, each message counting its text and PEERS_OUT_COST for itself, so
+//  a burst a person pastes or a script sends fits, and a flood of tiny
+//  messages is bounded too (8 MiB holds 128 Ki empty ones).
+#define PEERS_OUTBOX_BYTES (8u * 1024 * 1024)
+#define PEERS_OUT_COST 64
+//  At most this many messages are on the wire without a receipt: enough to
+//  keep a link busy (a receipt comes back within a few ms on a LAN), few
+//  enough that the receiver's replay cache holds them all many times over.
+#define PEERS_WINDOW 128
 #define PEERS_RID_MAX 256       //  a ZeroMQ routing id
 
 typedef struct {
     uint8_t msg_id [ENVELOPE_ID_SIZE];
     unsigned kind;              //  0 private, 1 to everyone
     char *text;                 //  owned
+    size_t cost;                //  what it counts against PEERS_OUTBOX_BYTES
     int64_t sent_at;            //  monotonic ms of the last send, 0 = not yet
 } peers_out_t;
+
+//  Oldest first.  The first `sent` messages are on the wire (the window);
+//  the rest wait their turn, so nothing new overtakes an older message.
+typedef struct {
+    peers_out_t *items;         //  owned; the live ones are [head, head + len)
+    size_t head, len, alloc;
+    size_t sent;                //  <= PEERS_WINDOW
+    size_t bytes;               //  the sum of the costs
+} peers_outbox_t;
 
 typedef struct {
     uint8_t sign_pk [32];
@@ -31,6 +50,7 @@ typedef struct {
     int64_t record_ts;          //  timestamp of the newest record seen
     uint8_t record [RECORD_SIZE];   //  the newest record verified, as it came
     void *dealer;               //  the link we made, owned by node.c
+    uint32_t dealer_gen;        //  counts the DEALERs made, to tell them apart
     bool dealer_live;           //  a frame came back on it
     int64_t dup_since;          //  monotonic ms both links were seen, when ours goes
     uint8_t rid [PEERS_RID_MAX];    //  the link the peer made, on our ROUTER
@@ -41,8 +61,16 @@ typedef struct {
     uint64_t session;           //  from its last HELLO
     int64_t created;            //  monotonic ms
     int64_t last_rx, last_tx;   //  monotonic ms
-    peers_out_t *outbox;
-    size_t outbox_len;
+    peers_outbox_t outbox;      //  use the peers_outbox_ functions
+    //  The link the messages in flight went on: DEALER number chat_gen, or
+    //  (chat_rid_len > 0) the peer's link on our ROUTER with that routing id
+    uint32_t chat_gen;
+    uint8_t chat_rid [PEERS_RID_MAX];
+    size_t chat_rid_len;
+    //  Receipts that met a full link, sent when it takes them (owned;
+    //  up to PEERS_WINDOW: past that the sender's re-send brings them back)
+    uint8_t (*owed) [ENVELOPE_ID_SIZE];
+    size_t owed_len;
 } peer_t;
 
 typedef struct _peers_t peers_t;
@@ -70,9 +98,31 @@ peer_t *peers_add (peers_t *self, const record_t *rec);
 int peers_resolve (peers_t *self, known_t *known, const char *query, bool allow_changed,
                    peer_t **out, char *cands, size_t cands_size);
 
-//  Queues a message; returns it (borrowed) or NULL when the outbox is full.
-peers_out_t *peers_outbox_add (peer_t *peer, unsigned kind, const char *text);
-//  Removes the message with msg_id; returns true if it was there.
+//  Queues a message behind the others, with a fresh msg_id.  Returns 0 and
+//  *out (borrowed, valid until the outbox next changes), SC_EAGAIN when it
+//  would take the outbox past PEERS_OUTBOX_BYTES, or SC_ENOMEM.
+int peers_outbox_add (peer_t *peer, unsigned kind, const char *text, peers_out_t **out);
+//  Removes the message with msg_id (a receipt came); returns true if it was
+//  there.  Only the first PEERS_WINDOW messages can have been sent, so only
+//  those are searched.
 bool peers_outbox_remove (peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE]);
+//  Messages waiting, and what they count against PEERS_OUTBOX_BYTES.
+size_t peers_outbox_len (const peer_t *peer);
+size_t peers_outbox_bytes (const peer_t *peer);
+//  Returns the i-th oldest message (borrowed), or NULL past the end.
+peers_out_t *peers_outbox_at (peer_t *peer, size_t i);
+//  How many of the oldest are on the wire, awaiting receipts.
+size_t peers_outbox_in_flight (const peer_t *peer);
+//  Returns the oldest message not sent yet when the window has room for it
+//  (borrowed), else NULL.
+peers_out_t *peers_outbox_next (peer_t *peer);
+//  Marks what peers_outbox_next returned as sent at now (monotonic ms).
+void peers_outbox_mark_sent (peer_t *peer, int64_t now);
+//  The link was lost: every message is to be sent again, oldest first.
+void peers_outbox_rewind (peer_t *peer);
+
+//  Keeps a receipt to send later; returns false when PEERS_WINDOW are
+//  owed already (or out of memory): the sender re-sends, and is answered.
+bool peers_receipt_owe (peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE]);
 
 #endif

@@ -13,6 +13,8 @@
 #include "ui.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
+#define LINES_PER_READ 128      //  a pasted burst is taken in slices, so the
+                                //  loop keeps turning between them
 
 struct _ui_t {
     bool json;
@@ -24,6 +26,7 @@ struct _ui_t {
     char *buf;              //  JSON mode: bytes read but not yet a line
     size_t len;
     bool discarding;        //  skipping an over-long line
+    bool more;              //  a complete line waits in buf
     bool in_handler;        //  running a typed line: readline is between lines
     char *out;              //  JSON mode: lines not yet taken by the reader
     size_t out_len, out_cap;
@@ -110,6 +113,7 @@ ui_destroy (ui_t **self_p)
 int ui_fd (ui_t *self) { (void) self; return STDIN_FILENO; }
 int ui_out_fd (ui_t *self) { (void) self; return STDOUT_FILENO; }
 bool ui_pending (ui_t *self) { return self->out_len > 0; }
+bool ui_more (ui_t *self) { return self->more; }
 
 void
 ui_flush (ui_t *self)
@@ -164,33 +168,40 @@ ui_read (ui_t *self)
         rl_callback_read_char ();
         return self->ended? 1: 0;
     }
-    ssize_t n = read (STDIN_FILENO, self->buf + self->len, LINE_MAX_BYTES - self->len);
-    if (n < 0)
-        return errno == EINTR || errno == EAGAIN? 0: 1;
-    if (n == 0) {
-        if (self->len && !self->discarding) {
-            self->buf [self->len] = 0;      //  a last line without newline
-            self->len = 0;
-            self->on_line (self->buf, self->arg);
+    //  Lines left from the last call go first; stdin is read when none is
+    if (!self->more) {
+        ssize_t n = read (STDIN_FILENO, self->buf + self->len, LINE_MAX_BYTES - self->len);
+        if (n < 0)
+            return errno == EINTR || errno == EAGAIN? 0: 1;
+        if (n == 0) {
+            if (self->len && !self->discarding) {
+                self->buf [self->len] = 0;      //  a last line without newline
+                self->len = 0;
+                self->on_line (self->buf, self->arg);
+            }
+            return 1;
         }
-        return 1;
+        self->len += (size_t) n;
     }
-    self->len += (size_t) n;
     size_t start = 0;
-    for (size_t i = 0; i < self->len; i++) {
+    int lines = 0;
+    for (size_t i = 0; i < self->len && lines < LINES_PER_READ; i++) {
         if (self->buf [i] != '\n')
             continue;
         self->buf [i] = 0;
         if (i > start && self->buf [i - 1] == '\r')
             self->buf [i - 1] = 0;
-        if (!self->discarding)
+        if (!self->discarding) {
             self->on_line (self->buf + start, self->arg);
+            lines++;
+        }
         self->discarding = false;
         start = i + 1;
     }
     memmove (self->buf, self->buf + start, self->len - start);
     self->len -= start;
-    if (self->len == LINE_MAX_BYTES) {
+    self->more = memchr (self->buf, '\n', self->len) != NULL;
+    if (self->len == LINE_MAX_BYTES && !self->more) {
         if (!self->discarding)
             ui_error (self, "line_too_long", "input line longer than %d bytes ignored",
                       LINE_MAX_BYTES - 1);

@@ -37,9 +37,13 @@ bool ui_pending (ui_t *self);
 void ui_flush (ui_t *self);
 int ui_out_fd (ui_t *self);
 
-//  Reads what is available and calls on_line per line.  Returns 0, or 1
-//  when input has ended (treat as /quit).
+//  Reads what is available and calls on_line per line, for at most a slice
+//  of lines (a pasted burst takes several calls).  Returns 0, or 1 when
+//  input has ended (treat as /quit).
 int ui_read (ui_t *self);
+//  True when complete lines wait for the next ui_read (call it without
+//  waiting for stdin).
+bool ui_more (ui_t *self);
 
 //  Reports an event (taken: the caller's reference is consumed).
 void ui_emit (ui_t *self, json_t *event);

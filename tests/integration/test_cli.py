@@ -1,4 +1,5 @@
 """The command line: options, identity files, passphrases, the terminal UI."""
+import json
 import os
 import pty
 import select
@@ -224,3 +225,17 @@ def test_terminal_shows_videos_and_a_watch_from_start_to_end():
         finally:
             assert t.close() == 0
         assert os.path.getsize(out) > 0
+
+
+def test_every_line_of_a_long_script_runs_before_end_of_input():
+    """stdin is taken in slices of lines (so the loop keeps turning during a
+    paste): a script far longer than one slice, with its end of input,
+    still runs every line, in order, and then quits."""
+    w = Workdir()
+    lines = "".join("/history\n/whoami\n" for _ in range(400)) + "/peers"
+    r = subprocess.run([NODE, "--json", "--no-discovery", "--home", w.sub("h"), "--name", "zoe"],
+                       input=lines, capture_output=True, text=True, timeout=60)
+    w.close()
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(l)["event"] for l in r.stdout.splitlines()]
+    assert events == ["ready"] + ["history", "whoami"] * 400 + ["peers"], events[:5]

@@ -1,5 +1,6 @@
 """The mesh: real nodes on loopback, driven with --json."""
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -305,25 +306,60 @@ def test_invalid_utf8_and_control_bytes_are_carried_safely():
         assert all(e["event"] != "_not_json" for e in b.events)
 
 
-def test_outbox_is_bounded_and_delivers_exactly_once_on_return():
+def test_outbox_is_bounded_by_bytes_and_delivers_exactly_once_on_return():
+    """The outbox to a peer that is away holds 8 MiB (each message counts
+    its text and 64 bytes), refuses what would go past that with a true
+    sentence, and delivers what it held once, in order, on return."""
     with Cluster() as c:
         a = c.start("alice")
         b = c.start("bob", args=["--peer", a.endpoint])
         a.wait_peers(b)
         b.kill()
         a.wait("peer_left", id=b.id, timeout=15)
-        for i in range(256):
-            a.send("/msg bob queued-%d" % i)
-        a.send("/msg bob one-too-many")
+        fit = (8 << 20) // (4000 + 64)
+        texts = ["queued-%04d %s" % (i, "q" * 3988) for i in range(fit)]
+        _burst(a, ["/msg bob " + t for t in texts] + ["/msg bob one-too-many " + "z" * 3987])
         err = a.wait("error", code="queue_full")
-        assert "bob" in err["message"] and "256" in err["message"]
-        assert len(a.find("sent", queued=True)) == 256
+        assert "outbox to bob is full" in err["message"], err
+        assert "%d messages" % fit in err["message"] and "bob is away" in err["message"], err
+        _wait_count(a, "sent", fit, 10)
+        assert all(s["queued"] is True for s in a.find("sent"))
+        assert len(a.find("error")) == 1
         b2 = c.start("bob", args=["--peer", a.endpoint])
-        b2.wait("message", text="queued-255", timeout=20)
-        a.wait("delivered", pred=lambda e: len(a.find("delivered")) >= 256, timeout=20)
+        _wait_count(b2, "message", fit, 60)
+        _wait_count(a, "delivered", fit, 60)
         got = [e["text"] for e in b2.find("message")]
-        assert sorted(got) == sorted("queued-%d" % i for i in range(256)), len(got)
-        assert "one-too-many" not in got
+        assert got == texts, [(i, t[:11]) for i, t in enumerate(got) if t != texts[i]][:10]
+
+
+def test_outbox_to_a_stalled_peer_fills_then_delivers_once_in_order():
+    """bob stops (SIGSTOP) with the link up: alice's window fills, then her
+    outbox; the refusal says whether bob was still online or had been
+    given up by then, and once bob runs again every message arrives once,
+    in order."""
+    with Cluster(discovery=False) as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        b.wait_peers(a)
+        fit = (8 << 20) // (4000 + 64)
+        texts = ["stalled-%04d %s" % (i, "s" * 3987) for i in range(fit)]
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            _burst(a, ["/msg bob " + t for t in texts] + ["/msg bob one-too-many " + "z" * 3987])
+            err = a.wait("error", code="queue_full")
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        before = a.events[:a.events.index(err)]
+        away = [e["event"] for e in before if e["event"] in ("peer_left", "peer_joined")][-1:] \
+            == ["peer_left"]
+        assert "outbox to bob is full" in err["message"], err
+        assert ("bob is away" if away else "bob is online") in err["message"], err
+        assert len(a.find("error")) == 1
+        _wait_count(b, "message", fit, 60)
+        _wait_count(a, "delivered", fit, 60)
+        got = [e["text"] for e in b.find("message")]
+        assert got == texts, [(i, t[:12]) for i, t in enumerate(got) if t != texts[i]][:10]
 
 
 def test_a_slow_reader_does_not_stall_the_node():
@@ -339,7 +375,7 @@ def test_a_slow_reader_does_not_stall_the_node():
             ready = json.loads(alice.stdout.readline())
             b = c.start("bob", args=["--peer", "tcp://127.0.0.1:%d" % ready["port"]])
             b.wait("peer_joined", id=ready["id"])
-            # In batches within bob's outbox bound (256 awaiting receipts)
+            # In batches, each waiting for its receipts
             for batch in range(6):
                 for i in range(batch * 100, batch * 100 + 100):
                     b.send("/msg alice filler-%04d %s" % (i, "x" * 300))
@@ -354,3 +390,69 @@ def test_a_slow_reader_does_not_stall_the_node():
         finally:
             if alice.poll() is None:
                 alice.kill()
+
+
+BURST = 5000
+
+
+def _wait_count(node, event, n, timeout, **fields):
+    """Waits until n events match (each event is looked at once)."""
+    seen = [0]
+
+    def counted(e):
+        seen[0] += 1
+        return seen[0] >= n
+    return node.wait(event, timeout=timeout, pred=counted, **fields)
+
+
+def _burst(node, lines):
+    """Writes every line to the node's stdin in one go, as a paste or a
+    script would."""
+    node.proc.stdin.write("".join(l + "\n" for l in lines).encode())
+    node.proc.stdin.flush()
+
+
+def _check_burst(sender, receivers, texts):
+    """Every text reached every receiver exactly once and in order, and
+    the sender has a receipt for each copy it sent."""
+    total = len(texts) * len(receivers)
+    count = [0]
+
+    def sent_or_refused(e):
+        count[0] += e["event"] == "sent"
+        return e["event"] == "error" or count[0] >= total
+    sender.wait(None, timeout=60, pred=sent_or_refused)
+    assert sender.find("error") == [], sender.find("error")[:3]
+    sent = sender.find("sent")
+    for r in receivers:
+        _wait_count(r, "message", len(texts), 120, **{"from": sender.id})
+    _wait_count(sender, "delivered", total, 120)
+    for r in receivers:
+        mine = [s for s in sent if s["to"] == r.id]
+        got = r.find("message", **{"from": sender.id})
+        assert [m["text"] for m in got] == texts, ("out of order or duplicated at %s: %s" % (
+            r.name, [(i, m["text"][:9]) for i, m in enumerate(got) if m["text"] != texts[i]][:10]))
+        assert [m["msg_id"] for m in got] == [s["msg_id"] for s in mine]
+        assert all(s["queued"] is False for s in mine)
+        delivered = sender.find("delivered", to=r.id)
+        assert sorted(d["msg_id"] for d in delivered) == sorted(s["msg_id"] for s in mine)
+
+
+def test_a_burst_of_5000_private_messages_arrives_once_in_order():
+    with Cluster(discovery=False) as c:
+        a = c.start("alice")
+        b = c.start("bob", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        b.wait_peers(a)
+        texts = ["burst-%04d %s" % (i, "y" * (i % 97)) for i in range(BURST)]
+        _burst(a, ["/msg bob " + t for t in texts])
+        _check_burst(a, [b], texts)
+        assert a.find("peer_left") == [] and b.find("peer_left") == []
+
+
+def test_5000_lines_to_everyone_in_a_mesh_of_three_arrive_once_in_order():
+    with Cluster() as c:
+        a, b, d = _trio(c)
+        texts = ["line-%04d to all" % i for i in range(BURST)]
+        _burst(a, texts)
+        _check_burst(a, [b, d], texts)
