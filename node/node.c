@@ -30,8 +30,7 @@
 #include "wire.h"
 
 #define TICK_MS 100
-#define PING_MS 1000            //  a frame at least this often on a live link
-#define PEER_TIMEOUT_MS 4000    //  silence after which a peer has left
+#define FIXED 7                 //  poll items before the jobs' and the links'
 #define RESEND_MS 5000          //  re-send a message with no receipt after this
 #define SEND_BUDGET 32          //  messages sealed per loop pass, over every peer
                                 //  (each seal and signature costs ~0.1-0.3 ms)
@@ -84,6 +83,7 @@ struct _node_t {
     int64_t last_beacon;
     bool beaconed;              //  the start beacon went out
     bool answer_due;
+    void *router_watch;         //  links to our ROUTER that close
     zmq_pollitem_t *items;      //  for the loop: fixed ones, then jobs, then DEALERs
     size_t items_cap;
     s_pending_t pending [OPTS_PEERS_MAX];
@@ -220,12 +220,20 @@ s_send_beacon (node_t *self, int64_t now)
     self->answer_due = false;
 }
 
+//  Closes the DEALER we opened to a peer, and its watch.
+static void
+s_close_dealer (peer_t *peer)
+{
+    transport_unwatch (peer->dealer, &peer->watch);
+    transport_disconnect (&peer->dealer);
+    peer->dealer_live = false;
+}
+
 //  (Re)opens the link to a peer at host:port and says HELLO on it.
 static void
 s_connect (node_t *self, peer_t *peer, const char *host, int port)
 {
-    transport_disconnect (&peer->dealer);
-    peer->dealer_live = false;
+    s_close_dealer (peer);
     peer->dup_since = 0;
     peer->connect_at = 0;
     snprintf (peer->host, sizeof peer->host, "%s", host);
@@ -235,6 +243,9 @@ s_connect (node_t *self, peer_t *peer, const char *host, int port)
     log_debug ("connect to %s at %s", peer->name, endpoint);
     peer->dealer = transport_connect (self->transport, peer->box_pk, endpoint);
     peer->dealer_gen++;
+    //  Its closing (the peer killed, gone, or silent past ZeroMQ's
+    //  heartbeat timeout) is heard at once
+    peer->watch = peer->dealer? transport_watch (self->transport, peer->dealer): NULL;
     if (peer->dealer)
         s_send_hello (self, peer);
 }
@@ -502,10 +513,8 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
         peer->session = session;        //  so a HELLO sent below says we heard it
         //  The link the HELLO came on is the one; a DEALER of ours to
         //  where the peer was before is not
-        if (moved && peer->dealer) {
-            transport_disconnect (&peer->dealer);
-            peer->dealer_live = false;
-        }
+        if (moved && peer->dealer)
+            s_close_dealer (peer);
         snprintf (peer->host, sizeof peer->host, "%s", host);
         peer->port = rec->port;
         return peer;
@@ -617,6 +626,7 @@ s_note_link (node_t *self, peer_t *peer, const transport_rx_t *rx)
     else if (rx->rid_len <= sizeof peer->rid) {
         memcpy (peer->rid, rx->rid, rx->rid_len);
         peer->rid_len = rx->rid_len;
+        peer->rid_fd = rx->fd;
         peer->connect_at = 0;
         if (peer->dealer && !peer->dup_since && !s_we_lead (self, peer))
             peer->dup_since = s_mono_ms ();
@@ -867,18 +877,11 @@ s_tick (node_t *self, int64_t now)
             peer->dup_since = 0;
             if (peer->dealer && peer->rid_len) {
                 log_debug ("one link to %s is enough", peer->name);
-                transport_disconnect (&peer->dealer);
-                peer->dealer_live = false;
+                s_close_dealer (peer);
             }
         }
         if (!peer->confirmed && peer->dealer && now - peer->created > UNCONFIRMED_MS)
-            transport_disconnect (&peer->dealer);   //  a later record reopens it
-        if (peer->online && now - peer->last_rx > PEER_TIMEOUT_MS)
-            s_peer_down (self, peer, "timeout", true);
-        if (peer->online && now - peer->last_tx >= PING_MS) {
-            wire_frame_t f = { .type = WIRE_PING, .seq = (uint64_t) now };
-            s_send (self, peer, &f);
-        }
+            s_close_dealer (peer);          //  a later record reopens it
     }
     for (int i = 0; i < self->npending; i++) {
         s_pending_t *p = &self->pending [i];
@@ -1325,6 +1328,11 @@ node_new (const opts_t *opts, const char *home, const char *name,
     self->transport = transport_new (self->id, opts->bind, opts->port, err);
     if (!self->transport)
         goto fail;
+    self->router_watch = transport_watch (self->transport, transport_router (self->transport));
+    if (!self->router_watch) {
+        *err = SC_ENET;
+        goto fail;
+    }
     int port = transport_port (self->transport);
     self->udp_fd = udp_open (opts->bind, port, false);
     if (self->udp_fd < 0) {
@@ -1437,6 +1445,52 @@ s_on_dealer (node_t *self, void *dealer, int64_t now)
     }
 }
 
+//  A link closed under us: the peer was killed or left, or ZeroMQ's
+//  heartbeats found it silent (its machine gone).  With no other link the
+//  peer has left, and we link again (it may come back at the same place).
+static void
+s_link_lost (node_t *self, peer_t *peer, bool ours)
+{
+    if (ours)
+        s_close_dealer (peer);
+    else
+        peer->rid_len = 0;
+    log_debug ("a link to %s closed", peer->name);
+    if (!s_linked (peer))
+        s_peer_down (self, peer, "lost", true);
+}
+
+//  Reads what a watch says: the ROUTER's (a link the peer made closed:
+//  known by its connection) or a DEALER's.  A watch closed earlier in this
+//  pass (its peer relinked) belongs to nobody and is not touched.
+static void
+s_on_watch (node_t *self, void *watch)
+{
+    peer_t *owner = NULL;
+    for (size_t k = 0; !owner && watch != self->router_watch && k < peers_size (self->peers); k++)
+        if (peers_at (self->peers, k)->watch == watch)
+            owner = peers_at (self->peers, k);
+    if (!owner && watch != self->router_watch)
+        return;
+    bool closed;
+    int fd;
+    while (transport_watch_read (watch, &closed, &fd) == 0) {
+        if (!closed)
+            continue;
+        if (owner) {
+            s_link_lost (self, owner, true);        //  closes this watch
+            return;
+        }
+        for (size_t k = 0; k < peers_size (self->peers); k++) {
+            peer_t *peer = peers_at (self->peers, k);
+            if (peer->rid_len && peer->rid_fd == fd) {
+                s_link_lost (self, peer, false);
+                break;
+            }
+        }
+    }
+}
+
 int
 node_run (node_t *self)
 {
@@ -1457,7 +1511,7 @@ node_run (node_t *self)
         }
         s_pump (self, now);
         size_t npeers = peers_size (self->peers);
-        if (s_items_reserve (self, 6 + STREAMS_MAX + FILES_PROBES_MAX + npeers) != 0) {
+        if (s_items_reserve (self, FIXED + STREAMS_MAX + FILES_PROBES_MAX + 2 * npeers) != 0) {
             log_error ("out of memory");
             break;
         }
@@ -1471,13 +1525,20 @@ node_run (node_t *self)
         items [4] = (zmq_pollitem_t) { NULL, ui_pending (self->ui)? ui_out_fd (self->ui): -1,
                                        ZMQ_POLLOUT, 0 };
         items [5] = (zmq_pollitem_t) { NULL, input? ui_fd (self->ui): -1, ZMQ_POLLIN, 0 };
-        int nstreams = streams_poll_items (self->streams, items + 6, STREAMS_MAX);
-        int nprobes = files_poll_items (self->files, items + 6 + nstreams, FILES_PROBES_MAX);
-        int first_dealer = 6 + nstreams + nprobes, count = first_dealer;
-        //  Peers we connected to answer on our DEALER
+        items [6] = (zmq_pollitem_t) { self->router_watch, 0, ZMQ_POLLIN, 0 };
+        int nstreams = streams_poll_items (self->streams, items + FIXED, STREAMS_MAX);
+        int nprobes = files_poll_items (self->files, items + FIXED + nstreams, FILES_PROBES_MAX);
+        int first_dealer = FIXED + nstreams + nprobes, count = first_dealer;
+        //  Peers we connected to answer on our DEALER, and its watch says
+        //  when it closed (frames first, so a BYE is read before the close)
         for (size_t i = 0; i < npeers; i++)
             if (peers_at (self->peers, i)->dealer)
                 items [count++] = (zmq_pollitem_t) { peers_at (self->peers, i)->dealer, 0,
+                                                     ZMQ_POLLIN, 0 };
+        int first_watch = count;
+        for (size_t i = 0; i < npeers; i++)
+            if (peers_at (self->peers, i)->watch)
+                items [count++] = (zmq_pollitem_t) { peers_at (self->peers, i)->watch, 0,
                                                      ZMQ_POLLIN, 0 };
         long timeout = (long) (self->next_tick - now);
         if (files_work (self->files, now) || self->send_more || (input && ui_more (self->ui)))
@@ -1491,9 +1552,6 @@ node_run (node_t *self)
             break;
         }
         now = s_mono_ms ();
-        if (items [0].revents & ZMQ_POLLIN)
-            while (transport_zap_handle (self->transport) == 0)
-                ;
         if (items [1].revents & ZMQ_POLLIN) {
             //  A bounded batch, so input and timers keep their turn
             for (int i = 0; i < 512; i++) {
@@ -1509,9 +1567,21 @@ node_run (node_t *self)
                 zmq_msg_close (&rx.msg);
             }
         }
-        for (int i = first_dealer; i < count; i++)
+        for (int i = first_dealer; i < first_watch; i++)
             if (items [i].revents & ZMQ_POLLIN)
                 s_on_dealer (self, items [i].socket, now);
+        //  Links that closed, after what came on them.  A new link's
+        //  frames can come only after its ZAP answer, below: so a closed
+        //  connection's descriptor, which a new one may take, is heard of
+        //  before any frame of the new one
+        if (items [6].revents & ZMQ_POLLIN)
+            s_on_watch (self, self->router_watch);
+        for (int i = first_watch; i < count; i++)
+            if (items [i].revents & ZMQ_POLLIN)
+                s_on_watch (self, items [i].socket);
+        if (items [0].revents & ZMQ_POLLIN)
+            while (transport_zap_handle (self->transport) == 0)
+                ;
         if (items [2].revents & ZMQ_POLLIN)
             s_on_udp (self, now);
         if (items [3].revents & ZMQ_POLLIN)
@@ -1520,8 +1590,8 @@ node_run (node_t *self)
             s_send_beacon (self, s_mono_ms ());
         if (items [4].revents & (ZMQ_POLLOUT | ZMQ_POLLERR))
             ui_flush (self->ui);
-        streams_on_poll (self->streams, items + 6, nstreams, now);
-        files_on_poll (self->files, items + 6 + nstreams, nprobes);
+        streams_on_poll (self->streams, items + FIXED, nstreams, now);
+        files_on_poll (self->files, items + FIXED + nstreams, nprobes);
         if (input && ((items [5].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) || ui_more (self->ui))) {
             if (ui_read (self->ui) == 1) {
                 input = false;
@@ -1553,8 +1623,9 @@ node_destroy (node_t **self_p)
                 zmq_setsockopt (transport_router (self->transport), ZMQ_LINGER, &linger,
                                 sizeof linger);
         }
-        transport_disconnect (&peer->dealer);
+        s_close_dealer (peer);
     }
+    transport_unwatch (self->transport? transport_router (self->transport): NULL, &self->router_watch);
     if (self->beacon && self->transport) {
         s_refresh_record (self, RECORD_FLAG_LEAVE);
         beacon_send (self->beacon, self->record);

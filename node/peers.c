@@ -79,6 +79,7 @@ peers_add (peers_t *self, const record_t *rec)
     peer_t *p = calloc (1, sizeof *p);
     if (!p)
         return NULL;
+    p->rid_fd = -1;
     memcpy (p->sign_pk, rec->sign_pk, 32);
     memcpy (p->box_pk, rec->box_pk, 32);
     identity_fingerprint_hex (rec->sign_pk, p->id);

@@ -50,11 +50,13 @@ typedef struct {
     int64_t record_ts;          //  timestamp of the newest record seen
     uint8_t record [RECORD_SIZE];   //  the newest record verified, as it came
     void *dealer;               //  the link we made, owned by node.c
+    void *watch;                //  tells when the DEALER's connection closes (node.c)
     uint32_t dealer_gen;        //  counts the DEALERs made, to tell them apart
     bool dealer_live;           //  a frame came back on it
     int64_t dup_since;          //  monotonic ms both links were seen, when ours goes
     uint8_t rid [PEERS_RID_MAX];    //  the link the peer made, on our ROUTER
     size_t rid_len;             //  0 = none known
+    int rid_fd;                 //  that link's connection, to know when it closes (-1 unknown)
     int64_t connect_at;         //  monotonic ms a deferred connect is due, 0 = none
     bool online;
     bool confirmed;             //  a HELLO came over its link at least once

@@ -20,6 +20,7 @@
 #define LINK_HWM 1000           //  frames queued one way on one link
 
 struct _transport_t {
+    unsigned watches;           //  for unique inproc names
     void *ctx;
     void *router;
     void *zap;
@@ -197,6 +198,8 @@ transport_recv (transport_t *self, transport_rx_t *rx)
     ||  sodium_hex2bin (rx->key, 32, user, 64, NULL, NULL, NULL) != 0)
         goto drop;
     snprintf (rx->addr, sizeof rx->addr, "%s", addr? addr: "");
+    //  The connection it came on, to know which link a closed one was
+    rx->fd = zmq_msg_get (&parts [1], ZMQ_SRCFD);
     rx->rid_len = zmq_msg_size (&parts [0]);
     if (rx->rid_len == 0 || rx->rid_len > sizeof rx->rid)
         goto drop;
@@ -221,8 +224,60 @@ transport_recv_dealer (void *dealer, transport_rx_t *rx)
         return SC_EMALFORMED;
     }
     rx->rid_len = 0;
+    rx->fd = -1;
     rx->msg = parts [0];        //  transferred
     return 0;
+}
+
+void *
+transport_watch (transport_t *self, void *sock)
+{
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://securechat-watch-%u", self->watches++);
+    if (zmq_socket_monitor (sock, endpoint, ZMQ_EVENT_DISCONNECTED) != 0)
+        return NULL;
+    void *watch = zmq_socket (self->ctx, ZMQ_PAIR);
+    if (!watch || s_setint (watch, ZMQ_LINGER, 0) || zmq_connect (watch, endpoint) != 0) {
+        if (watch)
+            zmq_close (watch);
+        zmq_socket_monitor (sock, NULL, 0);
+        return NULL;
+    }
+    return watch;
+}
+
+int
+transport_watch_read (void *watch, bool *closed, int *fd)
+{
+    //  An event is two parts: [event: u16, value: u32] and the endpoint
+    enum { MAX = 2 };
+    zmq_msg_t parts [MAX];
+    int n = s_recv_parts (watch, parts, MAX);
+    if (n < 0)
+        return SC_EAGAIN;
+    *closed = false;
+    if (n >= 1 && zmq_msg_size (&parts [0]) == 6) {
+        const uint8_t *d = zmq_msg_data (&parts [0]);
+        uint16_t event;
+        uint32_t value;
+        memcpy (&event, d, 2);
+        memcpy (&value, d + 2, 4);
+        *closed = event == ZMQ_EVENT_DISCONNECTED;
+        *fd = (int) value;
+    }
+    s_close_parts (parts, n, MAX);
+    return 0;
+}
+
+void
+transport_unwatch (void *sock, void **watch_p)
+{
+    if (!watch_p || !*watch_p)
+        return;
+    if (sock)
+        zmq_socket_monitor (sock, NULL, 0);
+    zmq_close (*watch_p);
+    *watch_p = NULL;
 }
 
 void *

@@ -13,6 +13,7 @@
 #ifndef SC_TRANSPORT_H
 #define SC_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
@@ -28,6 +29,7 @@ typedef struct {
     char addr [TRANSPORT_ADDR_MAX];     //  sender's IP address
     uint8_t rid [TRANSPORT_RID_MAX];    //  ROUTER: the link's routing id, to answer on
     size_t rid_len;                     //  0 when the frame came on a DEALER
+    int fd;                             //  ROUTER: the link's connection (-1 if unknown)
     zmq_msg_t msg;                      //  the payload frame
 } transport_rx_t;
 
@@ -64,6 +66,18 @@ void *transport_connect (transport_t *self, const uint8_t server_key [32], const
 
 //  Closes a DEALER at once (queued frames are dropped); nulls the pointer.
 void transport_disconnect (void **dealer_p);
+
+//  Starts watching the connections of sock (the ROUTER, or a DEALER) so
+//  that a link that closes is known at once (the peer was killed or left,
+//  or ZeroMQ's heartbeats found it silent).  Returns a socket to poll for
+//  input, or NULL; stop with transport_unwatch before sock is closed.
+void *transport_watch (transport_t *self, void *sock);
+//  Reads one event from a watch: 0 with *closed set when a connection
+//  closed and *fd its descriptor (other events leave *closed false),
+//  SC_EAGAIN when none waits.
+int transport_watch_read (void *watch, bool *closed, int *fd);
+//  Stops watching sock and closes the watch; accepts NULLs, nulls *watch_p.
+void transport_unwatch (void *sock, void **watch_p);
 
 //  Sends one frame without blocking.  Returns 0, SC_EAGAIN (queue full) or SC_ENET.
 int transport_send (void *dealer, const void *data, size_t len);

@@ -11,7 +11,8 @@
                node answers a HELLO with its own only when `seen` is not its
                current session: the sender has not yet heard from this run
       PING     [1, 2, seq: uint]
-               liveness, once a second on an idle link
+               no longer sent (ZeroMQ's heartbeats keep links alive and a
+               socket monitor tells when one closes); accepted and ignored
       MSG      [1, 3, envelope: bin (<= WIRE_MAX_ENVELOPE)]
                a sealed envelope (crypto/envelope.h); its body is a UTF-8 chat
                line; flags tell private from broadcast
