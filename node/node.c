@@ -22,6 +22,7 @@
 #include "files.h"
 #include "history.h"
 #include "known.h"
+#include "link.h"
 #include "node.h"
 #include "peers.h"
 #include "streams.h"
@@ -40,12 +41,8 @@
 #define BEACON_MS 1000          //  beacon interval
 #define ANSWER_MS 250           //  at most one early beacon per this, for newcomers
                                 //  (they also learn us from our HELLO at once)
-#define CONNECT_WAIT_MS 500     //  a peer heard by a later beacon has this long to
-                                //  connect to us before we connect to it
-#define DUP_LINK_MS 2000        //  a second link to a peer is closed after this
 #define PEERS_MAX 1024          //  identities kept in one session
 #define UNCONFIRMED_MAX 64      //  links open to peers that never said HELLO
-#define UNCONFIRMED_MS 30000    //  after this, such a link is closed
 
 typedef struct {
     char text [160];            //  as given, for messages
@@ -135,7 +132,7 @@ s_hex_id (const uint8_t id [ENVELOPE_ID_SIZE], char out [2 * ENVELOPE_ID_SIZE + 
 static void
 s_addr (const peer_t *peer, char *out, size_t size)
 {
-    snprintf (out, size, "tcp://%s:%u", peer->host, peer->port);
+    snprintf (out, size, "tcp://%s:%u", link_host (peer->link), link_port (peer->link));
 }
 
 //  ---------------------------------------------------------------------
@@ -145,49 +142,33 @@ s_addr (const peer_t *peer, char *out, size_t size)
 static bool
 s_linked (const peer_t *peer)
 {
-    return peer->dealer || peer->rid_len;
+    return link_linked (peer->link);
 }
 
-//  When two peers connected to each other at once, the link made by the
-//  lower key stays and the other goes.
-static bool
-s_we_lead (node_t *self, const peer_t *peer)
-{
-    return memcmp (identity_sign_pk (self->id), peer->sign_pk, 32) < 0;
-}
-
-//  True when a frame to the peer goes on the DEALER we opened, false when
-//  on the ROUTER's link the peer's frames came on.  With both, ours only
-//  when it leads and has carried a frame back (until then the peer's works
-//  and ours may not).
-static bool
-s_via_dealer (node_t *self, const peer_t *peer)
-{
-    return peer->dealer && (!peer->rid_len || (peer->dealer_live && s_we_lead (self, peer)));
-}
-
-//  Sends on the peer's one link (see s_via_dealer).
+//  Sends on the peer's one link (link_route says which).
 static int
 s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
 {
-    if (!s_linked (peer))
+    const uint8_t *rid;
+    size_t rid_len;
+    uint32_t gen;
+    void *dealer = link_route (peer->link, &rid, &rid_len, &gen);
+    if (!dealer && !rid_len)
         return SC_EAGAIN;
     uint8_t *buf;
     size_t len;
     int rc = wire_encode (frame, &buf, &len);
     if (rc != 0)
         return rc;
-    if (s_via_dealer (self, peer))
-        rc = transport_send_owned (peer->dealer, &buf, len);
+    if (dealer)
+        rc = transport_send_owned (dealer, &buf, len);
     else {
-        rc = transport_reply_owned (self->transport, peer->rid, peer->rid_len, &buf, len);
+        rc = transport_reply_owned (self->transport, rid, rid_len, &buf, len);
         if (rc == SC_ENET) {
-            peer->rid_len = 0;          //  that link is gone: the next try takes ours
+            link_on_router_gone (peer->link);   //  the next try takes ours
             rc = SC_EAGAIN;
         }
     }
-    if (rc == 0)
-        peer->last_tx = s_mono_ms ();
     return rc;
 }
 
@@ -203,7 +184,7 @@ static void
 s_send_hello (node_t *self, peer_t *peer)
 {
     wire_frame_t f = { .type = WIRE_HELLO, .data = self->record, .size = RECORD_SIZE,
-                       .seq = self->session, .seen = peer->session };
+                       .seq = self->session, .seen = link_session (peer->link) };
     s_send (self, peer, &f);
 }
 
@@ -218,36 +199,6 @@ s_send_beacon (node_t *self, int64_t now)
     beacon_send (self->beacon, self->record);
     self->last_beacon = now;
     self->answer_due = false;
-}
-
-//  Closes the DEALER we opened to a peer, and its watch.
-static void
-s_close_dealer (peer_t *peer)
-{
-    transport_unwatch (peer->dealer, &peer->watch);
-    transport_disconnect (&peer->dealer);
-    peer->dealer_live = false;
-}
-
-//  (Re)opens the link to a peer at host:port and says HELLO on it.
-static void
-s_connect (node_t *self, peer_t *peer, const char *host, int port)
-{
-    s_close_dealer (peer);
-    peer->dup_since = 0;
-    peer->connect_at = 0;
-    snprintf (peer->host, sizeof peer->host, "%s", host);
-    peer->port = (uint16_t) port;
-    char endpoint [128];
-    s_addr (peer, endpoint, sizeof endpoint);
-    log_debug ("connect to %s at %s", peer->name, endpoint);
-    peer->dealer = transport_connect (self->transport, peer->box_pk, endpoint);
-    peer->dealer_gen++;
-    //  Its closing (the peer killed, gone, or silent past ZeroMQ's
-    //  heartbeat timeout) is heard at once
-    peer->watch = peer->dealer? transport_watch (self->transport, peer->dealer): NULL;
-    if (peer->dealer)
-        s_send_hello (self, peer);
 }
 
 static int
@@ -275,22 +226,27 @@ s_send_message (node_t *self, peer_t *peer, peers_out_t *m)
 static bool
 s_chat_link_same (node_t *self, const peer_t *peer)
 {
-    if (s_via_dealer (self, peer))
-        return peer->chat_rid_len == 0 && peer->chat_gen == peer->dealer_gen;
-    return peer->chat_rid_len == peer->rid_len
-        && memcmp (peer->chat_rid, peer->rid, peer->rid_len) == 0;
+    const uint8_t *rid;
+    size_t rid_len;
+    uint32_t gen;
+    if (link_route (peer->link, &rid, &rid_len, &gen))
+        return peer->chat_rid_len == 0 && peer->chat_gen == gen;
+    return peer->chat_rid_len == rid_len && memcmp (peer->chat_rid, rid, rid_len) == 0;
 }
 
 static void
 s_chat_link_note (node_t *self, peer_t *peer)
 {
-    if (s_via_dealer (self, peer)) {
-        peer->chat_gen = peer->dealer_gen;
+    const uint8_t *rid;
+    size_t rid_len;
+    uint32_t gen;
+    if (link_route (peer->link, &rid, &rid_len, &gen)) {
+        peer->chat_gen = gen;
         peer->chat_rid_len = 0;
     }
     else {
-        memcpy (peer->chat_rid, peer->rid, peer->rid_len);
-        peer->chat_rid_len = peer->rid_len;
+        memcpy (peer->chat_rid, rid, rid_len);
+        peer->chat_rid_len = rid_len;
     }
 }
 
@@ -315,7 +271,7 @@ s_spend (node_t *self)
 static void
 s_flush (node_t *self, peer_t *peer, int64_t now)
 {
-    if (!peer->online)
+    if (!link_up (peer->link))
         return;
     while (peer->owed_len) {
         wire_frame_t f = { .type = WIRE_RECEIPT };
@@ -368,16 +324,44 @@ s_peer_json (node_t *self, peer_t *peer)
     s_addr (peer, addr, sizeof addr);
     return json_pack ("{s:s, s:s, s:s, s:b, s:b}", "id", peer->id, "name", peer->name,
                       "addr", addr, "verified", known_verified (self->known, peer->sign_pk),
-                      "online", peer->online);
+                      "online", link_up (peer->link));
+}
+
+//  What the link module asks of the node (link_host_t)
+
+static void *
+s_link_connect (void *arg, void *peer_arg, const char *host, uint16_t port, void **watch)
+{
+    node_t *self = arg;
+    peer_t *peer = peer_arg;
+    char endpoint [128];
+    snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", host, port);
+    log_debug ("connect to %s at %s", peer->name, endpoint);
+    void *dealer = transport_connect (self->transport, peer->box_pk, endpoint);
+    //  Its closing (the peer killed, gone, or silent past ZeroMQ's
+    //  heartbeat timeout) is heard at once
+    *watch = dealer? transport_watch (self->transport, dealer): NULL;
+    return dealer;
 }
 
 static void
-s_peer_up (node_t *self, peer_t *peer, int64_t now)
+s_link_close (void *arg, void *peer, void *dealer, void *watch)
 {
-    peer->last_rx = now;
-    if (peer->online)
-        return;
-    peer->online = true;
+    transport_unwatch (dealer, &watch);
+    transport_disconnect (&dealer);
+}
+
+static void
+s_link_hello (void *arg, void *peer)
+{
+    s_send_hello (arg, peer);
+}
+
+static void
+s_link_up (void *arg, void *peer_arg)
+{
+    node_t *self = arg;
+    peer_t *peer = peer_arg;
     log_debug ("%s joined", peer->name);
     json_t *ev = s_peer_json (self, peer);
     json_object_set_new (ev, "event", json_string ("peer_joined"));
@@ -385,33 +369,30 @@ s_peer_up (node_t *self, peer_t *peer, int64_t now)
     //  What was sent before the peer left may be lost: send it again, in
     //  order (the peer answers what it has seen with a receipt)
     peers_outbox_rewind (peer);
-    s_flush (self, peer, now);
+    s_flush (self, peer, s_mono_ms ());
     files_peer_up (self->files, peer->sign_pk);
 }
 
 static void
-s_peer_down (node_t *self, peer_t *peer, const char *why, bool relink)
+s_link_down (void *arg, void *peer_arg, const char *why)
 {
-    if (!peer->online)
-        return;
-    peer->online = false;
+    node_t *self = arg;
+    peer_t *peer = peer_arg;
     ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:b, s:s, s:i}", "event", "peer_left",
                                   "id", peer->id, "name", peer->name,
                                   "verified", known_verified (self->known, peer->sign_pk),
                                   "reason", why, "queued", (int) peers_outbox_len (peer)));
     files_peer_down (self->files, peer->sign_pk);
     streams_peer_down (self->streams, peer->sign_pk);
-    //  Whatever link comes next has to say so again
-    peer->rid_len = 0;
     peer->owed_len = 0;         //  the peer re-sends what it missed receipts for
-    peer->dealer_live = false;
-    if (!relink)
-        return;
-    //  A fresh link drops what the old one still queued; its one HELLO is
-    //  delivered if the peer comes back at the same address
-    char host [64];
-    snprintf (host, sizeof host, "%s", peer->host);
-    s_connect (self, peer, host, peer->port);
+}
+
+//  When two peers connected to each other at once, the link made by the
+//  lower key stays and the other goes.
+static bool
+s_we_lead (node_t *self, const peer_t *peer)
+{
+    return memcmp (identity_sign_pk (self->id), peer->sign_pk, 32) < 0;
 }
 
 //  Where a verified record came from
@@ -419,7 +400,7 @@ typedef enum {
     S_VIA_LINK,         //  a HELLO: proven by CURVE, and the link exists
     S_VIA_ANSWER,       //  the answer to our UDP request: connect now
     S_VIA_BEACON        //  a beacon: connect now if it is a start beacon, else
-                        //  after CONNECT_WAIT_MS unless the peer connects first
+                        //  after LINK_CONNECT_WAIT_MS unless the peer connects first
 } s_via_t;
 
 //  Handles a verified record.  Returns the peer, or NULL when the record
@@ -427,7 +408,7 @@ typedef enum {
 //  a new session (newer record) or is new; *connected when a link was opened.
 static peer_t *
 s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
-             uint64_t session, bool *fresh, bool *connected)
+             bool *fresh, bool *connected)
 {
     bool via_link = via == S_VIA_LINK;
     *fresh = *connected = false;
@@ -451,9 +432,7 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
     if (!peer && !via_link) {
         size_t unconfirmed = 0;
         for (size_t i = 0; i < peers_size (self->peers); i++)
-            if (!peers_at (self->peers, i)->confirmed
-            &&  (peers_at (self->peers, i)->dealer || peers_at (self->peers, i)->connect_at))
-                unconfirmed++;
+            unconfirmed += link_unproven (peers_at (self->peers, i)->link);
         if (unconfirmed >= UNCONFIRMED_MAX) {
             self->stats.peers_refused++;
             return NULL;
@@ -485,7 +464,13 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
         peer = peers_add (self->peers, rec);
         if (!peer)
             return NULL;
-        peer->created = s_mono_ms ();
+        link_host_t lh = { .connect = s_link_connect, .close = s_link_close, .hello = s_link_hello,
+                           .up = s_link_up, .down = s_link_down, .arg = self };
+        peer->link = link_new (&lh, peer, s_we_lead (self, peer), s_mono_ms ());
+        if (!peer->link) {
+            peers_drop (self->peers, peer);
+            return NULL;
+        }
         *fresh = true;
     }
     else {
@@ -499,46 +484,14 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
         box_changed = memcmp (peer->box_pk, rec->box_pk, 32) != 0;
         memcpy (peer->box_pk, rec->box_pk, 32);
     }
-    //  (a peer just met has no address yet)
-    bool moved = box_changed || (peer->host [0]
-                                 && (peer->port != rec->port || strcmp (peer->host, host) != 0));
-    //  A linked peer is never moved by a beacon or an answer: a machine
-    //  with several addresses is heard from each, and a copy can be sent
-    //  from anywhere.  The address changes only once the link is lost.
-    if (moved && !via_link && !box_changed && peer->online && s_linked (peer)) {
-        self->stats.elsewhere++;
-        moved = false;
-    }
-    if (via_link) {
-        peer->session = session;        //  so a HELLO sent below says we heard it
-        //  The link the HELLO came on is the one; a DEALER of ours to
-        //  where the peer was before is not
-        if (moved && peer->dealer)
-            s_close_dealer (peer);
-        snprintf (peer->host, sizeof peer->host, "%s", host);
-        peer->port = rec->port;
-        return peer;
-    }
-    //  A start beacon that is news comes from a run that cannot be linked
-    //  to us yet: a link made to its last run is dead
     bool start = via == S_VIA_BEACON && (rec->flags & RECORD_FLAG_START) && *fresh;
-    if (start && peer->rid_len && !peer->dealer)
-        peer->rid_len = 0;
-    if (!peer->dealer || moved) {
-        if (!start && !moved && peer->rid_len)
-            return peer;                //  it connected to us already
-        if (via == S_VIA_ANSWER || start || moved) {
-            s_connect (self, peer, host, rec->port);
-            *connected = true;
-        }
-        else if (!peer->connect_at) {
-            snprintf (peer->host, sizeof peer->host, "%s", host);
-            peer->port = rec->port;
-            peer->connect_at = s_mono_ms () + CONNECT_WAIT_MS;
-        }
-    }
-    else if (start)
-        s_send_hello (self, peer);      //  the DEALER reaches the new run
+    link_rec_t r = link_on_record (peer->link, host, rec->port,
+                                   via_link? LINK_VIA_HELLO: via == S_VIA_ANSWER? LINK_VIA_ANSWER
+                                                                               : LINK_VIA_BEACON,
+                                   start, box_changed, s_mono_ms ());
+    if (r == LINK_REC_ELSEWHERE)
+        self->stats.elsewhere++;
+    *connected = r == LINK_REC_CONNECTED;
     return peer;
 }
 
@@ -614,25 +567,6 @@ s_on_msg (node_t *self, peer_t *peer, const wire_frame_t *f)
     envelope_msg_clear (&msg);
 }
 
-//  A frame from the peer came on this link: answers may go back on it.
-//  Two links to one peer (both connected at once) come down to one: the
-//  one the peer made, when its key is lower, once nothing is in flight on
-//  ours (the peer sends on its own as soon as it knows of it).
-static void
-s_note_link (node_t *self, peer_t *peer, const transport_rx_t *rx)
-{
-    if (rx->rid_len == 0)
-        peer->dealer_live = true;
-    else if (rx->rid_len <= sizeof peer->rid) {
-        memcpy (peer->rid, rx->rid, rx->rid_len);
-        peer->rid_len = rx->rid_len;
-        peer->rid_fd = rx->fd;
-        peer->connect_at = 0;
-        if (peer->dealer && !peer->dup_since && !s_we_lead (self, peer))
-            peer->dup_since = s_mono_ms ();
-    }
-}
-
 static void
 s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
 {
@@ -656,24 +590,12 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
             log_debug ("bad HELLO from %s: %s", rx->addr, rc? sc_strerror (rc): "key mismatch");
             return;
         }
-        peer_t *before = peers_find_sign (self->peers, rec.sign_pk);
-        bool restarted = before && before->confirmed && before->online && before->session != f.seq;
         bool fresh, connected;
-        peer = s_on_record (self, &rec, rx->addr, S_VIA_LINK, f.seq, &fresh, &connected);
+        peer = s_on_record (self, &rec, rx->addr, S_VIA_LINK, &fresh, &connected);
         if (!peer)
             return;
         log_debug ("HELLO from %s", peer->name);
-        //  A new run of a peer we still thought online: it left and came
-        //  back (what was in flight to the old run is sent again)
-        if (restarted)
-            s_peer_down (self, peer, "restarted", false);
-        s_note_link (self, peer, rx);
-        peer->confirmed = true;
-        //  Answer only a peer that has not heard from this run of ours,
-        //  on the link it came by
-        if (f.seen != self->session)
-            s_send_hello (self, peer);
-        s_peer_up (self, peer, now);
+        link_on_hello (peer->link, rx->rid, rx->rid_len, rx->fd, f.seq, f.seen == self->session, now);
         return;
     }
     if (!peer) {
@@ -681,8 +603,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
         self->stats.unknown_sender++;
         return;
     }
-    s_note_link (self, peer, rx);
-    s_peer_up (self, peer, now);
+    link_on_frame (peer->link, rx->rid, rx->rid_len, rx->fd, now);
     switch (f.type) {
         case WIRE_PING:
             break;
@@ -698,7 +619,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
             }
             break;
         case WIRE_BYE:
-            s_peer_down (self, peer, "quit", true);
+            link_on_bye (peer->link, now);
             break;
         case WIRE_OFFER: {
             //  An offer is a signed, sealed envelope like a message
@@ -776,7 +697,7 @@ s_on_udp (node_t *self, int64_t now)
         char host [64];
         udp_ntoa (&from, host, sizeof host);
         bool fresh, connected;
-        peer_t *peer = s_on_record (self, &rec, host, S_VIA_ANSWER, 0, &fresh, &connected);
+        peer_t *peer = s_on_record (self, &rec, host, S_VIA_ANSWER, &fresh, &connected);
         if (!peer)
             continue;
         if (p->pinned && !known_verified (self->known, rec.sign_pk))
@@ -805,12 +726,13 @@ s_beacon_skip (const uint8_t sign_pk [32], const struct sockaddr_in *from, uint1
         return false;
     char host [64];
     udp_ntoa (from, host, sizeof host);
-    bool here = peer->port == port && strcmp (peer->host, host) == 0;
+    bool here = link_port (peer->link) == port && strcmp (link_host (peer->link), host) == 0;
+    bool up = link_up (peer->link);
     //  From another of its addresses, or a copy from elsewhere: while the
     //  link is up it changes nothing either (the address rule)
-    if (!here && peer->online)
+    if (!here && up)
         self->stats.elsewhere++;
-    return here || peer->online;
+    return here || up;
 }
 
 static void
@@ -827,14 +749,14 @@ s_on_beacon (node_t *self, int64_t now)
         peer_t *peer = peers_find_sign (self->peers, rec.sign_pk);
         if (rec.flags & RECORD_FLAG_LEAVE) {
             if (peer)
-                s_peer_down (self, peer, "quit", true);
+                link_on_bye (peer->link, now);
             continue;
         }
         char host [64];
         udp_ntoa (&from, host, sizeof host);
         log_debug ("beacon from %s at %s", rec.name, host);
         bool known_before = peer != NULL, fresh, connected;
-        peer = s_on_record (self, &rec, host, S_VIA_BEACON, 0, &fresh, &connected);
+        peer = s_on_record (self, &rec, host, S_VIA_BEACON, &fresh, &connected);
         //  A newcomer hears from us at once instead of in up to a second:
         //  on the link we opened to it, or else by an early beacon (which
         //  would only wake every node on the LAN when a link says it all)
@@ -862,31 +784,12 @@ s_tick (node_t *self, int64_t now)
         if (now >= self->next_beacon)
             self->next_beacon = now + BEACON_MS;
     }
-    for (size_t i = 0; i < peers_size (self->peers); i++) {
-        peer_t *peer = peers_at (self->peers, i);
-        //  A peer heard by a later beacon that has not connected to us
-        if (peer->connect_at && now >= peer->connect_at) {
-            peer->connect_at = 0;
-            if (!s_linked (peer)) {
-                char host [64];
-                snprintf (host, sizeof host, "%s", peer->host);
-                s_connect (self, peer, host, peer->port);
-            }
-        }
-        if (peer->dup_since && now - peer->dup_since >= DUP_LINK_MS) {
-            peer->dup_since = 0;
-            if (peer->dealer && peer->rid_len) {
-                log_debug ("one link to %s is enough", peer->name);
-                s_close_dealer (peer);
-            }
-        }
-        if (!peer->confirmed && peer->dealer && now - peer->created > UNCONFIRMED_MS)
-            s_close_dealer (peer);          //  a later record reopens it
-    }
+    for (size_t i = 0; i < peers_size (self->peers); i++)
+        link_tick (peers_at (self->peers, i)->link, now);
     for (int i = 0; i < self->npending; i++) {
         s_pending_t *p = &self->pending [i];
         peer_t *peer = p->resolved? peers_find_sign (self->peers, p->sign_pk): NULL;
-        if ((peer && peer->online) || now < p->next_ms)
+        if ((peer && link_up (peer->link)) || now < p->next_ms)
             continue;
         uint8_t req [RECORD_REQ_SIZE];
         record_request (req);
@@ -903,7 +806,7 @@ s_files_send (void *arg, const uint8_t peer_pk [32], const wire_frame_t *frame)
 {
     node_t *self = arg;
     peer_t *peer = peers_find_sign (self->peers, peer_pk);
-    if (!peer || !peer->online)
+    if (!peer || !link_up (peer->link))
         return SC_EAGAIN;
     return s_send (self, peer, frame);
 }
@@ -986,7 +889,7 @@ s_queue (node_t *self, peer_t *peer, unsigned kind, const char *text)
     int rc = peers_outbox_add (peer, kind, text, &m);
     if (rc == SC_EAGAIN) {
         double mib = (double) peers_outbox_bytes (peer) / (1024 * 1024);
-        if (peer->online)
+        if (link_up (peer->link))
             ui_error (self->ui, "queue_full",
                       "the outbox to %s is full (%zu messages, %.1f MiB, waiting for receipts): "
                       "not queued; %s is online and they are going out, so try again in a moment",
@@ -1006,7 +909,7 @@ s_queue (node_t *self, peer_t *peer, unsigned kind, const char *text)
     char msg_id [33];
     s_hex_id (m->msg_id, msg_id);
     //  On the wire first; reporting and the history are off the critical path
-    bool online = peer->online;
+    bool online = link_up (peer->link);
     s_flush (self, peer, s_mono_ms ());
     ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:b}", "event", "sent",
                                   "to", peer->id, "name", peer->name, "msg_id", msg_id,
@@ -1020,7 +923,7 @@ s_cmd_say (node_t *self, const char *text)
     int sent = 0;
     for (size_t i = 0; i < peers_size (self->peers); i++) {
         peer_t *peer = peers_at (self->peers, i);
-        if (peer->online) {
+        if (link_up (peer->link)) {
             s_queue (self, peer, 1, text);
             sent++;
         }
@@ -1203,7 +1106,7 @@ s_on_line (const char *line, void *arg)
             peer_t *peer = s_resolve (self, cmd->argv [0], false);
             if (!peer)
                 break;
-            if (!peer->online) {
+            if (!link_up (peer->link)) {
                 ui_error (self->ui, "offline", "%s is not online now", peer->name);
                 break;
             }
@@ -1427,9 +1330,9 @@ s_on_dealer (node_t *self, void *dealer, int64_t now)
 {
     peer_t *peer = NULL;
     for (size_t k = 0; !peer && k < peers_size (self->peers); k++)
-        if (peers_at (self->peers, k)->dealer == dealer)
+        if (link_dealer (peers_at (self->peers, k)->link) == dealer)
             peer = peers_at (self->peers, k);
-    for (int i = 0; peer && peer->dealer == dealer && i < 64; i++) {
+    for (int i = 0; peer && link_dealer (peer->link) == dealer && i < 64; i++) {
         transport_rx_t rx;
         int rc = transport_recv_dealer (dealer, &rx);
         if (rc == SC_EAGAIN)
@@ -1439,36 +1342,22 @@ s_on_dealer (node_t *self, void *dealer, int64_t now)
             continue;
         }
         memcpy (rx.key, peer->box_pk, 32);
-        snprintf (rx.addr, sizeof rx.addr, "%s", peer->host);
+        snprintf (rx.addr, sizeof rx.addr, "%s", link_host (peer->link));
         s_on_frame (self, &rx, now);
         zmq_msg_close (&rx.msg);
     }
 }
 
-//  A link closed under us: the peer was killed or left, or ZeroMQ's
-//  heartbeats found it silent (its machine gone).  With no other link the
-//  peer has left, and we link again (it may come back at the same place).
-static void
-s_link_lost (node_t *self, peer_t *peer, bool ours)
-{
-    if (ours)
-        s_close_dealer (peer);
-    else
-        peer->rid_len = 0;
-    log_debug ("a link to %s closed", peer->name);
-    if (!s_linked (peer))
-        s_peer_down (self, peer, "lost", true);
-}
-
 //  Reads what a watch says: the ROUTER's (a link the peer made closed:
-//  known by its connection) or a DEALER's.  A watch closed earlier in this
-//  pass (its peer relinked) belongs to nobody and is not touched.
+//  known by its connection) or a DEALER's (the peer killed or gone, or
+//  silent past ZeroMQ's heartbeat timeout).  A watch closed earlier in
+//  this pass (its peer relinked) belongs to nobody and is not touched.
 static void
-s_on_watch (node_t *self, void *watch)
+s_on_watch (node_t *self, void *watch, int64_t now)
 {
     peer_t *owner = NULL;
     for (size_t k = 0; !owner && watch != self->router_watch && k < peers_size (self->peers); k++)
-        if (peers_at (self->peers, k)->watch == watch)
+        if (link_watch (peers_at (self->peers, k)->link) == watch)
             owner = peers_at (self->peers, k);
     if (!owner && watch != self->router_watch)
         return;
@@ -1478,16 +1367,12 @@ s_on_watch (node_t *self, void *watch)
         if (!closed)
             continue;
         if (owner) {
-            s_link_lost (self, owner, true);        //  closes this watch
+            link_on_closed (owner->link, true, -1, now);    //  closes this watch
             return;
         }
-        for (size_t k = 0; k < peers_size (self->peers); k++) {
-            peer_t *peer = peers_at (self->peers, k);
-            if (peer->rid_len && peer->rid_fd == fd) {
-                s_link_lost (self, peer, false);
+        for (size_t k = 0; k < peers_size (self->peers); k++)
+            if (link_on_closed (peers_at (self->peers, k)->link, false, fd, now))
                 break;
-            }
-        }
     }
 }
 
@@ -1532,14 +1417,14 @@ node_run (node_t *self)
         //  Peers we connected to answer on our DEALER, and its watch says
         //  when it closed (frames first, so a BYE is read before the close)
         for (size_t i = 0; i < npeers; i++)
-            if (peers_at (self->peers, i)->dealer)
-                items [count++] = (zmq_pollitem_t) { peers_at (self->peers, i)->dealer, 0,
-                                                     ZMQ_POLLIN, 0 };
+            if (link_dealer (peers_at (self->peers, i)->link))
+                items [count++] = (zmq_pollitem_t) { link_dealer (peers_at (self->peers, i)->link),
+                                                     0, ZMQ_POLLIN, 0 };
         int first_watch = count;
         for (size_t i = 0; i < npeers; i++)
-            if (peers_at (self->peers, i)->watch)
-                items [count++] = (zmq_pollitem_t) { peers_at (self->peers, i)->watch, 0,
-                                                     ZMQ_POLLIN, 0 };
+            if (link_watch (peers_at (self->peers, i)->link))
+                items [count++] = (zmq_pollitem_t) { link_watch (peers_at (self->peers, i)->link),
+                                                     0, ZMQ_POLLIN, 0 };
         long timeout = (long) (self->next_tick - now);
         if (files_work (self->files, now) || self->send_more || (input && ui_more (self->ui)))
             timeout = 0;        //  more to send, hash or read: do not wait
@@ -1575,10 +1460,10 @@ node_run (node_t *self)
         //  connection's descriptor, which a new one may take, is heard of
         //  before any frame of the new one
         if (items [6].revents & ZMQ_POLLIN)
-            s_on_watch (self, self->router_watch);
+            s_on_watch (self, self->router_watch, now);
         for (int i = first_watch; i < count; i++)
             if (items [i].revents & ZMQ_POLLIN)
-                s_on_watch (self, items [i].socket);
+                s_on_watch (self, items [i].socket, now);
         if (items [0].revents & ZMQ_POLLIN)
             while (transport_zap_handle (self->transport) == 0)
                 ;
@@ -1617,13 +1502,11 @@ node_destroy (node_t **self_p)
         if (s_linked (peer)) {
             wire_frame_t f = { .type = WIRE_BYE };
             s_send (self, peer, &f);
-            if (peer->dealer)
-                zmq_setsockopt (peer->dealer, ZMQ_LINGER, &linger, sizeof linger);
-            if (peer->rid_len)
-                zmq_setsockopt (transport_router (self->transport), ZMQ_LINGER, &linger,
-                                sizeof linger);
+            if (link_dealer (peer->link))
+                zmq_setsockopt (link_dealer (peer->link), ZMQ_LINGER, &linger, sizeof linger);
+            zmq_setsockopt (transport_router (self->transport), ZMQ_LINGER, &linger, sizeof linger);
         }
-        s_close_dealer (peer);
+        link_destroy (&peer->link);
     }
     transport_unwatch (self->transport? transport_router (self->transport): NULL, &self->router_watch);
     if (self->beacon && self->transport) {

@@ -79,7 +79,6 @@ peers_add (peers_t *self, const record_t *rec)
     peer_t *p = calloc (1, sizeof *p);
     if (!p)
         return NULL;
-    p->rid_fd = -1;
     memcpy (p->sign_pk, rec->sign_pk, 32);
     memcpy (p->box_pk, rec->box_pk, 32);
     identity_fingerprint_hex (rec->sign_pk, p->id);
@@ -88,6 +87,20 @@ peers_add (peers_t *self, const record_t *rec)
     memcpy (p->record, rec->raw, RECORD_SIZE);
     self->items [self->count++] = p;
     return p;
+}
+
+void
+peers_drop (peers_t *self, peer_t *peer)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (self->items [i] == peer) {
+            s_outbox_clear (peer);
+            free (peer->owed);
+            free (peer);
+            memmove (self->items + i, self->items + i + 1, (self->count - i - 1) * sizeof *self->items);
+            self->count--;
+            return;
+        }
 }
 
 static bool

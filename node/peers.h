@@ -45,24 +45,9 @@ typedef struct {
     uint8_t box_pk [32];
     char id [IDENTITY_FP_HEX_SIZE];
     char name [RECORD_NAME_MAX + 1];
-    char host [64];
-    uint16_t port;
     int64_t record_ts;          //  timestamp of the newest record seen
     uint8_t record [RECORD_SIZE];   //  the newest record verified, as it came
-    void *dealer;               //  the link we made, owned by node.c
-    void *watch;                //  tells when the DEALER's connection closes (node.c)
-    uint32_t dealer_gen;        //  counts the DEALERs made, to tell them apart
-    bool dealer_live;           //  a frame came back on it
-    int64_t dup_since;          //  monotonic ms both links were seen, when ours goes
-    uint8_t rid [PEERS_RID_MAX];    //  the link the peer made, on our ROUTER
-    size_t rid_len;             //  0 = none known
-    int rid_fd;                 //  that link's connection, to know when it closes (-1 unknown)
-    int64_t connect_at;         //  monotonic ms a deferred connect is due, 0 = none
-    bool online;
-    bool confirmed;             //  a HELLO came over its link at least once
-    uint64_t session;           //  from its last HELLO
-    int64_t created;            //  monotonic ms
-    int64_t last_rx, last_tx;   //  monotonic ms
+    struct _link_t *link;       //  the link's life (node/link.h), owned by node.c
     peers_outbox_t outbox;      //  use the peers_outbox_ functions
     //  The link the messages in flight went on: DEALER number chat_gen, or
     //  (chat_rid_len > 0) the peer's link on our ROUTER with that routing id
@@ -91,6 +76,8 @@ peer_t *peers_find_box (peers_t *self, const uint8_t box_pk [32]);
 
 //  Adds a peer for a verified record; returns it, or NULL when out of memory.
 peer_t *peers_add (peers_t *self, const record_t *rec);
+//  Removes a peer just added (its link could not be made); frees it.
+void peers_drop (peers_t *self, peer_t *peer);
 
 //  Finds the peer a user means by query: a fingerprint prefix (4+ hex digits)
 //  or a display name.  Returns 0 and *out, or SC_ENOPEER, SC_EAMBIGUOUS (the

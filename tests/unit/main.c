@@ -14,6 +14,7 @@ void node_tests (void);
 void files_tests (void);
 void media_tests (void);
 void streams_tests (void);
+void link_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -83,6 +84,7 @@ main (int argc, char **argv)
     wire_tests ();
     record_tests ();
     node_tests ();
+    link_tests ();
     files_tests ();
     media_tests ();
     streams_tests ();
