@@ -78,7 +78,16 @@ ctlq_send (ctlq_t *self, const uint8_t peer [32], const wire_frame_t *frame, int
     }
     if (frame->size > CTLQ_DATA_MAX)
         return SC_ETOOBIG;
-    if (self->count == CTLQ_MAX) {
+    //  A peer that never reads makes room only at its own expense
+    if (ctlq_waiting (self, peer) >= CTLQ_PEER_MAX) {
+        for (size_t i = 0; i < self->count; i++)
+            if (memcmp (self->entries [i].peer, peer, 32) == 0) {
+                s_drop (self, i);
+                self->stats.dropped++;
+                break;
+            }
+    }
+    else if (self->count == CTLQ_MAX) {
         s_drop (self, 0);
         self->stats.dropped++;
     }

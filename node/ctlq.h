@@ -5,7 +5,8 @@
     is full or down, a copy waits here and goes out, in order per peer,
     when the link takes it again.  While a frame for a peer waits, later
     ones for that peer wait behind it, so order is kept.  Bounded: past
-    CTLQ_MAX waiting frames, or after CTLQ_TTL_MS, the oldest is dropped and
+    CTLQ_PEER_MAX waiting for one peer, that peer's oldest goes; past
+    CTLQ_MAX in all, or after CTLQ_TTL_MS, the oldest is dropped; each is
     counted (the transfer or stream it belonged to then recovers or times
     out on its own).  Frames that are repeated anyway (cumulative credit,
     data) do not go through here.  No sockets: the owner passes its send.  */
@@ -16,6 +17,7 @@
 #include "wire.h"
 
 #define CTLQ_MAX 256
+#define CTLQ_PEER_MAX 32                //  waiting for one peer
 #define CTLQ_TTL_MS 120000
 #define CTLQ_DATA_MAX (64 * 1024)       //  larger frames are not copied
 

@@ -31,9 +31,14 @@
 #define FREE_MARGIN (16 * 1024 * 1024)  //  keep this much free on the disk
 #define PROGRESS_MS 1000
 #define REGRANT_MS 1000                 //  receiver: repeat the grant when nothing came this long
-#define RESYNC_MS 3000                  //  no progress this long: compare bitmaps again
+#define STALLED_MS 3000                 //  no progress this long: said in the events
+#define RESYNC_MS 10000                 //  nothing came this long: compare bitmaps again
 #define STALL_MS_DEFAULT 60000          //  no progress this long: paused
-#define REOFFER_MS 10000                //  an offer with no answer is made again
+#define REOFFER_MS 10000                //  an offer with no answer is made again...
+#define REOFFER_MAX 30                  //  ...this often at most (then at the peer's return)
+#define RESYNC_MAX_MS 60000             //  the longest quiet before bitmaps are compared
+#define OUT_PER_PEER 16                 //  transfers sent to one peer at once
+#define OUT_MAX 64                      //  and to everyone
 
 typedef enum {
     S_HASHING,      //  sender: hashing before the offer
@@ -85,6 +90,10 @@ typedef struct {
     uint64_t next;              //  out: where to look for the next chunk to send
     uint64_t sent;              //  out: chunks sent in this run (for tests and stats)
     int64_t last_progress;      //  monotonic ms: a chunk came (in) or went / credit grew (out)
+    int64_t last_heard;         //  in: any chunk came, even one held already (the link lives);
+                                //  out: the grant last grew
+    int64_t ivl;                //  usual ms between those (smoothed): what "quiet" means here
+    int offers;                 //  out: OFFERs made while waiting for an answer
     int64_t last_grant;         //  in: when the grant last went out
     int64_t last_resync;        //  when bitmaps were last compared (ACCEPT or OFFER again)
     s_pause_t paused;
@@ -138,6 +147,7 @@ struct _files_t {
     ctlq_t *ctl;                //  answers and ends that met a full link
     files_stats_t stats;
     int64_t now;                //  monotonic ms, from the last work or tick
+    size_t rr;                  //  the transfer the rate budget goes to first
     int64_t stall_ms;
     uint8_t *buf;               //  one chunk, plain
     uint8_t *sealed;            //  one chunk, sealed
@@ -216,7 +226,7 @@ s_xfer_json (files_t *self, const s_xfer_t *x)
         json_object_set_new (ev, "error", json_string (x->error));
     //  Seconds without progress on a live link, once it is worth saying
     int64_t idle = self->now - x->last_progress;
-    if (x->state == S_RUNNING && x->last_progress && idle >= RESYNC_MS)
+    if (x->state == S_RUNNING && x->last_progress && idle >= STALLED_MS)
         json_object_set_new (ev, "stalled", json_integer (idle / 1000));
     return ev;
 }
@@ -249,8 +259,9 @@ s_send_ctl (files_t *self, const uint8_t peer [32], wire_type_t type, const uint
     wire_frame_t f = { .type = type, .ok = ok, .text = text, .text_len = text? strlen (text): 0 };
     if (id)
         memcpy (f.id, id, 16);
-    if (ctlq_send (self->ctl, peer, &f, self->now) != 0)
-        log_warn ("a control frame to %s is lost (out of memory)", s_peer_name (self, peer));
+    int rc = ctlq_send (self->ctl, peer, &f, self->now);
+    if (rc != 0)
+        log_warn ("a control frame to %s is lost: %s", s_peer_name (self, peer), sc_strerror (rc));
 }
 
 //  Pauses a transfer for why (a sentence kept for the events).
@@ -261,6 +272,27 @@ s_pause (files_t *self, s_xfer_t *x, s_pause_t reason, const char *why)
     x->paused = reason;
     if (why != x->error)
         snprintf (x->error, sizeof x->error, "%s", why);
+}
+
+//  Notes that something was heard on a transfer (a chunk, a grant): how
+//  often that happens tells a slow link from a broken one.
+static void
+s_heard (files_t *self, s_xfer_t *x)
+{
+    if (x->last_heard) {
+        int64_t gap = self->now - x->last_heard;
+        x->ivl = x->ivl? (x->ivl * 7 + gap) / 8: gap;
+    }
+    x->last_heard = self->now;
+}
+
+//  How long a transfer may be quiet before bitmaps are compared again:
+//  a few of its usual gaps, within RESYNC_MS and RESYNC_MAX_MS
+static int64_t
+s_resync_ms (const s_xfer_t *x)
+{
+    int64_t ms = 4 * x->ivl;
+    return ms < RESYNC_MS? RESYNC_MS: ms > RESYNC_MAX_MS? RESYNC_MAX_MS: ms;
 }
 
 static s_xfer_t *
@@ -512,7 +544,6 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
     self->buf = malloc (XFER_CHUNK_MAX);
     self->sealed = malloc (XFER_CHUNK_MAX + CHUNK_TAG_SIZE);
     self->ctl = ctlq_new (self->host.send, self->host.arg);
-    self->now = s_now ();
     self->stall_ms = opts->stall_ms > 0? opts->stall_ms: STALL_MS_DEFAULT;
     *err = SC_ENOMEM;
     if (!self->buf || !self->sealed || !self->ctl)
@@ -600,6 +631,8 @@ files_destroy (files_t **self_p)
     free (self->shares);
     free (self->buf);
     free (self->sealed);
+    if (self->ctl)
+        ctlq_flush (self->ctl, s_now ());   //  what the links take at the last moment
     ctlq_destroy (&self->ctl);
     if (self->dir_fd >= 0)
         close (self->dir_fd);
@@ -946,8 +979,13 @@ s_start_out (files_t *self, const uint8_t peer [32], const uint8_t id [16], cons
     snprintf (x->path, sizeof x->path, "%s", path);
     xfer_safe_name (name, strlen (name), x->name);
     x->size = (uint64_t) st.st_size;
+    //  Under --max-rate a chunk takes at most about a quarter of a second,
+    //  so progress (and the stall watch) sees several a second
     x->chunk_size = XFER_CHUNK;
-    x->count = x->size / XFER_CHUNK + (x->size % XFER_CHUNK != 0);
+    while (self->opts.max_rate && x->chunk_size > XFER_CHUNK_MIN
+    &&     x->chunk_size > self->opts.max_rate / 4)
+        x->chunk_size /= 2;
+    x->count = x->size / x->chunk_size + (x->size % x->chunk_size != 0);
     x->map = calloc (1, xfer_map_size (x->count) + 1);
     x->hst = sodium_malloc (sizeof *x->hst);
     if (!x->map || !x->hst) {
@@ -995,11 +1033,15 @@ s_send_offer (files_t *self, s_xfer_t *x, bool first)
     //  A running transfer runs on: the receiver's ACCEPT brings its bitmap.
     //  Not taken by the link: tried again every REGRANT_MS (the peer's
     //  leaving pauses it, its return offers again)
-    if (x->state != S_RUNNING) {
+    bool gone = rc != 0 && self->host.online && !self->host.online (self->host.arg, x->peer);
+    if (gone && x->state != S_RUNNING)
+        s_pause (self, x, P_PEER, "the peer is not online: offered when it is back");
+    else if (x->state != S_RUNNING) {
         x->state = S_OFFERED;
         x->paused = P_NONE;
+        x->error [0] = 0;
     }
-    x->offer_due = rc != 0;
+    x->offer_due = rc != 0 && !gone;
     x->last_resync = self->now;
     if (first || x->state != before)
         s_report (self, x, self->now);
@@ -1071,6 +1113,7 @@ s_take_grant (files_t *self, s_xfer_t *x, uint64_t grant)
     if (grant > x->limit) {
         x->limit = grant;
         x->last_progress = self->now;
+        s_heard (self, x);
     }
     else if (grant < x->limit)
         self->stats.credit_stale++;
@@ -1142,7 +1185,7 @@ s_send_accept (files_t *self, s_xfer_t *x)
     x->state = S_RUNNING;
     x->paused = P_NONE;
     x->error [0] = 0;
-    x->last_progress = self->now;
+    x->last_progress = x->last_heard = self->now;
     s_send_accept_frame (self, x);
     s_report (self, x, self->now);
 }
@@ -1230,6 +1273,16 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
         if (s_open_part (self, x) != 0) {
             s_pause (self, x, P_DISK, x->error);
             s_report (self, x, self->now);
+            return;
+        }
+        //  Running, and chunks came lately: the sender only waits for the
+        //  grant (the link is slow, not broken), so resending what is on
+        //  its way would only flood it
+        if (x->state == S_RUNNING) {
+            if (self->now - x->last_heard < s_resync_ms (x))
+                s_send_grant (self, x);
+            else
+                s_send_accept_frame (self, x);
             return;
         }
         s_send_accept (self, x);
@@ -1365,6 +1418,7 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
         s_fail (self, x, "the sender sent a chunk out of range or of the wrong size", true);
         return;
     }
+    s_heard (self, x);          //  the link lives, even when it is a duplicate
     if (xfer_map_get (x->map, f->index))
         return;                 //  a duplicate: already written
     if (chunk_open (x->key, x->id, f->index, x->count, f->data, f->size, self->buf) != 0) {
@@ -1418,6 +1472,18 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
         char *raw = utf8_sanitize (f->text, f->text_len);
         snprintf (name, sizeof name, "%s", raw? raw: "");
         free (raw);
+        //  Bounded, per peer and in all: each costs a descriptor and a hash
+        size_t mine = 0, all = 0;
+        for (size_t i = 0; i < self->nxfers; i++)
+            if (self->xfers [i]->out && self->xfers [i]->state != S_DONE
+            &&  self->xfers [i]->state != S_FAILED) {
+                all++;
+                mine += memcmp (self->xfers [i]->peer, peer, 32) == 0;
+            }
+        if (mine >= OUT_PER_PEER || all >= OUT_MAX) {
+            s_send_ctl (self, peer, WIRE_REFUSE, f->id, 0, "too many transfers at once; try again later");
+            return;
+        }
         for (size_t i = 0; i < self->nshares; i++)
             if (strcmp (self->shares [i].name, name) == 0 && !s_find (self, f->id)) {
                 s_start_out (self, peer, f->id, self->shares [i].path, self->shares [i].name);
@@ -1471,7 +1537,8 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
             x->state = S_RUNNING;
             x->paused = P_NONE;
             x->error [0] = 0;
-            x->last_progress = x->last_resync = self->now;
+            x->last_progress = x->last_resync = x->last_heard = self->now;
+            x->offers = 0;
             s_report (self, x, self->now);
             break;
         case WIRE_CREDIT:
@@ -1483,7 +1550,7 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
                 s_on_chunk (self, x, f);
             break;
         case WIRE_DONE:
-            if (x->out) {
+            if (x->out && x->state != S_DONE && x->state != S_FAILED) {
                 if (f->ok) {
                     x->state = S_DONE;
                     x->have = x->count;
@@ -1559,6 +1626,12 @@ files_accept (files_t *self, const char *prefix)
         s_error (self, "invalid", "transfer %.8s is not waiting to be accepted", x->idhex);
         return;
     }
+    if (self->host.online && !self->host.online (self->host.arg, x->peer)) {
+        s_pause (self, x, P_PEER, "the peer is gone: resumes when it is back");
+        s_error (self, "offline", "%s is not online now: %.8s resumes when it is back",
+                 s_peer_name (self, x->peer), x->idhex);
+        return;
+    }
     if (s_open_part (self, x) != 0) {
         s_error (self, "no_space", "cannot accept %.8s: %s", x->idhex, x->error);
         return;
@@ -1631,51 +1704,56 @@ files_peer_down (files_t *self, const uint8_t peer [32])
     }
 }
 
-//  Watches a running transfer for progress (tick): a receiver repeats its
-//  grant when nothing came for a second and compares bitmaps again
-//  (ACCEPT) after RESYNC_MS; a sender waiting for credit or for DONE
-//  offers again (the receiver answers with its bitmap) after twice that,
-//  so the receiver, which knows what is missing, goes first.  After the
-//  stall timeout the transfer is paused, with a sentence, on each side.
+//  Watches a transfer for progress (tick).  A receiver repeats its grant
+//  when nothing came for a second; when nothing at all came for a few of
+//  the transfer's usual gaps (10 to 60 s: a slow link is not a broken one)
+//  it sends its bitmap again (ACCEPT), and the sender sends what is
+//  missing.  A sender waiting for credit or for DONE that long offers
+//  again: the receiver answers with its grant, its bitmap, or DONE.  An
+//  offer with no answer is made again now and then.  A transfer that made
+//  no progress for the stall timeout is paused, with a sentence, on each
+//  side (a sender only while it waits for credit: waiting for DONE is the
+//  receiver's check of what came, however long).
 static void
 s_watch (files_t *self, s_xfer_t *x, int64_t now)
 {
-    //  An offer the link did not take goes again soon; one with no answer
-    //  (lost on the way, or waiting for the receiver's /accept) now and then
-    if (x->out && (x->state == S_OFFERED || (x->state == S_RUNNING && x->offer_due))
+    if (x->out && ((x->state == S_OFFERED && x->offers < REOFFER_MAX)
+                   || (x->state == S_RUNNING && x->offer_due))
     &&  now - x->last_resync >= (x->offer_due? REGRANT_MS: REOFFER_MS)) {
+        x->offers += !x->offer_due;
         s_send_offer (self, x, false);
         return;
     }
     if (x->state != S_RUNNING || !x->last_progress)
         return;
-    int64_t idle = now - x->last_progress;
+    int64_t quiet = now - (x->last_heard > x->last_progress? x->last_heard: x->last_progress);
+    int64_t resync = s_resync_ms (x);
+    bool waiting = false;
     if (!x->out) {
-        if (idle >= RESYNC_MS && now - x->last_resync >= RESYNC_MS) {
+        if (quiet >= resync && now - x->last_resync >= resync) {
             self->stats.resyncs++;
             s_send_accept_frame (self, x);
         }
-        else if (idle >= REGRANT_MS && now - x->last_grant >= REGRANT_MS) {
+        else if (quiet >= REGRANT_MS && now - x->last_grant >= REGRANT_MS) {
             self->stats.grants_repeated++;
             s_send_grant (self, x);
         }
     }
     else {
-        bool waiting = x->have >= x->limit || s_next_missing (x) >= x->count;
-        if (!waiting)
-            return;             //  it can send: work() does
-        if (idle >= 2 * RESYNC_MS && now - x->last_resync >= 2 * RESYNC_MS) {
+        bool done = s_next_missing (x) >= x->count;
+        waiting = !done && x->have >= x->limit;
+        if ((waiting || done) && quiet >= 2 * resync && now - x->last_resync >= 2 * resync) {
             self->stats.resyncs++;
             s_send_offer (self, x, false);
         }
     }
-    if (idle < self->stall_ms)
+    if (now - x->last_progress < self->stall_ms || (x->out && !waiting))
         return;
     self->stats.stalls++;
     char why [512];
     snprintf (why, sizeof why, "%s for %lld s although the link to %s is up: paused; it resumes "
               "when the link is back, or with /accept %.8s",
-              x->out? "no credit came": "no data came", (long long) (idle / 1000),
+              x->out? "no credit came": "no data came", (long long) ((now - x->last_progress) / 1000),
               s_peer_name (self, x->peer), x->idhex);
     s_pause (self, x, P_STALL, why);
     if (!x->out)
@@ -1689,22 +1767,24 @@ files_work (files_t *self, int64_t now)
     self->now = now;
     bool more = false;
     int budget = SEND_BURST;
+    uint64_t allowed = 0;
     if (self->opts.max_rate) {
-        //  A bucket refilled at max_rate: whole chunks go while it holds a
-        //  tenth of a second's worth, and one chunk may overdraw it (the
-        //  debt is paid before the next)
+        //  A bucket refilled at max_rate: chunks go while it holds less
+        //  than a tenth of a second's worth, and one chunk may overdraw it
+        //  (the debt is paid before the next)
         if (now - self->rate_start >= 100) {
             uint64_t refill = self->opts.max_rate * (uint64_t) (now - self->rate_start) / 1000;
             self->rate_bytes = self->rate_bytes > refill? self->rate_bytes - refill: 0;
             self->rate_start = now;
         }
-        uint64_t allowed = self->opts.max_rate / 10;
-        uint64_t left = allowed > self->rate_bytes? allowed - self->rate_bytes: 0;
-        uint64_t chunks = (left + XFER_CHUNK - 1) / XFER_CHUNK;
-        budget = chunks < (uint64_t) budget? (int) chunks: budget;
+        allowed = self->opts.max_rate / 10;
     }
-    for (size_t i = 0; i < self->nxfers; i++) {
-        s_xfer_t *x = self->xfers [i];
+    //  Each call starts after the transfer that sent last, so the budget
+    //  (and the rate) is shared among them
+    size_t n = self->nxfers, first = n? self->rr % n: 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t at = (first + k) % n;
+        s_xfer_t *x = self->xfers [at];
         if (x->state == S_HASHING)
             more |= s_hash_slice (self, x);
         else if (x->state == S_VERIFYING)
@@ -1712,13 +1792,17 @@ files_work (files_t *self, int64_t now)
         else if (x->out && x->state == S_RUNNING) {
             //  A send the link refused is tried again at the next wake-up,
             //  not in a busy loop
-            while (budget > 0 && x->have < x->limit && x->state == S_RUNNING) {
+            while (budget > 0 && x->have < x->limit && x->state == S_RUNNING
+            &&  (!allowed || self->rate_bytes < allowed)) {
                 uint64_t index = s_next_missing (x);
                 if (index >= x->count)
                     break;      //  all sent: DONE will come
                 if (s_send_chunk (self, x, index) != 0)
                     break;
                 budget--;
+                self->rr = at + 1;
+                if (allowed)
+                    break;      //  one chunk each while the rate allows
             }
         }
         else if (!x->out && x->state == S_RUNNING && x->accept_due)
@@ -1752,6 +1836,18 @@ files_tick (files_t *self, int64_t now)
             s_report (self, x, now);
         if (!x->out && x->dirty && x->state != S_DONE && x->state != S_FAILED)
             s_save (self, x);
+    }
+}
+
+void
+files_link_reset (files_t *self, const uint8_t peer [32])
+{
+    for (size_t i = 0; i < self->nxfers; i++) {
+        s_xfer_t *x = self->xfers [i];
+        if (!x->out && x->state == S_RUNNING && memcmp (x->peer, peer, 32) == 0) {
+            self->stats.resyncs++;
+            s_send_accept_frame (self, x);
+        }
     }
 }
 

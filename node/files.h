@@ -47,6 +47,8 @@ typedef struct {
     void (*event) (void *arg, json_t *event);
     //  The peer's display name and whether it is verified (name NULL if unknown).
     const char *(*peer_name) (void *arg, const uint8_t peer [32], bool *verified);
+    //  Whether the peer is online now (NULL: taken as online).
+    bool (*online) (void *arg, const uint8_t peer [32]);
     void *arg;
 } files_host_t;
 
@@ -100,6 +102,9 @@ void files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t 
 void files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, size_t len);
 void files_peer_up (files_t *self, const uint8_t peer [32]);
 void files_peer_down (files_t *self, const uint8_t peer [32]);
+//  One of two links to the peer closed (it stays up): chunks in flight on
+//  it are lost, so receivers send their bitmap again at once.
+void files_link_reset (files_t *self, const uint8_t peer [32]);
 
 //  The descriptors of running probes (a /share asks the media helper in a
 //  child), to poll for input: adds at most max to items, returns how many.

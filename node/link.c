@@ -91,6 +91,14 @@ s_connect (link_t *self, const char *host, uint16_t port)
         self->host.hello (self->host.arg, self->peer);
 }
 
+//  A link that may have carried frames went while the peer stays up
+static void
+s_reset (link_t *self)
+{
+    if (self->state == LINK_UP && self->host.reset)
+        self->host.reset (self->host.arg, self->peer);
+}
+
 static void
 s_up (link_t *self)
 {
@@ -134,6 +142,7 @@ link_on_record (link_t *self, const char *host, uint16_t port, link_via_t via, b
         if (moved && self->dealer) {
             s_close_dealer (self);
             s_settle (self);
+            s_reset (self);
         }
         snprintf (self->addr, sizeof self->addr, "%s", host);
         self->port = port;
@@ -230,6 +239,8 @@ link_on_closed (link_t *self, bool ours, int fd, int64_t now)
     log_debug ("a link closed");
     if (!link_linked (self))
         s_down (self, "lost", true);
+    else
+        s_reset (self);
     s_settle (self);
     return true;
 }
@@ -239,6 +250,8 @@ link_on_router_gone (link_t *self)
 {
     self->rid_len = 0;          //  the next try takes ours, if any
     s_settle (self);
+    if (link_linked (self))
+        s_reset (self);
 }
 
 void
@@ -255,6 +268,7 @@ link_tick (link_t *self, int64_t now)
         if (self->dealer && self->rid_len) {
             log_debug ("one link is enough");
             s_close_dealer (self);
+            s_reset (self);
         }
     }
     //  A later record reopens it

@@ -66,6 +66,9 @@ typedef struct {
     //  The peer came online; left for why ("quit", "lost", "restarted").
     void (*up) (void *arg, void *peer);
     void (*down) (void *arg, void *peer, const char *why);
+    //  One of two links closed while the peer stays up: frames that were
+    //  in flight on it are lost (NULL: nobody cares).
+    void (*reset) (void *arg, void *peer);
     void *arg;
 } link_host_t;
 

@@ -374,6 +374,14 @@ s_link_up (void *arg, void *peer_arg)
 }
 
 static void
+s_link_reset (void *arg, void *peer_arg)
+{
+    node_t *self = arg;
+    peer_t *peer = peer_arg;
+    files_link_reset (self->files, peer->sign_pk);
+}
+
+static void
 s_link_down (void *arg, void *peer_arg, const char *why)
 {
     node_t *self = arg;
@@ -465,7 +473,8 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
         if (!peer)
             return NULL;
         link_host_t lh = { .connect = s_link_connect, .close = s_link_close, .hello = s_link_hello,
-                           .up = s_link_up, .down = s_link_down, .arg = self };
+                           .up = s_link_up, .down = s_link_down, .reset = s_link_reset,
+                           .arg = self };
         peer->link = link_new (&lh, peer, s_we_lead (self, peer), s_mono_ms ());
         if (!peer->link) {
             peers_drop (self->peers, peer);
@@ -809,6 +818,14 @@ s_files_send (void *arg, const uint8_t peer_pk [32], const wire_frame_t *frame)
     if (!peer || !link_up (peer->link))
         return SC_EAGAIN;
     return s_send (self, peer, frame);
+}
+
+static bool
+s_files_online (void *arg, const uint8_t peer_pk [32])
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, peer_pk);
+    return peer && link_up (peer->link);
 }
 
 static int
@@ -1282,7 +1299,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
                         .helper = self->helper [0]? self->helper: NULL,
                         .stall_ms = (int64_t) opts->stall_s * 1000 };
     files_host_t fh = { .send = s_files_send, .seal = s_files_seal, .event = s_files_event,
-                        .peer_name = s_files_peer_name, .arg = self };
+                        .peer_name = s_files_peer_name, .online = s_files_online, .arg = self };
     self->files = files_new (&fo, &fh, err);
     if (!self->files)
         goto fail;

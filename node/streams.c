@@ -27,6 +27,7 @@
 #define HEADER_WAIT_MS 10000        //  a WATCH unanswered this long has failed
 #define REGRANT_MS 1000             //  a viewer that heard nothing this long repeats its grant
 #define STALL_MS_DEFAULT 60000      //  no progress this long on a live link: the stream ends
+#define KEEPALIVE_MS 5000           //  an owner whose file is quiet (a paced gap) says so
 #define CREDIT_MAX 64               //  a viewer cannot ask for more in flight
 #define QUEUE_LOW (256 * 1024)      //  a viewer returns credit below this much queued
 #define SOCKET_BUFFER (1024 * 1024) //  for the data sockets to the jobs
@@ -57,6 +58,7 @@ typedef struct {
     bool grant_due;             //  viewer: the grant could not go out yet
     int64_t last_grant;         //  viewer: when the grant last went out
     int64_t last_heard;         //  monotonic ms of the peer's last frame for this stream
+    int64_t last_tx;            //  owner: when the last frame went out
     uint64_t seq;               //  owner: next to send; viewer: next expected
     bool header;                //  viewer: the header came
     media_header_t hdr;         //  viewer: for checking batches (no extradata kept)
@@ -784,6 +786,7 @@ s_owner_forward (streams_t *self, s_stream_t *s)
             s->retry = true;    //  the link is full: again at the next tick
             break;
         }
+        s->last_tx = s_now ();
         if (kind == 'B') {
             s->seq++;
             s->bytes += size;
@@ -1012,6 +1015,19 @@ s_watch (streams_t *self, s_stream_t *s, int64_t now)
     if (!s->owner && (s->grant_due || (idle >= REGRANT_MS && now - s->last_grant >= REGRANT_MS))) {
         self->stats.grants_repeated += !s->grant_due;
         s_send_grant (self, s);
+    }
+    //  A paced stream through a quiet stretch of its file (a still screen,
+    //  a gap in the timestamps) has credit and nothing to send: an empty
+    //  batch tells the viewer the owner is there
+    if (s->owner && s->last_tx && !s->retry && s->seq < s->limit && s->in_len == 0
+    &&  now - s->last_tx >= KEEPALIVE_MS) {
+        static const uint8_t empty [1] = { 0x90 };      //  msgpack []
+        wire_frame_t f = { .type = WIRE_BATCH, .index = s->seq, .data = empty, .size = 1 };
+        memcpy (f.id, s->sid, WIRE_ID_SIZE);
+        if (s_send (self, s, &f) == 0) {
+            s->seq++;
+            s->last_tx = now;
+        }
     }
     //  Owed: the viewer granted more than came; waiting: the owner has
     //  sent all it was granted

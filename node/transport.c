@@ -17,7 +17,8 @@
 #define RECONNECT_IVL_MAX_MS 2000
 #define HANDSHAKE_IVL_MS 5000
 #define ROUTER_RCVHWM 10000
-#define LINK_HWM 1000           //  frames queued one way on one link
+#define LINK_HWM 256            //  frames queued one way on one link: with 256 KiB
+                                //  chunks at most 64 MiB, whatever a peer grants
 
 struct _transport_t {
     unsigned watches;           //  for unique inproc names
