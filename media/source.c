@@ -106,7 +106,10 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
         goto out;
     }
     self->fmt->pb = self->io;
-    self->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    //  Packets without pts (AVI's packed B-frames) get them made from the
+    //  next ones' dts, as ffmpeg -fflags +genpts does: without, no muxer
+    //  writes them
+    self->fmt->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_GENPTS;
     if (avformat_open_input (&self->fmt, NULL, NULL, NULL) != 0) {
         snprintf (err, err_size, "the file is not a media file FFmpeg can read");
         goto out;
@@ -122,7 +125,9 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
         ||  (par->codec_type == AVMEDIA_TYPE_AUDIO && (par->sample_rate <= 0 || par->ch_layout.nb_channels <= 0)))
             complete = false;
     }
-    if (!complete && avformat_find_stream_info (self->fmt, NULL) < 0) {
+    //  (and before a seek in a file sought by decode timestamps: below)
+    bool seek_by_dts = offset_ms > 0 && !(self->fmt->iformat->flags & AVFMT_SEEK_TO_PTS);
+    if ((!complete || seek_by_dts) && avformat_find_stream_info (self->fmt, NULL) < 0) {
         snprintf (err, err_size, "cannot read the streams of the file");
         goto out;
     }
@@ -161,10 +166,21 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
                       (long long) h->duration_ms / 1000, (long long) h->duration_ms % 1000);
             goto out;
         }
-        //  The keyframe at or before the offset, on the default (video) stream
+        //  The keyframe at or before the offset, on the default (video)
+        //  stream, as ffmpeg -ss finds it: a file that seeks by decode
+        //  timestamps (MPEG-TS, AVI, FLV) with B-frames is sought 3/23 s
+        //  earlier, else the seek can land past the keyframe it wants.
+        //  (Whether there are B-frames is known once frames are decoded.)
         int64_t ts = offset_ms * (AV_TIME_BASE / 1000);
         if (self->fmt->start_time != AV_NOPTS_VALUE)
             ts += self->fmt->start_time;
+        if (seek_by_dts) {
+            for (unsigned i = 0; i < self->fmt->nb_streams; i++)
+                if (self->fmt->streams [i]->codecpar->video_delay > 0) {
+                    ts -= 3 * AV_TIME_BASE / 23;
+                    break;
+                }
+        }
         if (av_seek_frame (self->fmt, -1, ts, AVSEEK_FLAG_BACKWARD) < 0) {
             snprintf (err, err_size, "cannot seek to %lld ms in this file", (long long) offset_ms);
             goto out;
