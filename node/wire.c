@@ -548,12 +548,14 @@ wire_shares_encode (const wire_share_t *e, size_t n, uint8_t **out, size_t *len)
     s_body_begin (&sb, &pk);
     int rc = msgpack_pack_array (&pk, n)? SC_ENOMEM: 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (msgpack_pack_array (&pk, 5)
+        if (msgpack_pack_array (&pk, 7)
         ||  s_pack_str (&pk, e [i].name, e [i].name_len)
         ||  msgpack_pack_uint64 (&pk, e [i].size)
         ||  (e [i].video? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
         ||  msgpack_pack_uint64 (&pk, e [i].duration_ms)
-        ||  s_pack_str (&pk, e [i].codecs? e [i].codecs: "", e [i].codecs? e [i].codecs_len: 0))
+        ||  s_pack_str (&pk, e [i].codecs? e [i].codecs: "", e [i].codecs? e [i].codecs_len: 0)
+        ||  s_pack_str (&pk, e [i].tracks? e [i].tracks: "", e [i].tracks? e [i].tracks_len: 0)
+        ||  s_pack_str (&pk, e [i].skipped? e [i].skipped: "", e [i].skipped? e [i].skipped_len: 0))
             rc = SC_ENOMEM;
     if (rc == 0 && sb.size > WIRE_MAX_ENVELOPE)
         rc = SC_ETOOBIG;
@@ -592,6 +594,16 @@ wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *e, size_t max,
             e [*count].duration_ms = f [3].via.u64;
             e [*count].codecs = f [4].via.str.ptr;
             e [*count].codecs_len = f [4].via.str.size;
+        }
+        e [*count].tracks = e [*count].skipped = NULL;
+        e [*count].tracks_len = e [*count].skipped_len = 0;
+        if (x->via.array.size >= 7) {
+            if (!s_is_str (&f [5], WIRE_NAME_MAX) || !s_is_str (&f [6], WIRE_NAME_MAX))
+                goto out;
+            e [*count].tracks = f [5].via.str.ptr;
+            e [*count].tracks_len = f [5].via.str.size;
+            e [*count].skipped = f [6].via.str.ptr;
+            e [*count].skipped_len = f [6].via.str.size;
         }
         (*count)++;
     }

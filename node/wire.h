@@ -157,7 +157,9 @@ typedef struct {
 } wire_offer_t;
 
 //  One entry of a SHARES list: [name: str, size: uint, video: bool,
-//  duration_ms: uint, codecs: str] (the last two may be missing).
+//  duration_ms: uint, codecs: str, tracks: str, skipped: str] (the last
+//  four may be missing).  tracks: "kind:codec:language" per stream that
+//  travels, ","-separated; skipped: what stays home and why, "; "-separated.
 typedef struct {
     const char *name;           //  borrowed (decode), not NUL-terminated
     size_t name_len;
@@ -166,6 +168,10 @@ typedef struct {
     uint64_t duration_ms;
     const char *codecs;         //  "h264,aac"; borrowed, not NUL-terminated
     size_t codecs_len;
+    const char *tracks;         //  "video:h264:,audio:aac:eng"; borrowed, may be NULL
+    size_t tracks_len;
+    const char *skipped;        //  "subtitle mov_text: ..."; borrowed, may be NULL
+    size_t skipped_len;
 } wire_share_t;
 
 //  Walks msgpack bytes without unpacking.  Returns 0 if buf holds exactly one
