@@ -29,6 +29,9 @@
 #define SOCKET_BUFFER (1024 * 1024) //  for the data sockets to the jobs
 #define VIEWER_NOTE_MAX 1024        //  the longest message a mux job sends
 #define VIEWER_IN (4 * (MEDIAJOB_HEADER + VIEWER_NOTE_MAX))
+//  What a stream says when its job ends without a word (the helper and the
+//  other streams' jobs go on: each job is a process of its own)
+#define JOB_GONE "the media helper's job for this stream stopped (it crashed or was killed)"
 
 typedef struct {
     bool used;
@@ -524,7 +527,9 @@ s_viewer_write (streams_t *self, s_stream_t *s)
         if (n < 0 && errno == EAGAIN)
             return;
         if (n <= 0) {
-            s_end (self, s, false, "the media helper stopped", true);
+            //  The job stopped reading: it failed (its 'E' says why, on the
+            //  read side) or died (then its end of file does)
+            s->shut = true;
             return;
         }
         s->outq_off += (size_t) n;
@@ -747,7 +752,7 @@ s_owner_forward (streams_t *self, s_stream_t *s)
     //  The job ended without its 'E': it crashed or was killed
     if (s->eof && !s->retry && (s->in_len < MEDIAJOB_HEADER
                             ||  s->in_len < MEDIAJOB_HEADER + bytes_get_be (s->in, MEDIAJOB_HEADER)))
-        s_end (self, s, false, "the media helper stopped", true);
+        s_end (self, s, false, JOB_GONE, true);
 }
 
 //  ---------------------------------------------------------------------
@@ -863,7 +868,7 @@ s_read_job (streams_t *self, s_stream_t *s)
     s->in_len -= off;
     if (s->eof) {
         //  The job ended without its 'D' or 'E': it crashed or was killed
-        s_end (self, s, false, s->why [0]? s->why: "the media helper stopped", !s->ending);
+        s_end (self, s, false, s->why [0]? s->why: JOB_GONE, !s->ending);
         return false;
     }
     return true;
