@@ -258,10 +258,11 @@ s_look_ahead (media_source_t *self, char *err, size_t err_size)
 {
     const media_header_t *h = &self->header;
     size_t have [MEDIA_STREAMS_MAX] = { 0 }, bytes = 0;
+    bool trusted [MEDIA_STREAMS_MAX] = { false };
     for (;;) {
         bool enough = true;
         for (int i = 0; i < h->nstreams; i++)
-            if (h->streams [i].kind == MEDIA_VIDEO && have [i] < MEDIA_DTS_WINDOW)
+            if (h->streams [i].kind == MEDIA_VIDEO && have [i] < MEDIA_DTS_WINDOW && !trusted [i])
                 enough = false;
         if (enough || self->ahead_len == AHEAD_MAX || bytes > AHEAD_BYTES)
             break;
@@ -287,11 +288,15 @@ s_look_ahead (media_source_t *self, char *err, size_t err_size)
         }
         av_packet_move_ref (copy, self->pkt);
         self->ahead [self->ahead_len++] = copy;
-        have [copy->stream_index]++;
+        //  A container that gives the first picture a dts before its pts
+        //  stores decode timestamps (MP4, MPEG-TS): nothing to wait for
+        if (have [copy->stream_index]++ == 0 && copy->dts != AV_NOPTS_VALUE
+        &&  copy->pts != AV_NOPTS_VALUE && copy->dts < copy->pts)
+            trusted [copy->stream_index] = true;
         bytes += (size_t) copy->size;
     }
     for (int i = 0; i < h->nstreams; i++) {
-        if (h->streams [i].kind != MEDIA_VIDEO || have [i] == 0)
+        if (h->streams [i].kind != MEDIA_VIDEO || have [i] == 0 || trusted [i])
             continue;
         int64_t pts [MEDIA_DTS_WINDOW], dts [MEDIA_DTS_WINDOW], dur [MEDIA_DTS_WINDOW];
         size_t n = 0;
