@@ -140,6 +140,19 @@ s_chapters (AVFormatContext *fmt, const media_header_t *h)
     return 0;
 }
 
+//  The codecs FFmpeg's MPEG-TS muxer writes so that players read them back
+//  (others it writes as opaque data: a file nothing plays)
+static bool
+s_ts_holds (const char *codec)
+{
+    static const char *held [] = { "h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video",
+                                   "aac", "mp3", "mp2", "ac3", "eac3", "opus" };
+    for (size_t i = 0; i < sizeof held / sizeof held [0]; i++)
+        if (strcmp (codec, held [i]) == 0)
+            return true;
+    return false;
+}
+
 int
 media_sink_open (const media_header_t *h, const char *format, int fd,
                  media_sink_t **out, char *err, size_t err_size)
@@ -185,6 +198,11 @@ media_sink_open (const media_header_t *h, const char *format, int fd,
         self->map [i] = -1;
         if (h->streams [i].kind == MEDIA_SUBTITLE && !text)
             continue;
+        if (!text && !s_ts_holds (h->streams [i].codec)) {
+            snprintf (err, err_size, "MPEG-TS cannot hold %s %s: save it as Matroska (--out FILE.mkv)",
+                      h->streams [i].codec, media_kind_name (h->streams [i].kind));
+            goto out;
+        }
         if (s_stream (self->fmt, &h->streams [i], err, err_size) != 0)
             goto out;
         self->map [i] = (int) self->fmt->nb_streams - 1;

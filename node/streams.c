@@ -53,6 +53,7 @@ typedef struct {
     uint64_t unreturned;        //  viewer: batches queued, credit not yet returned
     uint64_t seq;               //  owner: next to send; viewer: next expected
     bool header;                //  viewer: the header came
+    bool written;               //  viewer: the job wrote the output's header ('S')
     media_header_t hdr;         //  viewer: for checking batches (no extradata kept)
     bool shut;                  //  viewer: the job was told the input ended
     bool ending;                //  viewer: shut once the queue is written
@@ -320,7 +321,7 @@ s_end (streams_t *self, s_stream_t *s, bool ok, const char *why, bool tell)
         s_tell_end (self, s, ok, ok? "": why);
     //  A file we made that never got a header is empty: it goes (before
     //  the event, which a script may act on at once)
-    if (!s->owner && !s->to_player && !s->header)
+    if (!s->owner && !s->to_player && !s->written)
         unlink (s->out);
     json_t *ev = s_json (self, s, ok? "ended": "failed");
     if (ev && why && *why)
@@ -625,7 +626,9 @@ s_viewer_frame (streams_t *self, s_stream_t *s, const wire_frame_t *f)
 static void
 s_viewer_message (streams_t *self, s_stream_t *s, char kind, const uint8_t *body, size_t len)
 {
-    if (kind == 'F' && s->latency < 0) {
+    if (kind == 'S')
+        s->written = true;
+    else if (kind == 'F' && s->latency < 0) {
         s->latency = s_now () - s->started;
         s_emit (self, s_json (self, s, "started"));
     }

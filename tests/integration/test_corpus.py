@@ -153,3 +153,15 @@ def test_every_shape_of_the_corpus_arrives_whole_with_subtitles_and_chapters():
             if bad:
                 failures[name] = bad
         assert not failures, "\n".join("%s: %s" % (n, "; ".join(b)) for n, b in failures.items())
+        # MPEG-TS output: subtitles and chapters left out, the rest whole;
+        # a codec it cannot hold is refused, not written as data no player reads
+        out = c.dir.sub("h264.ts")
+        end = _watch(b, "/watch alice %s --out %s" % (os.path.basename(shapes["mkv-h264"]), out))
+        assert end["state"] == "ended", end
+        assert _kinds(probe(out)) == ["video", "audio", "audio"] and not probe(out)["chapters"]
+        assert len(decoded(out)[0]) == len(decoded(shapes["mkv-h264"])[0])
+        if "ogg" in shapes:
+            out = c.dir.sub("theora.ts")
+            end = _watch(b, "/watch alice %s --out %s" % (os.path.basename(shapes["ogg"]), out))
+            assert end["state"] == "failed" and "MPEG-TS cannot hold theora video" in end["message"], end
+            assert not os.path.exists(out)
