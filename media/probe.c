@@ -6,7 +6,7 @@
 #include "probe.h"
 
 const char *
-media_stream_refusal (const AVStream *st, int *kind)
+probe_stream_refusal (const AVStream *st, int *kind)
 {
     enum AVMediaType type = st->codecpar->codec_type;
     enum AVCodecID id = st->codecpar->codec_id;
@@ -30,7 +30,7 @@ media_stream_refusal (const AVStream *st, int *kind)
 }
 
 void
-media_language (const AVStream *st, char out [MEDIA_LANG_MAX])
+probe_language (const AVStream *st, char out [MEDIA_LANG_MAX])
 {
     out [0] = 0;
     const AVDictionaryEntry *e = av_dict_get (st->metadata, "language", NULL, 0);
@@ -44,7 +44,7 @@ media_language (const AVStream *st, char out [MEDIA_LANG_MAX])
 }
 
 void
-media_chapters (const AVFormatContext *fmt, media_header_t *h)
+probe_chapters (const AVFormatContext *fmt, media_header_t *h)
 {
     h->nchapters = 0;
     for (unsigned i = 0; i < fmt->nb_chapters && h->nchapters < MEDIA_CHAPTERS_MAX; i++) {
@@ -94,7 +94,7 @@ probe_file (const char *path, probe_info_t *info)
             enum AVMediaType type = st->codecpar->codec_type;
             const char *codec = avcodec_get_name (st->codecpar->codec_id);
             int kind = -1;
-            const char *why = media_stream_refusal (st, &kind);
+            const char *why = probe_stream_refusal (st, &kind);
             //  A video we can stream: not a still picture in an audio file,
             //  nor text read by a lenient demuxer as "ansi" pictures
             if (!why && kind == MEDIA_VIDEO)
@@ -115,7 +115,7 @@ probe_file (const char *path, probe_info_t *info)
             carried++;
             s_append (info->codecs, sizeof info->codecs, ",", codec);
             char lang [MEDIA_LANG_MAX];
-            media_language (st, lang);
+            probe_language (st, lang);
             snprintf (text, sizeof text, "%s:%s:%s", media_kind_name (kind), codec, lang);
             s_append (info->tracks, sizeof info->tracks, ",", text);
         }

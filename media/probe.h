@@ -28,12 +28,12 @@ int probe_file (const char *path, probe_info_t *info);
 //  Whether a stream of a file travels to a viewer.  Returns NULL and sets
 //  *kind when it does; else a phrase that says why not ("MP4 timed text,
 //  which Matroska and MPEG-TS cannot hold").
-const char *media_stream_refusal (const struct AVStream *st, int *kind);
+const char *probe_stream_refusal (const struct AVStream *st, int *kind);
 
 //  The stream's language ("" when it has none or not 2 or 3 letters).
-void media_language (const struct AVStream *st, char out [MEDIA_LANG_MAX]);
+void probe_language (const struct AVStream *st, char out [MEDIA_LANG_MAX]);
 
 //  Fills the header's chapters from the file's (at most MEDIA_CHAPTERS_MAX).
-void media_chapters (const struct AVFormatContext *fmt, media_header_t *header);
+void probe_chapters (const struct AVFormatContext *fmt, media_header_t *header);
 
 #endif

@@ -77,7 +77,7 @@ s_describe (const AVStream *st, media_stream_t *s)
     s->level = par->level;
     s->bit_rate = par->bit_rate;
     s->video_delay = par->video_delay >= 0 && par->video_delay <= MEDIA_DELAY_MAX? par->video_delay: 0;
-    media_language (st, s->language);
+    probe_language (st, s->language);
 }
 
 int
@@ -138,7 +138,7 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
         self->map [i] = -1;
         //  Cover art, data and codecs outside the allowlist stay home
         //  (probe.c says so in /videos)
-        if (h->nstreams == MEDIA_STREAMS_MAX || media_stream_refusal (st, &kind) != NULL)
+        if (h->nstreams == MEDIA_STREAMS_MAX || probe_stream_refusal (st, &kind) != NULL)
             continue;
         media_stream_t *s = &h->streams [h->nstreams];
         s->kind = kind;
@@ -149,7 +149,7 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
     }
     if (self->fmt->duration > 0)
         h->duration_ms = self->fmt->duration / 1000;
-    media_chapters (self->fmt, h);
+    probe_chapters (self->fmt, h);
     if (self->video < 0) {
         snprintf (err, err_size, "the file has no video in a codec we stream");
         goto out;
