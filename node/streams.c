@@ -530,6 +530,7 @@ s_viewer_write (streams_t *self, s_stream_t *s)
         if (n <= 0) {
             //  The job stopped reading: it failed (its 'E' says why, on the
             //  read side) or died (then its end of file does)
+            shutdown (s->fd, SHUT_WR);
             s->shut = true;
             return;
         }
