@@ -3,7 +3,10 @@ in build/corpus/ (each shape at most 320x240 and 2 s, fast presets).
 
 shape(name) returns the file's path, or raises Skip with the reason when
 this ffmpeg lacks an encoder the shape needs.  Each file is written under a
-temporary name and renamed, so a run cut short never leaves half a file."""
+temporary name and renamed, so a run cut short never leaves half a file;
+its name carries a hash of how it is made, so a changed recipe (or ffmpeg
+version) makes it again."""
+import hashlib
 import os
 import subprocess
 
@@ -77,6 +80,15 @@ SHAPES = {
 }
 
 _encoders = None
+_ffmpeg_version = None
+
+
+def _version():
+    global _ffmpeg_version
+    if _ffmpeg_version is None:
+        _ffmpeg_version = subprocess.run(["ffmpeg", "-version"], stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, text=True).stdout.split("\n")[0]
+    return _ffmpeg_version
 
 
 def _have(encoder):
@@ -95,7 +107,9 @@ def shape(name):
     missing = [e for e in needs if not _have(e)]
     if missing:
         raise Skip("this ffmpeg has no %s encoder: the %s shape is not made" % (", ".join(missing), name))
-    path = os.path.join(DIR, fname)
+    recipe = repr((inputs, opts, SECS, SRT, CHAPTERS, _version())).encode()
+    stem, ext = os.path.splitext(fname)
+    path = os.path.join(DIR, "%s-%s%s" % (stem, hashlib.sha256(recipe).hexdigest()[:8], ext))
     if os.path.exists(path):
         return path
     os.makedirs(DIR, exist_ok=True)
@@ -105,7 +119,11 @@ def shape(name):
             f.write(text)
     inputs = [x.format(srt=srt, chapters=chapters) for x in inputs]
     tmp = os.path.join(DIR, "tmp-" + fname)
-    subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + inputs
-                   + ["-t", SECS] + opts + [tmp], check=True)
+    #  (SVT-AV1 prints its banner whatever the log level: kept unless it fails)
+    r = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + inputs
+                       + ["-t", SECS] + opts + [tmp], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("making the %s shape failed: %s" % (name, r.stderr.strip()))
     os.replace(tmp, path)
     return path
