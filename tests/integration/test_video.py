@@ -485,6 +485,19 @@ def test_a_stream_that_fails_ends_alone_and_two_others_play_to_the_end():
                           pred=lambda e: e["state"] in ("ended", "failed"))
             assert "job for this stream stopped" in gone["message"], gone
             assert still_running()
+            # the owner's job killed: the viewer hears why from the owner
+            helper_a = _helper(a)
+            jobs = set(_children(helper_a))
+            sid = b.ask("/watch alice long.mp4", "stream", state="requested")["stream_id"]
+            b.wait("stream", stream_id=sid, state="started", timeout=20)
+            job = set(_children(helper_a)) - jobs
+            assert len(job) == 1, job
+            os.kill(job.pop(), 9)
+            end = b.wait("stream", stream_id=sid, timeout=10,
+                         pred=lambda e: e["state"] in ("ended", "failed"))
+            assert end["state"] == "failed" and "alice could not stream 'long.mp4'" in end["message"] \
+                and "job for this stream stopped" in end["message"], end
+            assert still_running()
             # the helper itself killed: the streams' jobs go on, and the next
             # /watch starts a new helper
             os.kill(helper, 9)
@@ -501,7 +514,13 @@ def test_a_stream_that_fails_ends_alone_and_two_others_play_to_the_end():
                 assert end["state"] == "ended", end
             want = packets(clip("long"))
             assert packets(out) == want
-            whole = [f for f in os.listdir(plays) if packets(os.path.join(plays, f)) == want]
+            #  (four players ran: two cut short by the killed jobs)
+            def whole_file(name):
+                try:
+                    return packets(os.path.join(plays, name)) == want
+                except subprocess.CalledProcessError:
+                    return False                # cut short before anything ffmpeg reads
+            whole = [f for f in os.listdir(plays) if whole_file(f)]
             assert len(whole) == 2, os.listdir(plays)
         finally:
             owner.kill()
