@@ -31,33 +31,38 @@ media_dts_new (const int64_t *pts, const int64_t *dts, const int64_t *duration, 
     //  D: how many pictures shown later at most come before one in decode
     //  order (its position less the pictures shown before it)
     int delay = min_delay > 0? min_delay: 0;
-    int64_t first = pts [0], step = 0;
+    int64_t first = pts [0];
+    uint64_t step = 0;
     for (size_t i = 0; i < n; i++) {
         size_t rank = 0;
-        int64_t next = 0;
+        uint64_t next = 0;
         for (size_t j = 0; j < n; j++) {
             rank += pts [j] < pts [i];
             //  The gap to the next picture shown: the smallest is one frame
-            if (pts [j] > pts [i] && (next == 0 || pts [j] - pts [i] < next))
-                next = pts [j] - pts [i];
+            uint64_t gap = (uint64_t) pts [j] - (uint64_t) pts [i];
+            if (pts [j] > pts [i] && (next == 0 || gap < next))
+                next = gap;
         }
-        if (i > rank && (int) (i - rank) > delay)
-            delay = (int) (i - rank);
+        if (i > rank && i - rank > (size_t) delay)
+            delay = i - rank > MEDIA_DTS_DELAY_MAX? MEDIA_DTS_DELAY_MAX + 1: (int) (i - rank);
         if (pts [i] < first)
             first = pts [i];
         if (next > 0 && (step == 0 || next < step))
             step = next;
         if (step == 0 && duration [i] > 0)
-            step = duration [i];
+            step = (uint64_t) duration [i];
     }
     if (delay > MEDIA_DTS_DELAY_MAX)
         return NULL;
     media_dts_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    //  Timestamps from a file can be anything: keep the sums below in range
+    if (first < INT64_MIN / 4 || first > INT64_MAX / 4)
+        first = 0;
     self->delay = delay;
     self->first = first;
-    self->step = step > 0? step: 1;
+    self->step = step > 0 && step < (UINT64_C (1) << 40)? (int64_t) step: 1;
     self->last = MEDIA_NOPTS;
     return self;
 }
@@ -67,7 +72,7 @@ media_dts_next (media_dts_t *self, int64_t pts)
 {
     int64_t dts;
     if (pts == MEDIA_NOPTS)
-        dts = self->last == MEDIA_NOPTS? self->first: self->last + 1;
+        dts = self->last == MEDIA_NOPTS? self->first: self->last;      //  + 1 below
     else {
         //  Keep pts among the held ones, in order (at most D + 1 of them)
         if (self->nheld == MEDIA_DTS_DELAY_MAX + 1)
@@ -91,7 +96,7 @@ media_dts_next (media_dts_t *self, int64_t pts)
     }
     //  Always increasing (a stream reordered deeper than measured may then
     //  get a dts after its pts, which the muxer refuses, as ffmpeg's would)
-    if (self->last != MEDIA_NOPTS && dts <= self->last)
+    if (self->last != MEDIA_NOPTS && dts <= self->last && self->last < INT64_MAX)
         dts = self->last + 1;
     self->count++;
     self->last = dts;

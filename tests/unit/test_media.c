@@ -414,6 +414,18 @@ s_dts_from_pts (void)
     CHECK (media_dts_next (d, 0) == 0 && media_dts_next (d, 120) == 120);
     CHECK (media_dts_next (d, 40) == 121 && media_dts_next (d, MEDIA_NOPTS) == 122);
     media_dts_destroy (&d);
+    //  Whatever a file says, the sums stay in range (UBSan watches) and
+    //  the dts still increase
+    const int64_t wild [] = { INT64_MAX - 1, INT64_MIN + 1, 0, INT64_MAX, -7, INT64_MAX - 2 };
+    d = media_dts_new (wild, none, dur, 6, MEDIA_DTS_DELAY_MAX);
+    CHECK (d != NULL);
+    last = INT64_MIN;
+    for (int i = 0; i < 6; i++) {
+        int64_t got = media_dts_next (d, wild [i]);
+        CHECK (got > last);
+        last = got;
+    }
+    media_dts_destroy (&d);
 }
 
 //  SHARES entries carry tracks and what stays home; an older node's
