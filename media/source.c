@@ -24,7 +24,7 @@ struct _media_source_t {
     bool keyframe_seen;             //  video waits for its first keyframe
     media_header_t header;
     media_dts_t *dts [MEDIA_STREAMS_MAX];       //  decode timestamps made here, or NULL
-    AVPacket **ahead;               //  read ahead, not sent yet (a ring)
+    AVPacket **ahead;               //  read ahead at the open, handed out first
     size_t ahead_at, ahead_len, ahead_cap;
     AVPacket *out;                  //  the packet last handed out
 };
@@ -125,7 +125,8 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
         ||  (par->codec_type == AVMEDIA_TYPE_AUDIO && (par->sample_rate <= 0 || par->ch_layout.nb_channels <= 0)))
             complete = false;
     }
-    //  (and before a seek in a file sought by decode timestamps: below)
+    //  They are read too before a seek in a file sought by decode
+    //  timestamps (below)
     bool seek_by_dts = offset_ms > 0 && !(self->fmt->iformat->flags & AVFMT_SEEK_TO_PTS);
     if ((!complete || seek_by_dts) && avformat_find_stream_info (self->fmt, NULL) < 0) {
         snprintf (err, err_size, "cannot read the streams of the file");
