@@ -15,7 +15,15 @@ static const struct {
     { "aac", MEDIA_AUDIO }, { "mp3", MEDIA_AUDIO }, { "mp2", MEDIA_AUDIO },
     { "opus", MEDIA_AUDIO }, { "vorbis", MEDIA_AUDIO }, { "flac", MEDIA_AUDIO },
     { "ac3", MEDIA_AUDIO }, { "eac3", MEDIA_AUDIO },
+    { "subrip", MEDIA_SUBTITLE }, { "ass", MEDIA_SUBTITLE }, { "ssa", MEDIA_SUBTITLE },
+    { "webvtt", MEDIA_SUBTITLE },
 };
+
+const char *
+media_kind_name (int kind)
+{
+    return kind == MEDIA_VIDEO? "video": kind == MEDIA_AUDIO? "audio": "subtitle";
+}
 
 bool
 media_codec_allowed (const char *codec, int *kind)
@@ -93,6 +101,24 @@ s_in (int v, int lo, int hi)
     return v >= lo && v <= hi;
 }
 
+//  A NUL-terminated string within size: a language (empty, or 2 or 3
+//  letters a-z) or a title (no control characters).
+static bool
+s_word (const char *text, size_t size, bool title)
+{
+    size_t len = strnlen (text, size);
+    if (len == size)
+        return false;
+    if (!title && len != 0 && len != 2 && len != 3)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) text [i];
+        if (title? c < 0x20 || c == 0x7f: c < 'a' || c > 'z')
+            return false;
+    }
+    return true;
+}
+
 int
 media_header_check (const media_header_t *h, char *err, size_t err_size)
 {
@@ -138,7 +164,8 @@ media_header_check (const media_header_t *h, char *err, size_t err_size)
                 return -1;
             }
         }
-        else if (!s_in (s->sample_rate, 1, MEDIA_RATE_MAX) || !s_in (s->channels, 1, MEDIA_CHANNELS_MAX)) {
+        else if (s->kind == MEDIA_AUDIO
+             && (!s_in (s->sample_rate, 1, MEDIA_RATE_MAX) || !s_in (s->channels, 1, MEDIA_CHANNELS_MAX))) {
             snprintf (err, err_size, "stream %d: %d Hz with %d channels is out of bounds", i,
                       s->sample_rate, s->channels);
             return -1;
@@ -151,6 +178,22 @@ media_header_check (const media_header_t *h, char *err, size_t err_size)
         ||  !s_in (s->color_primaries, 0, 255) || !s_in (s->color_trc, 0, 255)
         ||  !s_in (s->color_space, 0, 255) || !s_in (s->chroma_location, 0, 16)) {
             snprintf (err, err_size, "stream %d: codec parameters out of bounds", i);
+            return -1;
+        }
+        if (!s_in (s->video_delay, 0, MEDIA_DELAY_MAX) || !s_word (s->language, MEDIA_LANG_MAX, false)) {
+            snprintf (err, err_size, "stream %d: reordering or language out of bounds", i);
+            return -1;
+        }
+    }
+    if (h->nchapters < 0 || h->nchapters > MEDIA_CHAPTERS_MAX) {
+        snprintf (err, err_size, "%d chapters (at most %d)", h->nchapters, MEDIA_CHAPTERS_MAX);
+        return -1;
+    }
+    for (int i = 0; i < h->nchapters; i++) {
+        const media_chapter_t *c = &h->chapters [i];
+        if (c->start_ms < 0 || c->end_ms < c->start_ms || c->end_ms > INT64_MAX / 1000
+        ||  !s_word (c->title, MEDIA_TITLE_MAX, true)) {
+            snprintf (err, err_size, "chapter %d is out of bounds", i);
             return -1;
         }
     }

@@ -7,7 +7,13 @@
     parameters a muxer needs.  A packet is one demuxed packet as it is: no
     transcoding.  media_header_check bounds everything a peer could use to
     make a muxer allocate or misbehave: codecs outside the allowlist,
-    extradata, dimensions, sample rates, channel counts, time bases.  */
+    extradata, dimensions, sample rates, channel counts, time bases,
+    languages and chapter titles.
+
+    Text subtitles (SubRip, ASS/SSA, WebVTT) travel as streams of their
+    own; chapters travel in the header.  MP4's timed text (mov_text) is
+    not in the allowlist: neither Matroska nor MPEG-TS can hold it as it
+    is, and nothing is transcoded.  */
 #ifndef SC_MEDIA_H
 #define SC_MEDIA_H
 
@@ -25,10 +31,15 @@
 #define MEDIA_PACKET_MAX (16 * 1024 * 1024)     //  a whole packet, sent in parts when larger
 #define MEDIA_BATCH_BYTES (64 * 1024)   //  a batch is flushed once it holds this much
 #define MEDIA_NOPTS INT64_MIN           //  no timestamp
+#define MEDIA_LANG_MAX 4                //  an ISO 639-2 code ("eng"), with its NUL
+#define MEDIA_DELAY_MAX 16              //  video_delay: frames of reordering
+#define MEDIA_CHAPTERS_MAX 64
+#define MEDIA_TITLE_MAX 64              //  a chapter's title, with its NUL (longer is cut)
 
 typedef enum {
     MEDIA_VIDEO = 0,
     MEDIA_AUDIO = 1,
+    MEDIA_SUBTITLE = 2,                 //  text subtitles
 } media_kind_t;
 
 typedef struct {
@@ -44,13 +55,22 @@ typedef struct {
     int frame_size, initial_padding, trailing_padding, seek_preroll, block_align;
     int bits_per_coded_sample, profile, level;
     int64_t bit_rate;
+    int video_delay;                    //  frames of reordering (B-frames), 0 to MEDIA_DELAY_MAX
+    char language [MEDIA_LANG_MAX];     //  "" when the file says none; else 2 or 3 letters a-z
 } media_stream_t;
+
+typedef struct {
+    int64_t start_ms, end_ms;           //  from the file's start (not the offset)
+    char title [MEDIA_TITLE_MAX];       //  UTF-8, no control characters
+} media_chapter_t;
 
 typedef struct {
     int64_t duration_ms;                //  0 when unknown
     int64_t start_ms;                   //  where the stream starts (after a seek)
     int nstreams;
     media_stream_t streams [MEDIA_STREAMS_MAX];
+    int nchapters;
+    media_chapter_t chapters [MEDIA_CHAPTERS_MAX];
 } media_header_t;
 
 typedef struct {
@@ -64,6 +84,9 @@ typedef struct {
 
 //  Returns true when the codec name is one a viewer will mux (kind set).
 bool media_codec_allowed (const char *codec, int *kind);
+
+//  The word for a kind: "video", "audio", "subtitle".
+const char *media_kind_name (int kind);
 
 //  Checks a header against the allowlist and the bounds above.  Returns 0,
 //  or -1 with a sentence in err.

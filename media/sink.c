@@ -20,6 +20,7 @@ struct _media_sink_t {
     uint8_t *part;                  //  a packet coming in parts, so far
     size_t part_len, part_cap;
     media_packet_t first;           //  its first part (stream, timestamps)
+    int map [MEDIA_STREAMS_MAX];    //  header stream -> muxer stream, -1 when not kept
 };
 
 static int
@@ -53,7 +54,8 @@ static int
 s_stream (AVFormatContext *fmt, const media_stream_t *s, char *err, size_t err_size)
 {
     const AVCodecDescriptor *desc = avcodec_descriptor_get_by_name (s->codec);
-    enum AVMediaType type = s->kind == MEDIA_VIDEO? AVMEDIA_TYPE_VIDEO: AVMEDIA_TYPE_AUDIO;
+    enum AVMediaType type = s->kind == MEDIA_VIDEO? AVMEDIA_TYPE_VIDEO
+                          : s->kind == MEDIA_AUDIO? AVMEDIA_TYPE_AUDIO: AVMEDIA_TYPE_SUBTITLE;
     if (!desc || desc->type != type) {
         snprintf (err, err_size, "this FFmpeg does not know the codec '%s'", s->codec);
         return -1;
@@ -87,8 +89,10 @@ s_stream (AVFormatContext *fmt, const media_stream_t *s, char *err, size_t err_s
         par->color_trc = (enum AVColorTransferCharacteristic) s->color_trc;
         par->color_space = (enum AVColorSpace) s->color_space;
         par->chroma_location = (enum AVChromaLocation) s->chroma_location;
+        //  With it, a muxer given no decode timestamps makes them itself
+        par->video_delay = s->video_delay;
     }
-    else {
+    else if (type == AVMEDIA_TYPE_AUDIO) {
         par->sample_rate = s->sample_rate;
         int rc = -1;
         if (s->channel_mask)
@@ -105,7 +109,48 @@ s_stream (AVFormatContext *fmt, const media_stream_t *s, char *err, size_t err_s
     par->profile = s->profile;
     par->level = s->level;
     par->bit_rate = s->bit_rate;
+    if (s->language [0] && av_dict_set (&st->metadata, "language", s->language, 0) < 0) {
+        snprintf (err, err_size, "out of memory");
+        return -1;
+    }
     return 0;
+}
+
+//  Gives the output the header's chapters (Matroska keeps them).
+static int
+s_chapters (AVFormatContext *fmt, const media_header_t *h)
+{
+    if (h->nchapters == 0)
+        return 0;
+    fmt->chapters = av_calloc ((size_t) h->nchapters, sizeof *fmt->chapters);
+    if (!fmt->chapters)
+        return -1;
+    for (int i = 0; i < h->nchapters; i++) {
+        AVChapter *ch = av_mallocz (sizeof *ch);
+        if (!ch)
+            return -1;
+        fmt->chapters [fmt->nb_chapters++] = ch;
+        ch->id = i + 1;
+        ch->time_base = (AVRational) { 1, 1000 };
+        ch->start = h->chapters [i].start_ms;
+        ch->end = h->chapters [i].end_ms;
+        if (h->chapters [i].title [0] && av_dict_set (&ch->metadata, "title", h->chapters [i].title, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+//  The codecs FFmpeg's MPEG-TS muxer writes so that players read them back
+//  (others it writes as opaque data: a file nothing plays)
+static bool
+s_ts_holds (const char *codec)
+{
+    static const char *held [] = { "h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video",
+                                   "aac", "mp3", "mp2", "ac3", "eac3", "opus" };
+    for (size_t i = 0; i < sizeof held / sizeof held [0]; i++)
+        if (strcmp (codec, held [i]) == 0)
+            return true;
+    return false;
 }
 
 int
@@ -147,9 +192,25 @@ media_sink_open (const media_header_t *h, const char *format, int fd,
     }
     self->fmt->pb = self->io;
     self->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
-    for (int i = 0; i < h->nstreams; i++)
+    //  MPEG-TS holds no text subtitles and no chapters: they are left out
+    bool text = strcmp (format, "mpegts") != 0;
+    for (int i = 0; i < h->nstreams; i++) {
+        self->map [i] = -1;
+        if (h->streams [i].kind == MEDIA_SUBTITLE && !text)
+            continue;
+        if (!text && !s_ts_holds (h->streams [i].codec)) {
+            snprintf (err, err_size, "MPEG-TS cannot hold %s %s: save it as Matroska (--out FILE.mkv)",
+                      h->streams [i].codec, media_kind_name (h->streams [i].kind));
+            goto out;
+        }
         if (s_stream (self->fmt, &h->streams [i], err, err_size) != 0)
             goto out;
+        self->map [i] = (int) self->fmt->nb_streams - 1;
+    }
+    if (text && s_chapters (self->fmt, h) != 0) {
+        snprintf (err, err_size, "out of memory");
+        goto out;
+    }
     //  Matroska's optional CRC-32 elements cost a fifth of the muxer's time
     AVDictionary *options = NULL;
     if (strcmp (format, "matroska") == 0)
@@ -217,18 +278,21 @@ static int
 s_mux_one (media_sink_t *self, const media_packet_t *p, char *err, size_t err_size)
 {
     const media_stream_t *s = &self->header.streams [p->stream];
+    int index = self->map [p->stream];
+    if (index < 0)
+        return 0;               //  a stream this format does not keep
     AVPacket *pkt = self->pkt;
     //  Not reference-counted: libavformat copies what it keeps
     pkt->data = (uint8_t *) p->data;
     pkt->size = (int) p->size;
-    pkt->stream_index = p->stream;
+    pkt->stream_index = index;
     pkt->pts = p->pts == MEDIA_NOPTS? AV_NOPTS_VALUE: p->pts;
     pkt->dts = p->dts == MEDIA_NOPTS? AV_NOPTS_VALUE: p->dts;
     pkt->duration = p->duration;
     pkt->flags = p->key? AV_PKT_FLAG_KEY: 0;
     pkt->pos = -1;
     av_packet_rescale_ts (pkt, (AVRational) { s->tb_num, s->tb_den },
-                          self->fmt->streams [p->stream]->time_base);
+                          self->fmt->streams [index]->time_base);
     int rc = av_interleaved_write_frame (self->fmt, pkt);
     pkt->data = NULL;
     pkt->size = 0;

@@ -112,13 +112,15 @@ typedef struct {
     bool video;                 //  probed once, when shared
     uint64_t duration_ms;
     char codecs [64];           //  "h264,aac"
+    char tracks [256];          //  "video:h264:,audio:aac:eng" (probe.h)
+    char skipped [512];         //  what stays home and why
     int64_t mtime;              //  when probed: a file unchanged since is not probed again
     //  The probe runs in a child; the event loop reads its answer
     bool probing;               //  asked for (started, or waiting for a slot)
     bool announce;              //  say "shared" once it is known (a /share, not a start-up)
     pid_t probe_pid;
     int probe_fd;               //  -1 when not running
-    char probe_text [256];
+    char probe_text [1024];
     size_t probe_len;
     int64_t probe_end;          //  monotonic ms after which it is given up
 } s_share_t;
@@ -508,13 +510,14 @@ s_save_shares (files_t *self)
         //  being probed is saved without, so it is probed again
         json_array_append_new (list, self->shares [i].probing
             ? json_pack ("{s:s, s:s}", "name", self->shares [i].name, "path", self->shares [i].path)
-            : json_pack ("{s:s, s:s, s:I, s:I, s:b, s:I, s:s}",
+            : json_pack ("{s:s, s:s, s:I, s:I, s:b, s:I, s:s, s:s, s:s}",
                          "name", self->shares [i].name, "path", self->shares [i].path,
                          "size", (json_int_t) self->shares [i].size,
                          "mtime", (json_int_t) self->shares [i].mtime,
                          "video", self->shares [i].video,
                          "duration_ms", (json_int_t) self->shares [i].duration_ms,
-                         "codecs", self->shares [i].codecs));
+                         "codecs", self->shares [i].codecs, "tracks", self->shares [i].tracks,
+                         "skipped", self->shares [i].skipped));
     char *text = json_dumps (list, JSON_INDENT (1));
     json_decref (list);
     char path [PATH_MAX + 16];
@@ -587,11 +590,16 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
             //  What was probed is kept while the file stays the same: a
             //  node with many shares starts without probing each again
             const char *codecs = json_string_value (json_object_get (e, "codecs"));
-            if (codecs && json_integer_value (json_object_get (e, "size")) == (json_int_t) st.st_size
+            const char *tracks = json_string_value (json_object_get (e, "tracks"));
+            const char *skipped = json_string_value (json_object_get (e, "skipped"));
+            //  Saved before tracks were probed: probed again
+            if (codecs && tracks && skipped && json_integer_value (json_object_get (e, "size")) == (json_int_t) st.st_size
             &&  json_integer_value (json_object_get (e, "mtime")) == (json_int_t) st.st_mtime) {
                 s->video = json_is_true (json_object_get (e, "video"));
                 s->duration_ms = (uint64_t) json_integer_value (json_object_get (e, "duration_ms"));
                 snprintf (s->codecs, sizeof s->codecs, "%s", codecs);
+                snprintf (s->tracks, sizeof s->tracks, "%s", tracks);
+                snprintf (s->skipped, sizeof s->skipped, "%s", skipped);
             }
             else
                 s->probing = true;      //  started below, once all are loaded
@@ -686,6 +694,12 @@ s_probe_done (files_t *self, s_share_t *share)
     const char *c = strstr (text, " codecs=");
     if (c)
         snprintf (share->codecs, sizeof share->codecs, "%.*s", (int) strcspn (c + 8, " \n"), c + 8);
+    const char *t = strstr (text, " tracks=");
+    if (t)
+        snprintf (share->tracks, sizeof share->tracks, "%.*s", (int) strcspn (t + 8, " \n"), t + 8);
+    const char *k = strstr (text, " skipped=");     //  the rest of the line
+    if (k)
+        snprintf (share->skipped, sizeof share->skipped, "%.*s", (int) strcspn (k + 9, "\n"), k + 9);
     s_save_shares (self);
     if (share->announce)
         s_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:b, s:f, s:s}", "event", "shared",
@@ -740,6 +754,8 @@ s_probe (files_t *self, s_share_t *share, bool announce)
     share->video = false;
     share->duration_ms = 0;
     share->codecs [0] = 0;
+    share->tracks [0] = 0;
+    share->skipped [0] = 0;
     share->probe_text [0] = 0;
     share->probe_len = 0;
     share->probing = true;
@@ -896,6 +912,10 @@ s_send_shares (files_t *self, const uint8_t peer [32])
         e [i].duration_ms = self->shares [i].duration_ms;
         e [i].codecs = self->shares [i].codecs;
         e [i].codecs_len = strlen (self->shares [i].codecs);
+        e [i].tracks = self->shares [i].tracks;
+        e [i].tracks_len = strlen (self->shares [i].tracks);
+        e [i].skipped = self->shares [i].skipped;
+        e [i].skipped_len = strlen (self->shares [i].skipped);
     }
     uint8_t *buf;
     size_t len;
@@ -907,6 +927,51 @@ s_send_shares (files_t *self, const uint8_t peer [32])
         free (buf);
     }
     free (e);
+}
+
+//  A share entry's tracks, [{kind, codec, language}], as the peer gave them
+//  (made valid UTF-8; fields past the third are ignored).
+static json_t *
+s_tracks (const wire_share_t *e)
+{
+    json_t *list = json_array ();
+    char *text = e->tracks_len? utf8_sanitize (e->tracks, e->tracks_len): NULL;
+    char *save = NULL;
+    for (char *t = text? strtok_r (text, ",", &save): NULL; t; t = strtok_r (NULL, ",", &save)) {
+        char *kind = t, *codec = strchr (kind, ':'), *lang = codec? strchr (codec + 1, ':'): NULL;
+        if (!codec || !lang)
+            continue;
+        *codec++ = 0;
+        *lang++ = 0;
+        lang [strcspn (lang, ":")] = 0;
+        json_t *track = json_pack ("{s:s, s:s}", "kind", kind, "codec", codec);
+        if (track && *lang)
+            json_object_set_new (track, "language", json_string (lang));
+        if (track)
+            json_array_append_new (list, track);
+    }
+    free (text);
+    return list;
+}
+
+//  What stays home, one phrase each: "subtitle mov_text: MP4 timed text, ...".
+static json_t *
+s_skipped (const wire_share_t *e)
+{
+    json_t *list = json_array ();
+    char *text = e->skipped_len? utf8_sanitize (e->skipped, e->skipped_len): NULL;
+    for (char *t = text, *end; t && *t; t = end) {
+        end = strstr (t, "; ");
+        if (end) {
+            *end = 0;
+            end += 2;
+        }
+        else
+            end = t + strlen (t);
+        json_array_append_new (list, json_string (t));
+    }
+    free (text);
+    return list;
 }
 
 static void
@@ -929,9 +994,11 @@ s_on_shares (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
         for (char *c = codecs? strtok_r (codecs, ",", &save): NULL; c; c = strtok_r (NULL, ",", &save))
             json_array_append_new (streams, json_string (c));
         if (name && videos)
-            json_array_append_new (list, json_pack ("{s:s, s:f, s:o, s:I}", "name", name,
+            json_array_append_new (list, json_pack ("{s:s, s:f, s:o, s:I, s:o, s:o}", "name", name,
                                                     "duration", e [i].duration_ms / 1000.0,
-                                                    "streams", streams, "size", (json_int_t) e [i].size));
+                                                    "streams", streams, "size", (json_int_t) e [i].size,
+                                                    "tracks", s_tracks (&e [i]),
+                                                    "not_carried", s_skipped (&e [i])));
         else if (name)
             json_array_append_new (list, json_pack ("{s:s, s:I, s:b, s:f, s:o}", "name", name,
                                                     "size", (json_int_t) e [i].size, "video", e [i].video,

@@ -1,6 +1,7 @@
 /*  securechat-media: the node's helper for everything FFmpeg does.
       securechat-media probe FILE   one line: "video=0|1 audio=0|1
-                                    duration=SECONDS streams=N codecs=A,B"
+                                    duration=SECONDS streams=N codecs=A,B
+                                    tracks=KIND:CODEC:LANG,... skipped=WHAT: WHY; ..."
       securechat-media serve        jobs from the node (node/mediajob.h)  */
 #include <errno.h>
 #include <signal.h>
@@ -338,8 +339,9 @@ main (int argc, char **argv)
         probe_info_t info;
         if (probe_file (argv [2], &info) != 0)
             return 1;
-        printf ("video=%d audio=%d duration=%.3f streams=%d codecs=%s\n", info.video, info.audio,
-                info.duration, info.streams, info.codecs);
+        printf ("video=%d audio=%d duration=%.3f streams=%d codecs=%s tracks=%s skipped=%s\n",
+                info.video, info.audio, info.duration, info.streams, info.codecs, info.tracks,
+                info.skipped);
         return 0;
     }
     if (argc == 2 && strcmp (argv [1], "serve") == 0)

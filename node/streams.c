@@ -33,6 +33,9 @@
 #define SOCKET_BUFFER (1024 * 1024) //  for the data sockets to the jobs
 #define VIEWER_NOTE_MAX 1024        //  the longest message a mux job sends
 #define VIEWER_IN (4 * (MEDIAJOB_HEADER + VIEWER_NOTE_MAX))
+//  What a stream says when its job ends without a word (the helper and the
+//  other streams' jobs go on: each job is a process of its own)
+#define JOB_GONE "the media helper's job for this stream stopped (it crashed or was killed)"
 
 typedef struct {
     bool used;
@@ -61,6 +64,7 @@ typedef struct {
     int64_t last_tx;            //  owner: when the last frame went out
     uint64_t seq;               //  owner: next to send; viewer: next expected
     bool header;                //  viewer: the header came
+    bool written;               //  viewer: the job wrote the output's header ('S')
     media_header_t hdr;         //  viewer: for checking batches (no extradata kept)
     bool shut;                  //  viewer: the job was told the input ended
     bool ending;                //  viewer: shut once the queue is written
@@ -338,7 +342,7 @@ s_end (streams_t *self, s_stream_t *s, bool ok, const char *why, bool tell)
         s_tell_end (self, s, ok, ok? "": why);
     //  A file we made that never got a header is empty: it goes (before
     //  the event, which a script may act on at once)
-    if (!s->owner && !s->to_player && !s->header)
+    if (!s->owner && !s->to_player && !s->written)
         unlink (s->out);
     json_t *ev = s_json (self, s, ok? "ended": "failed");
     if (ev && why && *why)
@@ -558,7 +562,10 @@ s_viewer_write (streams_t *self, s_stream_t *s)
         if (n < 0 && errno == EAGAIN)
             return;
         if (n <= 0) {
-            s_end (self, s, false, "the media helper stopped", true);
+            //  The job stopped reading: it failed (its 'E' says why, on the
+            //  read side) or died (then its end of file does)
+            shutdown (s->fd, SHUT_WR);
+            s->shut = true;
             return;
         }
         s->outq_off += (size_t) n;
@@ -652,7 +659,9 @@ s_viewer_frame (streams_t *self, s_stream_t *s, const wire_frame_t *f)
 static void
 s_viewer_message (streams_t *self, s_stream_t *s, char kind, const uint8_t *body, size_t len)
 {
-    if (kind == 'F' && s->latency < 0) {
+    if (kind == 'S')
+        s->written = true;
+    else if (kind == 'F' && s->latency < 0) {
         s->latency = s_now () - s->started;
         s_emit (self, s_json (self, s, "started"));
     }
@@ -798,7 +807,7 @@ s_owner_forward (streams_t *self, s_stream_t *s)
     //  The job ended without its 'E': it crashed or was killed
     if (s->eof && !s->retry && (s->in_len < MEDIAJOB_HEADER
                             ||  s->in_len < MEDIAJOB_HEADER + bytes_get_be (s->in, MEDIAJOB_HEADER)))
-        s_end (self, s, false, "the media helper stopped", true);
+        s_end (self, s, false, JOB_GONE, true);
 }
 
 //  ---------------------------------------------------------------------
@@ -912,7 +921,7 @@ s_read_job (streams_t *self, s_stream_t *s)
     s->in_len -= off;
     if (s->eof) {
         //  The job ended without its 'D' or 'E': it crashed or was killed
-        s_end (self, s, false, s->why [0]? s->why: "the media helper stopped", !s->ending);
+        s_end (self, s, false, s->why [0]? s->why: JOB_GONE, !s->ending);
         return false;
     }
     return true;

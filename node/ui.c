@@ -460,20 +460,31 @@ s_format (ui_t *self, json_t *ev)
                   json_array_size (videos) == 1? "": "s", json_array_size (videos)? ":": "");
         s_print (self, line);
         json_array_foreach (videos, i, v) {
-            char when [32], codecs [128] = "";
+            char when [32], codecs [256] = "";
             s_safe (text, sizeof text, s_str (v, "name"));
             s_duration (json_real_value (json_object_get (v, "duration")), when, sizeof when);
             size_t k;
             json_t *c;
-            json_array_foreach (json_object_get (v, "streams"), k, c) {
+            //  Each track with its language, when the owner says them
+            json_t *tracks = json_object_get (v, "tracks");
+            json_array_foreach (json_array_size (tracks)? tracks: json_object_get (v, "streams"), k, c) {
                 size_t used = strlen (codecs);
-                snprintf (codecs + used, sizeof codecs - used, "%s%s", k? ", ": "",
-                          json_string_value (c)? json_string_value (c): "?");
+                const char *codec = json_is_string (c)? json_string_value (c): s_str (c, "codec");
+                const char *lang = json_is_object (c)? s_str (c, "language"): NULL;
+                bool sub = json_is_object (c) && strcmp (s_str (c, "kind"), "subtitle") == 0;
+                snprintf (codecs + used, sizeof codecs - used, "%s%s%s%s%s%s", k? ", ": "",
+                          codec? codec: "?", sub? " subtitles": "", lang && *lang? " (": "",
+                          lang && *lang? lang: "", lang && *lang? ")": "");
             }
             char safe [256];
             s_safe (safe, sizeof safe, codecs);
             snprintf (line, sizeof line, "  %-40s %9s  %s", text, when, safe);
             s_print (self, line);
+            json_array_foreach (json_object_get (v, "not_carried"), k, c) {
+                s_safe (safe, sizeof safe, json_string_value (c)? json_string_value (c): "?");
+                snprintf (line, sizeof line, "  %-40s %9s  not carried: %s", "", "", safe);
+                s_print (self, line);
+            }
         }
         return;
     }

@@ -548,12 +548,14 @@ wire_shares_encode (const wire_share_t *e, size_t n, uint8_t **out, size_t *len)
     s_body_begin (&sb, &pk);
     int rc = msgpack_pack_array (&pk, n)? SC_ENOMEM: 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (msgpack_pack_array (&pk, 5)
+        if (msgpack_pack_array (&pk, 7)
         ||  s_pack_str (&pk, e [i].name, e [i].name_len)
         ||  msgpack_pack_uint64 (&pk, e [i].size)
         ||  (e [i].video? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
         ||  msgpack_pack_uint64 (&pk, e [i].duration_ms)
-        ||  s_pack_str (&pk, e [i].codecs? e [i].codecs: "", e [i].codecs? e [i].codecs_len: 0))
+        ||  s_pack_str (&pk, e [i].codecs? e [i].codecs: "", e [i].codecs? e [i].codecs_len: 0)
+        ||  s_pack_str (&pk, e [i].tracks? e [i].tracks: "", e [i].tracks? e [i].tracks_len: 0)
+        ||  s_pack_str (&pk, e [i].skipped? e [i].skipped: "", e [i].skipped? e [i].skipped_len: 0))
             rc = SC_ENOMEM;
     if (rc == 0 && sb.size > WIRE_MAX_ENVELOPE)
         rc = SC_ETOOBIG;
@@ -593,6 +595,16 @@ wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *e, size_t max,
             e [*count].codecs = f [4].via.str.ptr;
             e [*count].codecs_len = f [4].via.str.size;
         }
+        e [*count].tracks = e [*count].skipped = NULL;
+        e [*count].tracks_len = e [*count].skipped_len = 0;
+        if (x->via.array.size >= 7) {
+            if (!s_is_str (&f [5], WIRE_NAME_MAX) || !s_is_str (&f [6], WIRE_NAME_MAX))
+                goto out;
+            e [*count].tracks = f [5].via.str.ptr;
+            e [*count].tracks_len = f [5].via.str.size;
+            e [*count].skipped = f [6].via.str.ptr;
+            e [*count].skipped_len = f [6].via.str.size;
+        }
         (*count)++;
     }
     rc = 0;
@@ -620,7 +632,9 @@ wire_header_encode (const media_header_t *h, uint8_t **out, size_t *len)
     msgpack_packer pk;
     s_body_begin (&sb, &pk);
     int rc = 0;
-    if (msgpack_pack_array (&pk, 3) || msgpack_pack_uint64 (&pk, (uint64_t) h->duration_ms)
+    if (h->nchapters < 0 || h->nchapters > MEDIA_CHAPTERS_MAX)
+        return SC_EINVAL;
+    if (msgpack_pack_array (&pk, 4) || msgpack_pack_uint64 (&pk, (uint64_t) h->duration_ms)
     ||  msgpack_pack_uint64 (&pk, (uint64_t) h->start_ms) || msgpack_pack_array (&pk, (size_t) h->nstreams))
         rc = SC_ENOMEM;
     for (int i = 0; rc == 0 && i < h->nstreams; i++) {
@@ -632,7 +646,7 @@ wire_header_encode (const media_header_t *h, uint8_t **out, size_t *len)
             s->initial_padding, s->trailing_padding, s->seek_preroll, s->block_align,
             s->bits_per_coded_sample, s->profile, s->level, s->bit_rate,
         };
-        if (msgpack_pack_array (&pk, 5 + sizeof ints / sizeof ints [0])
+        if (msgpack_pack_array (&pk, 7 + sizeof ints / sizeof ints [0])
         ||  msgpack_pack_uint8 (&pk, (uint8_t) s->kind)
         ||  s_pack_str (&pk, s->codec, strnlen (s->codec, sizeof s->codec - 1))
         ||  s_pack_int (&pk, s->tb_num) || s_pack_int (&pk, s->tb_den)
@@ -641,10 +655,35 @@ wire_header_encode (const media_header_t *h, uint8_t **out, size_t *len)
         for (size_t k = 0; rc == 0 && k < sizeof ints / sizeof ints [0]; k++)
             rc = k == 12? (msgpack_pack_uint64 (&pk, s->channel_mask)? SC_ENOMEM: 0)
                         : s_pack_int (&pk, ints [k]);
+        if (rc == 0 && (s_pack_int (&pk, s->video_delay)
+                    ||  s_pack_str (&pk, s->language, strnlen (s->language, MEDIA_LANG_MAX - 1))))
+            rc = SC_ENOMEM;
+    }
+    if (rc == 0 && msgpack_pack_array (&pk, (size_t) h->nchapters))
+        rc = SC_ENOMEM;
+    for (int i = 0; rc == 0 && i < h->nchapters; i++) {
+        const media_chapter_t *c = &h->chapters [i];
+        if (msgpack_pack_array (&pk, 3) || s_pack_int (&pk, c->start_ms) || s_pack_int (&pk, c->end_ms)
+        ||  s_pack_str (&pk, c->title, strnlen (c->title, MEDIA_TITLE_MAX - 1)))
+            rc = SC_ENOMEM;
     }
     if (rc == 0 && sb.size > WIRE_MAX_CHUNK)
         rc = SC_ETOOBIG;
     return s_pack_end (&sb, rc, out, len);
+}
+
+static bool s_get_ts (const msgpack_object *o, int64_t *v);
+
+//  Copies a string that fits size with its NUL and holds no NUL.
+static bool
+s_copy_str (const msgpack_object *o, char *out, size_t size)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size
+    ||  memchr (o->via.str.ptr, 0, o->via.str.size))
+        return false;
+    memcpy (out, o->via.str.ptr, o->via.str.size);
+    out [o->via.str.size] = 0;
+    return true;
 }
 
 //  A signed integer that fits an int.
@@ -692,7 +731,7 @@ wire_header_decode (const uint8_t *buf, size_t len, media_header_t *h, char *err
             goto out;
         const msgpack_object *f = x->via.array.ptr;
         media_stream_t *s = &h->streams [i];
-        if (!s_is_uint (&f [0]) || f [0].via.u64 > MEDIA_AUDIO || !s_is_str (&f [1], MEDIA_CODEC_MAX - 1)
+        if (!s_is_uint (&f [0]) || f [0].via.u64 > MEDIA_SUBTITLE || !s_is_str (&f [1], MEDIA_CODEC_MAX - 1)
         ||  !s_get_int (&f [2], &s->tb_num) || !s_get_int (&f [3], &s->tb_den)
         ||  !s_is_bin (&f [4], MEDIA_EXTRADATA_MAX) || !s_is_uint (&f [17]))
             goto out;
@@ -717,6 +756,33 @@ wire_header_decode (const uint8_t *buf, size_t len, media_header_t *h, char *err
         if (!s_is_uint (&f [26]) || f [26].via.u64 > INT64_MAX)
             goto out;
         s->bit_rate = (int64_t) f [26].via.u64;
+        //  Later fields, absent from older owners
+        if (x->via.array.size >= 29) {
+            if (!s_get_int (&f [27], &s->video_delay) || !s_is_str (&f [28], MEDIA_LANG_MAX - 1)
+            ||  !s_copy_str (&f [28], s->language, sizeof s->language))
+                goto out;
+        }
+    }
+    if (n >= 4) {
+        if (a [3].type != MSGPACK_OBJECT_ARRAY)
+            goto out;
+        if (a [3].via.array.size > MEDIA_CHAPTERS_MAX) {
+            snprintf (err, err_size, "a stream header with %u chapters (at most %d)",
+                      a [3].via.array.size, MEDIA_CHAPTERS_MAX);
+            rc = SC_ETOOBIG;
+            goto out;
+        }
+        h->nchapters = (int) a [3].via.array.size;
+        for (int i = 0; i < h->nchapters; i++) {
+            const msgpack_object *x = &a [3].via.array.ptr [i];
+            media_chapter_t *c = &h->chapters [i];
+            if (x->type != MSGPACK_OBJECT_ARRAY || x->via.array.size < 3
+            ||  !s_get_ts (&x->via.array.ptr [0], &c->start_ms) || c->start_ms == MEDIA_NOPTS
+            ||  !s_get_ts (&x->via.array.ptr [1], &c->end_ms) || c->end_ms == MEDIA_NOPTS
+            ||  x->via.array.ptr [2].type != MSGPACK_OBJECT_STR
+            ||  !s_copy_str (&x->via.array.ptr [2], c->title, sizeof c->title))
+                goto out;
+        }
     }
     if (media_header_check (h, err, err_size) != 0)
         goto out;

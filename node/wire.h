@@ -72,13 +72,17 @@
                either side ends the stream: the owner at the end of the
                file (ok) or on an error, the viewer on /stop or an error
 
-    Body of a STREAM header: [duration_ms: uint, start_ms: uint, streams: array]
-    with each stream [kind, codec: str, tb_num, tb_den, extradata: bin, width,
+    Body of a STREAM header: [duration_ms: uint, start_ms: uint, streams: array,
+    chapters: array] with each stream [kind (0 video, 1 audio, 2 subtitle),
+    codec: str, tb_num, tb_den, extradata: bin, width,
     height, sar_num, sar_den, field_order, color_range, color_primaries,
     color_trc, color_space, chroma_location, sample_rate, channels,
     channel_mask, frame_size, initial_padding, trailing_padding, seek_preroll,
-    block_align, bits_per_coded_sample, profile: int, level: int, bit_rate]
-    (media/media.h says what each is; media_header_check bounds them).
+    block_align, bits_per_coded_sample, profile: int, level: int, bit_rate,
+    video_delay, language: str] and each chapter [start_ms: int, end_ms: int,
+    title: str] (media/media.h says what each is; media_header_check bounds
+    them).  Older owners send neither chapters nor the last two stream
+    fields: they read as none, 0 and "".
     Body of a BATCH: [[stream: uint, pts: int|nil, dts: int|nil,
     duration: uint, key: bool, data: bin (<= MEDIA_PART_MAX), more: bool], ...]
     A packet larger than MEDIA_PART_MAX goes as parts in consecutive records
@@ -165,7 +169,9 @@ typedef struct {
 } wire_offer_t;
 
 //  One entry of a SHARES list: [name: str, size: uint, video: bool,
-//  duration_ms: uint, codecs: str] (the last two may be missing).
+//  duration_ms: uint, codecs: str, tracks: str, skipped: str] (the last
+//  four may be missing).  tracks: "kind:codec:language" per stream that
+//  travels, ","-separated; skipped: what stays home and why, "; "-separated.
 typedef struct {
     const char *name;           //  borrowed (decode), not NUL-terminated
     size_t name_len;
@@ -174,6 +180,10 @@ typedef struct {
     uint64_t duration_ms;
     const char *codecs;         //  "h264,aac"; borrowed, not NUL-terminated
     size_t codecs_len;
+    const char *tracks;         //  "video:h264:,audio:aac:eng"; borrowed, may be NULL
+    size_t tracks_len;
+    const char *skipped;        //  "subtitle mov_text: ..."; borrowed, may be NULL
+    size_t skipped_len;
 } wire_share_t;
 
 //  Walks msgpack bytes without unpacking.  Returns 0 if buf holds exactly one

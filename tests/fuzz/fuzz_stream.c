@@ -57,8 +57,9 @@ s_mux (const media_header_t *h, const uint8_t *batch, size_t batch_len, bool dec
         while (batch_len >= 7) {
             media_packet_t p = { .stream = (int) s_take (&batch, &batch_len, 1) % h->nstreams };
             dts += s_take (&batch, &batch_len, 2);
-            p.dts = dts;
             p.pts = dts + s_take (&batch, &batch_len, 1);
+            //  Some without decode timestamps: the muxer makes them
+            p.dts = (dts & 12) == 4? MEDIA_NOPTS: dts;
             p.key = p.stream == 0;
             p.more = (dts & 3) == 1;        //  some records are parts of one packet
             p.duration = 1;
@@ -98,13 +99,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     }
     static const char *codecs [] = { "h264", "hevc", "vp9", "av1", "mpeg4", "aac", "opus",
-                                     "mp3", "flac", "vorbis", "ac3", "rawvideo" };
+                                     "mp3", "flac", "vorbis", "ac3", "rawvideo",
+                                     "subrip", "ass", "webvtt", "ssa" };
+    static const char *langs [] = { "", "en", "eng", "fra" };
     memset (&h, 0, sizeof h);
     h.nstreams = (int) s_take (&data, &size, 1) % 3 + 1;
     uint8_t extradata [MEDIA_STREAMS_MAX][64];
     for (int i = 0; i < h.nstreams; i++) {
         media_stream_t *s = &h.streams [i];
-        snprintf (s->codec, sizeof s->codec, "%s", codecs [s_take (&data, &size, 1) % 12]);
+        snprintf (s->codec, sizeof s->codec, "%s", codecs [s_take (&data, &size, 1) % 16]);
         media_codec_allowed (s->codec, &s->kind);
         s->tb_num = (int) s_take (&data, &size, 1) + 1;
         s->tb_den = (int) s_take (&data, &size, 2) + 1;
@@ -116,6 +119,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s->frame_size = (int) s_take (&data, &size, 2);
         s->initial_padding = (int) s_take (&data, &size, 1);
         s->profile = (int) s_take (&data, &size, 1) - 99;
+        s->video_delay = (int) s_take (&data, &size, 1) % (MEDIA_DELAY_MAX + 2);
+        snprintf (s->language, sizeof s->language, "%s", langs [s_take (&data, &size, 1) % 4]);
         s->extradata_size = (size_t) s_take (&data, &size, 1) % 65;
         if (s->extradata_size > size)
             s->extradata_size = size;
@@ -123,6 +128,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s->extradata = extradata [i];
         data += s->extradata_size;
         size -= s->extradata_size;
+    }
+    //  Chapters with titles from the bytes (some with control characters)
+    h.nchapters = (int) s_take (&data, &size, 1) % 4;
+    for (int i = 0; i < h.nchapters; i++) {
+        h.chapters [i].start_ms = s_take (&data, &size, 2);
+        h.chapters [i].end_ms = h.chapters [i].start_ms + s_take (&data, &size, 1);
+        size_t n = (size_t) s_take (&data, &size, 1) % MEDIA_TITLE_MAX;
+        if (n > size)
+            n = size;
+        memcpy (h.chapters [i].title, data, n);
+        h.chapters [i].title [n] = 0;
+        data += n;
+        size -= n;
     }
     if (media_header_check (&h, err, sizeof err) != 0)
         return 0;
@@ -136,7 +154,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         abort ();
     for (int i = 0; i < h.nstreams; i++)
         if (strcmp (back.streams [i].codec, h.streams [i].codec) != 0
-        ||  back.streams [i].extradata_size != h.streams [i].extradata_size)
+        ||  back.streams [i].extradata_size != h.streams [i].extradata_size
+        ||  strcmp (back.streams [i].language, h.streams [i].language) != 0
+        ||  back.streams [i].video_delay != h.streams [i].video_delay)
+            abort ();
+    if (back.nchapters != h.nchapters)
+        abort ();
+    for (int i = 0; i < h.nchapters; i++)
+        if (strcmp (back.chapters [i].title, h.chapters [i].title) != 0
+        ||  back.chapters [i].end_ms != h.chapters [i].end_ms)
             abort ();
     s_mux (&back, data, size, false);
     free (buf);

@@ -6,7 +6,8 @@
                              prints "PORT\n", then serves until killed
     MODE: codec (a header with a codec outside the allowlist), garbage (a
     header that is not msgpack), stream (a batch naming a stream the header
-    lacks), order (batches out of order).  With BEACON_PORT it also sends a
+    lacks), order (batches out of order), backwards (decode timestamps that go
+    back, which the viewer's muxer refuses).  With BEACON_PORT it also sends a
     plain beacon (never a start one) to 127.255.255.255 once a second, and
     still never connects to anyone: a peer that hears it must connect.  */
 #include <sodium.h>
@@ -78,8 +79,9 @@ s_answer_watch (const char *mode, const uint8_t sid [16])
         wire_batch_t b;
         wire_batch_init (&b);
         media_packet_t p = { .stream = strcmp (mode, "stream") == 0 && i == 1? 5: 0,
-                             .pts = i * 40, .dts = i * 40, .duration = 40, .key = true,
+                             .pts = i * 40, .duration = 40, .key = true,
                              .data = (const uint8_t *) "\0\0\0\1junk", .size = 8 };
+        p.dts = strcmp (mode, "backwards") == 0 && i == 2? 0: p.pts;
         wire_batch_add (&b, &p);
         wire_batch_finish (&b, &body, &len);
         wire_frame_t bf = { .type = WIRE_BATCH, .data = body, .size = len,
@@ -94,7 +96,7 @@ int
 main (int argc, char **argv)
 {
     if (argc < 2 || argc > 3 || sodium_init () < 0) {
-        fprintf (stderr, "usage: sc-evil-owner codec|garbage|stream|order [BEACON_PORT]\n");
+        fprintf (stderr, "usage: sc-evil-owner codec|garbage|stream|order|backwards [BEACON_PORT]\n");
         return 2;
     }
     const char *mode = argv [1];

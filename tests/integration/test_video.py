@@ -413,3 +413,115 @@ def test_share_probes_without_holding_up_the_node():
         a.wait("unshared", name="clip.webm", after=mark)
         a.wait("shared", name="long.mp4", after=mark)
         assert not a.find("shared", name="clip.webm")
+
+
+def _children(pid):
+    """The pids of a process's children, from /proc."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(d))
+    return kids
+
+
+def _helper(node):
+    """The pid of a node's media helper (securechat-media serve)."""
+    for pid in _children(node.proc.pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if b"securechat-media" in f.read():
+                    return pid
+        except OSError:
+            pass
+    return None
+
+
+def test_a_stream_that_fails_ends_alone_and_two_others_play_to_the_end():
+    evil = os.path.join(ROOT, BUILD, "sc-evil-owner")
+    with Cluster(discovery=False) as c:
+        owner = subprocess.Popen([evil, "backwards"], stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(owner.stdout.readline())
+            a = c.start("alice")
+            plays = c.dir.sub("plays")
+            os.makedirs(plays)
+            b = c.start("bob", args=["--peer", a.endpoint, "--peer", "tcp://127.0.0.1:%d" % port,
+                                     "--player", 'cat > "$(mktemp %s/play-XXXXXX)"' % plays])
+            b.wait("peer_joined", name="evil")
+            b.wait_peers(a)
+            a.wait_peers(b)
+            _share(a, clip("long"))
+            running = [b.ask("/watch alice long.mp4", "stream", state="requested")["stream_id"]
+                       for _ in range(2)]
+            for sid in running:
+                b.wait("stream", stream_id=sid, state="started", timeout=20)
+
+            def still_running():
+                ids = {s["stream_id"] for s in b.ask("/streams", "streams")["streams"]}
+                return all(sid in ids for sid in running)
+            # a muxer error ends that stream with the muxer's reason
+            end = _watch(b, "/watch evil clip.mp4 --out " + c.dir.sub("evil.mkv"), timeout=15)
+            assert end["state"] == "failed" and "muxing a packet failed" in end["message"], end
+            assert still_running()
+            # a job killed: its stream ends, on both sides, saying so
+            helper = _helper(b)
+            jobs = set(_children(helper))
+            sid = b.ask("/watch alice long.mp4", "stream", state="requested")["stream_id"]
+            b.wait("stream", stream_id=sid, state="started", timeout=20)
+            job = set(_children(helper)) - jobs
+            assert len(job) == 1, job
+            os.kill(job.pop(), 9)
+            end = b.wait("stream", stream_id=sid, timeout=10,
+                         pred=lambda e: e["state"] in ("ended", "failed"))
+            assert end["state"] == "failed" and "job for this stream stopped" in end["message"], end
+            gone = a.wait("stream", role="owner", stream_id=sid, timeout=10,
+                          pred=lambda e: e["state"] in ("ended", "failed"))
+            assert "job for this stream stopped" in gone["message"], gone
+            assert still_running()
+            # the owner's job killed: the viewer hears why from the owner
+            helper_a = _helper(a)
+            jobs = set(_children(helper_a))
+            sid = b.ask("/watch alice long.mp4", "stream", state="requested")["stream_id"]
+            b.wait("stream", stream_id=sid, state="started", timeout=20)
+            job = set(_children(helper_a)) - jobs
+            assert len(job) == 1, job
+            os.kill(job.pop(), 9)
+            end = b.wait("stream", stream_id=sid, timeout=10,
+                         pred=lambda e: e["state"] in ("ended", "failed"))
+            assert end["state"] == "failed" and "alice could not stream 'long.mp4'" in end["message"] \
+                and "job for this stream stopped" in end["message"], end
+            assert still_running()
+            # the helper itself killed: the streams' jobs go on, and the next
+            # /watch starts a new helper
+            os.kill(helper, 9)
+            poll_until(lambda: not os.path.exists("/proc/%d" % helper), timeout=10,
+                       what="bob to notice its helper is gone")
+            out = c.dir.sub("after.mkv")
+            end = _watch(b, "/watch alice long.mp4 --out " + out)
+            assert end["state"] == "ended", end
+            assert _helper(b) not in (None, helper)
+            assert still_running()
+            for sid in running:
+                end = b.wait("stream", stream_id=sid, timeout=30,
+                             pred=lambda e: e["state"] in ("ended", "failed"))
+                assert end["state"] == "ended", end
+            want = packets(clip("long"))
+            assert packets(out) == want
+            #  (four players ran: two cut short by the killed jobs)
+            def whole_file(name):
+                try:
+                    return packets(os.path.join(plays, name)) == want
+                except subprocess.CalledProcessError:
+                    return False                # cut short before anything ffmpeg reads
+            whole = [f for f in os.listdir(plays) if whole_file(f)]
+            assert len(whole) == 2, os.listdir(plays)
+        finally:
+            owner.kill()
+            owner.wait()

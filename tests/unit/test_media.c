@@ -1,8 +1,10 @@
 /*  The stream header and batch codecs (node/wire.c), the header and packet
-    checks (media/media.c), and /watch parsing (node/cmd.c).  */
+    checks (media/media.c), decode timestamps (media/dts.c), and /watch
+    parsing (node/cmd.c).  */
 #include <stdlib.h>
 #include <string.h>
 #include "../../crypto/err.h"
+#include "../../media/dts.h"
 #include "../../node/cmd.h"
 #include "../../node/wire.h"
 #include "alloc.h"
@@ -307,12 +309,161 @@ s_watch_commands (void)
     CHECK_RC (cmd_parse_offset ("talk.mp4", &ms), SC_EINVAL);
 }
 
+//  A subtitle stream, a language and chapters travel; an older owner's
+//  header (without them) still reads.
+static void
+s_header_subtitles_and_chapters (void)
+{
+    media_header_t h = s_header (), back;
+    h.nstreams = 3;
+    media_stream_t *t = &h.streams [2];
+    t->kind = MEDIA_SUBTITLE;
+    strcpy (t->codec, "subrip");
+    t->tb_num = 1;
+    t->tb_den = 1000;
+    strcpy (t->language, "eng");
+    h.streams [0].video_delay = 2;
+    h.nchapters = 2;
+    h.chapters [0] = (media_chapter_t) { 0, 1000, "Opening" };
+    h.chapters [1] = (media_chapter_t) { 1000, 2000, "Zweiter Teil \xc3\xa4" };
+    uint8_t *buf;
+    size_t len;
+    char err [256];
+    CHECK_RC (wire_header_encode (&h, &buf, &len), 0);
+    CHECK_RC (wire_header_decode (buf, len, &back, err, sizeof err), 0);
+    free (buf);
+    CHECK (back.nstreams == 3 && back.streams [2].kind == MEDIA_SUBTITLE);
+    CHECK (strcmp (back.streams [2].language, "eng") == 0 && back.streams [0].language [0] == 0);
+    CHECK (back.streams [0].video_delay == 2);
+    CHECK (back.nchapters == 2 && back.chapters [1].end_ms == 2000);
+    CHECK (strcmp (back.chapters [1].title, h.chapters [1].title) == 0);
+    //  Bounds: languages are letters, titles have no control characters,
+    //  chapters run forwards, reordering is shallow, MP4 text stays home
+    media_header_t bad = h;
+    strcpy (bad.streams [2].language, "e1");
+    CHECK (s_refused (bad, "language out of bounds") == 0);
+    bad = h;
+    strcpy (bad.chapters [0].title, "a\x1b[2Jb");
+    CHECK (s_refused (bad, "chapter 0") == 0);
+    bad = h;
+    bad.chapters [1].end_ms = 10;
+    CHECK (s_refused (bad, "chapter 1") == 0);
+    bad = h;
+    bad.streams [0].video_delay = MEDIA_DELAY_MAX + 1;
+    CHECK (s_refused (bad, "reordering") == 0);
+    bad = h;
+    strcpy (bad.streams [2].codec, "mov_text");
+    CHECK (s_refused (bad, "not one we play") == 0);
+    bad = h;
+    bad.streams [2].kind = MEDIA_AUDIO;         //  a text codec on an audio stream
+    CHECK (s_refused (bad, "not one we play") == 0);
+    bad = h;
+    bad.nstreams = 1;
+    bad.streams [0] = h.streams [2];            //  subtitles alone are no video
+    CHECK (s_refused (bad, "no video") == 0);
+}
+
+//  dts as FFmpeg makes them: x264's I P B B B with b-pyramid (reorder 2).
+static void
+s_dts_from_pts (void)
+{
+    const int64_t pts [] = { 0, 160, 80, 40, 120, 320, 240, 200, 280 };
+    int64_t none [9], dur [9];
+    for (int i = 0; i < 9; i++) {
+        none [i] = MEDIA_NOPTS;
+        dur [i] = 40;
+    }
+    media_dts_t *d = media_dts_new (pts, none, dur, 9, 0);
+    CHECK (d && media_dts_delay (d) == 2);
+    const int64_t want [] = { -80, -40, 0, 40, 80, 120, 160, 200, 240 };
+    for (int i = 0; i < 9; i++) {
+        int64_t got = media_dts_next (d, pts [i]);
+        if (got != want [i])
+            fprintf (stderr, "    packet %d: dts %lld, expected %lld\n", i, (long long) got,
+                     (long long) want [i]);
+        CHECK (got == want [i] && got <= pts [i]);
+    }
+    media_dts_destroy (&d);
+    CHECK (d == NULL);
+    //  dts = pts (what libavformat gives Matroska): broken, remade
+    d = media_dts_new (pts, pts, dur, 9, 0);
+    CHECK (d && media_dts_delay (d) == 2);
+    media_dts_destroy (&d);
+    //  Good dts are kept; no pts, nothing to make them from
+    const int64_t mp4 [] = { -80, -40, 0, 40, 80, 120, 160, 200, 240 };
+    CHECK (media_dts_new (pts, mp4, dur, 9, 0) == NULL);
+    int64_t holes [9];
+    memcpy (holes, pts, sizeof holes);
+    holes [3] = MEDIA_NOPTS;
+    CHECK (media_dts_new (holes, none, dur, 9, 0) == NULL);
+    //  No B-frames: dts = pts; an open GOP's leading pictures come before the first
+    const int64_t open [] = { 100, 40, 60, 80, 200, 120, 160 };
+    d = media_dts_new (open, none, dur, 7, 0);
+    CHECK (d && media_dts_delay (d) == 1);
+    int64_t last = INT64_MIN;
+    for (int i = 0; i < 7; i++) {
+        int64_t got = media_dts_next (d, open [i]);
+        CHECK (got <= open [i] && got > last);
+        last = got;
+    }
+    media_dts_destroy (&d);
+    //  Deeper than measured: still increasing
+    const int64_t flat [] = { 0, 40, 80 };
+    d = media_dts_new (flat, none, dur, 3, 0);
+    CHECK (d && media_dts_delay (d) == 0);
+    CHECK (media_dts_next (d, 0) == 0 && media_dts_next (d, 120) == 120);
+    CHECK (media_dts_next (d, 40) == 121 && media_dts_next (d, MEDIA_NOPTS) == 122);
+    media_dts_destroy (&d);
+    //  Whatever a file says, the sums stay in range (UBSan watches) and
+    //  the dts still increase
+    const int64_t wild [] = { INT64_MAX - 1, INT64_MIN + 1, 0, INT64_MAX, -7, INT64_MAX - 2 };
+    d = media_dts_new (wild, none, dur, 6, MEDIA_DTS_DELAY_MAX);
+    CHECK (d != NULL);
+    last = INT64_MIN;
+    for (int i = 0; i < 6; i++) {
+        int64_t got = media_dts_next (d, wild [i]);
+        CHECK (got > last);
+        last = got;
+    }
+    media_dts_destroy (&d);
+}
+
+//  SHARES entries carry tracks and what stays home; an older node's
+//  entries (five fields) read with neither.
+static void
+s_share_tracks (void)
+{
+    wire_share_t e [2] = {
+        { .name = "a.mkv", .name_len = 5, .size = 10, .video = 1, .duration_ms = 2000,
+          .codecs = "h264,aac", .codecs_len = 8, .tracks = "video:h264:,audio:aac:eng",
+          .tracks_len = 25, .skipped = "subtitle mov_text: MP4 timed text", .skipped_len = 33 },
+        { .name = "b.txt", .name_len = 5, .size = 3 },
+    };
+    uint8_t *buf;
+    size_t len, n;
+    wire_share_t back [2];
+    CHECK_RC (wire_shares_encode (e, 2, &buf, &len), 0);
+    CHECK_RC (wire_shares_decode (buf, len, back, 2, &n), 0);
+    CHECK (n == 2 && back [0].tracks_len == 25 && memcmp (back [0].tracks, e [0].tracks, 25) == 0);
+    CHECK (back [0].skipped_len == 33 && back [1].tracks_len == 0);
+    free (buf);
+    //  [["old.mp4", 1, true, 1000, "h264"]]
+    static const uint8_t old [] = { 0x91, 0x95, 0xa7, 'o', 'l', 'd', '.', 'm', 'p', '4', 1, 0xc3,
+                                    0xcd, 0x03, 0xe8, 0xa4, 'h', '2', '6', '4' };
+    CHECK_RC (wire_shares_decode (old, sizeof old, back, 2, &n), 0);
+    CHECK (n == 1 && back [0].codecs_len == 4 && back [0].tracks == NULL && back [0].skipped == NULL);
+}
+
 void
 media_tests (void)
 {
     unit_run ("media: a stream header round-trips, and every prefix is refused", s_header_round_trip);
     unit_run ("media: headers outside the allowlist and bounds are refused", s_header_bounds);
     unit_run ("media: a header that lies about its size allocates nothing", s_header_lies);
+    unit_run ("media: subtitles, languages and chapters travel in the header, within bounds",
+              s_header_subtitles_and_chapters);
+    unit_run ("media: decode timestamps are made from pts as FFmpeg makes them", s_dts_from_pts);
+    unit_run ("media: share entries carry tracks and what is not carried", s_share_tracks);
     unit_run ("media: packet batches round-trip and are checked against the header", s_batches);
     unit_run ("media: WATCH, SEND and BATCH frames round-trip", s_watch_frames);
     unit_run ("media: /watch splits name, offset and --out FILE", s_watch_commands);
