@@ -17,6 +17,7 @@
 #include "proc.h"
 
 #define RTT_N 2000
+#define RTT_BLOCKS 5
 #define TPUT_N 20000
 #define WINDOW 200
 
@@ -28,9 +29,15 @@ s_row (const char *what, const char *ours, const char *base, double ratio,
             ok? "yes": "**no**");
 }
 
-//  Raw CURVE: a forked echo server (ROUTER) and a DEALER client.
+//  Raw CURVE: a forked echo server (ROUTER) and a DEALER client, kept open
+//  so that its samples can be taken in blocks between the node's.
+typedef struct {
+    void *ctx, *d;
+    pid_t pid;
+} s_raw_t;
+
 static void
-s_raw_curve (double *median, double *p99)
+s_raw_open (s_raw_t *raw)
 {
     char spk [41], ssk [41], cpk [41], csk [41];
     zmq_curve_keypair (spk, ssk);
@@ -51,12 +58,15 @@ s_raw_curve (double *median, double *p99)
             _exit (1);
         if (write (ready [1], "r", 1) != 1)
             _exit (1);
-        for (int i = 0; i < RTT_N + 100; i++) {
+        //  Echoes until a one-byte frame says stop
+        while (1) {
             zmq_msg_t id, body;
             zmq_msg_init (&id);
             zmq_msg_init (&body);
             zmq_msg_recv (&id, r, 0);
             zmq_msg_recv (&body, r, 0);
+            if (zmq_msg_size (&body) == 1)
+                break;
             zmq_msg_send (&id, r, ZMQ_SNDMORE);
             zmq_msg_send (&body, r, 0);
         }
@@ -67,27 +77,58 @@ s_raw_curve (double *median, double *p99)
     char c;
     if (read (ready [0], &c, 1) != 1)
         exit (1);
-    void *ctx = zmq_ctx_new (), *d = zmq_socket (ctx, ZMQ_DEALER);
-    zmq_setsockopt (d, ZMQ_CURVE_SERVERKEY, spk, 40);
-    zmq_setsockopt (d, ZMQ_CURVE_PUBLICKEY, cpk, 40);
-    zmq_setsockopt (d, ZMQ_CURVE_SECRETKEY, csk, 40);
-    zmq_connect (d, ep);
+    close (ready [0]);
+    close (ready [1]);
+    raw->pid = pid;
+    raw->ctx = zmq_ctx_new ();
+    raw->d = zmq_socket (raw->ctx, ZMQ_DEALER);
+    zmq_setsockopt (raw->d, ZMQ_CURVE_SERVERKEY, spk, 40);
+    zmq_setsockopt (raw->d, ZMQ_CURVE_PUBLICKEY, cpk, 40);
+    zmq_setsockopt (raw->d, ZMQ_CURVE_SECRETKEY, csk, 40);
+    zmq_connect (raw->d, ep);
+}
+
+//  warm + n round trips of 64 bytes; the last n into v, in µs.
+static void
+s_raw_block (s_raw_t *raw, int warm, int n, double *v)
+{
     char msg [64], back [128];
     memset (msg, 'x', sizeof msg);
-    double *v = malloc (RTT_N * sizeof *v);
-    for (int i = 0; i < RTT_N + 100; i++) {
+    for (int i = 0; i < warm + n; i++) {
         int64_t t0 = now_ns ();
-        zmq_send (d, msg, sizeof msg, 0);
-        zmq_recv (d, back, sizeof back, 0);
-        if (i >= 100)
-            v [i - 100] = (double) (now_ns () - t0) / 1000.0;
+        zmq_send (raw->d, msg, sizeof msg, 0);
+        zmq_recv (raw->d, back, sizeof back, 0);
+        if (i >= warm)
+            v [i - warm] = (double) (now_ns () - t0) / 1000.0;
     }
-    *median = quantile (v, RTT_N, 0.5);
-    *p99 = quantile (v, RTT_N, 0.99);
-    free (v);
-    zmq_close (d);
-    zmq_ctx_term (ctx);
-    waitpid (pid, NULL, 0);
+}
+
+static void
+s_raw_close (s_raw_t *raw)
+{
+    zmq_send (raw->d, "q", 1, 0);
+    zmq_close (raw->d);
+    zmq_ctx_term (raw->ctx);
+    waitpid (raw->pid, NULL, 0);
+}
+
+//  warm + n /msg round trips from a to b (until a's receipt); the last n
+//  into v, in µs.  0 or -1.
+static int
+s_msg_block (proc_t *a, proc_t *b, const char *text, int warm, int n, double *v)
+{
+    for (int i = 0; i < warm + n; i++) {
+        int64_t t0 = now_ns ();
+        proc_send (a, text);
+        if (proc_until (a, "\"event\":\"delivered\"", 10000) != 0) {
+            fprintf (stderr, "bench: no receipt after %d; last: %s\n", i, a->line);
+            return -1;
+        }
+        if (i >= warm)
+            v [i - warm] = (double) (now_ns () - t0) / 1000.0;
+        proc_drain (b);
+    }
+    return 0;
 }
 
 //  What libsodium alone costs per message: sign + seal + open + verify.
@@ -152,8 +193,8 @@ main (int argc, char **argv)
     snprintf (home_a, sizeof home_a, "%s/a", tmp);
     snprintf (home_b, sizeof home_b, "%s/b", tmp);
 
-    double raw_med, raw_p99;
-    s_raw_curve (&raw_med, &raw_p99);
+    s_raw_t raw;
+    s_raw_open (&raw);
 
     proc_t a, b;
     const char *args_a [] = { "--home", home_a, "--name", "alice", "--no-discovery", NULL };
@@ -167,18 +208,18 @@ main (int argc, char **argv)
     //  64 bytes of text
     snprintf (text, sizeof text, "/msg bob %.64s",
               "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
-    double *v = malloc (RTT_N * sizeof *v);
-    for (int i = 0; i < RTT_N + 100; i++) {
-        int64_t t0 = now_ns ();
-        proc_send (&a, text);
-        if (proc_until (&a, "\"event\":\"delivered\"", 10000) != 0) {
-            fprintf (stderr, "bench: no receipt after %d; last: %s\n", i, a.line);
+    //  Raw CURVE and /msg in alternate blocks, so that whatever else the
+    //  machine runs falls on both alike (their p99s are compared below)
+    double *v = malloc (RTT_N * sizeof *v), *rv = malloc (RTT_N * sizeof *rv);
+    int per = RTT_N / RTT_BLOCKS;
+    for (int k = 0; k < RTT_BLOCKS; k++) {
+        s_raw_block (&raw, k? 10: 100, per, rv + k * per);
+        if (s_msg_block (&a, &b, text, k? 10: 100, per, v + k * per) != 0)
             return 1;
-        }
-        if (i >= 100)
-            v [i - 100] = (double) (now_ns () - t0) / 1000.0;
-        proc_drain (&b);
     }
+    s_raw_close (&raw);
+    double raw_med = quantile (rv, RTT_N, 0.5), raw_p99 = quantile (rv, RTT_N, 0.99);
+    free (rv);
     double med = quantile (v, RTT_N, 0.5), p99 = quantile (v, RTT_N, 0.99);
     free (v);
 
