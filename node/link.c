@@ -301,6 +301,12 @@ void *link_dealer (const link_t *self) { return self->dealer; }
 void *link_watch (const link_t *self) { return self->watch; }
 
 bool
+link_has_rid (const link_t *self, const uint8_t *rid, size_t rid_len)
+{
+    return rid_len && self->rid_len == rid_len && memcmp (self->rid, rid, rid_len) == 0;
+}
+
+bool
 link_unproven (const link_t *self)
 {
     return !self->confirmed && (self->dealer || self->connect_at);

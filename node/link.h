@@ -124,6 +124,9 @@ const char *link_host (const link_t *self);
 uint16_t link_port (const link_t *self);
 //  The peer's run as last heard in a HELLO (0: never).
 uint64_t link_session (const link_t *self);
+//  Whether frames with this routing id came on the peer's link to our
+//  ROUTER: frames are the link's identity's, never a key's first holder's.
+bool link_has_rid (const link_t *self, const uint8_t *rid, size_t rid_len);
 //  Our DEALER and its watch (NULL when none): for the poll.
 void *link_dealer (const link_t *self);
 void *link_watch (const link_t *self);

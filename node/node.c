@@ -81,6 +81,7 @@ struct _node_t {
     bool beaconed;              //  the start beacon went out
     bool answer_due;
     void *router_watch;         //  links to our ROUTER that close
+    uint64_t forgotten;         //  peers dropped (a pointer held across a call may be gone)
     zmq_pollitem_t *items;      //  for the loop: fixed ones, then jobs, then DEALERs
     size_t items_cap;
     s_pending_t pending [OPTS_PEERS_MAX];
@@ -95,6 +96,7 @@ struct _node_t {
     struct {
         uint64_t bad_frames, unknown_sender, refused_msgs, udp_dropped, peers_refused;
         uint64_t elsewhere;     //  records of linked peers from another address, ignored
+        uint64_t key_claims;    //  records claiming a key another identity proved
     } stats;
 };
 
@@ -453,6 +455,16 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
     //  An unauthenticated answer older than what we know is ignored
     if (peer && !via_link && rec->ts_ms < peer->record_ts)
         return peer;
+    //  No record takes over an X25519 key that a handshake proved for
+    //  another identity (DESIGN section 4): dropped before anything is kept
+    for (size_t i = 0; i < peers_size (self->peers); i++) {
+        peer_t *other = peers_at (self->peers, i);
+        if (other != peer && link_confirmed (other->link)
+        &&  memcmp (other->box_pk, rec->box_pk, 32) == 0) {
+            self->stats.key_claims++;
+            return NULL;
+        }
+    }
     char clash [IDENTITY_FP_HEX_SIZE];
     int k = known_observe (self->known, rec->sign_pk, rec->box_pk, rec->name, s_wall_ms (), clash);
     char id [IDENTITY_FP_HEX_SIZE];
@@ -576,8 +588,34 @@ s_on_msg (node_t *self, peer_t *peer, const wire_frame_t *f)
     envelope_msg_clear (&msg);
 }
 
+//  Forgets a peer that claimed an X25519 key another identity has now
+//  proven over a link: its claim can never be proven, and frames are the
+//  prover's.
 static void
-s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
+s_forget_claim (node_t *self, peer_t *peer)
+{
+    log_info ("%s (%.16s) claimed the key of another identity: forgotten", peer->name, peer->id);
+    self->stats.key_claims++;
+    self->forgotten++;
+    link_destroy (&peer->link);
+    peers_drop (self->peers, peer);
+}
+
+//  The peer whose link to our ROUTER has this routing id (NULL: none).
+static peer_t *
+s_peer_by_rid (node_t *self, const uint8_t *rid, size_t rid_len)
+{
+    for (size_t i = 0; i < peers_size (self->peers); i++)
+        if (link_has_rid (peers_at (self->peers, i)->link, rid, rid_len))
+            return peers_at (self->peers, i);
+    return NULL;
+}
+
+//  A frame from a link: on our ROUTER, or on the DEALER we opened to owner.
+//  A frame is the identity's that proved its key on that link (by the
+//  HELLO over it), never whichever peer claimed that key first.
+static void
+s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
 {
     wire_frame_t f;
     int rc = wire_decode (zmq_msg_data (&rx->msg), zmq_msg_size (&rx->msg), &f);
@@ -586,8 +624,10 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
         log_debug ("bad frame from %s: %s", rx->addr, sc_strerror (rc));
         return;
     }
-    peer_t *peer = peers_find_box (self->peers, rx->key);
+    peer_t *peer = owner? owner: s_peer_by_rid (self, rx->rid, rx->rid_len);
     if (f.type == WIRE_HELLO) {
+        if (!peer)
+            peer = peers_find_box (self->peers, rx->key);     //  its record, to skip a check
         record_t rec;
         //  Mostly the record its beacon brought: then checked already
         rc = f.size == RECORD_SIZE? record_decode_known (f.data, f.size, peer? peer->record: NULL,
@@ -599,16 +639,29 @@ s_on_frame (node_t *self, transport_rx_t *rx, int64_t now)
             log_debug ("bad HELLO from %s: %s", rx->addr, rc? sc_strerror (rc): "key mismatch");
             return;
         }
+        //  Our DEALER to a peer that claimed this key reached another
+        //  identity: that claim was false
+        if (owner && memcmp (owner->sign_pk, rec.sign_pk, 32) != 0) {
+            s_forget_claim (self, owner);
+            return;
+        }
         bool fresh, connected;
         peer = s_on_record (self, &rec, rx->addr, S_VIA_LINK, &fresh, &connected);
         if (!peer)
             return;
         log_debug ("HELLO from %s", peer->name);
+        //  The key is proven for this identity now: others that claimed it
+        //  go (a claim nobody proved)
+        for (size_t i = peers_size (self->peers); i-- > 0; ) {
+            peer_t *other = peers_at (self->peers, i);
+            if (other != peer && memcmp (other->box_pk, rec.box_pk, 32) == 0)
+                s_forget_claim (self, other);
+        }
         link_on_hello (peer->link, rx->rid, rx->rid_len, rx->fd, f.seq, f.seen == self->session, now);
         return;
     }
     if (!peer) {
-        //  Anything but HELLO from a key we have not met is dropped
+        //  Anything but HELLO on a link that has not said HELLO is dropped
         self->stats.unknown_sender++;
         return;
     }
@@ -1042,7 +1095,7 @@ s_cmd_stats (node_t *self)
         b = beacon_stats (self->beacon);
     files_stats_t fs = files_stats (self->files);
     streams_stats_t ss = streams_stats (self->streams);
-    ui_emit (self->ui, json_pack (
+    json_t *ev = json_pack (
         "{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I,"
         " s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
         "event", "stats", "discovery", self->beacon != NULL,
@@ -1067,7 +1120,10 @@ s_cmd_stats (node_t *self)
         "credit_stale", (json_int_t) ss.credit_stale,
         "grants_repeated", (json_int_t) ss.grants_repeated, "stalls", (json_int_t) ss.stalls,
         "control_queued", (json_int_t) ss.ctl_queued,
-        "control_dropped", (json_int_t) ss.ctl_dropped));
+        "control_dropped", (json_int_t) ss.ctl_dropped);
+    if (ev)
+        json_object_set_new (ev, "key_claims", json_integer ((json_int_t) self->stats.key_claims));
+    ui_emit (self->ui, ev);
 }
 
 static void
@@ -1349,7 +1405,9 @@ s_on_dealer (node_t *self, void *dealer, int64_t now)
     for (size_t k = 0; !peer && k < peers_size (self->peers); k++)
         if (link_dealer (peers_at (self->peers, k)->link) == dealer)
             peer = peers_at (self->peers, k);
-    for (int i = 0; peer && link_dealer (peer->link) == dealer && i < 64; i++) {
+    uint64_t forgotten = self->forgotten;
+    for (int i = 0; peer && forgotten == self->forgotten && link_dealer (peer->link) == dealer
+                    && i < 64; i++) {
         transport_rx_t rx;
         int rc = transport_recv_dealer (dealer, &rx);
         if (rc == SC_EAGAIN)
@@ -1360,7 +1418,7 @@ s_on_dealer (node_t *self, void *dealer, int64_t now)
         }
         memcpy (rx.key, peer->box_pk, 32);
         snprintf (rx.addr, sizeof rx.addr, "%s", link_host (peer->link));
-        s_on_frame (self, &rx, now);
+        s_on_frame (self, &rx, peer, now);
         zmq_msg_close (&rx.msg);
     }
 }
@@ -1465,7 +1523,7 @@ node_run (node_t *self)
                     self->stats.bad_frames++;
                     continue;
                 }
-                s_on_frame (self, &rx, now);
+                s_on_frame (self, &rx, NULL, now);
                 zmq_msg_close (&rx.msg);
             }
         }

@@ -1,6 +1,9 @@
 /*  sc-forge: writes validly signed peer records of throwaway identities to
     stdout, for tests that need real signatures (stale, leave, floods of
-    new keys).  Usage: sc-forge COUNT PORT TS_OFFSET_MS [leave]  */
+    new keys, a key claimed by another identity).
+    Usage: sc-forge COUNT PORT TS_OFFSET_MS [leave|start|-] [claim=HOME]
+    With claim=HOME each record carries, signed by its throwaway identity,
+    the X25519 key of the identity under HOME (a key it cannot prove).  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,15 @@ main (int argc, char **argv)
     long long offset = atoll (argv [3]);
     uint8_t flags = argc > 4 && strcmp (argv [4], "leave") == 0? RECORD_FLAG_LEAVE
                   : argc > 4 && strcmp (argv [4], "start") == 0? RECORD_FLAG_START: 0;
+    identity_t *victim = NULL;
+    if (argc > 5 && strncmp (argv [5], "claim=", 6) == 0) {
+        char path [4096];
+        snprintf (path, sizeof path, "%s/identity", argv [5] + 6);
+        if (identity_load (path, NULL, &victim) != 0) {
+            fprintf (stderr, "sc-forge: cannot load %s\n", path);
+            return 1;
+        }
+    }
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     long long now = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -27,10 +39,19 @@ main (int argc, char **argv)
         uint8_t rec [RECORD_SIZE];
         char name [24];
         snprintf (name, sizeof name, "forged%d", i);
-        if (!id || record_make (id, name, (uint16_t) port, flags, now + offset, rec) != 0
-        ||  fwrite (rec, 1, sizeof rec, stdout) != sizeof rec)
+        if (!id || record_make (id, name, (uint16_t) port, flags, now + offset, rec) != 0)
+            return 1;
+        //  The layout of discovery/record.h: the X25519 key at 40, the
+        //  signature over the first 113 bytes at 113
+        if (victim) {
+            memcpy (rec + 40, identity_box_pk (victim), 32);
+            if (identity_sign (id, "securechat record v1", rec, 113, rec + 113) != 0)
+                return 1;
+        }
+        if (fwrite (rec, 1, sizeof rec, stdout) != sizeof rec)
             return 1;
         identity_destroy (&id);
     }
+    identity_destroy (&victim);
     return 0;
 }

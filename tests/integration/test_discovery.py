@@ -6,7 +6,7 @@ import struct
 import subprocess
 import time
 
-from harness import BUILD, ROOT, Cluster, deadline, poll_until
+from harness import BUILD, NODE, ROOT, Cluster, deadline, poll_until
 
 FORGE = os.path.join(ROOT, BUILD, "sc-forge")
 EVIL = os.path.join(ROOT, BUILD, "sc-evil-owner")
@@ -273,3 +273,52 @@ def test_discovered_peer_with_pinned_address_must_match_pin():
         d.wait_peers(b)
         assert d.find("peer_joined", id=a.id) == []
         assert d.ask("/stats", "stats")["peers_refused"] >= 1
+
+
+def _claim(port, home, start=True):
+    """A validly signed beacon of a throwaway identity that carries the
+    X25519 key of the identity under home (which it cannot prove)."""
+    out = subprocess.run([FORGE, "1", str(port), "0", "start" if start else "-", "claim=" + home],
+                         check=True, stdout=subprocess.PIPE).stdout
+    assert len(out) == 177
+    return out
+
+
+def test_a_beacon_claiming_a_proven_key_is_dropped_and_frames_stay_with_their_prover():
+    with Cluster() as c:
+        a, b, u, dst = _pair_and_sender(c)
+        b.wait_peers(a)
+        # mallory's beacon carries ann's key and ann's own port
+        for _ in range(3):
+            u.sendto(_claim(a.port, a.home), dst)
+        poll_until(lambda: _stats(b)["key_claims"] >= 1, what="the claim refused")
+        a.send("/msg ben still-ann")
+        m = b.wait("message", text="still-ann")
+        assert m["from"] == a.id and m["name"] == "ann"
+        sent = b.ask("/msg ann still-ben", "sent")
+        assert sent["queued"] is False
+        b.wait("delivered", msg_id=sent["msg_id"])
+        a.wait("message", text="still-ben")
+        assert [p["id"] for p in b.ask("/peers", "peers")["peers"]] == [a.id]
+
+
+def test_a_key_claimed_before_its_owner_came_goes_to_its_prover():
+    with Cluster() as c:
+        # ann's identity exists, ann is not running yet
+        home = c.dir.sub("ann")
+        subprocess.run([NODE, "--home", home, "--name", "ann", "--whoami"], check=True,
+                       stdout=subprocess.DEVNULL)
+        b = c.start("ben")
+        u, dst = _sender(), ("127.255.255.255", c.beacon_port)
+        u.sendto(_claim(9, home), dst)
+        poll_until(lambda: len(b.ask("/peers", "peers")["peers"]) == 1, what="mallory's claim heard")
+        a = c.start("ann")
+        a.wait_peers(b)
+        b.wait("peer_joined", id=a.id)
+        a.send("/msg ben ann-is-ann")
+        m = b.wait("message", text="ann-is-ann")
+        assert m["from"] == a.id and m["name"] == "ann"
+        sent = b.ask("/msg ann hello-ann", "sent")
+        b.wait("delivered", msg_id=sent["msg_id"])
+        assert [p["id"] for p in b.ask("/peers", "peers")["peers"]] == [a.id]
+        assert _stats(b)["key_claims"] >= 1
