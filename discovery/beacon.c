@@ -234,6 +234,20 @@ beacon_filter (beacon_t *self, const uint8_t *buf, size_t len, const struct sock
     return 0;
 }
 
+void
+beacon_note (beacon_t *self, const uint8_t sign_pk [32], int64_t ts_ms)
+{
+    s_seen_t *seen = s_seen (self, sign_pk);
+    if (!seen) {
+        seen = s_slot (self, sign_pk);
+        seen->used = true;
+        memcpy (seen->sign_pk, sign_pk, 32);
+        seen->ts = ts_ms;
+    }
+    else if (ts_ms > seen->ts)
+        seen->ts = ts_ms;
+}
+
 int
 beacon_recv (beacon_t *self, int64_t now_ms, int64_t mono_ms, beacon_skip_fn *skip, void *arg,
              record_t *rec, struct sockaddr_in *from)

@@ -57,6 +57,10 @@ int beacon_fd (beacon_t *self);
 //  Broadcasts a record to every target.  Returns 0 if it went to at least one.
 int beacon_send (beacon_t *self, const uint8_t record [RECORD_SIZE]);
 
+//  Notes the timestamp of a record of sign_pk verified elsewhere (a HELLO
+//  over a link): copies of that beacon and of older ones are replays.
+void beacon_note (beacon_t *self, const uint8_t sign_pk [32], int64_t ts_ms);
+
 //  Receives one datagram.  Returns 0 with a checked record and its source
 //  address, SC_EAGAIN when none waits, or another SC_E* code when the
 //  datagram was dropped (and counted; SC_EPERM: over the signature budget).  now_ms is wall-clock time and

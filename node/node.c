@@ -650,6 +650,10 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         if (!peer)
             return;
         log_debug ("HELLO from %s", peer->name);
+        //  Beacons skipped unchecked while linked leave no time behind: the
+        //  HELLO's (verified) does, so copies of them are replays
+        if (self->beacon)
+            beacon_note (self->beacon, rec.sign_pk, rec.ts_ms);
         //  The key is proven for this identity now: others that claimed it
         //  go (a claim nobody proved)
         for (size_t i = peers_size (self->peers); i-- > 0; ) {

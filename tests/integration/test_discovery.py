@@ -6,6 +6,7 @@ import struct
 import subprocess
 import time
 
+import harness
 from harness import BUILD, NODE, ROOT, Cluster, deadline, poll_until
 
 FORGE = os.path.join(ROOT, BUILD, "sc-forge")
@@ -322,3 +323,49 @@ def test_a_key_claimed_before_its_owner_came_goes_to_its_prover():
         b.wait("delivered", msg_id=sent["msg_id"])
         assert [p["id"] for p in b.ask("/peers", "peers")["peers"]] == [a.id]
         assert _stats(b)["key_claims"] >= 1
+
+
+def test_a_copied_beacon_from_another_address_moves_no_linked_peer():
+    with Cluster() as c:
+        a, b, u, dst = _pair_and_sender(c)
+        b.wait_peers(a)
+        # Hear ann's own beacons on the beacon port, as anyone on the LAN can
+        ear = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ear.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ear.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        ear.bind(("", c.beacon_port))
+        ear.settimeout(5 * (3 if harness.SAN else 1))
+        copy = None
+        while copy is None:
+            data, _ = ear.recvfrom(512)
+            if len(data) == 177 and data[8:40] == bytes.fromhex(_sign_key(b, a.id)):
+                copy = data
+        ear.close()
+        # ...and send the copy again from another address, several times
+        other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        other.bind(("127.0.0.2", 0))
+        before = [p for p in b.ask("/peers", "peers")["peers"] if p["id"] == a.id][0]["addr"]
+        heard = _stats(b)["beacons"]["received"]
+        for _ in range(5):
+            other.sendto(copy, dst)
+        poll_until(lambda: _stats(b)["beacons"]["received"] >= heard + 5, what="the copies read")
+        after = [p for p in b.ask("/peers", "peers")["peers"] if p["id"] == a.id][0]
+        assert after["addr"] == before and after["online"], after
+        beacons = _stats(b)["beacons"]
+        assert beacons["elsewhere"] + beacons["replayed"] >= 5, beacons
+        a.send("/msg ben not-moved")
+        b.wait("message", text="not-moved")
+
+
+def _sign_key(node, peer_id):
+    """The Ed25519 key node has pinned for peer_id (from known_peers.json)."""
+    import json
+    path = os.path.join(node.home, "known_peers.json")
+    def read():
+        try:
+            with open(path) as f:
+                return [p["sign_key"] for p in json.load(f)["peers"] if p["id"] == peer_id]
+        except (OSError, ValueError):
+            return []
+    return poll_until(read, what="known_peers.json")[0]
