@@ -37,6 +37,8 @@
                                 //  (each seal and signature costs ~0.1-0.3 ms)
 #define REQUEST_MS 1000         //  re-ask a --peer address for its record
 #define UDP_ANSWERS_PER_S 200   //  bound on record answers (each costs no more than it came with)
+#define UDP_PER_SOURCE_PER_S 4  //  ...and per source address, so one cannot use it all
+#define UDP_SOURCES 256         //  source addresses tracked (a hash table)
 #define HISTORY_SHOW 50
 #define BEACON_MS 1000          //  beacon interval
 #define ANSWER_MS 250           //  at most one early beacon per this, for newcomers
@@ -93,6 +95,11 @@ struct _node_t {
     size_t pump_next;           //  the peer the next pass starts with
     int64_t udp_window_start;
     int udp_answers;
+    struct {
+        uint32_t ip;
+        int64_t start;
+        int count;
+    } udp_src [UDP_SOURCES];
     struct {
         uint64_t bad_frames, unknown_sender, refused_msgs, udp_dropped, peers_refused;
         uint64_t elsewhere;     //  records of linked peers from another address, ignored
@@ -728,12 +735,22 @@ s_on_udp (node_t *self, int64_t now)
         if (n < 0)
             return;
         if (record_is_request (buf, (size_t) n)) {
-            //  Answer with fewer bytes than came in, within a rate bound
+            //  Answer with fewer bytes than came in, within a rate bound per
+            //  source and in all; a source that floods (or many spoofed
+            //  ones) cannot starve the others' --peer
             if (now - self->udp_window_start >= 1000) {
                 self->udp_window_start = now;
                 self->udp_answers = 0;
             }
-            if (self->udp_answers++ < UDP_ANSWERS_PER_S)
+            uint32_t ip = from.sin_addr.s_addr;
+            uint32_t h = (ip * 2654435761u) >> 24;
+            if (self->udp_src [h].ip != ip || now - self->udp_src [h].start >= 1000) {
+                self->udp_src [h].ip = ip;
+                self->udp_src [h].start = now;
+                self->udp_src [h].count = 0;
+            }
+            if (self->udp_src [h].count++ < UDP_PER_SOURCE_PER_S
+            &&  self->udp_answers++ < UDP_ANSWERS_PER_S)
                 udp_send (self->udp_fd, &from, self->record, RECORD_SIZE);
             else
                 self->stats.udp_dropped++;

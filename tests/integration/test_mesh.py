@@ -5,7 +5,7 @@ import socket
 import subprocess
 import time
 
-from harness import Cluster, Node, Skip, deadline, is_root
+from harness import Cluster, Node, Skip, deadline, is_root, poll_until
 
 
 def _trio(c):
@@ -456,3 +456,43 @@ def test_5000_lines_to_everyone_in_a_mesh_of_three_arrive_once_in_order():
         texts = ["line-%04d to all" % i for i in range(BURST)]
         _burst(a, texts)
         _check_burst(a, [b, d], texts)
+
+
+def test_a_flood_of_record_requests_cannot_starve_a_peer_address():
+    """One source floods alice's record port; bob's --peer still gets
+    alice's record, within the flood."""
+    import threading
+    with Cluster(discovery=False) as c:
+        a = c.start("alice")
+        stop = threading.Event()
+        sent = [0]
+
+        def flood():
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.bind(("127.0.0.2", 0))
+            u.setblocking(False)
+            req = b"SCRQ\x01" + bytes(175)
+            while not stop.is_set():
+                for _ in range(100):
+                    try:
+                        u.sendto(req, ("127.0.0.1", a.port))
+                        sent[0] += 1
+                    except BlockingIOError:
+                        pass
+                    try:
+                        while u.recv(512):
+                            pass
+                    except BlockingIOError:
+                        pass
+        t = threading.Thread(target=flood, daemon=True)
+        t.start()
+        try:
+            poll_until(lambda: a.ask("/stats", "stats")["udp_dropped"] > 300,
+                       what="the flood under way")
+            b = c.start("bob", args=["--peer", a.endpoint])
+            b.wait("peer_joined", id=a.id, timeout=10)
+            assert not stop.is_set()
+        finally:
+            stop.set()
+            t.join(5)
+        print("    flood: %d requests from one source meanwhile" % sent[0])
