@@ -14,7 +14,9 @@ typedef struct {
     uint8_t box_pk [32];
     char name [RECORD_NAME_MAX + 1];
     int64_t first_seen;
+    int64_t last_seen;          //  saved with the rest, not on its own
     bool verified;
+    bool messaged;              //  the user sent it a private message
 } s_entry_t;
 
 struct _known_t {
@@ -84,7 +86,11 @@ s_load (known_t *self)
             goto out;
         snprintf (e->name, sizeof e->name, "%s", name);
         e->first_seen = json_integer_value (json_object_get (p, "first_seen"));
+        e->last_seen = json_integer_value (json_object_get (p, "last_seen"));
+        if (e->last_seen < e->first_seen)
+            e->last_seen = e->first_seen;
         e->verified = json_is_true (json_object_get (p, "verified"));
+        e->messaged = json_is_true (json_object_get (p, "messaged"));
     }
     rc = 0;
 out:
@@ -102,9 +108,10 @@ s_save (known_t *self)
         identity_fingerprint_hex (e->sign_pk, id);
         sodium_bin2hex (sk, sizeof sk, e->sign_pk, 32);
         sodium_bin2hex (bk, sizeof bk, e->box_pk, 32);
-        json_array_append_new (peers, json_pack ("{s:s, s:s, s:s, s:s, s:I, s:b}",
+        json_array_append_new (peers, json_pack ("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:b}",
             "id", id, "name", e->name, "sign_key", sk, "box_key", bk,
-            "first_seen", (json_int_t) e->first_seen, "verified", e->verified));
+            "first_seen", (json_int_t) e->first_seen, "last_seen", (json_int_t) e->last_seen,
+            "verified", e->verified, "messaged", e->messaged));
     }
     json_t *root = json_pack ("{s:i, s:o}", "version", 1, "peers", peers);
     char *text = json_dumps (root, JSON_INDENT (1));
@@ -167,10 +174,24 @@ known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [
             identity_fingerprint_hex (other->sign_pk, clash_id);
     }
     s_entry_t *e = s_find (self, sign_pk);
+    if (!e && self->count >= KNOWN_MAX) {
+        //  Full: the unverified key the user never wrote to, unseen
+        //  longest, makes room; verified and messaged keys stay
+        s_entry_t *old = NULL;
+        for (size_t i = 0; i < self->count; i++) {
+            s_entry_t *c = &self->entries [i];
+            if (!c->verified && !c->messaged && (!old || c->last_seen < old->last_seen))
+                old = c;
+        }
+        if (!old)
+            return result | KNOWN_FULL;
+        *old = self->entries [--self->count];
+        self->dirty = true;
+    }
     if (!e) {
         e = s_append (self);
         if (!e)
-            return result;
+            return result | KNOWN_FULL;
         memcpy (e->sign_pk, sign_pk, 32);
         memcpy (e->box_pk, box_pk, 32);
         snprintf (e->name, sizeof e->name, "%s", name);
@@ -187,6 +208,7 @@ known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [
             result |= KNOWN_BOX_CHANGED;
         }
     }
+    e->last_seen = now_ms;
     if (result & (KNOWN_NEW | KNOWN_RENAMED | KNOWN_BOX_CHANGED))
         self->dirty = true;
     return result;
@@ -221,6 +243,26 @@ known_set_verified (known_t *self, const uint8_t sign_pk [32], bool verified)
     if (rc == 0)
         self->dirty = false;
     return rc;
+}
+
+int
+known_set_messaged (known_t *self, const uint8_t sign_pk [32])
+{
+    s_entry_t *e = s_find (self, sign_pk);
+    if (!e)
+        return SC_ENOENT;
+    if (!e->messaged) {
+        e->messaged = true;
+        self->dirty = true;
+    }
+    return 0;
+}
+
+bool
+known_messaged (known_t *self, const uint8_t sign_pk [32])
+{
+    s_entry_t *e = s_find (self, sign_pk);
+    return e && e->messaged;
 }
 
 bool

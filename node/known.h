@@ -21,7 +21,12 @@ typedef enum {
     KNOWN_RENAMED = 2,      //  known identity, new display name
     KNOWN_NAME_CLASH = 4,   //  another known identity already has this name
     KNOWN_BOX_CHANGED = 8,  //  known identity, new (signed) X25519 key
+    KNOWN_FULL = 16,        //  a new identity, not kept: the store is full of keys
+                            //  that are verified or were written to
 } known_result_t;
+
+#define KNOWN_MAX 4096      //  identities kept; past that the unverified ones the
+                            //  user never wrote to, unseen longest, go first
 
 //  Loads (or starts) the store at path.  Returns NULL on a damaged file or
 //  out of memory, with *err set.
@@ -47,6 +52,11 @@ bool known_verified (known_t *self, const uint8_t sign_pk [32]);
 //  Marks an identity verified (it must be known) and saves at once.
 //  Returns 0, SC_ENOENT or SC_EIO.
 int known_set_verified (known_t *self, const uint8_t sign_pk [32], bool verified);
+
+//  Marks an identity as one the user wrote to (never evicted); saved with
+//  the next flush.  Returns 0 or SC_ENOENT.
+int known_set_messaged (known_t *self, const uint8_t sign_pk [32]);
+bool known_messaged (known_t *self, const uint8_t sign_pk [32]);
 
 //  Says whether another identity, not verified-over, claims this identity's
 //  name: true when a different known identity has the same name and this one

@@ -45,6 +45,7 @@
                                 //  (they also learn us from our HELLO at once)
 #define PEERS_MAX 1024          //  identities kept in one session
 #define UNCONFIRMED_MAX 64      //  links open to peers that never said HELLO
+#define PEERS_PER_ADDR 64       //  linked, unverified, never written to, from one address
 
 typedef struct {
     char text [160];            //  as given, for messages
@@ -404,6 +405,24 @@ s_link_down (void *arg, void *peer_arg, const char *why)
     peer->owed_len = 0;         //  the peer re-sends what it missed receipts for
 }
 
+//  Forgets one peer that is away (no link), unverified and never written
+//  to, to make room.  Returns false when there is none.
+static bool
+s_evict_one (node_t *self)
+{
+    for (size_t i = 0; i < peers_size (self->peers); i++) {
+        peer_t *p = peers_at (self->peers, i);
+        if (!link_linked (p->link) && !link_up (p->link) && !known_verified (self->known, p->sign_pk)
+        &&  !known_messaged (self->known, p->sign_pk) && peers_outbox_len (p) == 0) {
+            self->forgotten++;
+            link_destroy (&p->link);
+            peers_drop (self->peers, p);
+            return true;
+        }
+    }
+    return false;
+}
+
 //  When two peers connected to each other at once, the link made by the
 //  lower key stays and the other goes.
 static bool
@@ -455,9 +474,25 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
             return NULL;
         }
     }
-    if (!peer && peers_size (self->peers) >= PEERS_MAX) {
+    //  A full table makes room with a peer that is away, unverified and
+    //  was never written to, rather than refuse a newcomer
+    if (!peer && peers_size (self->peers) >= PEERS_MAX && !s_evict_one (self)) {
         self->stats.peers_refused++;
         return NULL;
+    }
+    //  New identities proven by HELLO are bounded per source address too:
+    //  throwaway keys from one place cannot fill the table
+    if (!peer && via_link) {
+        size_t here = 0;
+        for (size_t i = 0; i < peers_size (self->peers); i++) {
+            peer_t *o = peers_at (self->peers, i);
+            here += link_linked (o->link) && strcmp (link_host (o->link), host) == 0
+                 && !known_verified (self->known, o->sign_pk) && !known_messaged (self->known, o->sign_pk);
+        }
+        if (here >= PEERS_PER_ADDR) {
+            self->stats.peers_refused++;
+            return NULL;
+        }
     }
     //  An unauthenticated answer older than what we know is ignored
     if (peer && !via_link && rec->ts_ms < peer->record_ts)
@@ -474,6 +509,10 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
     }
     char clash [IDENTITY_FP_HEX_SIZE];
     int k = known_observe (self->known, rec->sign_pk, rec->box_pk, rec->name, s_wall_ms (), clash);
+    if (k & KNOWN_FULL) {
+        self->stats.peers_refused++;
+        return NULL;
+    }
     char id [IDENTITY_FP_HEX_SIZE];
     identity_fingerprint_hex (rec->sign_pk, id);
     if ((k & KNOWN_NAME_CLASH) && (k & (KNOWN_NEW | KNOWN_RENAMED)))
@@ -1178,6 +1217,8 @@ s_on_line (const char *line, void *arg)
             peer_t *peer = s_resolve (self, cmd->argv [0], false);
             if (peer && text)
                 s_queue (self, peer, 0, text);
+            if (peer)
+                known_set_messaged (self->known, peer->sign_pk);
             break;
         }
         case CMD_PEERS:

@@ -1,9 +1,11 @@
 /*  sc-forge: writes validly signed peer records of throwaway identities to
     stdout, for tests that need real signatures (stale, leave, floods of
     new keys, a key claimed by another identity).
-    Usage: sc-forge COUNT PORT TS_OFFSET_MS [leave|start|-] [claim=HOME]
+    Usage: sc-forge COUNT PORT TS_OFFSET_MS [leave|start|-] [claim=HOME|secret]
     With claim=HOME each record carries, signed by its throwaway identity,
-    the X25519 key of the identity under HOME (a key it cannot prove).  */
+    the X25519 key of the identity under HOME (a key it cannot prove).
+    With secret each record is followed by its X25519 secret key (32 bytes),
+    so a test can complete the CURVE handshake as that identity.  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,9 @@ main (int argc, char **argv)
                 return 1;
         }
         if (fwrite (rec, 1, sizeof rec, stdout) != sizeof rec)
+            return 1;
+        if (argc > 5 && strcmp (argv [5], "secret") == 0
+        &&  fwrite (identity_box_sk (id), 1, 32, stdout) != 32)
             return 1;
         identity_destroy (&id);
     }

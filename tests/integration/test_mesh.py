@@ -496,3 +496,53 @@ def test_a_flood_of_record_requests_cannot_starve_a_peer_address():
             stop.set()
             t.join(5)
         print("    flood: %d requests from one source meanwhile" % sent[0])
+
+
+def _hello_flood(target, count, source="127.0.0.2"):
+    """count throwaway identities, each completing a CURVE handshake with
+    target from `source` and saying HELLO, as anyone can.  Returns their
+    sockets (close them with the context)."""
+    import zmq
+    from harness import BUILD, ROOT
+    out = subprocess.run([os.path.join(ROOT, BUILD, "sc-forge"), str(count), "9", "0", "-", "secret"],
+                         check=True, stdout=subprocess.PIPE).stdout
+    server_key = _record_of(target)[40:72]
+    ctx = zmq.Context()
+    socks = []
+    for i in range(count):
+        rec, secret = out[i * 209:i * 209 + 177], out[i * 209 + 177:(i + 1) * 209]
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        s.setsockopt(zmq.CURVE_SERVERKEY, server_key)
+        s.setsockopt(zmq.CURVE_PUBLICKEY, rec[40:72])
+        s.setsockopt(zmq.CURVE_SECRETKEY, secret)
+        s.connect("tcp://%s:0;127.0.0.1:%d" % (source, target.port))
+        # [1, HELLO, record, session, seen] in msgpack
+        s.send(b"\x95\x01\x01\xc4\xb1" + rec + b"\xcf" + os.urandom(8) + b"\x00")
+        socks.append(s)
+    return ctx, socks
+
+
+def test_throwaway_keys_by_hello_cannot_fill_the_peer_table():
+    with Cluster(discovery=False) as c:
+        a = c.start("alice")
+        ctx, socks = _hello_flood(a, 200)
+        try:
+            # At most PEERS_PER_ADDR (64) of them from that one address
+            poll_until(lambda: a.ask("/stats", "stats")["peers_refused"] >= 100,
+                       what="the flood refused")
+            stats = a.ask("/stats", "stats")
+            assert stats["peers"] <= 64, stats
+            # A real newcomer (from another address) still links and chats
+            b = c.start("bob", args=["--peer", a.endpoint])
+            b.wait("peer_joined", id=a.id)
+            b.send("/msg alice through-the-flood")
+            a.wait("message", text="through-the-flood")
+        finally:
+            ctx.destroy(linger=0)
+        # Refused keys are not pinned for good: known_peers holds the admitted
+        import json
+        path = os.path.join(a.home, "known_peers.json")
+        poll_until(lambda: os.path.exists(path), what="known_peers.json saved")
+        with open(path) as f:
+            assert len(json.load(f)["peers"]) <= 64 + 1

@@ -323,12 +323,57 @@ s_utf8 (void)
     free (s);
 }
 
+
+//  known_peers is bounded: past KNOWN_MAX the unverified keys the user
+//  never wrote to, unseen longest, go; verified and messaged ones stay
+static void
+s_known_bounded (void)
+{
+    char path [512];
+    snprintf (path, sizeof path, "%s/known_peers.json", unit_tmpdir ());
+    int err;
+    known_t *k = known_new (path, &err);
+    CHECK (k);
+    uint8_t sign [32] = { 0 }, box [32] = { 0 };
+    for (uint32_t i = 0; i < KNOWN_MAX; i++) {
+        memcpy (sign, &i, 4);
+        memcpy (box, &i, 4);
+        char name [32];
+        snprintf (name, sizeof name, "k%u", i);
+        CHECK ((known_observe (k, sign, box, name, 1000 + i, NULL) & KNOWN_FULL) == 0);
+    }
+    uint32_t first = 0, second = 1, third = 2;
+    memcpy (sign, &first, 4);
+    CHECK (known_set_verified (k, sign, true) == 0);
+    memcpy (sign, &second, 4);
+    CHECK (known_set_messaged (k, sign) == 0);
+    //  A newcomer evicts the oldest that is neither: k2
+    uint32_t fresh = 999999;
+    memcpy (sign, &fresh, 4);
+    CHECK ((known_observe (k, sign, box, "newcomer", 99999, NULL) & (KNOWN_NEW | KNOWN_FULL)) == KNOWN_NEW);
+    memcpy (sign, &first, 4);
+    CHECK (known_verified (k, sign));
+    memcpy (sign, &second, 4);
+    CHECK (known_messaged (k, sign));
+    memcpy (sign, &third, 4);
+    CHECK (!known_messaged (k, sign) && (known_observe (k, sign, box, "k2", 100000, NULL) & KNOWN_NEW));
+    //  It survives a save and a load, bound and marks alike
+    CHECK (known_flush (k) == 0);
+    known_destroy (&k);
+    k = known_new (path, &err);
+    CHECK (k);
+    memcpy (sign, &second, 4);
+    CHECK (known_messaged (k, sign));
+    known_destroy (&k);
+}
+
 void
 node_tests (void)
 {
     unit_run ("cmd: parsing, usage errors, limits", s_cmd);
     unit_run ("opts: peer addresses and options", s_peer_addresses);
     unit_run ("known + peers: TOFU, name clashes, resolution", s_known_and_resolve);
+    unit_run ("known: bounded, verified and messaged keys kept", s_known_bounded);
     unit_run ("peers outbox: bytes bound, order, window, rewind", s_outbox);
     unit_run ("history: encrypted, filtered, torn tail", s_history);
     unit_run ("utf8: invalid bytes and NUL replaced", s_utf8);
