@@ -55,9 +55,10 @@ s_row (const char *what, const char *ours, const char *base, double ratio,
 //  ---------------------------------------------------------------------
 //  CPU of a process
 
-//  ns of CPU used so far by every thread of pid; -1 if it is gone.
+//  ns of CPU used so far by every thread of pid; -1 if it is gone.  That
+//  of its main thread (the node's loop) into *main_ns when not NULL.
 static int64_t
-s_cpu_ns (pid_t pid)
+s_cpu_split (pid_t pid, int64_t *main_ns)
 {
     char path [64];
     snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
@@ -75,6 +76,8 @@ s_cpu_ns (pid_t pid)
         if (f && fscanf (f, "%lld", &ns) == 1) {
             sum += ns;
             threads++;
+            if (main_ns && atoi (e->d_name) == (int) pid)
+                *main_ns = ns;
         }
         if (f)
             fclose (f);
@@ -96,7 +99,39 @@ s_cpu_ns (pid_t pid)
     //  After the command: state, then fields 4..13, then utime and stime
     if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
+    if (main_ns)
+        *main_ns = -1;
     return (int64_t) ((ut + st) * (1000000000.0 / sysconf (_SC_CLK_TCK)));
+}
+
+static int64_t
+s_cpu_ns (pid_t pid)
+{
+    return s_cpu_split (pid, NULL);
+}
+
+//  Times the threads of pid were scheduled in so far (BENCH_VERBOSE).
+static long
+s_wakeups (pid_t pid)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
+    DIR *dir = opendir (path);
+    long sum = 0;
+    struct dirent *e;
+    while (dir && (e = readdir (dir))) {
+        char file [320 + 16];
+        long long ns, wait, n;
+        snprintf (file, sizeof file, "%s/%s/schedstat", path, e->d_name);
+        FILE *f = e->d_name [0] == '.'? NULL: fopen (file, "r");
+        if (f && fscanf (f, "%lld %lld %lld", &ns, &wait, &n) == 3)
+            sum += (long) n;
+        if (f)
+            fclose (f);
+    }
+    if (dir)
+        closedir (dir);
+    return sum;
 }
 
 //  ---------------------------------------------------------------------
@@ -322,10 +357,11 @@ s_bare_dealer (void *ctx, const char *server_pk, int port)
     return d;
 }
 
-//  % of a core that k bare links, both ends in one child process, use
-//  over seconds once each has carried one frame.  -1 on failure.
-static double
-s_bare_idle (int k, int seconds)
+//  A child process holding k bare links, both ends, once each has carried
+//  one frame; it idles until killed.  Its pid, or -1.  spread: the links
+//  are made over one heartbeat interval, else all at once.
+static pid_t
+s_bare_start (int k, bool spread)
 {
     int ready [2];
     if (pipe (ready) != 0)
@@ -337,10 +373,15 @@ s_bare_idle (int k, int seconds)
         void *ctx = zmq_ctx_new ();
         int port, got = 0;
         void *r = s_bare_router (ctx, ssk, &port);
+        //  Made over one heartbeat interval, as a mesh's links are made at
+        //  different times: links made at once keep their heartbeats in
+        //  step, and ZeroMQ's I/O thread serves them all in one wake-up
         for (int i = 0; r && i < k; i++) {
             void *d = s_bare_dealer (ctx, spk, port);
             if (!d || zmq_send (d, "x", 1, 0) != 1)
                 _exit (1);
+            if (spread)
+                usleep ((useconds_t) (HB_IVL * 1000 / k));
         }
         zmq_pollitem_t item = { r, 0, ZMQ_POLLIN, 0 };
         int64_t end = now_ns () + 10000000000LL;
@@ -358,21 +399,22 @@ s_bare_idle (int k, int seconds)
     }
     close (ready [1]);
     char c;
-    double pct = -1;
-    if (pid > 0 && read (ready [0], &c, 1) == 1) {
-        usleep (SETTLE_MS * 1000);
-        int64_t c0 = s_cpu_ns (pid), t0 = now_ns ();
-        usleep ((useconds_t) seconds * 1000000);
-        int64_t c1 = s_cpu_ns (pid), t1 = now_ns ();
-        if (c0 >= 0 && c1 >= 0)
-            pct = 100.0 * (double) (c1 - c0) / (double) (t1 - t0);
+    if (pid > 0 && read (ready [0], &c, 1) != 1) {
+        kill (pid, SIGKILL);
+        waitpid (pid, NULL, 0);
+        pid = -1;
     }
     close (ready [0]);
+    return pid;
+}
+
+static void
+s_bare_stop (pid_t pid)
+{
     if (pid > 0) {
         kill (pid, SIGKILL);
         waitpid (pid, NULL, 0);
     }
-    return pct;
 }
 
 //  ms until our end of a bare link says DISCONNECTED on its socket monitor
@@ -475,9 +517,11 @@ s_bare_end (int sig, bool child_router, int delay_ms)
 //  The rows
 
 //  Idle CPU (% of a core) of node 0 in a mesh of n, and the median and
-//  most of all n.
+//  most of all n; over the same window, that of the process bare (-1 if
+//  it failed).
 static int
-s_node_idle (int n, double *node0, double *all, double *most, int *lefts)
+s_node_idle (int n, pid_t bare, pid_t at_once, double *node0, double *loop0, double *all,
+             double *most, double *bare_pct, double *at_once_pct, int *lefts)
 {
     s_mesh_t *m = calloc (1, sizeof *m);
     int rc = -1;
@@ -485,18 +529,29 @@ s_node_idle (int n, double *node0, double *all, double *most, int *lefts)
         s_pump (m, SETTLE_MS, NULL, NULL);
         int64_t c0 [MAX_NODES], c1 [MAX_NODES];
         int before = m->lefts;
+        int64_t m0 = -1, m1 = -1;
         for (int i = 0; i < n; i++)
-            c0 [i] = s_cpu_ns (m->procs [i].pid);
+            c0 [i] = s_cpu_split (m->procs [i].pid, i? NULL: &m0);
+        int64_t b0 = bare > 0? s_cpu_ns (bare): -1, a0 = at_once > 0? s_cpu_ns (at_once): -1;
         int64_t t0 = now_ns ();
+        long w0 = s_wakeups (m->procs [0].pid), wb0 = s_wakeups (bare);
         s_pump (m, IDLE_S * 1000, NULL, NULL);
+        int64_t b1 = bare > 0? s_cpu_ns (bare): -1, a1 = at_once > 0? s_cpu_ns (at_once): -1;
+        if (getenv ("BENCH_VERBOSE"))
+            fprintf (stderr, "mesh of %d: node 0 scheduled %.1f times/s, the bare links %.1f\n", n,
+                     (double) (s_wakeups (m->procs [0].pid) - w0) / IDLE_S,
+                     (double) (s_wakeups (bare) - wb0) / IDLE_S);
         for (int i = 0; i < n; i++)
-            c1 [i] = s_cpu_ns (m->procs [i].pid);
+            c1 [i] = s_cpu_split (m->procs [i].pid, i? NULL: &m1);
         double span = (double) (now_ns () - t0), v [MAX_NODES];
         for (int i = 0; i < n; i++)
             v [i] = 100.0 * (double) (c1 [i] - c0 [i]) / span;
         *node0 = v [0];
+        *loop0 = m0 >= 0 && m1 >= 0? 100.0 * (double) (m1 - m0) / span: -1;
         *all = quantile (v, n, 0.5);
         *most = v [n - 1];          //  quantile sorted them
+        *bare_pct = b0 >= 0 && b1 >= 0? 100.0 * (double) (b1 - b0) / span: -1;
+        *at_once_pct = a0 >= 0 && a1 >= 0? 100.0 * (double) (a1 - a0) / span: -1;
         *lefts = m->lefts - before;
         rc = 0;
     }
@@ -513,16 +568,22 @@ s_idle_rows (void)
     int sizes [2] = { 5, 30 };
     for (int k = 0; k < 2; k++) {
         int n = sizes [k], lefts = 0;
-        double node0 = -1, all = -1, most = -1;
-        s_node_idle (n, &node0, &all, &most, &lefts);
-        double bare = s_bare_idle (n - 1, IDLE_S);
-        char what [128], ours [160], base [160], target [96];
+        double node0 = -1, loop0 = -1, all = -1, most = -1, bare = -1, at_once = -1;
+        //  The bare links idle beside the mesh, measured over the same
+        //  window, so that both meet the same load on the host
+        pid_t pid = s_bare_start (n - 1, true), pid2 = s_bare_start (n - 1, false);
+        s_node_idle (n, pid, pid2, &node0, &loop0, &all, &most, &bare, &at_once, &lefts);
+        s_bare_stop (pid);
+        s_bare_stop (pid2);
+        char what [128], ours [256], base [256], target [96];
         snprintf (what, sizeof what, "idle CPU of a node with %d linked peers (discovery on, %d s)",
                   n - 1, IDLE_S);
-        snprintf (ours, sizeof ours, "%.3f %% of a core (all %d nodes: median %.3f %%, most %.3f %%%s)",
-                  node0, n, all, most, lefts? "; PEERS LEFT while idle": "");
-        snprintf (base, sizeof base, "%d bare CURVE links, both ends in one process, same heartbeats: "
-                  "%.3f %%", n - 1, bare);
+        snprintf (ours, sizeof ours, "%.3f %% of a core (its loop %.3f %%, ZeroMQ's threads %.3f %%; "
+                  "all %d nodes: median %.3f %%, most %.3f %%%s)", node0, loop0, node0 - loop0,
+                  n, all, most, lefts? "; PEERS LEFT while idle": "");
+        snprintf (base, sizeof base, "%d bare CURVE links, both ends in one process, same heartbeats, "
+                  "same window, made over 1 s as a mesh's are: %.3f %% (made at once, heartbeats "
+                  "in step: %.3f %%)", n - 1, bare, at_once);
         double ratio = bare > 0? node0 / bare: 0;
         bool ok = true;
         if (n == 30 && bare <= 0.3) {
