@@ -338,7 +338,7 @@ def test_a_copied_beacon_from_another_address_moves_no_linked_peer():
         copy = None
         while copy is None:
             data, _ = ear.recvfrom(512)
-            if len(data) == 177 and data[8:40] == bytes.fromhex(_sign_key(b, a.id)):
+            if len(data) == 177 and data[8:40] == _sign_key(a):
                 copy = data
         ear.close()
         # ...and send the copy again from another address, several times
@@ -357,15 +357,3 @@ def test_a_copied_beacon_from_another_address_moves_no_linked_peer():
         a.send("/msg ben not-moved")
         b.wait("message", text="not-moved")
 
-
-def _sign_key(node, peer_id):
-    """The Ed25519 key node has pinned for peer_id (from known_peers.json)."""
-    import json
-    path = os.path.join(node.home, "known_peers.json")
-    def read():
-        try:
-            with open(path) as f:
-                return [p["sign_key"] for p in json.load(f)["peers"] if p["id"] == peer_id]
-        except (OSError, ValueError):
-            return []
-    return poll_until(read, what="known_peers.json")[0]
