@@ -148,6 +148,7 @@ typedef struct {
     int n;
     proc_t *procs;
     bool dead [MAX_NODES];      //  its output ended
+    bool signalled [MAX_NODES]; //  the bench sent it a signal
     char ids [MAX_NODES][65];
     s_peer_t peers [MAX_NODES][MAX_PEERS];
     int npeers [MAX_NODES], online [MAX_NODES];
@@ -297,16 +298,43 @@ s_mesh_start (s_mesh_t *m, int n, int timeout_ms)
     return s_pump (m, timeout_ms, s_all_linked, NULL)? 0: -1;
 }
 
+//  Nodes that ended by themselves with a signal or an error status (a
+//  crash, e.g. an assertion in ZeroMQ), counted over the whole bench and
+//  each told on stderr; where says which part.
+static int s_crashes;
+
 static void
-s_mesh_stop (s_mesh_t *m)
+s_mesh_stop (s_mesh_t *m, const char *where)
 {
     //  All at once: each ends when its input does
     for (int i = 0; i < m->n; i++) {
         close (m->procs [i].in);
-        m->procs [i].in = open ("/dev/null", 1);
+        m->procs [i].in = -1;
     }
-    for (int i = 0; i < m->n; i++)
-        proc_stop (&m->procs [i]);
+    int64_t end = now_ns () + 10000000000LL;
+    for (int i = 0; i < m->n; i++) {
+        proc_t *p = &m->procs [i];
+        int status = 0;
+        while (waitpid (p->pid, &status, WNOHANG) == 0) {
+            if (now_ns () > end) {
+                kill (p->pid, SIGKILL);
+                m->signalled [i] = true;
+                waitpid (p->pid, &status, 0);
+                break;
+            }
+            char sink [4096];
+            struct pollfd pfd = { p->out, POLLIN, 0 };
+            if (poll (&pfd, 1, 50) > 0 && read (p->out, sink, sizeof sink) <= 0)
+                usleep (10000);
+        }
+        close (p->out);
+        if (!m->signalled [i] && (WIFSIGNALED (status) || WEXITSTATUS (status) != 0)) {
+            s_crashes++;
+            fprintf (stderr, "bench_links: %s: node %d of %d ended by itself with %s %d\n", where,
+                     i, m->n, WIFSIGNALED (status)? "signal": "status",
+                     WIFSIGNALED (status)? WTERMSIG (status): WEXITSTATUS (status));
+        }
+    }
     free (m->procs);
     m->procs = NULL;
 }
@@ -557,7 +585,7 @@ s_node_idle (int n, pid_t bare, pid_t at_once, double *node0, double *loop0, dou
     }
     else
         fprintf (stderr, "bench_links: a mesh of %d did not link in 60 s\n", n);
-    s_mesh_stop (m);
+    s_mesh_stop (m, "idle CPU");
     free (m);
     return rc;
 }
@@ -567,7 +595,7 @@ s_idle_rows (void)
 {
     int sizes [2] = { 5, 30 };
     for (int k = 0; k < 2; k++) {
-        int n = sizes [k], lefts = 0;
+        int n = sizes [k], lefts = 0, crashes = s_crashes;
         double node0 = -1, loop0 = -1, all = -1, most = -1, bare = -1, at_once = -1;
         //  The bare links idle beside the mesh, measured over the same
         //  window, so that both meet the same load on the host
@@ -578,9 +606,11 @@ s_idle_rows (void)
         char what [128], ours [256], base [256], target [96];
         snprintf (what, sizeof what, "idle CPU of a node with %d linked peers (discovery on, %d s)",
                   n - 1, IDLE_S);
+        crashes = s_crashes - crashes;
         snprintf (ours, sizeof ours, "%.3f %% of a core (its loop %.3f %%, ZeroMQ's threads %.3f %%; "
-                  "all %d nodes: median %.3f %%, most %.3f %%%s)", node0, loop0, node0 - loop0,
-                  n, all, most, lefts? "; PEERS LEFT while idle": "");
+                  "all %d nodes: median %.3f %%, most %.3f %%%s%s)", node0, loop0, node0 - loop0,
+                  n, all, most, lefts? "; PEERS LEFT while idle": "",
+                  crashes? "; a node CRASHED, see stderr": "");
         snprintf (base, sizeof base, "%d bare CURVE links, both ends in one process, same heartbeats, "
                   "same window, made over 1 s as a mesh's are: %.3f %% (made at once, heartbeats "
                   "in step: %.3f %%)", n - 1, bare, at_once);
@@ -630,7 +660,7 @@ s_line_run (int n, int idle_s, int *lefts, bool *linked)
     }
     else
         fprintf (stderr, "bench_links: a mesh of %d did not link in 60 s\n", n);
-    s_mesh_stop (m);
+    s_mesh_stop (m, n == 40? "40-node mesh": "10-node mesh");
     free (m);
     return ms;
 }
@@ -639,7 +669,7 @@ static void
 s_mesh_rows (void)
 {
     double big [MESH_RUNS], small [MESH_RUNS], worst = 0, small_worst = 0;
-    int lefts [MESH_RUNS], all_linked = 0, all_lefts = 0;
+    int lefts [MESH_RUNS], all_linked = 0, all_lefts = 0, crashes = s_crashes;
     for (int r = 0; r < MESH_RUNS; r++) {
         bool linked;
         int l;
@@ -657,10 +687,12 @@ s_mesh_rows (void)
         all_lefts += lefts [r] < 0? 1000000: lefts [r];
     }
     double med = quantile (big, MESH_RUNS, 0.5), small_med = quantile (small, MESH_RUNS, 0.5);
-    char ours [192], base [160];
+    char ours [256], base [160];
+    crashes = s_crashes - crashes;
     snprintf (ours, sizeof ours, "%.1f ms (worst %.1f); peer_left in the %d s idle: %d, %d, %d; "
-              "all 39 joined at every node: %d of %d runs", med, worst, MESH_IDLE_S,
-              lefts [0], lefts [1], lefts [2], all_linked, MESH_RUNS);
+              "all 39 joined at every node: %d of %d runs%s", med, worst, MESH_IDLE_S,
+              lefts [0], lefts [1], lefts [2], all_linked, MESH_RUNS,
+              crashes? "; a node CRASHED, see stderr": "");
     snprintf (base, sizeof base, "the same line in a 10-node mesh (9 peers, 2 s idle): %.1f ms "
               "(worst %.1f)", small_med, small_worst);
     s_row ("40 nodes on one host idle 30 s, then a line reaches all 39 (median of 3)", ours, base,
@@ -696,6 +728,7 @@ s_node_end (int sig, int delay_ms, char *reason, size_t size)
         s_left_t w = { 0, m->ids [1] };
         int64_t t0 = now_ns ();
         kill (m->procs [1].pid, sig);
+        m->signalled [1] = true;
         if (s_pump (m, 15000, s_shown_left, &w)) {
             s_peer_t *p = s_peer (m, 0, m->ids [1]);
             ms = (double) (p->left_t - t0) / 1e6;
@@ -704,7 +737,7 @@ s_node_end (int sig, int delay_ms, char *reason, size_t size)
         if (sig == SIGSTOP)
             kill (m->procs [1].pid, SIGKILL);
     }
-    s_mesh_stop (m);
+    s_mesh_stop (m, sig == SIGSTOP? "frozen peer": "killed peer");
     free (m);
     return ms;
 }
@@ -715,6 +748,7 @@ s_end_rows (void)
     int sigs [2] = { SIGKILL, SIGSTOP };
     for (int k = 0; k < 2; k++) {
         double ours [END_TRIALS], bare [END_TRIALS], worst = 0, bare_worst = 0;
+        int crashes = s_crashes;
         char reason [16] = "";
         for (int t = 0; t < END_TRIALS; t++) {
             //  A frozen peer is found at the first heartbeat after it
@@ -737,7 +771,9 @@ s_end_rows (void)
         char what [128], o [128], b [192];
         snprintf (what, sizeof what, "a %s peer shown as left at its peer (median of %d)",
                   k? "frozen (SIGSTOP)": "killed (kill -9)", END_TRIALS);
-        snprintf (o, sizeof o, "%.1f ms (worst %.1f; reason %s)", med, worst, reason);
+        crashes = s_crashes - crashes;
+        snprintf (o, sizeof o, "%.1f ms (worst %.1f; reason %s%s)", med, worst, reason,
+                  crashes? "; a node CRASHED, see stderr": "");
         snprintf (b, sizeof b, "bare CURVE link, same heartbeats, its monitor's DISCONNECTED%s: "
                   "%.1f ms (worst %.1f)", k? " (heartbeat 1 s, timeout 3 s)": "", bmed, bare_worst);
         s_row (what, o, b, bmed > 0? med / bmed: 0, "(for scale)", 1);
