@@ -3,8 +3,11 @@
       - idle CPU of one node with 4 and with 29 linked peers, all met by
         discovery on one host, over IDLE_S seconds from /proc  vs  as many
         bare CURVE links (DEALER -> ROUTER with the node's heartbeat
-        options: interval 1 s, timeout and TTL 3 s) held idle in one
-        process, over the same time
+        options: interval 1 s, timeout and TTL 3 s), both ends of each in
+        one process, idle beside the mesh over the same window; made over
+        one heartbeat interval as a mesh's links are (and, for comparison,
+        all at once: their heartbeats then fall together, which ZeroMQ
+        serves in one wake-up, so they cost less than links ever do)
       - a 40-node mesh stays linked 30 s idle (no peer_left, all 39 peers
         joined at every node), then a line from one node reaches all 39:
         median and worst of 3 runs  vs  the same line in a 10-node mesh
@@ -15,9 +18,9 @@
     schedstat (ns), so a 10 s window resolves well below 0.1 % of a core;
     /proc/PID/stat (utime + stime, in ticks) is the fallback.
     Beacons go to 127.255.255.255 only, on a port of the benchmark's own.
+    A node that ends by itself (a crash) is told on stderr and in its row.
     BENCH_LINKS_ONLY=idle|mesh|ends runs one part.  Prints markdown rows. */
 #include <dirent.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
