@@ -45,6 +45,24 @@
 static const char *s_node, *s_tmp;
 static char s_port [16];
 static int s_run;
+//  Nodes that ended by themselves with a signal or an error status (a
+//  crash, e.g. an assertion in ZeroMQ), counted over the whole bench, and
+//  of them those that were quitting; each is told on stderr.
+static int s_crashes, s_crashes_quitting;
+
+//  "; N node(s) crashed ..." since the counts were c and q, or "".
+static const char *
+s_crash_note (int c, int q)
+{
+    static char note [96];
+    c = s_crashes - c;
+    q = s_crashes_quitting - q;
+    note [0] = 0;
+    if (c)
+        snprintf (note, sizeof note, "; %d node%s CRASHED (%d while quitting), see stderr",
+                  c, c > 1? "s": "", q);
+    return note;
+}
 
 static void
 s_row (const char *what, const char *ours, const char *base, double ratio,
@@ -301,15 +319,11 @@ s_mesh_start (s_mesh_t *m, int n, int timeout_ms)
     return s_pump (m, timeout_ms, s_all_linked, NULL)? 0: -1;
 }
 
-//  Nodes that ended by themselves with a signal or an error status (a
-//  crash, e.g. an assertion in ZeroMQ), counted over the whole bench and
-//  each told on stderr; where says which part.
-static int s_crashes;
-
+//  Ends every node at once (each quits when its input ends); a crash is
+//  counted and told, where saying which part.
 static void
 s_mesh_stop (s_mesh_t *m, const char *where)
 {
-    //  All at once: each ends when its input does
     for (int i = 0; i < m->n; i++) {
         close (m->procs [i].in);
         m->procs [i].in = -1;
@@ -320,6 +334,8 @@ s_mesh_stop (s_mesh_t *m, const char *where)
         int status = 0;
         while (waitpid (p->pid, &status, WNOHANG) == 0) {
             if (now_ns () > end) {
+                fprintf (stderr, "bench_links: %s: node %d of %d did not quit in 10 s: killed\n",
+                         where, i, m->n);
                 kill (p->pid, SIGKILL);
                 m->signalled [i] = true;
                 waitpid (p->pid, &status, 0);
@@ -332,10 +348,13 @@ s_mesh_stop (s_mesh_t *m, const char *where)
         }
         close (p->out);
         if (!m->signalled [i] && (WIFSIGNALED (status) || WEXITSTATUS (status) != 0)) {
+            //  Its output had not ended before its input did: it was quitting
             s_crashes++;
-            fprintf (stderr, "bench_links: %s: node %d of %d ended by itself with %s %d\n", where,
-                     i, m->n, WIFSIGNALED (status)? "signal": "status",
-                     WIFSIGNALED (status)? WTERMSIG (status): WEXITSTATUS (status));
+            s_crashes_quitting += !m->dead [i];
+            fprintf (stderr, "bench_links: %s: node %d of %d ended by itself with %s %d, %s\n",
+                     where, i, m->n, WIFSIGNALED (status)? "signal": "status",
+                     WIFSIGNALED (status)? WTERMSIG (status): WEXITSTATUS (status),
+                     m->dead [i]? "while running": "while quitting");
         }
     }
     free (m->procs);
@@ -598,7 +617,7 @@ s_idle_rows (void)
 {
     int sizes [2] = { 5, 30 };
     for (int k = 0; k < 2; k++) {
-        int n = sizes [k], lefts = 0, crashes = s_crashes;
+        int n = sizes [k], lefts = 0, crashes = s_crashes, quitting = s_crashes_quitting;
         double node0 = -1, loop0 = -1, all = -1, most = -1, bare = -1, at_once = -1;
         //  The bare links idle beside the mesh, measured over the same
         //  window, so that both meet the same load on the host
@@ -609,11 +628,9 @@ s_idle_rows (void)
         char what [128], ours [256], base [256], target [96];
         snprintf (what, sizeof what, "idle CPU of a node with %d linked peers (discovery on, %d s)",
                   n - 1, IDLE_S);
-        crashes = s_crashes - crashes;
         snprintf (ours, sizeof ours, "%.3f %% of a core (its loop %.3f %%, ZeroMQ's threads %.3f %%; "
                   "all %d nodes: median %.3f %%, most %.3f %%%s%s)", node0, loop0, node0 - loop0,
-                  n, all, most, lefts? "; PEERS LEFT while idle": "",
-                  crashes? "; a node CRASHED, see stderr": "");
+                  n, all, most, lefts? "; PEERS LEFT while idle": "", s_crash_note (crashes, quitting));
         snprintf (base, sizeof base, "%d bare CURVE links, both ends in one process, same heartbeats, "
                   "same window, made over 1 s as a mesh's are: %.3f %% (made at once, heartbeats "
                   "in step: %.3f %%)", n - 1, bare, at_once);
@@ -673,6 +690,7 @@ s_mesh_rows (void)
 {
     double big [MESH_RUNS], small [MESH_RUNS], worst = 0, small_worst = 0;
     int lefts [MESH_RUNS], all_linked = 0, all_lefts = 0, crashes = s_crashes;
+    int quitting = s_crashes_quitting;
     for (int r = 0; r < MESH_RUNS; r++) {
         bool linked;
         int l;
@@ -691,11 +709,9 @@ s_mesh_rows (void)
     }
     double med = quantile (big, MESH_RUNS, 0.5), small_med = quantile (small, MESH_RUNS, 0.5);
     char ours [256], base [160];
-    crashes = s_crashes - crashes;
     snprintf (ours, sizeof ours, "%.1f ms (worst %.1f); peer_left in the %d s idle: %d, %d, %d; "
               "all 39 joined at every node: %d of %d runs%s", med, worst, MESH_IDLE_S,
-              lefts [0], lefts [1], lefts [2], all_linked, MESH_RUNS,
-              crashes? "; a node CRASHED, see stderr": "");
+              lefts [0], lefts [1], lefts [2], all_linked, MESH_RUNS, s_crash_note (crashes, quitting));
     snprintf (base, sizeof base, "the same line in a 10-node mesh (9 peers, 2 s idle): %.1f ms "
               "(worst %.1f)", small_med, small_worst);
     s_row ("40 nodes on one host idle 30 s, then a line reaches all 39 (median of 3)", ours, base,
@@ -751,7 +767,7 @@ s_end_rows (void)
     int sigs [2] = { SIGKILL, SIGSTOP };
     for (int k = 0; k < 2; k++) {
         double ours [END_TRIALS], bare [END_TRIALS], worst = 0, bare_worst = 0;
-        int crashes = s_crashes;
+        int crashes = s_crashes, quitting = s_crashes_quitting;
         char reason [16] = "";
         for (int t = 0; t < END_TRIALS; t++) {
             //  A frozen peer is found at the first heartbeat after it
@@ -774,9 +790,8 @@ s_end_rows (void)
         char what [128], o [128], b [192];
         snprintf (what, sizeof what, "a %s peer shown as left at its peer (median of %d)",
                   k? "frozen (SIGSTOP)": "killed (kill -9)", END_TRIALS);
-        crashes = s_crashes - crashes;
         snprintf (o, sizeof o, "%.1f ms (worst %.1f; reason %s%s)", med, worst, reason,
-                  crashes? "; a node CRASHED, see stderr": "");
+                  s_crash_note (crashes, quitting));
         snprintf (b, sizeof b, "bare CURVE link, same heartbeats, its monitor's DISCONNECTED%s: "
                   "%.1f ms (worst %.1f)", k? " (heartbeat 1 s, timeout 3 s)": "", bmed, bare_worst);
         s_row (what, o, b, bmed > 0? med / bmed: 0, "(for scale)", 1);
