@@ -26,8 +26,11 @@ def _random_file(path, size):
 
 
 def _pair(c, a_args=(), b_args=()):
-    a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")] + list(a_args))
-    b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")] + list(b_args))
+    # Files offered are taken at once (the default asks unless verified);
+    # a test's own --accept comes later and wins
+    known = ["--accept", "known"]
+    a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")] + known + list(a_args))
+    b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")] + known + list(b_args))
     a.wait_peers(b)
     b.wait_peers(a)
     return a, b
@@ -100,7 +103,7 @@ def test_sender_killed_half_way_resumes_after_restart():
         paused = b.wait("transfer", state="paused", timeout=15)
         held = paused["bytes"] // (256 * 1024)
         assert 0 < held < count
-        a2 = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")])
+        a2 = c.start("alice", args=["--downloads", c.dir.sub("dl-alice"), "--accept", "known"])
         done = b.wait("transfer", state="done", direction="in", timeout=60)
         assert _sha(done["path"]) == _sha(src)
         sent = a2.wait("transfer", state="done", direction="out", timeout=30)
@@ -117,7 +120,7 @@ def test_receiver_killed_resumes_from_what_it_saved():
         b.wait("transfer", direction="in", pred=lambda e: e["bytes"] >= size * 0.5, timeout=30)
         b.kill()
         a.wait("transfer", state="paused", direction="out", timeout=15)
-        b2 = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")])
+        b2 = c.start("bob", args=["--downloads", c.dir.sub("dl-bob"), "--accept", "known"])
         done = b2.wait("transfer", state="done", direction="in", timeout=60)
         assert _sha(done["path"]) == _sha(src)
         sent = a.wait("transfer", state="done", direction="out", timeout=30)
@@ -181,8 +184,9 @@ def test_full_disk_pauses_keeps_data_and_resumes():
         if r.returncode != 0:
             raise Skip("cannot mount tmpfs here: " + r.stderr.strip())
         try:
-            a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice"), "--max-rate", "8M"])
-            b = c.start("bob", args=["--downloads", dl])
+            a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice"), "--max-rate", "8M",
+                                       "--accept", "known"])
+            b = c.start("bob", args=["--downloads", dl, "--accept", "known"])
             a.wait_peers(b)
             # Too big for the disk at all: refused before anything is written
             huge = c.dir.sub("huge.bin")
@@ -298,3 +302,4 @@ def test_an_offer_waiting_for_accept_stays_waiting_after_a_restart():
         b2.send("/accept " + offered["transfer_id"][:8])
         done = b2.wait("transfer", state="done", direction="in")
         assert _sha(done["path"]) == _sha(src)
+
