@@ -303,3 +303,98 @@ def test_an_offer_waiting_for_accept_stays_waiting_after_a_restart():
         done = b2.wait("transfer", state="done", direction="in")
         assert _sha(done["path"]) == _sha(src)
 
+
+EVIL_FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          os.environ.get("SC_BUILD", "build"), "sc-evil-files")
+
+
+class _Evil:
+    """sc-evil-files: KEYS throwaway keys linked to node, each making OFFERS
+    offers (SIZE bytes in CHUNK byte chunks, no data ever) and then saying
+    "evil-done"; waits until the node has handled them all."""
+
+    def __init__(self, node, keys, offers, size, chunk):
+        self.proc = subprocess.Popen([EVIL_FILES, str(node.port), str(keys), str(offers), str(size),
+                                      str(chunk)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        assert self.proc.stdout.readline().strip() == "linked %d" % keys
+        mark = len(node.find("message", text="evil-done"))
+        node.wait("message", text="evil-done", timeout=30,
+                  pred=lambda e: len(node.find("message", text="evil-done")) >= mark + keys)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def _dir_bytes(path):
+    return sum(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path))
+
+
+def _states(node):
+    ts = node.ask("/transfers", "transfers")["transfers"]
+    return sorted(t["state"] for t in ts)
+
+
+def test_hostile_offers_leave_next_to_nothing_and_a_restart_is_quick():
+    """100 offers of 1 TiB from 4 throwaway keys, above --accept-max: 8 per
+    key wait for /accept, the rest are refused; what waits holds no bitmap
+    and saves a few hundred bytes; chunks too small for the size are
+    refused outright."""
+    with Cluster() as c:
+        b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")])
+        evil = _Evil(b, 4, 25, 1 << 40, 256 * 1024)
+        evil.close()
+        assert _states(b) == ["offered"] * 32
+        state = os.path.join(b.home, "transfers")
+        size = _dir_bytes(state)
+        print("    HOME/transfers after 100 hostile offers: %d bytes in %d files"
+              % (size, len(os.listdir(state))))
+        assert size < 64 * 1024, size
+        assert os.listdir(c.dir.sub("dl-bob")) == []
+        tiny = _Evil(b, 1, 3, 1 << 40, 4096)
+        tiny.close()
+        assert _states(b) == ["offered"] * 32
+        assert b.ask("/stats", "stats")["files"]["offers_refused"] == 68 + 3
+        b.quit()
+        start = time.monotonic()
+        b2 = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")])
+        print("    restart to ready with them: %.2f s" % (time.monotonic() - start))
+        assert _states(b2) == ["offered"] * 32
+
+
+def test_automatic_acceptance_is_bounded_and_opens_no_file_before_data():
+    """Under --accept known, two throwaway keys offer 150 files each and never
+    send a byte: 16 per key are taken, no temporary file is made and no
+    descriptor held; a real transfer still goes through."""
+    with Cluster() as c:
+        a, b = _pair(c)
+        fds = lambda: len(os.listdir("/proc/%d/fd" % b.proc.pid))
+        before = fds()
+        evil = _Evil(b, 2, 150, 1 << 20, 256 * 1024)
+        assert os.listdir(c.dir.sub("dl-bob")) == []
+        grew = fds() - before
+        print("    descriptors after 300 offers: %d more" % grew)
+        assert grew < 32, grew
+        assert _states(b) == ["running"] * 32
+        src = _random_file(c.dir.sub("real.bin"), 3 * 1024 * 1024)
+        a.send("/send bob " + src)
+        done = b.wait("transfer", state="done", direction="in", name="real.bin", timeout=30)
+        assert _sha(done["path"]) == _sha(src)
+        evil.close()
+
+
+def test_by_default_only_verified_peers_are_taken_at_once():
+    with Cluster() as c:
+        a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")])
+        b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")])
+        a.wait_peers(b)
+        b.wait_peers(a)
+        src = _random_file(c.dir.sub("unasked.bin"), 5000)
+        a.send("/send bob " + src)
+        offered = b.wait("transfer", state="offered", direction="in")
+        assert "/accept" in b.wait("info")["message"]
+        assert os.listdir(c.dir.sub("dl-bob")) == []
+        b.send("/accept " + offered["transfer_id"][:8])
+        done = b.wait("transfer", state="done", direction="in")
+        assert _sha(done["path"]) == _sha(src)
