@@ -95,7 +95,13 @@ $(EVIL_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/evil_owner.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-test-run: $(NODE_BIN) $(MEDIA_BIN) $(UNIT_BIN) $(FORGE_BIN) $(EVIL_BIN)
+# Throwaway keys that offer files (tests of the receiver's caps)
+EVIL_FILES_BIN := $(BUILD)/sc-evil-files
+$(EVIL_FILES_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/evil_files.o
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+test-run: $(NODE_BIN) $(MEDIA_BIN) $(UNIT_BIN) $(FORGE_BIN) $(EVIL_BIN) $(EVIL_FILES_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
 
 # Soak: the load test of make test (three transfers into one node with chat)

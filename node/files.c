@@ -39,6 +39,14 @@
 #define RESYNC_MAX_MS 60000             //  the longest quiet before bitmaps are compared
 #define OUT_PER_PEER 16                 //  transfers sent to one peer at once
 #define OUT_MAX 64                      //  and to everyone
+//  What a peer can make us keep (a peer costs one key pair)
+#define OFFERS_PER_PEER 8               //  offers from one peer waiting for /accept
+#define OFFERS_MAX 64                   //  from everyone: past that the oldest goes
+#define IN_PER_PEER 16                  //  transfers from one peer accepted and not ended
+#define IN_MAX 64                       //  from everyone
+#define ENDED_MAX 256                   //  ended transfers kept for /transfers
+#define OFFER_TTL_MS_DEFAULT (24LL * 3600 * 1000)   //  an offer not answered this long expires
+#define STATE_FILE_MAX (1536 * 1024)    //  saved state larger than this is not ours
 
 typedef enum {
     S_HASHING,      //  sender: hashing before the offer
@@ -76,7 +84,8 @@ typedef struct {
     int fd;
     crypto_generichash_state *hst;      //  while hashing (sodium_malloc)
     uint64_t hashed;
-    uint8_t *map;               //  out: chunks the receiver holds or we sent; in: chunks we hold
+    uint8_t *map;               //  out: chunks the receiver holds or we sent; in: chunks we
+                                //  hold (NULL until accepted: an offer holds no bitmap)
     uint64_t have;              //  chunks set in map
     //  Credit is cumulative: the receiver grants "you may have sent me up to
     //  N chunks in all" (counted as the chunks it holds plus those on the
@@ -99,6 +108,7 @@ typedef struct {
     s_pause_t paused;
     bool dirty;                 //  in: state to save
     bool pull;                  //  in: we asked for it (/get)
+    int64_t offered_at;         //  in: wall clock ms when the offer first came (it expires)
     int64_t last_event;
     uint64_t last_bytes;        //  at last_event, for the rate
     uint64_t rate;              //  bytes per second between the last two reports
@@ -203,6 +213,8 @@ s_bytes (const s_xfer_t *x)
 {
     if (x->state == S_DONE)
         return x->size;
+    if (!x->map)
+        return 0;
     uint64_t bytes = x->have * x->chunk_size;
     //  The last chunk may be short
     if (x->count && xfer_map_get (x->map, x->count - 1))
@@ -272,6 +284,11 @@ s_pause (files_t *self, s_xfer_t *x, s_pause_t reason, const char *why)
 {
     x->state = S_PAUSED;
     x->paused = reason;
+    //  A paused receiver holds no descriptor: the next chunk opens the file again
+    if (!x->out && x->fd >= 0) {
+        close (x->fd);
+        x->fd = -1;
+    }
     if (why != x->error)
         snprintf (x->error, sizeof x->error, "%s", why);
 }
@@ -325,9 +342,67 @@ s_find_prefix (files_t *self, const char *prefix)
     return NULL;
 }
 
+static bool
+s_ended (const s_xfer_t *x)
+{
+    return x->state == S_DONE || x->state == S_FAILED;
+}
+
+//  Forgets the oldest ended transfers past ENDED_MAX (their files are
+//  released already): offers refused or expired by the thousand cost
+//  nothing that lasts.
+static void
+s_prune (files_t *self)
+{
+    size_t ended = 0;
+    for (size_t i = 0; i < self->nxfers; i++)
+        ended += s_ended (self->xfers [i]);
+    for (size_t i = 0; i < self->nxfers && ended >= ENDED_MAX; ) {
+        s_xfer_t *x = self->xfers [i];
+        if (!s_ended (x)) {
+            i++;
+            continue;
+        }
+        free (x->map);
+        free (x);
+        memmove (&self->xfers [i], &self->xfers [i + 1], (self->nxfers - i - 1) * sizeof *self->xfers);
+        self->nxfers--;
+        ended--;
+    }
+}
+
+//  Wall clock ms (offers expire across restarts).
+static int64_t
+s_wall (files_t *self)
+{
+    if (self->host.wall_ms)
+        return self->host.wall_ms (self->host.arg);
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+//  Incoming transfers from peer (NULL: from everyone) waiting for /accept,
+//  and accepted and not ended.
+static void
+s_count_in (files_t *self, const uint8_t *peer, size_t *offered, size_t *accepted)
+{
+    *offered = *accepted = 0;
+    for (size_t i = 0; i < self->nxfers; i++) {
+        s_xfer_t *x = self->xfers [i];
+        if (x->out || s_ended (x) || (peer && memcmp (x->peer, peer, 32) != 0))
+            continue;
+        if (x->state == S_OFFERED)
+            ++*offered;
+        else
+            ++*accepted;
+    }
+}
+
 static s_xfer_t *
 s_new_xfer (files_t *self, const uint8_t id [16], bool out, const uint8_t peer [32])
 {
+    s_prune (self);
     s_xfer_t **more = realloc (self->xfers, (self->nxfers + 1) * sizeof *more);
     s_xfer_t *x = calloc (1, sizeof *x);
     if (!more || !x) {
@@ -352,6 +427,13 @@ s_state_path (files_t *self, const s_xfer_t *x, char *out, size_t size)
     snprintf (out, size, "%s/%s-%s.json", self->state_dir, x->out? "out": "in", x->idhex);
 }
 
+//  A receiver's bitmap, as bits in a file of its own (trailing zero bytes left out).
+static void
+s_map_path (files_t *self, const s_xfer_t *x, char *out, size_t size)
+{
+    snprintf (out, size, "%s/in-%s.map", self->state_dir, x->idhex);
+}
+
 //  Closes and forgets a finished transfer's resources (the record stays
 //  for /transfers).
 static void
@@ -369,6 +451,10 @@ s_release (files_t *self, s_xfer_t *x, bool remove_part)
     char path [PATH_MAX + 64];
     s_state_path (self, x, path, sizeof path);
     unlink (path);
+    if (!x->out) {
+        s_map_path (self, x, path, sizeof path);
+        unlink (path);
+    }
     //  The bitmap stays (progress is still reported); it goes at destroy
     sodium_memzero (x->key, sizeof x->key);
 }
@@ -389,6 +475,26 @@ s_fail (files_t *self, s_xfer_t *x, const char *why, bool tell_peer)
 //  ---------------------------------------------------------------------
 //  Saving state (so a restart resumes)
 
+//  Saves a receiver's bitmap: only as far as its last chunk held, so a
+//  transfer that has just begun saves next to nothing.  None: no file.
+static int
+s_save_map (files_t *self, s_xfer_t *x)
+{
+    char path [PATH_MAX + 64];
+    s_map_path (self, x, path, sizeof path);
+    size_t n = x->map? xfer_map_size (x->count): 0;
+    while (n > 0 && x->map [n - 1] == 0)
+        n--;
+    int rc = 0;
+    if (n == 0)
+        unlink (path);
+    else
+        rc = fileio_write_atomic (path, x->map, n);
+    if (rc == 0)
+        x->dirty = false;
+    return rc;
+}
+
 static void
 s_save (files_t *self, s_xfer_t *x)
 {
@@ -398,22 +504,14 @@ s_save (files_t *self, s_xfer_t *x)
     sodium_bin2hex (peer, sizeof peer, x->peer, 32);
     sodium_bin2hex (hash, sizeof hash, x->hash, 32);
     sodium_bin2hex (key, sizeof key, x->key, 32);
-    json_t *j = json_pack ("{s:s, s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:b}",
+    json_t *j = json_pack ("{s:s, s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:b, s:I}",
                            "id", x->idhex, "out", x->out, "peer", peer, "name", x->name,
-                           "path", x->path, "part", x->part, "size", (json_int_t) x->size,
+                           "path", x->out? x->path: "", "part", x->part, "size", (json_int_t) x->size,
                            "chunk_size", (json_int_t) x->chunk_size, "count", (json_int_t) x->count,
-                           "hash", hash, "key", key, "pull", x->pull);
+                           "hash", hash, "key", key, "pull", x->pull,
+                           "offered_at", (json_int_t) x->offered_at);
     //  An offer still waiting for /accept must not come back accepted
     json_object_set_new (j, "accepted", json_boolean (x->out || x->state != S_OFFERED));
-    if (!x->out && x->map) {
-        size_t n = xfer_map_size (x->count);
-        char *hex = malloc (n * 2 + 1);
-        if (hex) {
-            sodium_bin2hex (hex, n * 2 + 1, x->map, n);
-            json_object_set_new (j, "have", json_string (hex));
-            free (hex);
-        }
-    }
     char *text = json_dumps (j, JSON_COMPACT);
     json_decref (j);
     sodium_memzero (key, sizeof key);
@@ -421,7 +519,10 @@ s_save (files_t *self, s_xfer_t *x)
         return;
     char path [PATH_MAX + 64];
     s_state_path (self, x, path, sizeof path);
-    if (fileio_write_atomic (path, text, strlen (text)) == 0)
+    int rc = fileio_write_atomic (path, text, strlen (text));
+    if (rc == 0 && !x->out)
+        rc = s_save_map (self, x);
+    if (rc == 0)
         x->dirty = false;
     sodium_memzero (text, strlen (text));
     free (text);
@@ -435,9 +536,46 @@ s_hexfield (json_t *j, const char *field, uint8_t *out, size_t size)
         && sodium_hex2bin (out, size, hex, size * 2, NULL, NULL, NULL) == 0? 0: SC_ECORRUPT;
 }
 
+//  Reads a receiver's saved bitmap back, and believes it only as far as
+//  the temporary file goes: a chunk past its end (or no file at all, or
+//  not a regular one) is fetched again.
+static void
+s_load_map (files_t *self, s_xfer_t *x, json_t *j)
+{
+    size_t size = xfer_map_size (x->count);
+    char path [PATH_MAX + 64];
+    s_map_path (self, x, path, sizeof path);
+    uint8_t *bits = NULL;
+    size_t len = 0;
+    if (fileio_read_all (path, size, &bits, &len) == 0)
+        memcpy (x->map, bits, len);
+    else if (json_is_string (json_object_get (j, "have")))
+        s_hexfield (j, "have", x->map, size);   //  saved by an earlier version
+    free (bits);
+    if (x->count % 8)
+        x->map [size - 1] &= (uint8_t) ((1u << (x->count % 8)) - 1);
+    struct stat st;
+    bool part = fstatat (self->dir_fd, x->part, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG (st.st_mode);
+    x->have = 0;
+    for (uint64_t i = 0; i < x->count; i++) {
+        if (!xfer_map_get (x->map, i))
+            continue;
+        uint64_t end = i * x->chunk_size + xfer_chunk_len (x->size, x->chunk_size, i);
+        if (part && end <= (uint64_t) st.st_size)
+            x->have++;
+        else
+            x->map [i / 8] &= (uint8_t) ~(1u << (i % 8));
+    }
+}
+
 static void
 s_load_one (files_t *self, const char *path)
 {
+    struct stat st;
+    if (stat (path, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size > STATE_FILE_MAX) {
+        log_warn ("ignoring %s: not a transfer's saved state (too large)", path);
+        return;
+    }
     json_t *j = json_load_file (path, 0, NULL);
     uint8_t id [16], peer [32];
     if (!j || s_hexfield (j, "id", id, 16) || s_hexfield (j, "peer", peer, 32)) {
@@ -445,42 +583,103 @@ s_load_one (files_t *self, const char *path)
         json_decref (j);
         return;
     }
-    s_xfer_t *x = s_new_xfer (self, id, json_is_true (json_object_get (j, "out")), peer);
+    bool out = json_is_true (json_object_get (j, "out"));
     const char *name = json_string_value (json_object_get (j, "name"));
     const char *src = json_string_value (json_object_get (j, "path"));
     const char *part = json_string_value (json_object_get (j, "part"));
-    if (!x || !name || !src || !part || s_hexfield (j, "hash", x->hash, 32)
-    ||  s_hexfield (j, "key", x->key, 32)) {
+    //  Names come from peers: a name must be a safe base name, and the
+    //  temporary file only ever our own, in the download folder
+    char safe [XFER_NAME_MAX + 1], ours [XFER_NAME_MAX + 64], idhex [33];
+    sodium_bin2hex (idhex, sizeof idhex, id, 16);
+    snprintf (ours, sizeof ours, ".securechat-%s.part", idhex);
+    if (name)
+        xfer_safe_name (name, strlen (name), safe);
+    const char *wrong = !name || !src || !part? "a field is missing"
+                      : strcmp (safe, name) != 0? "the name is not a safe base name"
+                      : strcmp (part, out? "": ours) != 0? "the temporary file is not ours": NULL;
+    if (wrong || s_find (self, id)) {
+        log_warn ("ignoring transfer state %s: %s", path, wrong? wrong: "the transfer is there twice");
+        json_decref (j);
+        return;
+    }
+    s_xfer_t *x = s_new_xfer (self, id, out, peer);
+    if (!x || s_hexfield (j, "hash", x->hash, 32) || s_hexfield (j, "key", x->key, 32)) {
         if (x)
             self->nxfers--, free (x);
+        log_warn ("ignoring damaged transfer state %s", path);
         json_decref (j);
         return;
     }
     snprintf (x->name, sizeof x->name, "%s", name);
-    snprintf (x->path, sizeof x->path, "%s", src);
+    snprintf (x->path, sizeof x->path, "%s", out? src: "");
     snprintf (x->part, sizeof x->part, "%s", part);
     x->size = (uint64_t) json_integer_value (json_object_get (j, "size"));
     x->chunk_size = (uint64_t) json_integer_value (json_object_get (j, "chunk_size"));
     x->count = (uint64_t) json_integer_value (json_object_get (j, "count"));
     x->pull = json_is_true (json_object_get (j, "pull"));
+    x->offered_at = json_is_integer (json_object_get (j, "offered_at"))
+                  ? (int64_t) json_integer_value (json_object_get (j, "offered_at"))
+                  : (int64_t) st.st_mtime * 1000;
+    if (x->offered_at > s_wall (self))
+        x->offered_at = s_wall (self);      //  a clock set back: the day counts from now
     wire_offer_t check = { .size = x->size, .chunk_size = x->chunk_size,
                            .chunk_count = x->count, .name_len = 1 };
-    x->map = calloc (1, xfer_map_size (x->count) + 1);
-    if (xfer_check_offer (&check) != 0 || !x->map) {
+    //  Until the peer is back; an offer nobody accepted stays an offer,
+    //  and holds no bitmap
+    bool accepted = !json_is_false (json_object_get (j, "accepted"));
+    x->state = accepted? S_PAUSED: S_OFFERED;
+    if (accepted)
+        x->map = calloc (1, xfer_map_size (x->count) + 1);
+    if (xfer_check_offer (&check, NULL, 0) != 0 || (accepted && !x->map)) {
+        log_warn ("ignoring transfer state %s: impossible numbers", path);
         self->nxfers--;
         free (x->map);
         free (x);
         json_decref (j);
         return;
     }
-    if (!x->out && json_is_string (json_object_get (j, "have"))) {
-        s_hexfield (j, "have", x->map, xfer_map_size (x->count));
-        for (uint64_t i = 0; i < x->count; i++)
-            x->have += xfer_map_get (x->map, i);
-    }
-    //  Until the peer is back; an offer nobody accepted stays an offer
-    x->state = json_is_false (json_object_get (j, "accepted"))? S_OFFERED: S_PAUSED;
+    if (!out && accepted)
+        s_load_map (self, x, j);
     json_decref (j);
+}
+
+static int
+s_newest_first (const void *a, const void *b)
+{
+    const s_xfer_t *x = *(s_xfer_t * const *) a, *y = *(s_xfer_t * const *) b;
+    return x->offered_at < y->offered_at? 1: x->offered_at > y->offered_at? -1: 0;
+}
+
+//  Offers waiting for /accept past the caps (state saved before there
+//  were caps): the oldest go.  Nothing was accepted, so nothing is lost.
+static void
+s_load_bound (files_t *self)
+{
+    s_xfer_t **offers = calloc (self->nxfers + 1, sizeof *offers);
+    if (!offers)
+        return;
+    size_t n = 0, kept = 0;
+    for (size_t i = 0; i < self->nxfers; i++)
+        if (!self->xfers [i]->out && self->xfers [i]->state == S_OFFERED)
+            offers [n++] = self->xfers [i];
+    qsort (offers, n, sizeof *offers, s_newest_first);
+    //  The newest are kept, as when they came
+    for (size_t i = 0; i < n; i++) {
+        size_t mine = 0;
+        for (size_t k = 0; k < kept; k++)
+            mine += memcmp (offers [k]->peer, offers [i]->peer, 32) == 0;
+        if (kept < OFFERS_MAX && mine < OFFERS_PER_PEER) {
+            offers [kept++] = offers [i];
+            continue;
+        }
+        s_xfer_t *x = offers [i];
+        log_warn ("forgetting the offer of %s (transfer %.8s): too many offers were waiting",
+                  x->name, x->idhex);
+        x->state = S_FAILED;
+        snprintf (x->error, sizeof x->error, "too many offers were waiting");
+        s_release (self, x, false);
+    }
+    free (offers);
 }
 
 static void
@@ -499,6 +698,7 @@ s_load (files_t *self)
         s_load_one (self, path);
     }
     closedir (d);
+    s_load_bound (self);
 }
 
 static void
@@ -1049,8 +1249,10 @@ s_start_out (files_t *self, const uint8_t peer [32], const uint8_t id [16], cons
     //  Under --max-rate a chunk takes at most about a quarter of a second,
     //  so progress (and the stall watch) sees several a second
     x->chunk_size = XFER_CHUNK;
+    //  (never so small that the chunks would be more than a receiver takes)
     while (self->opts.max_rate && x->chunk_size > XFER_CHUNK_MIN
-    &&     x->chunk_size > self->opts.max_rate / 4)
+    &&     x->chunk_size > self->opts.max_rate / 4
+    &&     x->size / (x->chunk_size / 2) < XFER_COUNT_MAX)
         x->chunk_size /= 2;
     x->count = x->size / x->chunk_size + (x->size % x->chunk_size != 0);
     x->map = calloc (1, xfer_map_size (x->count) + 1);
@@ -1237,10 +1439,25 @@ s_send_accept_frame (files_t *self, s_xfer_t *x)
     return rc;
 }
 
-//  Takes or resumes an incoming transfer: running from now on.
+//  Takes or resumes an incoming transfer: running from now on (or, when
+//  everything is there already, checking it).  The bitmap is made here:
+//  an offer waiting for an answer holds none.
 static void
 s_send_accept (files_t *self, s_xfer_t *x)
 {
+    if (!x->map && !(x->map = calloc (1, xfer_map_size (x->count) + 1))) {
+        s_fail (self, x, "out of memory", true);
+        return;
+    }
+    x->paused = P_NONE;
+    x->error [0] = 0;
+    x->last_progress = x->last_heard = self->now;
+    if (x->have == x->count) {
+        //  An empty file, or stopped while checking: check (again), DONE follows
+        x->state = S_VERIFYING;
+        s_report (self, x, self->now);
+        return;
+    }
     //  A fresh transfer hashes chunks as they come in order, so the check
     //  at the end reads back only what came out of order (after a resume)
     if (!x->hst && x->have == 0) {
@@ -1250,20 +1467,15 @@ s_send_accept (files_t *self, s_xfer_t *x)
         x->hashed = 0;
     }
     x->state = S_RUNNING;
-    x->paused = P_NONE;
-    x->error [0] = 0;
-    x->last_progress = x->last_heard = self->now;
     s_send_accept_frame (self, x);
     s_report (self, x, self->now);
 }
 
-//  Opens (or reopens, to resume) the temporary file.  Returns 0 or an error
-//  with a sentence in x->error.
+//  Whether the rest of a transfer fits on the disk.  Returns 0 or
+//  SC_ETOOBIG with a sentence in x->error.
 static int
-s_open_part (files_t *self, s_xfer_t *x)
+s_check_space (files_t *self, s_xfer_t *x)
 {
-    if (x->fd >= 0)
-        return 0;
     struct statvfs vfs;
     if (fstatvfs (self->dir_fd, &vfs) == 0) {
         uint64_t free_bytes = (uint64_t) vfs.f_bavail * vfs.f_frsize;
@@ -1274,6 +1486,17 @@ s_open_part (files_t *self, s_xfer_t *x)
             return SC_ETOOBIG;
         }
     }
+    return 0;
+}
+
+//  Opens (or reopens, to resume) the temporary file, when data comes: an
+//  accepted transfer that gets nothing holds no descriptor and leaves no
+//  file.  Returns 0 or an error with a sentence in x->error.
+static int
+s_open_part (files_t *self, s_xfer_t *x)
+{
+    if (x->fd >= 0)
+        return 0;
     //  Never follow a link, never take over a file that is there: a resumed
     //  transfer reopens only its own temporary file
     int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW;
@@ -1303,18 +1526,78 @@ s_policy_allows (files_t *self, const uint8_t peer [32], uint64_t size)
     return self->opts.policy == FILES_ACCEPT_KNOWN || verified;
 }
 
+//  Ends an offer nobody answered: the sender is told why.
+static void
+s_expire (files_t *self, s_xfer_t *x, const char *why)
+{
+    self->stats.offers_expired++;
+    s_send_ctl (self, x->peer, WIRE_REFUSE, x->id, 0, why);
+    s_fail (self, x, why, false);
+}
+
+//  Refuses an offer that is over a cap, without keeping anything of it.
+static void
+s_refuse (files_t *self, const uint8_t peer [32], const uint8_t id [16], const char *why)
+{
+    self->stats.offers_refused++;
+    log_info ("an offer from %s is refused: %s", s_peer_name (self, peer), why);
+    s_send_ctl (self, peer, WIRE_REFUSE, id, 0, why);
+}
+
+//  Whether a new incoming transfer may be taken now (automatic: accepted at
+//  once; else it waits for /accept).  When not, a sentence in why.  An
+//  offer that waits may put out the oldest that waits, from anyone.
+static bool
+s_admit (files_t *self, const uint8_t peer [32], bool automatic, char *why, size_t why_size)
+{
+    size_t offered, accepted, all_offered, all_accepted;
+    s_count_in (self, peer, &offered, &accepted);
+    s_count_in (self, NULL, &all_offered, &all_accepted);
+    if (automatic && accepted >= IN_PER_PEER)
+        snprintf (why, why_size, "%d of your transfers run here already, the most taken from one "
+                  "peer: send it again once one has ended", IN_PER_PEER);
+    else if (automatic && all_accepted >= IN_MAX)
+        snprintf (why, why_size, "%d transfers run here already, the most taken at once: send "
+                  "it again later", IN_MAX);
+    else if (!automatic && offered >= OFFERS_PER_PEER)
+        snprintf (why, why_size, "%d of your offers wait for an answer here already, the most "
+                  "kept from one peer: offer it again once they are answered", OFFERS_PER_PEER);
+    else {
+        if (!automatic && all_offered >= OFFERS_MAX) {
+            s_xfer_t *oldest = NULL;
+            for (size_t i = 0; i < self->nxfers; i++) {
+                s_xfer_t *x = self->xfers [i];
+                if (!x->out && x->state == S_OFFERED && (!oldest || x->offered_at < oldest->offered_at))
+                    oldest = x;
+            }
+            if (oldest) {
+                char text [200];
+                snprintf (text, sizeof text, "not answered, and %d newer offers wait here: "
+                          "offer it again later", OFFERS_MAX);
+                s_expire (self, oldest, text);
+            }
+        }
+        return true;
+    }
+    return false;
+}
+
 void
 files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, size_t len)
 {
     wire_offer_t o;
+    char why [512];
+    snprintf (why, sizeof why, "offer refused: it cannot be read");
     int rc = wire_offer_decode (body, len, &o);
+    bool decoded = rc == 0;     //  only then is there an id to answer
     if (rc == 0)
-        rc = xfer_check_offer (&o);
+        rc = xfer_check_offer (&o, why, sizeof why);
     if (rc != 0) {
+        self->stats.offers_refused++;
         s_error (self, sc_errname (rc), "%s offered a file with impossible numbers: refused (%s)",
-                 s_peer_name (self, peer), sc_strerror (rc));
-        if (rc == SC_ETOOBIG || rc == SC_EMALFORMED)
-            s_send_ctl (self, peer, WIRE_REFUSE, o.id, 0, "offer refused: impossible size or chunks");
+                 s_peer_name (self, peer), why);
+        if (decoded)
+            s_send_ctl (self, peer, WIRE_REFUSE, o.id, 0, why);
         return;
     }
     s_xfer_t *x = s_find (self, o.id);
@@ -1337,7 +1620,7 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
         if (x->state == S_OFFERED || x->state == S_VERIFYING
         ||  (x->state == S_PAUSED && x->paused == P_DISK))
             return;
-        if (s_open_part (self, x) != 0) {
+        if (s_check_space (self, x) != 0) {
             s_pause (self, x, P_DISK, x->error);
             s_report (self, x, self->now);
             return;
@@ -1363,6 +1646,16 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
             self->gets [i] = self->gets [--self->ngets];
             break;
         }
+    bool automatic = pulled || s_policy_allows (self, peer, o.size);
+    if (!s_admit (self, peer, automatic, why, sizeof why)) {
+        s_refuse (self, peer, o.id, why);
+        if (pulled) {
+            char name [XFER_NAME_MAX + 1];
+            xfer_safe_name (o.name, o.name_len, name);
+            s_error (self, "too_many", "cannot take /get %s now: %s", name, why);
+        }
+        return;
+    }
     x = s_new_xfer (self, o.id, false, peer);
     if (!x)
         return;
@@ -1372,26 +1665,22 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
     x->chunk_size = o.chunk_size;
     x->count = o.chunk_count;
     x->pull = pulled;
+    x->offered_at = s_wall (self);
     memcpy (x->hash, o.hash, 32);
     memcpy (x->key, o.key, 32);
-    x->map = calloc (1, xfer_map_size (x->count) + 1);
-    if (!x->map) {
-        s_fail (self, x, "out of memory", true);
-        return;
-    }
     x->state = S_OFFERED;
-    if (pulled || s_policy_allows (self, peer, o.size)) {
-        if (s_open_part (self, x) != 0) {
-            char why [512];
+    if (automatic) {
+        if (s_check_space (self, x) != 0) {
             snprintf (why, sizeof why, "%s", x->error);
             s_send_ctl (self, peer, WIRE_REFUSE, x->id, 0, why);
             s_fail (self, x, why, false);
             return;
         }
-        s_save (self, x);
         s_send_accept (self, x);
+        s_save (self, x);
         return;
     }
+    //  Waits for /accept: no bitmap, no file, a few hundred bytes saved
     s_save (self, x);
     s_report (self, x, self->now);
     char msg [400];
@@ -1429,6 +1718,11 @@ s_finish_name (files_t *self, s_xfer_t *x)
 static bool
 s_verify_slice (files_t *self, s_xfer_t *x)
 {
+    if (s_open_part (self, x) != 0) {
+        s_pause (self, x, P_DISK, x->error);
+        s_report (self, x, self->now);
+        return false;
+    }
     if (!x->hst) {
         x->hst = sodium_malloc (sizeof *x->hst);
         if (!x->hst)
@@ -1490,6 +1784,13 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
         return;                 //  a duplicate: already written
     if (chunk_open (x->key, x->id, f->index, x->count, f->data, f->size, self->buf) != 0) {
         s_fail (self, x, "a chunk failed its authentication: the transfer is stopped", true);
+        return;
+    }
+    //  The temporary file is made when data comes, not when accepted
+    if (s_open_part (self, x) != 0) {
+        s_pause (self, x, P_DISK, x->error);
+        s_save (self, x);
+        s_report (self, x, self->now);
         return;
     }
     ssize_t n = pwrite (x->fd, self->buf, (size_t) len, (off_t) (f->index * x->chunk_size));
@@ -1693,17 +1994,27 @@ files_accept (files_t *self, const char *prefix)
         s_error (self, "invalid", "transfer %.8s is not waiting to be accepted", x->idhex);
         return;
     }
+    size_t offered, accepted, all_offered, all_accepted;
+    s_count_in (self, x->peer, &offered, &accepted);
+    s_count_in (self, NULL, &all_offered, &all_accepted);
+    if (x->state == S_OFFERED && (accepted >= IN_PER_PEER || all_accepted >= IN_MAX)) {
+        s_error (self, "too_many", "cannot accept %.8s now: %d transfers from %s run already "
+                 "(%d from everyone, the most taken at once); /accept it once one has ended",
+                 x->idhex, (int) accepted, s_peer_name (self, x->peer), (int) all_accepted);
+        return;
+    }
     if (self->host.online && !self->host.online (self->host.arg, x->peer)) {
         s_pause (self, x, P_PEER, "the peer is gone: resumes when it is back");
         s_error (self, "offline", "%s is not online now: %.8s resumes when it is back",
                  s_peer_name (self, x->peer), x->idhex);
         return;
     }
-    if (s_open_part (self, x) != 0) {
+    if (s_check_space (self, x) != 0) {
         s_error (self, "no_space", "cannot accept %.8s: %s", x->idhex, x->error);
         return;
     }
     s_send_accept (self, x);
+    s_save (self, x);
 }
 
 void
@@ -1896,13 +2207,23 @@ files_tick (files_t *self, int64_t now)
         }
     if (gave_up)
         s_probe_next (self);
+    int64_t wall = s_wall (self);
+    int64_t ttl = self->opts.offer_ttl_ms > 0? self->opts.offer_ttl_ms: OFFER_TTL_MS_DEFAULT;
     for (size_t i = 0; i < self->nxfers; i++) {
         s_xfer_t *x = self->xfers [i];
+        if (!x->out && x->state == S_OFFERED && wall - x->offered_at >= ttl) {
+            char why [200];
+            snprintf (why, sizeof why, "not answered within %lld %s: the offer expired",
+                      (long long) (ttl >= 3600000? ttl / 3600000: ttl / 1000), ttl >= 3600000? "h": "s");
+            s_expire (self, x, why);
+            continue;
+        }
         s_watch (self, x, now);
         if (x->state == S_RUNNING && now - x->last_event >= PROGRESS_MS)
             s_report (self, x, now);
+        //  Chunks came: the bitmap is saved (a small file of bits)
         if (!x->out && x->dirty && x->state != S_DONE && x->state != S_FAILED)
-            s_save (self, x);
+            s_save_map (self, x);
     }
 }
 

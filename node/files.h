@@ -5,11 +5,11 @@
 
     Transfers: the sender hashes the file (BLAKE2b-256, in slices), draws a
     random chunk key and sends a signed, sealed OFFER.  The receiver decides
-    by policy (or asks), opens a temporary file in the download folder
-    (O_EXCL | O_NOFOLLOW, relative to the folder's descriptor), and grants
-    XFER_WINDOW chunks past what it holds; the grant is cumulative and
+    by policy (or asks) and grants XFER_WINDOW chunks past what it holds; the grant is cumulative and
     moves on as chunks are written, so a slow receiver is never flooded and
-    a lost grant is made good by the next.  A transfer with no progress is
+    a lost grant is made good by the next.  The temporary file in the
+    download folder (O_EXCL | O_NOFOLLOW, relative to the folder's
+    descriptor) is made when the first chunk comes.  A transfer with no progress is
     recovered (the grant repeated, bitmaps compared again), then paused
     after the stall timeout.  Chunks are sealed alone (crypto/chunk.h), so
     any of them can be sent again.  When all are there the receiver checks
@@ -19,6 +19,15 @@
     sender offers again when the peer is back (or after a restart) and the
     receiver answers with the bitmap of what it holds: only what is missing
     is sent.
+
+    Hostile peers cost a key pair each, so everything a peer can make us
+    keep is bounded: offers waiting for /accept (8 per peer, 64 in all, the
+    oldest put out past that, each expiring after a day) hold no bitmap
+    and save a few hundred bytes; accepted transfers (16 per peer, 64 in
+    all) hold a bitmap of at most 2^22 chunks, saved as bits in a file of
+    its own; ended transfers are kept for /transfers, 256 at most.  Saved
+    state is checked when loaded: a temporary file is only ever our own
+    name for that transfer, inside the download folder.
 
     No sockets here: the node gives a host (send a frame, seal an envelope,
     report an event, name a peer).  */
@@ -32,8 +41,8 @@
 #include "wire.h"
 
 typedef enum {
-    FILES_ACCEPT_KNOWN = 0,     //  accept from any peer with a link (default)
-    FILES_ACCEPT_VERIFIED,      //  accept from verified peers, ask for others
+    FILES_ACCEPT_KNOWN = 0,     //  accept from any peer with a link
+    FILES_ACCEPT_VERIFIED,      //  accept from verified peers, ask for others (the node's default)
     FILES_ACCEPT_ASK,           //  always ask (/accept ID)
 } files_policy_t;
 
@@ -49,6 +58,9 @@ typedef struct {
     const char *(*peer_name) (void *arg, const uint8_t peer [32], bool *verified);
     //  Whether the peer is online now (NULL: taken as online).
     bool (*online) (void *arg, const uint8_t peer [32]);
+    //  Wall clock, ms since 1970, for offers that expire across restarts
+    //  (NULL: the system's).
+    int64_t (*wall_ms) (void *arg);
     void *arg;
 } files_host_t;
 
@@ -60,6 +72,7 @@ typedef struct {
     uint64_t max_rate;          //  bytes per second sent, 0 = no limit
     const char *helper;         //  securechat-media, which probes shares (NULL: none)
     int64_t stall_ms;           //  no progress this long on a live link: paused (0: 60 s)
+    int64_t offer_ttl_ms;       //  an offer not answered this long expires (0: 24 h)
 } files_opts_t;
 
 //  What flow control saw (for /stats).
@@ -71,6 +84,8 @@ typedef struct {
     uint64_t stalls;            //  transfers paused by the stall timeout
     uint64_t ctl_queued;        //  control frames that met a full link and waited
     uint64_t ctl_dropped;       //  control frames given up
+    uint64_t offers_refused;    //  offers refused: a cap reached, or impossible numbers
+    uint64_t offers_expired;    //  offers not answered in time, or the oldest put out by newer
 } files_stats_t;
 
 typedef struct _files_t files_t;

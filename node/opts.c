@@ -33,9 +33,11 @@ opts_usage (const char *argv0)
 "  --beacon-iface NAME    send beacons only on this interface (repeatable)\n"
 "  --downloads DIR        where received files go (default:\n"
 "                         $XDG_DOWNLOAD_DIR/securechat or ~/Downloads/securechat)\n"
-"  --accept POLICY        files offered to you: 'known' (accept from peers you\n"
-"                         are linked with, the default), 'verified' (only from\n"
-"                         verified peers) or 'ask' (always /accept ID)\n"
+"  --accept POLICY        files offered to you: 'verified' (taken at once from\n"
+"                         peers you verified, the others asked about with\n"
+"                         /accept ID: the default), 'known' (taken from any\n"
+"                         peer linked with you: anyone who can reach your port)\n"
+"                         or 'ask' (always /accept ID)\n"
 "  --accept-max SIZE      larger offers are asked about (default 2G; K, M, G)\n"
 "  --max-rate SIZE        send files at most this many bytes a second (K, M, G)\n"
 "  --stall-timeout SECS   a transfer that makes no progress this long on a live\n"
@@ -87,6 +89,7 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
     memset (o, 0, sizeof *o);
     o->bind = "*";
     o->accept_max = 2ULL << 30;
+    o->accept_policy = 1;       //  verified: a link alone costs an attacker one key pair
     o->stall_s = 60;
     opterr = 0;
     optind = 1;

@@ -22,7 +22,7 @@ typedef struct {
     const char *beacon_ifaces [OPTS_PEERS_MAX];
     int nbeacon_ifaces;
     const char *downloads;      //  NULL: $XDG_DOWNLOAD_DIR/securechat or ~/Downloads/securechat
-    int accept_policy;          //  files_policy_t
+    int accept_policy;          //  files_policy_t (default: FILES_ACCEPT_VERIFIED)
     unsigned long long accept_max;
     unsigned long long max_rate;
     int stall_s;                //  no progress this long on a live link: paused / ended

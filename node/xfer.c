@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../crypto/err.h"
@@ -5,14 +6,32 @@
 #include "xfer.h"
 
 int
-xfer_check_offer (const wire_offer_t *o)
+xfer_check_offer (const wire_offer_t *o, char *why, size_t why_size)
 {
-    if (o->size > XFER_SIZE_MAX)
+    char none [1];
+    if (!why)
+        why = none, why_size = sizeof none;
+    if (o->size > XFER_SIZE_MAX) {
+        snprintf (why, why_size, "offer refused: larger than 1 TiB");
         return SC_ETOOBIG;
-    if (o->chunk_size < XFER_CHUNK_MIN || o->chunk_size > XFER_CHUNK_MAX || o->name_len == 0)
+    }
+    if (o->chunk_size < XFER_CHUNK_MIN || o->chunk_size > XFER_CHUNK_MAX || o->name_len == 0) {
+        snprintf (why, why_size, "offer refused: impossible chunk size or no name");
         return SC_EMALFORMED;
+    }
     uint64_t want = o->size / o->chunk_size + (o->size % o->chunk_size != 0);
-    return o->chunk_count == want? 0: SC_EMALFORMED;
+    if (o->chunk_count != want) {
+        snprintf (why, why_size, "offer refused: the chunk count does not match size and chunk size");
+        return SC_EMALFORMED;
+    }
+    if (o->chunk_count > XFER_COUNT_MAX) {
+        snprintf (why, why_size, "offer refused: %llu chunks, at most %llu are taken (chunks of "
+                  "at least %llu bytes for this size)", (unsigned long long) o->chunk_count,
+                  (unsigned long long) XFER_COUNT_MAX,
+                  (unsigned long long) ((o->size + XFER_COUNT_MAX - 1) / XFER_COUNT_MAX));
+        return SC_ETOOBIG;
+    }
+    return 0;
 }
 
 uint64_t

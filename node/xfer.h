@@ -13,13 +13,16 @@
 #define XFER_CHUNK_MIN 4096
 #define XFER_CHUNK_MAX (512 * 1024)         //  largest chunk we accept
 #define XFER_SIZE_MAX (1ULL << 40)          //  1 TiB: larger offers are refused
+#define XFER_COUNT_MAX (1ULL << 22)         //  chunks: a bitmap of at most 512 KiB fits a frame
 #define XFER_NAME_MAX 200                   //  bytes of a saved name
 #define XFER_WINDOW 16                      //  chunks granted ahead
 
 //  Checks an offer's declared numbers before anything is allocated: size at
 //  most XFER_SIZE_MAX, chunk size within limits, chunk count exactly what
-//  size and chunk size give, a name.  Returns 0, SC_ETOOBIG or SC_EMALFORMED.
-int xfer_check_offer (const wire_offer_t *offer);
+//  size and chunk size give and at most XFER_COUNT_MAX, a name.  Returns 0,
+//  SC_ETOOBIG or SC_EMALFORMED, and a sentence for the peer in why (NULL
+//  when not wanted).
+int xfer_check_offer (const wire_offer_t *offer, char *why, size_t why_size);
 
 //  The length of chunk index of an offer (the last one may be shorter).
 uint64_t xfer_chunk_len (uint64_t size, uint64_t chunk_size, uint64_t index);

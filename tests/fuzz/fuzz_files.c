@@ -9,10 +9,10 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     wire_offer_t o;
-    if (wire_offer_decode (data, size, &o) == 0 && xfer_check_offer (&o) == 0) {
+    if (wire_offer_decode (data, size, &o) == 0 && xfer_check_offer (&o, NULL, 0) == 0) {
         //  An accepted offer never asks for more than the limits
         if (o.size > XFER_SIZE_MAX || o.chunk_size > XFER_CHUNK_MAX
-        ||  o.chunk_count > XFER_SIZE_MAX / XFER_CHUNK_MIN + 1)
+        ||  o.chunk_count > XFER_COUNT_MAX)
             abort ();
         char name [XFER_NAME_MAX + 1];
         xfer_safe_name (o.name, o.name_len, name);

@@ -26,8 +26,11 @@ def _random_file(path, size):
 
 
 def _pair(c, a_args=(), b_args=()):
-    a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")] + list(a_args))
-    b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")] + list(b_args))
+    # Files offered are taken at once (the default asks unless verified);
+    # a test's own --accept comes later and wins
+    known = ["--accept", "known"]
+    a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")] + known + list(a_args))
+    b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")] + known + list(b_args))
     a.wait_peers(b)
     b.wait_peers(a)
     return a, b
@@ -100,7 +103,7 @@ def test_sender_killed_half_way_resumes_after_restart():
         paused = b.wait("transfer", state="paused", timeout=15)
         held = paused["bytes"] // (256 * 1024)
         assert 0 < held < count
-        a2 = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")])
+        a2 = c.start("alice", args=["--downloads", c.dir.sub("dl-alice"), "--accept", "known"])
         done = b.wait("transfer", state="done", direction="in", timeout=60)
         assert _sha(done["path"]) == _sha(src)
         sent = a2.wait("transfer", state="done", direction="out", timeout=30)
@@ -117,7 +120,7 @@ def test_receiver_killed_resumes_from_what_it_saved():
         b.wait("transfer", direction="in", pred=lambda e: e["bytes"] >= size * 0.5, timeout=30)
         b.kill()
         a.wait("transfer", state="paused", direction="out", timeout=15)
-        b2 = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")])
+        b2 = c.start("bob", args=["--downloads", c.dir.sub("dl-bob"), "--accept", "known"])
         done = b2.wait("transfer", state="done", direction="in", timeout=60)
         assert _sha(done["path"]) == _sha(src)
         sent = a.wait("transfer", state="done", direction="out", timeout=30)
@@ -181,8 +184,9 @@ def test_full_disk_pauses_keeps_data_and_resumes():
         if r.returncode != 0:
             raise Skip("cannot mount tmpfs here: " + r.stderr.strip())
         try:
-            a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice"), "--max-rate", "8M"])
-            b = c.start("bob", args=["--downloads", dl])
+            a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice"), "--max-rate", "8M",
+                                       "--accept", "known"])
+            b = c.start("bob", args=["--downloads", dl, "--accept", "known"])
             a.wait_peers(b)
             # Too big for the disk at all: refused before anything is written
             huge = c.dir.sub("huge.bin")
@@ -297,4 +301,100 @@ def test_an_offer_waiting_for_accept_stays_waiting_after_a_restart():
         assert not os.path.exists(os.path.join(c.dir.sub("dl-bob"), "wait.bin"))
         b2.send("/accept " + offered["transfer_id"][:8])
         done = b2.wait("transfer", state="done", direction="in")
+        assert _sha(done["path"]) == _sha(src)
+
+
+EVIL_FILES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                          os.environ.get("SC_BUILD", "build"), "sc-evil-files")
+
+
+class _Evil:
+    """sc-evil-files: KEYS throwaway keys linked to node, each making OFFERS
+    offers (SIZE bytes in CHUNK byte chunks, no data ever) and then saying
+    "evil-done"; waits until the node has handled them all."""
+
+    def __init__(self, node, keys, offers, size, chunk):
+        self.proc = subprocess.Popen([EVIL_FILES, str(node.port), str(keys), str(offers), str(size),
+                                      str(chunk)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        assert self.proc.stdout.readline().strip() == "linked %d" % keys
+        mark = len(node.find("message", text="evil-done"))
+        node.wait("message", text="evil-done", timeout=30,
+                  pred=lambda e: len(node.find("message", text="evil-done")) >= mark + keys)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def _dir_bytes(path):
+    return sum(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path))
+
+
+def _states(node):
+    ts = node.ask("/transfers", "transfers")["transfers"]
+    return sorted(t["state"] for t in ts)
+
+
+def test_hostile_offers_leave_next_to_nothing_and_a_restart_is_quick():
+    """100 offers of 1 TiB from 4 throwaway keys, above --accept-max: 8 per
+    key wait for /accept, the rest are refused; what waits holds no bitmap
+    and saves a few hundred bytes; chunks too small for the size are
+    refused outright."""
+    with Cluster() as c:
+        b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")])
+        evil = _Evil(b, 4, 25, 1 << 40, 256 * 1024)
+        evil.close()
+        assert _states(b) == ["offered"] * 32
+        state = os.path.join(b.home, "transfers")
+        size = _dir_bytes(state)
+        print("    HOME/transfers after 100 hostile offers: %d bytes in %d files"
+              % (size, len(os.listdir(state))))
+        assert size < 64 * 1024, size
+        assert os.listdir(c.dir.sub("dl-bob")) == []
+        tiny = _Evil(b, 1, 3, 1 << 40, 4096)
+        tiny.close()
+        assert _states(b) == ["offered"] * 32
+        assert b.ask("/stats", "stats")["files"]["offers_refused"] == 68 + 3
+        b.quit()
+        start = time.monotonic()
+        b2 = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")])
+        print("    restart to ready with them: %.2f s" % (time.monotonic() - start))
+        assert _states(b2) == ["offered"] * 32
+
+
+def test_automatic_acceptance_is_bounded_and_opens_no_file_before_data():
+    """Under --accept known, two throwaway keys offer 150 files each and never
+    send a byte: 16 per key are taken, no temporary file is made and no
+    descriptor held; a real transfer still goes through."""
+    with Cluster() as c:
+        a, b = _pair(c)
+        fds = lambda: len(os.listdir("/proc/%d/fd" % b.proc.pid))
+        before = fds()
+        evil = _Evil(b, 2, 150, 1 << 20, 256 * 1024)
+        assert os.listdir(c.dir.sub("dl-bob")) == []
+        grew = fds() - before
+        print("    descriptors after 300 offers: %d more" % grew)
+        assert grew < 32, grew
+        assert _states(b) == ["running"] * 32
+        src = _random_file(c.dir.sub("real.bin"), 3 * 1024 * 1024)
+        a.send("/send bob " + src)
+        done = b.wait("transfer", state="done", direction="in", name="real.bin", timeout=30)
+        assert _sha(done["path"]) == _sha(src)
+        evil.close()
+
+
+def test_by_default_only_verified_peers_are_taken_at_once():
+    with Cluster() as c:
+        a = c.start("alice", args=["--downloads", c.dir.sub("dl-alice")])
+        b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob")])
+        a.wait_peers(b)
+        b.wait_peers(a)
+        src = _random_file(c.dir.sub("unasked.bin"), 5000)
+        a.send("/send bob " + src)
+        offered = b.wait("transfer", state="offered", direction="in")
+        assert "/accept" in b.wait("info")["message"]
+        assert os.listdir(c.dir.sub("dl-bob")) == []
+        b.send("/accept " + offered["transfer_id"][:8])
+        done = b.wait("transfer", state="done", direction="in")
         assert _sha(done["path"]) == _sha(src)

@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "../../crypto/chunk.h"
 #include "../../crypto/err.h"
 #include "../../crypto/fileio.h"
+#include "../../crypto/log.h"
 #include "../../node/files.h"
+#include "../../node/opts.h"
 #include "../../node/xfer.h"
 #include "unit.h"
 
@@ -59,25 +62,35 @@ static void
 s_offers (void)
 {
     wire_offer_t o = { .name = "a", .name_len = 1, .size = 1000, .chunk_size = 4096, .chunk_count = 1 };
-    CHECK_RC (xfer_check_offer (&o), 0);
+    CHECK_RC (xfer_check_offer (&o, NULL, 0), 0);
     o.size = 1ULL << 63;
     o.chunk_count = o.size / 4096;
-    CHECK_RC (xfer_check_offer (&o), SC_ETOOBIG);
+    CHECK_RC (xfer_check_offer (&o, NULL, 0), SC_ETOOBIG);
     o.size = 10000;
     o.chunk_count = 2;          //  10000 / 4096 needs 3
-    CHECK_RC (xfer_check_offer (&o), SC_EMALFORMED);
+    CHECK_RC (xfer_check_offer (&o, NULL, 0), SC_EMALFORMED);
     o.chunk_count = 3;
     o.chunk_size = 1;
-    CHECK_RC (xfer_check_offer (&o), SC_EMALFORMED);
+    CHECK_RC (xfer_check_offer (&o, NULL, 0), SC_EMALFORMED);
     o.chunk_size = 64 * 1024 * 1024;
-    CHECK_RC (xfer_check_offer (&o), SC_EMALFORMED);
+    CHECK_RC (xfer_check_offer (&o, NULL, 0), SC_EMALFORMED);
     o.chunk_size = 4096;
     o.name_len = 0;
-    CHECK_RC (xfer_check_offer (&o), SC_EMALFORMED);
+    CHECK_RC (xfer_check_offer (&o, NULL, 0), SC_EMALFORMED);
     o.name_len = 1;
     o.size = 0;
     o.chunk_count = 0;
-    CHECK_RC (xfer_check_offer (&o), 0);
+    CHECK_RC (xfer_check_offer (&o, NULL, 0), 0);
+    //  At most 2^22 chunks, so that a bitmap fits a frame; the peer is told why
+    char why [200];
+    o.size = XFER_COUNT_MAX * 4096;
+    o.chunk_count = XFER_COUNT_MAX;
+    CHECK_RC (xfer_check_offer (&o, why, sizeof why), 0);
+    o.size++;
+    o.chunk_count++;
+    CHECK_RC (xfer_check_offer (&o, why, sizeof why), SC_ETOOBIG);
+    CHECK (strstr (why, "at most 4194304") && strstr (why, "at least 4097 bytes"));
+    CHECK (xfer_map_size (XFER_COUNT_MAX) + 1024 <= WIRE_MAX_FRAME);
     CHECK (xfer_chunk_len (10000, 4096, 2) == 10000 - 8192 && xfer_chunk_len (10000, 4096, 3) == 0);
     //  A chunk is bound to its place, its transfer and its key
     uint8_t key [32], id [16], plain [100], sealed [116], back [100];
@@ -721,6 +734,315 @@ s_stall_is_said_recovered_and_paused (void)
     s_link_close (&a, &b);
 }
 
+//  ---------------------------------------------------------------------
+//  Hostile offers: a peer costs one key pair, so every offer it makes is
+//  bounded, in number and in what it leaves in memory and on disk.
+
+static files_t *
+s_hostile_files (const char *dir, files_policy_t policy)
+{
+    char home [PATH_MAX], dl [PATH_MAX];
+    snprintf (home, sizeof home, "%s/home", dir);
+    snprintf (dl, sizeof dl, "%s/dl", dir);
+    s_events = json_array ();
+    s_nsent = 0;
+    files_opts_t o = { .home = home, .downloads = dl, .policy = policy, .accept_max = 1ULL << 30 };
+    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name };
+    int err;
+    return files_new (&o, &h, &err);
+}
+
+static void
+s_hostile_offer (files_t *files, const uint8_t peer [32], uint64_t size, uint64_t chunk_size)
+{
+    wire_offer_t of = { .name = "huge.bin", .name_len = 8, .size = size, .chunk_size = chunk_size,
+                        .chunk_count = size / chunk_size + (size % chunk_size != 0) };
+    randombytes_buf (of.id, 16);
+    randombytes_buf (of.key, 32);
+    randombytes_buf (of.hash, 32);
+    uint8_t *body;
+    size_t len;
+    wire_offer_encode (&of, &body, &len);
+    files_on_offer (files, peer, body, len);
+    free (body);
+}
+
+static int
+s_count_sent (wire_type_t type)
+{
+    int n = 0;
+    for (int i = 0; i < s_nsent; i++)
+        n += s_sent [i] == type;
+    return n;
+}
+
+//  Bytes in a folder's files, and the largest of them.
+static uint64_t
+s_dir_bytes (const char *dir, uint64_t *largest)
+{
+    DIR *d = opendir (dir);
+    uint64_t n = 0;
+    *largest = 0;
+    struct dirent *e;
+    while (d && (e = readdir (d))) {
+        char path [PATH_MAX + 300];
+        struct stat st;
+        snprintf (path, sizeof path, "%s/%s", dir, e->d_name);
+        if (e->d_name [0] != '.' && stat (path, &st) == 0 && S_ISREG (st.st_mode)) {
+            n += (uint64_t) st.st_size;
+            if ((uint64_t) st.st_size > *largest)
+                *largest = (uint64_t) st.st_size;
+        }
+    }
+    if (d)
+        closedir (d);
+    return n;
+}
+
+//  The transfers /transfers lists in a state.
+static int
+s_count_state (files_t *files, const char *state)
+{
+    size_t before = json_array_size (s_events);
+    files_transfers (files);
+    json_t *list = json_object_get (json_array_get (s_events, before), "transfers");
+    int n = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach (list, i, t)
+        n += strcmp (json_string_value (json_object_get (t, "state")), state) == 0;
+    return n;
+}
+
+//  Offers of 1 TiB above --accept-max wait for /accept: each costs a few
+//  hundred bytes saved and no bitmap; past 8 from one peer they are
+//  refused, past 64 in all the oldest goes; chunks too small for the size
+//  are refused before anything is kept.
+static void
+s_hostile_offers_are_bounded (void)
+{
+    const char *dir = unit_tmpdir ();
+    files_t *files = s_hostile_files (dir, FILES_ACCEPT_VERIFIED);
+    char state [PATH_MAX], dl [PATH_MAX];
+    snprintf (state, sizeof state, "%s/home/transfers", dir);
+    snprintf (dl, sizeof dl, "%s/dl", dir);
+    //  One peer, 20 offers: 8 wait, 12 are refused
+    for (int i = 0; i < 20; i++)
+        s_hostile_offer (files, s_peer, 1ULL << 40, 256 * 1024);
+    CHECK (s_count_sent (WIRE_REFUSE) == 12);
+    CHECK (s_count_state (files, "offered") == 8);
+    CHECK (files_stats (files).offers_refused == 12);
+    //  Chunks so small that the bitmap would not fit a frame: refused
+    s_nsent = 0;
+    uint8_t other [32];
+    memset (other, 0x55, 32);
+    s_hostile_offer (files, other, 1ULL << 40, 4096);
+    CHECK (s_nsent == 1 && s_sent [0] == WIRE_REFUSE);
+    //  100 peers (100 throwaway keys), one offer each
+    s_nsent = 0;
+    for (int i = 0; i < 100; i++) {
+        uint8_t peer [32];
+        memset (peer, 0, 32);
+        memcpy (peer, &i, sizeof i);
+        peer [31] = 0xee;
+        s_hostile_offer (files, peer, 1ULL << 40, 256 * 1024);
+    }
+    CHECK (s_count_state (files, "offered") == 64);
+    //  The oldest went, their senders told why
+    CHECK (files_stats (files).offers_expired == 8 + 100 - 64);
+    CHECK (s_count_sent (WIRE_REFUSE) == 8 + 100 - 64);
+    uint64_t largest, bytes = s_dir_bytes (state, &largest);
+    CHECK (bytes < 64 * 1024 && largest < 1024);
+    CHECK (s_count_files (dl) == 0);
+    //  A restart reads them back as they were
+    files_destroy (&files);
+    json_decref (s_events);
+    files = s_hostile_files (dir, FILES_ACCEPT_VERIFIED);
+    CHECK (s_count_state (files, "offered") == 64);
+    files_destroy (&files);
+    json_decref (s_events);
+}
+
+//  Under --accept known a peer may start 16 transfers at once to us (64
+//  from everyone); no temporary file is made before data comes.
+static void
+s_auto_accept_is_bounded (void)
+{
+    const char *dir = unit_tmpdir ();
+    files_t *files = s_hostile_files (dir, FILES_ACCEPT_KNOWN);
+    char dl [PATH_MAX];
+    snprintf (dl, sizeof dl, "%s/dl", dir);
+    for (int i = 0; i < 20; i++)
+        s_hostile_offer (files, s_peer, 3 * 4096 + 100, 4096);
+    CHECK (s_count_sent (WIRE_ACCEPT) == 16 && s_count_sent (WIRE_REFUSE) == 4);
+    CHECK (s_count_files (dl) == 0);
+    files_destroy (&files);
+    json_decref (s_events);
+    //  The first chunk makes the temporary file
+    s_rx_t rx;
+    s_rx_start (&rx, false);
+    CHECK (s_nsent == 1 && s_sent [0] == WIRE_ACCEPT);
+    CHECK (s_count_files (rx.downloads) == 0);
+    s_rx_chunk (&rx, 1, 0, -1);
+    CHECK (s_count_files (rx.downloads) == 1);
+    files_destroy (&rx.files);
+    json_decref (s_events);
+    //  Automatic acceptance is for verified peers unless asked for
+    opts_t opts;
+    char err [256];
+    char *argv [] = { "securechat-node", NULL };
+    CHECK_RC (opts_parse (1, argv, &opts, err, sizeof err), 0);
+    CHECK (opts.accept_policy == FILES_ACCEPT_VERIFIED);
+}
+
+//  Saved state names a temporary file: only our own pattern, in the
+//  download folder, is taken; /cancel never removes anything else.
+static void
+s_resume_state_is_checked (void)
+{
+    const char *dir = unit_tmpdir ();
+    char state [PATH_MAX], dl [PATH_MAX], victim [PATH_MAX];
+    snprintf (state, sizeof state, "%s/home/transfers", dir);
+    snprintf (dl, sizeof dl, "%s/dl", dir);
+    snprintf (victim, sizeof victim, "%s/victim", dir);
+    fileio_mkdir_private (state);
+    fileio_mkdir_private (dl);
+    fileio_write_atomic (victim, "precious", 8);
+    char dl_victim [PATH_MAX + 16];
+    snprintf (dl_victim, sizeof dl_victim, "%s/mine.txt", dl);
+    fileio_write_atomic (dl_victim, "mine", 4);
+    //  part: elsewhere, up and out, another file in the folder; name: a path
+    const char *parts [] = { victim, "../victim", "mine.txt", ".securechat-%s.part",
+                             ".securechat-%s.part" };
+    const char *names [] = { "a.bin", "a.bin", "a.bin", "../../victim", "a.bin" };
+    char ids [5][33];
+    for (int i = 0; i < 5; i++) {
+        uint8_t id [16];
+        randombytes_buf (id, 16);
+        id [0] = (uint8_t) (0x10 * (i + 1));
+        sodium_bin2hex (ids [i], 33, id, 16);
+        char part [300], text [2048], path [PATH_MAX + 200];
+        snprintf (part, sizeof part, parts [i], ids [i]);
+        snprintf (text, sizeof text, "{\"id\": \"%s\", \"out\": false, \"peer\": \"%064d\", "
+                  "\"name\": \"%s\", \"path\": \"\", \"part\": \"%s\", \"size\": 10000, "
+                  "\"chunk_size\": 4096, \"count\": 3, \"hash\": \"%064d\", \"key\": \"%064d\", "
+                  "\"pull\": false, \"accepted\": true}", ids [i], 7, names [i], part, 0, 0);
+        snprintf (path, sizeof path, "%s/in-%s.json", state, ids [i]);
+        fileio_write_atomic (path, text, strlen (text));
+    }
+    log_set_level (LOG_ERROR);          //  the four warnings are expected
+    files_t *files = s_hostile_files (dir, FILES_ACCEPT_KNOWN);
+    log_set_level (LOG_WARN);
+    CHECK (s_count_state (files, "paused") == 1);       //  only the last is ours
+    for (int i = 0; i < 5; i++) {
+        char prefix [9];
+        snprintf (prefix, sizeof prefix, "%.8s", ids [i]);
+        files_cancel (files, prefix);
+    }
+    files_destroy (&files);
+    json_decref (s_events);
+    uint8_t *got;
+    size_t len;
+    CHECK_RC (fileio_read_all (victim, 100, &got, &len), 0);
+    free (got);
+    CHECK_RC (fileio_read_all (dl_victim, 100, &got, &len), 0);
+    free (got);
+}
+
+static int64_t s_wall_now;
+
+static int64_t
+s_host_wall (void *arg)
+{
+    (void) arg;
+    return s_wall_now;
+}
+
+//  An offer nobody answers expires after a day (the sender is told); a
+//  receiver's bitmap is saved as bits, and believed after a restart only
+//  as far as its temporary file goes.
+static void
+s_offers_expire_and_bitmaps_are_compact (void)
+{
+    const char *dir = unit_tmpdir ();
+    char home [PATH_MAX], dl [PATH_MAX], state [PATH_MAX + 16];
+    snprintf (home, sizeof home, "%s/home", dir);
+    snprintf (dl, sizeof dl, "%s/dl", dir);
+    snprintf (state, sizeof state, "%s/transfers", home);
+    s_events = json_array ();
+    s_nsent = 0;
+    s_wall_now = 1700000000000;
+    files_opts_t o = { .home = home, .downloads = dl, .policy = FILES_ACCEPT_ASK, .accept_max = 1 << 30 };
+    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name,
+                       .wall_ms = s_host_wall };
+    int err;
+    files_t *files = files_new (&o, &h, &err);
+    s_hostile_offer (files, s_peer, 1ULL << 40, 256 * 1024);
+    CHECK (s_count_state (files, "offered") == 1);
+    s_wall_now += 23 * 3600 * 1000;
+    files_tick (files, 1000);
+    CHECK (s_count_state (files, "offered") == 1 && s_nsent == 0);
+    //  Across a restart too: the day counts from when it came
+    files_destroy (&files);
+    files = files_new (&o, &h, &err);
+    CHECK (s_count_state (files, "offered") == 1);
+    s_wall_now += 3600 * 1000;
+    files_tick (files, 2000);
+    CHECK (s_count_state (files, "offered") == 0 && s_count_state (files, "failed") == 1);
+    CHECK (s_nsent == 1 && s_sent [0] == WIRE_REFUSE);
+    CHECK (files_stats (files).offers_expired == 1);
+    uint64_t largest;
+    CHECK (s_dir_bytes (state, &largest) == 0);
+    files_destroy (&files);
+    json_decref (s_events);
+
+    //  Two chunks of four held: one byte of bitmap, in a file of its own
+    s_rx_t rx;
+    s_rx_start (&rx, false);
+    s_rx_chunk (&rx, 0, 0, -1);
+    s_rx_chunk (&rx, 1, 0, -1);
+    files_tick (rx.files, 100);
+    snprintf (state, sizeof state, "%.*s/home/transfers", (int) strlen (rx.downloads) - 3, rx.downloads);
+    char idhex [33], path [PATH_MAX + 64];
+    sodium_bin2hex (idhex, sizeof idhex, rx.offer.id, 16);
+    snprintf (path, sizeof path, "%s/in-%s.map", state, idhex);
+    uint8_t *got = NULL;
+    size_t len = 0;
+    CHECK_RC (fileio_read_all (path, 100, &got, &len), 0);
+    CHECK (len == 1 && got [0] == 3);
+    free (got);
+    snprintf (path, sizeof path, "%s/in-%s.json", state, idhex);
+    CHECK_RC (fileio_read_all (path, 4096, &got, &len), 0);
+    CHECK (len < 1024 && !memmem (got, len, "have", 4));
+    free (got);
+    //  The temporary file lost its second chunk (cut short): after a
+    //  restart only the first counts, and the rest is asked for
+    files_destroy (&rx.files);
+    json_decref (s_events);
+    snprintf (path, sizeof path, "%s/.securechat-%s.part", rx.downloads, idhex);
+    CHECK (truncate (path, 4096) == 0);
+    s_events = json_array ();
+    s_nsent = 0;
+    snprintf (home, sizeof home, "%.*s/home", (int) strlen (rx.downloads) - 3, rx.downloads);
+    files_opts_t o2 = { .home = home, .downloads = rx.downloads, .accept_max = 1 << 30 };
+    rx.files = files_new (&o2, &h, &err);
+    files_transfers (rx.files);
+    json_t *t = json_array_get (json_object_get (json_array_get (s_events, 0), "transfers"), 0);
+    CHECK (t && json_integer_value (json_object_get (t, "bytes")) == 4096);
+    //  The sender comes back: the rest comes and the file is whole
+    uint8_t *body;
+    wire_offer_encode (&rx.offer, &body, &len);
+    files_on_offer (rx.files, s_peer, body, len);
+    free (body);
+    CHECK (s_nsent == 1 && s_sent [0] == WIRE_ACCEPT);
+    for (uint64_t i = 1; i < 4; i++)
+        s_rx_chunk (&rx, i, 0, -1);
+    s_rx_finish (&rx);
+    CHECK (strcmp (s_last_state (), "done") == 0);
+    files_destroy (&rx.files);
+    json_decref (s_events);
+}
+
 void
 files_tests (void)
 {
@@ -736,4 +1058,9 @@ files_tests (void)
     unit_run ("files: absurd and backward grants are held to our own window", s_absurd_grants_are_held);
     unit_run ("files: a stall is said, recovery tried, then paused; /accept resumes", s_stall_is_said_recovered_and_paused);
     unit_run ("files: a slow link sends nothing twice and never stalls", s_slow_link_sends_nothing_twice);
+    unit_run ("files: hostile offers are bounded in number, memory and disk", s_hostile_offers_are_bounded);
+    unit_run ("files: automatic acceptance is bounded; no temporary file before data", s_auto_accept_is_bounded);
+    unit_run ("files: saved state naming files not ours is ignored", s_resume_state_is_checked);
+    unit_run ("files: offers expire after a day; bitmaps saved as bits, as far as the file goes",
+              s_offers_expire_and_bitmaps_are_compact);
 }

@@ -1,0 +1,198 @@
+/*  sc-evil-files: throwaway keys that link to a node and offer it files, as
+    anyone who can reach its port can, for the tests of the receiver's caps.
+    It speaks the real protocol (CURVE, signed record, HELLO, sealed offers)
+    through the project's own modules, so the node takes each key as a peer.
+      sc-evil-files PORT KEYS OFFERS SIZE CHUNK
+    Asks the node on 127.0.0.1:PORT for its record (UDP), then links KEYS
+    fresh identities to it; each offers OFFERS files of SIZE bytes in CHUNK
+    byte chunks (no data ever follows), then sends the private message
+    "evil-done": the node has handled every offer of that key once it shows
+    the message.  Prints "linked K" once all are linked, then one line
+    "answers accept A refuse R" at each answer; exits when stdin closes.  */
+#include <poll.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "../../crypto/envelope.h"
+#include "../../crypto/err.h"
+#include "../../discovery/record.h"
+#include "../../discovery/udp.h"
+#include "../../node/transport.h"
+#include "../../node/wire.h"
+
+#define KEYS_MAX 128
+
+typedef struct {
+    identity_t *id;
+    transport_t *t;
+    void *dealer;
+    bool linked;
+} s_key_t;
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+s_send (s_key_t *k, const wire_frame_t *f)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = wire_encode (f, &buf, &len);
+    return rc? rc: transport_send_owned (k->dealer, &buf, len);
+}
+
+//  Seals body to the node as an envelope and sends it as a frame of type.
+static int
+s_send_sealed (s_key_t *k, const record_t *node, wire_type_t type, const uint8_t *body, size_t len)
+{
+    uint8_t msg_id [ENVELOPE_ID_SIZE], *env;
+    size_t env_len;
+    randombytes_buf (msg_id, sizeof msg_id);
+    int rc = envelope_seal (k->id, node->sign_pk, node->box_pk, s_now_ms (), body, len, msg_id,
+                            &env, &env_len);
+    if (rc != 0)
+        return rc;
+    wire_frame_t f = { .type = type, .data = env, .size = env_len };
+    rc = s_send (k, &f);
+    free (env);
+    return rc;
+}
+
+static void
+s_offer_all (s_key_t *k, const record_t *node, int offers, uint64_t size, uint64_t chunk)
+{
+    for (int i = 0; i < offers; i++) {
+        char name [32];
+        snprintf (name, sizeof name, "evil-%d.bin", i);
+        wire_offer_t o = { .name = name, .name_len = strlen (name), .size = size,
+                           .chunk_size = chunk, .chunk_count = size / chunk + (size % chunk != 0) };
+        randombytes_buf (o.id, sizeof o.id);
+        randombytes_buf (o.hash, sizeof o.hash);
+        randombytes_buf (o.key, sizeof o.key);
+        uint8_t *body;
+        size_t len;
+        if (wire_offer_encode (&o, &body, &len) == 0) {
+            s_send_sealed (k, node, WIRE_OFFER, body, len);
+            free (body);
+        }
+    }
+    wire_chat_t chat = { .kind = 0, .text = "evil-done", .text_len = 9 };
+    uint8_t *body;
+    size_t len;
+    if (wire_chat_encode (&chat, &body, &len) == 0) {
+        s_send_sealed (k, node, WIRE_MSG, body, len);
+        free (body);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc != 6 || sodium_init () < 0) {
+        fprintf (stderr, "usage: sc-evil-files PORT KEYS OFFERS SIZE CHUNK\n");
+        return 2;
+    }
+    int port = atoi (argv [1]), nkeys = atoi (argv [2]), offers = atoi (argv [3]);
+    uint64_t size = strtoull (argv [4], NULL, 10), chunk = strtoull (argv [5], NULL, 10);
+    if (port <= 0 || nkeys < 1 || nkeys > KEYS_MAX || offers < 0 || chunk == 0) {
+        fprintf (stderr, "sc-evil-files: bad arguments\n");
+        return 2;
+    }
+    //  The node's record: its keys
+    int udp = udp_open ("127.0.0.1", 0, false);
+    struct sockaddr_in to;
+    uint8_t req [RECORD_REQ_SIZE], buf [512];
+    record_t node;
+    if (udp < 0 || udp_resolve ("127.0.0.1", port, &to) != 0)
+        return 1;
+    record_request (req);
+    bool have = false;
+    for (int64_t end = s_now_ms () + 10000; !have && s_now_ms () < end; ) {
+        udp_send (udp, &to, req, sizeof req);
+        struct pollfd p = { .fd = udp, .events = POLLIN };
+        if (poll (&p, 1, 200) == 1) {
+            struct sockaddr_in from;
+            int n = udp_recv (udp, buf, sizeof buf, &from);
+            have = n > 0 && record_decode (buf, (size_t) n, &node) == 0;
+        }
+    }
+    if (!have) {
+        fprintf (stderr, "sc-evil-files: no record from port %d\n", port);
+        return 1;
+    }
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    static s_key_t keys [KEYS_MAX];
+    uint64_t session = 1;
+    for (int i = 0; i < nkeys; i++) {
+        int err;
+        s_key_t *k = &keys [i];
+        k->id = identity_generate ();
+        k->t = k->id? transport_new (k->id, "127.0.0.1", 0, &err): NULL;
+        k->dealer = k->t? transport_connect (k->t, node.box_pk, endpoint): NULL;
+        uint8_t rec [RECORD_SIZE];
+        char name [16];
+        snprintf (name, sizeof name, "evil%d", i);
+        if (!k->dealer || record_make (k->id, name, (uint16_t) transport_port (k->t), 0,
+                                       s_now_ms (), rec) != 0)
+            return 1;
+        wire_frame_t hello = { .type = WIRE_HELLO, .data = rec, .size = RECORD_SIZE, .seq = session };
+        s_send (k, &hello);
+    }
+    int linked = 0, accepts = 0, refuses = 0;
+    for (;;) {
+        zmq_pollitem_t items [1 + 2 * KEYS_MAX];
+        items [0] = (zmq_pollitem_t) { NULL, STDIN_FILENO, ZMQ_POLLIN, 0 };
+        for (int i = 0; i < nkeys; i++) {
+            items [1 + 2 * i] = (zmq_pollitem_t) { keys [i].dealer, 0, ZMQ_POLLIN, 0 };
+            items [2 + 2 * i] = (zmq_pollitem_t) { transport_zap (keys [i].t), 0, ZMQ_POLLIN, 0 };
+        }
+        if (zmq_poll (items, 1 + 2 * nkeys, 200) < 0)
+            break;
+        if (items [0].revents && read (STDIN_FILENO, buf, sizeof buf) <= 0)
+            break;
+        for (int i = 0; i < nkeys; i++) {
+            s_key_t *k = &keys [i];
+            if (items [2 + 2 * i].revents)
+                while (transport_zap_handle (k->t) == 0)
+                    ;
+            transport_rx_t rx;
+            while (items [1 + 2 * i].revents && transport_recv_dealer (k->dealer, &rx) == 0) {
+                wire_frame_t f;
+                if (wire_decode (zmq_msg_data (&rx.msg), zmq_msg_size (&rx.msg), &f) == 0) {
+                    if (f.type == WIRE_HELLO && !k->linked) {
+                        k->linked = true;
+                        if (++linked == nkeys) {
+                            printf ("linked %d\n", linked);
+                            fflush (stdout);
+                            for (int j = 0; j < nkeys; j++)
+                                s_offer_all (&keys [j], &node, offers, size, chunk);
+                        }
+                    }
+                    else if (f.type == WIRE_ACCEPT || f.type == WIRE_REFUSE) {
+                        accepts += f.type == WIRE_ACCEPT;
+                        refuses += f.type == WIRE_REFUSE;
+                        printf ("answers accept %d refuse %d\n", accepts, refuses);
+                        fflush (stdout);
+                    }
+                }
+                zmq_msg_close (&rx.msg);
+            }
+        }
+    }
+    for (int i = 0; i < nkeys; i++) {
+        transport_disconnect (&keys [i].dealer);
+        transport_destroy (&keys [i].t);
+        identity_destroy (&keys [i].id);
+    }
+    close (udp);
+    return 0;
+}
