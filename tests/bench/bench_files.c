@@ -156,7 +156,7 @@ main (int argc, char **argv)
         return 1;
     snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", a.port);
     const char *args_b [] = { "--home", home_b, "--name", "bob", "--no-discovery", "--peer", peer,
-                              "--downloads", dl, NULL };
+                              "--downloads", dl, "--accept", "known", NULL };
     if (proc_start (&b, node, args_b) || proc_until (&a, "peer_joined", 10000)
     ||  proc_until (&b, "peer_joined", 10000))
         return 1;
