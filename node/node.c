@@ -1208,7 +1208,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
     uint8_t key [32];
     self->home = strdup (home);
     self->peers = peers_new ();
-    self->opener = envelope_opener_new (self->id, ENVELOPE_WINDOW_MS, 65536, s_pinned, self);
+    self->opener = envelope_opener_new (self->id, NULL, s_pinned, self);
     if (!self->home || !self->peers || !self->opener) {
         *err = SC_ENOMEM;
         goto fail;
