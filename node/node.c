@@ -1222,7 +1222,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
     snprintf (path, sizeof path, "%s/history", home);
     *err = identity_derive_key (self->id, "history_", key);
     if (*err == 0)
-        self->history = history_new (path, key);
+        self->history = history_new (path, key, NULL);
     sodium_memzero (key, sizeof key);
     if (!self->history) {
         *err = SC_ENOMEM;
