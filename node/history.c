@@ -251,8 +251,10 @@ s_read_file (history_t *self, s_reader_t *r, const char *path)
 json_t *
 history_read (history_t *self, const char *peer_id, size_t max)
 {
-    s_reader_t r = { .peer_id = peer_id, .max = max, .budget = self->limits.read_max,
-                     .mac_budget = 2 * self->limits.read_max + RECORD_MAX };
+    size_t read_max = self->limits.read_max;
+    s_reader_t r = { .peer_id = peer_id, .max = max, .budget = read_max,
+                     .mac_budget = read_max < (SIZE_MAX - RECORD_MAX) / 2? 2 * read_max + RECORD_MAX
+                                                                       : SIZE_MAX };
     json_t *out = json_array ();
     r.found = json_array ();
     r.buf = malloc (CHUNK_MAX);

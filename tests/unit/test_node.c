@@ -295,6 +295,9 @@ s_history_big_old (void)
     history_t *h = history_new (path, key, &unbounded);
     for (int i = 0; i < 8000; i++)
         CHECK_RC (s_append_n (h, "bb", i, 400), 0);
+    json_t *whole = history_read (h, NULL, 8000);
+    CHECK (json_array_size (whole) == 8000 && s_n (whole, 7999) == 7999);
+    json_decref (whole);
     history_destroy (&h);
     CHECK (s_size (path) > 3 * limits.file_max);
     h = history_new (path, key, &limits);
