@@ -9,8 +9,19 @@
     the sender known.  envelope_open checks, in order: the box opens, the
     layout is sound, the signature verifies under `from`, `to` is us, `from`
     is pinned (the caller's callback), `from` matches the link (when given),
-    the timestamp is inside the window, and the msg_id was not seen.  Only
-    then is the msg_id remembered: a failed check changes no state.  */
+    the timestamp is inside the window (at most past_ms old, at most ahead_ms
+    ahead of our clock) and above that sender's floor, and the msg_id was not
+    seen from that sender.  Only then is the msg_id remembered: a failed check
+    changes no state.
+
+    Replay state is kept per sender, so only a sender's own signed messages
+    move its own floor: one peer's timestamps never make another's stale.
+    It is bounded: at most `senders` senders and `ids` ids in all; past
+    either, the state of the sender accepted least recently is dropped whole.
+    Evicting a sender forgets which ids it sent: a message of that sender
+    that comes again later (a re-send whose receipt was lost, or its own
+    envelope repeated inside the window) opens once more.  On a link, `from`
+    must be the link's key, so only that sender can bring it again.  */
 #ifndef SC_ENVELOPE_H
 #define SC_ENVELOPE_H
 
@@ -22,7 +33,28 @@
 #define ENVELOPE_ID_SIZE 16
 #define ENVELOPE_MAX_BODY (64 * 1024)
 #define ENVELOPE_OVERHEAD (48 + 64 + 93)    //  seal + signature + inner header
-#define ENVELOPE_WINDOW_MS (10 * 60 * 1000) //  default accepted clock distance
+#define ENVELOPE_PAST_MS (10 * 60 * 1000)   //  how old a timestamp may be
+#define ENVELOPE_AHEAD_MS (2 * 60 * 1000)   //  how far ahead of our clock
+#define ENVELOPE_SENDERS 1024               //  senders with replay state
+#define ENVELOPE_SENDER_IDS 32768           //  ids per generation, per sender
+#define ENVELOPE_IDS (128 * 1024)           //  ids remembered, all senders
+
+typedef struct {
+    int64_t past_ms, ahead_ms;  //  accepted: now - past_ms <= ts <= now + ahead_ms
+    size_t senders;             //  senders kept; the least recent one goes past it
+    size_t sender_ids;          //  ids per generation of one sender: it remembers
+                                //  between this many and twice as many
+    size_t ids;                 //  ids kept over all senders
+} envelope_limits_t;
+
+#define ENVELOPE_LIMITS_DEFAULT { ENVELOPE_PAST_MS, ENVELOPE_AHEAD_MS, ENVELOPE_SENDERS, \
+                                  ENVELOPE_SENDER_IDS, ENVELOPE_IDS }
+
+typedef struct {
+    size_t senders;             //  with replay state now
+    size_t ids;                 //  remembered now
+    size_t evicted;             //  senders whose state was dropped, ever
+} envelope_stats_t;
 
 typedef struct {
     uint8_t from [IDENTITY_PK_SIZE];
@@ -49,9 +81,9 @@ int envelope_seal (const identity_t *self,
                    const uint8_t msg_id [ENVELOPE_ID_SIZE], uint8_t **out, size_t *out_len);
 
 //  Returns a new opener for self (borrowed, must outlive it), or NULL.
-//  window_ms bounds |now - ts|; capacity is how many ids the replay cache keeps.
-envelope_opener_t *envelope_opener_new (const identity_t *self, int64_t window_ms,
-                                        size_t capacity, envelope_pinned_fn *pinned, void *arg);
+//  limits (copied) may be NULL for ENVELOPE_LIMITS_DEFAULT.
+envelope_opener_t *envelope_opener_new (const identity_t *self, const envelope_limits_t *limits,
+                                        envelope_pinned_fn *pinned, void *arg);
 
 //  Destroys an opener; accepts NULL, nulls the pointer.
 void envelope_opener_destroy (envelope_opener_t **self_p);
@@ -61,6 +93,9 @@ void envelope_opener_destroy (envelope_opener_t **self_p);
 //  On SC_EREPLAY (every other check passed) msg->from and msg->msg_id are set.
 int envelope_open (envelope_opener_t *self, const uint8_t *sealed, size_t len,
                    const uint8_t *expect_from, int64_t now_ms, envelope_msg_t *msg);
+
+//  Returns how much replay state the opener holds.
+envelope_stats_t envelope_opener_stats (const envelope_opener_t *self);
 
 //  Frees what a successful envelope_open put in msg.
 void envelope_msg_clear (envelope_msg_t *msg);

@@ -1,3 +1,4 @@
+#define LOG_MODULE "identity"
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "identity.h"
+#include "log.h"
 
 #define BIND_CTX "securechat identity binding v1"
 #define HEADER_SIZE 134
@@ -15,6 +17,9 @@
 #define ENC_SIZE (HEADER_SIZE + SALT_SIZE + 8 + 8 + crypto_secretbox_NONCEBYTES \
                   + crypto_secretbox_MACBYTES + SECRET_SIZE)
 #define FLAG_ENCRYPTED 1
+//  Argon2id cost of a passphrase, for every save: 3 passes over 256 MiB
+#define IDENTITY_PWHASH_OPS crypto_pwhash_OPSLIMIT_MODERATE
+#define IDENTITY_PWHASH_MEM crypto_pwhash_MEMLIMIT_MODERATE
 
 struct _identity_t {
     uint8_t sign_pk [crypto_sign_PUBLICKEYBYTES];
@@ -142,8 +147,7 @@ identity_save (const identity_t *self, const char *path, const char *passphrase)
     else {
         uint8_t secrets [SECRET_SIZE];
         uint8_t key [crypto_secretbox_KEYBYTES];
-        uint64_t ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-        uint64_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+        uint64_t ops = IDENTITY_PWHASH_OPS, mem = IDENTITY_PWHASH_MEM;
         uint8_t *salt = p, *nonce = p + SALT_SIZE + 16;
         randombytes_buf (salt, SALT_SIZE);
         bytes_put_be (p + SALT_SIZE, ops, 8);
@@ -188,10 +192,12 @@ s_consistent (const identity_t *self)
     return 0;
 }
 
-int
-identity_load (const char *path, const char *passphrase, identity_t **out)
+//  identity_load, telling also what the passphrase cost (0 for a plain file).
+static int
+s_load (const char *path, const char *passphrase, identity_t **out, uint64_t *ops_p, uint64_t *mem_p)
 {
     *out = NULL;
+    *ops_p = *mem_p = 0;
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = fileio_read_all (path, 4096, &data, &len);
@@ -232,6 +238,8 @@ identity_load (const char *path, const char *passphrase, identity_t **out)
         if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_SENSITIVE
         ||  mem < crypto_pwhash_MEMLIMIT_MIN || mem > crypto_pwhash_MEMLIMIT_SENSITIVE)
             goto out;
+        *ops_p = ops;
+        *mem_p = mem;
         const uint8_t *nonce = p + SALT_SIZE + 16;
         uint8_t key [crypto_secretbox_KEYBYTES];
         uint8_t secrets [SECRET_SIZE];
@@ -264,13 +272,31 @@ out:
 }
 
 int
+identity_load (const char *path, const char *passphrase, identity_t **out)
+{
+    uint64_t ops, mem;
+    return s_load (path, passphrase, out, &ops, &mem);
+}
+
+int
 identity_open_home (const char *home, const char *passphrase, identity_t **out, bool *created)
 {
     char path [PATH_MAX];
     *created = false;
     if (snprintf (path, sizeof path, "%s/%s", home, IDENTITY_FILE) >= (int) sizeof path)
         return SC_EINVAL;
-    int rc = identity_load (path, passphrase, out);
+    uint64_t ops, mem;
+    int rc = s_load (path, passphrase, out, &ops, &mem);
+    if (rc == 0 && ops && (ops < IDENTITY_PWHASH_OPS || mem < IDENTITY_PWHASH_MEM)) {
+        //  Saved at a lighter cost (before it was raised): save again at
+        //  today's.  Should that fail, the identity still opened as it was.
+        int src = identity_save (*out, path, passphrase);
+        if (src != 0)
+            log_warn ("%s is encrypted at a lighter Argon2id cost than today's; "
+                      "saving it again failed: %s", path, sc_strerror (src));
+        else
+            log_info ("%s saved again at today's Argon2id cost", path);
+    }
     if (rc != SC_ENOENT)
         return rc;
     rc = fileio_mkdir_private (home);

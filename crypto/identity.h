@@ -5,7 +5,10 @@
     signature.  Secret keys live in sodium_malloc memory and are wiped when
     the identity is destroyed.  On disk the file is mode 0600, written by
     atomic rename; with a passphrase the secret keys are encrypted with a key
-    from crypto_pwhash (Argon2id) and crypto_secretbox.
+    from crypto_pwhash (Argon2id, MODERATE: 3 passes over 256 MiB) and
+    crypto_secretbox.  The file keeps the cost it was saved with, so files
+    saved at the lighter INTERACTIVE cost of earlier versions still open
+    (identity_open_home then saves them again at today's cost).
 
     File layout (all integers big-endian):
       0   4  magic "SCID"      4  1  version (1)     5  1  flags (1 = encrypted)
@@ -45,7 +48,9 @@ int identity_load (const char *path, const char *passphrase, identity_t **out);
 int identity_save (const identity_t *self, const char *path, const char *passphrase);
 
 //  Loads HOME/identity, or creates and saves a new one when there is none
-//  (making HOME mode 0700).  *created tells which.  Returns 0 or an error.
+//  (making HOME mode 0700).  *created tells which.  One encrypted at a
+//  lighter cost than today's is saved again at it.  Returns 0 or
+//  an error.
 int identity_open_home (const char *home, const char *passphrase,
                         identity_t **out, bool *created);
 

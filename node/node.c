@@ -1327,7 +1327,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
     uint8_t key [32];
     self->home = strdup (home);
     self->peers = peers_new ();
-    self->opener = envelope_opener_new (self->id, ENVELOPE_WINDOW_MS, 65536, s_pinned, self);
+    self->opener = envelope_opener_new (self->id, NULL, s_pinned, self);
     if (!self->home || !self->peers || !self->opener) {
         *err = SC_ENOMEM;
         goto fail;
@@ -1341,7 +1341,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
     snprintf (path, sizeof path, "%s/history", home);
     *err = identity_derive_key (self->id, "history_", key);
     if (*err == 0)
-        self->history = history_new (path, key);
+        self->history = history_new (path, key, NULL);
     sodium_memzero (key, sizeof key);
     if (!self->history) {
         *err = SC_ENOMEM;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "../../crypto/bytes.h"
 #include "../../crypto/err.h"
 #include "../../crypto/fileio.h"
 #include "../../crypto/identity.h"
@@ -70,12 +71,78 @@ s_passphrase (void)
     size_t len;
     CHECK_RC (fileio_read_all (path, 4096, &data, &len), 0);
     CHECK (memmem (data, len, identity_box_sk (a), 32) == NULL);
+    //  Argon2id at MODERATE, the cost written in the file (salt, ops, mem)
+    CHECK (len > 134 + 32 && bytes_get_be (data + 134 + 16, 8) == crypto_pwhash_OPSLIMIT_MODERATE
+           && bytes_get_be (data + 134 + 24, 8) == crypto_pwhash_MEMLIMIT_MODERATE);
     free (data);
     //  A wrong passphrase never replaces the identity
     bool created;
     identity_t *c = NULL;
     CHECK_RC (identity_open_home (home, "nope", &c, &created), SC_EPASSPHRASE);
     CHECK_RC (identity_load (path, "correct horse", &c), 0);
+    CHECK (memcmp (identity_sign_pk (a), identity_sign_pk (c), 32) == 0);
+    identity_destroy (&a);
+    identity_destroy (&b);
+    identity_destroy (&c);
+}
+
+//  Writes a as an encrypted identity file at the cost earlier versions used
+//  (Argon2id INTERACTIVE), by hand after the layout in identity.h.
+static int
+s_save_light (identity_t *a, const char *path, const char *pass)
+{
+    uint8_t *plain;
+    size_t plain_len;
+    int rc = identity_save (a, path, NULL);
+    if (rc == 0)
+        rc = fileio_read_all (path, 4096, &plain, &plain_len);
+    if (rc != 0)
+        return rc;
+    uint8_t file [134 + 16 + 8 + 8 + 24 + 16 + 96], key [32];
+    memcpy (file, plain, 134);
+    file [5] = 1;
+    uint8_t *salt = file + 134, *nonce = file + 134 + 32;
+    randombytes_buf (salt, 16);
+    bytes_put_be (file + 134 + 16, crypto_pwhash_OPSLIMIT_INTERACTIVE, 8);
+    bytes_put_be (file + 134 + 24, crypto_pwhash_MEMLIMIT_INTERACTIVE, 8);
+    randombytes_buf (nonce, 24);
+    rc = SC_ECRYPTO;
+    if (plain_len == 134 + 96
+    &&  crypto_pwhash (key, 32, pass, strlen (pass), salt, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                       crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) == 0
+    &&  crypto_secretbox_easy (nonce + 24, plain + 134, 96, nonce, key) == 0)
+        rc = fileio_write_atomic (path, file, sizeof file);
+    sodium_memzero (plain, plain_len);
+    sodium_memzero (key, sizeof key);
+    free (plain);
+    return rc;
+}
+
+//  Saved at the old, lighter cost: still opens, and opening it at home
+//  saves it again at today's cost (MODERATE).
+static void
+s_passphrase_old_cost (void)
+{
+    const char *home = unit_tmpdir ();
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/identity", home);
+    identity_t *a = identity_generate (), *b = NULL, *c = NULL;
+    CHECK (a);
+    CHECK_RC (s_save_light (a, path, "old horse"), 0);
+    CHECK_RC (identity_load (path, "old horse", &b), 0);
+    CHECK (memcmp (identity_sign_pk (a), identity_sign_pk (b), 32) == 0);
+    identity_destroy (&b);
+    bool created;
+    CHECK_RC (identity_open_home (home, "old horse", &b, &created), 0);
+    CHECK (!created && memcmp (identity_box_sk (a), identity_box_sk (b), 32) == 0);
+    uint8_t *data;
+    size_t len;
+    CHECK_RC (fileio_read_all (path, 4096, &data, &len), 0);
+    CHECK (len > 134 + 32 && data [5] == 1
+           && bytes_get_be (data + 134 + 16, 8) == crypto_pwhash_OPSLIMIT_MODERATE
+           && bytes_get_be (data + 134 + 24, 8) == crypto_pwhash_MEMLIMIT_MODERATE);
+    free (data);
+    CHECK_RC (identity_load (path, "old horse", &c), 0);
     CHECK (memcmp (identity_sign_pk (a), identity_sign_pk (c), 32) == 0);
     identity_destroy (&a);
     identity_destroy (&b);
@@ -147,6 +214,8 @@ identity_tests (void)
     unit_run ("identity: create, reload, sign", s_round_trip);
     unit_run ("identity: file 0600, home 0700", s_permissions);
     unit_run ("identity: passphrase and wrong passphrase", s_passphrase);
+    unit_run ("identity: a file saved at the old Argon2id cost opens, is saved at MODERATE",
+              s_passphrase_old_cost);
     unit_run ("identity: corrupt or truncated file", s_corrupt);
     unit_run ("identity: fingerprint and safety number", s_fingerprints);
 }

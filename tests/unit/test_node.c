@@ -168,7 +168,7 @@ s_history (void)
     uint8_t key [32], other [32];
     randombytes_buf (key, sizeof key);
     randombytes_buf (other, sizeof other);
-    history_t *h = history_new (path, key);
+    history_t *h = history_new (path, key, NULL);
     for (int i = 0; i < 5; i++) {
         json_t *e = json_pack ("{s:s, s:i}", "peer", i % 2? "p1": "p2", "n", i);
         CHECK_RC (history_append (h, e), 0);
@@ -188,13 +188,129 @@ s_history (void)
     all = history_read (h, NULL, 50);
     CHECK (json_array_size (all) == 5);
     json_decref (all);
-    history_t *h2 = history_new (path, other);
+    history_t *h2 = history_new (path, other, NULL);
     all = history_read (h2, NULL, 50);
     CHECK (json_array_size (all) == 0);
     json_decref (all);
     history_destroy (&h);
     history_destroy (&h2);
     CHECK (h == NULL);
+}
+
+static int
+s_append_n (history_t *h, const char *peer, int n, size_t text_len)
+{
+    char *text = malloc (text_len + 1);
+    if (!text)
+        return SC_ENOMEM;
+    memset (text, 'x', text_len);
+    text [text_len] = 0;
+    json_t *e = json_pack ("{s:s, s:i, s:s}", "peer", peer, "n", n, "text", text);
+    int rc = e? history_append (h, e): SC_ENOMEM;
+    json_decref (e);
+    free (text);
+    return rc;
+}
+
+static long
+s_n (json_t *entries, size_t i)
+{
+    return (long) json_integer_value (json_object_get (json_array_get (entries, i), "n"));
+}
+
+static uint64_t
+s_size (const char *path)
+{
+    struct stat st;
+    return stat (path, &st) == 0? (uint64_t) st.st_size: 0;
+}
+
+//  Once a history grew without bound (at 248 MiB /history held the loop
+//  4.2 s; past 256 MiB it showed nothing).  Now two files of at most
+//  file_max, and a read looks at no more than read_max bytes from the end.
+static void
+s_history_bounded (void)
+{
+    char path [PATH_MAX], path1 [PATH_MAX + 2];
+    snprintf (path, sizeof path, "%s/history", unit_tmpdir ());
+    snprintf (path1, sizeof path1, "%s.1", path);
+    uint8_t key [32];
+    randombytes_buf (key, sizeof key);
+    history_limits_t limits = { .file_max = 1024 * 1024, .read_max = 256 * 1024 };
+    history_t *h = history_new (path, key, &limits);
+    //  3.5 MiB of entries: "cc" only at first, "aa" every 7th, "bb" the rest
+    for (int i = 0; i < 10; i++)
+        CHECK_RC (s_append_n (h, "cc", i, 300), 0);
+    for (int i = 10; i < 10000; i++)
+        CHECK_RC (s_append_n (h, i % 7? "bb": "aa", i, 300), 0);
+    CHECK (s_size (path) <= limits.file_max && s_size (path1) <= limits.file_max);
+    CHECK (s_size (path) + s_size (path1) > limits.file_max);
+    json_t *all = history_read (h, NULL, 50);
+    CHECK (json_array_size (all) == 50 && s_n (all, 0) == 9950 && s_n (all, 49) == 9999);
+    CHECK (history_read_bytes (h) <= limits.read_max);
+    json_decref (all);
+    json_t *aa = history_read (h, "aa", 50);
+    CHECK (json_array_size (aa) == 50 && s_n (aa, 49) == 9996 && s_n (aa, 0) == 9996 - 49 * 7);
+    json_decref (aa);
+    //  Long gone, or beyond what a read looks at: nothing, and quickly
+    json_t *cc = history_read (h, "cc", 50);
+    CHECK (json_array_size (cc) == 0 && history_read_bytes (h) <= limits.read_max);
+    json_decref (cc);
+    //  Records of any size are found, across chunks
+    history_t *big = history_new (path, key, NULL);
+    for (int i = 0; i < 10; i++)
+        CHECK_RC (s_append_n (big, "dd", 20000 + i, 120 * 1024), 0);
+    for (int i = 0; i < 10; i++)
+        CHECK_RC (s_append_n (big, "bb", 30000 + i, 10), 0);
+    all = history_read (big, NULL, 20);
+    CHECK (json_array_size (all) == 20 && s_n (all, 0) == 20000 && s_n (all, 9) == 20009
+           && s_n (all, 10) == 30000 && s_n (all, 19) == 30009);
+    json_decref (all);
+    history_destroy (&big);
+    //  A torn tail, and more written after it: all but the torn one are read
+    FILE *f = fopen (path, "ab");
+    fwrite ("\x00\x00\x10\x00garbage", 1, 11, f);
+    fclose (f);
+    for (int i = 0; i < 5; i++)
+        CHECK_RC (s_append_n (h, "bb", 40000 + i, 10), 0);
+    all = history_read (h, NULL, 7);
+    CHECK (json_array_size (all) == 7 && s_n (all, 0) == 30008 && s_n (all, 1) == 30009
+           && s_n (all, 2) == 40000 && s_n (all, 6) == 40004);
+    json_decref (all);
+    history_destroy (&h);
+}
+
+//  A history written past the bound before it existed: read from its end
+//  all the same, and turned over at the first append.
+static void
+s_history_big_old (void)
+{
+    char path [PATH_MAX], path1 [PATH_MAX + 2];
+    snprintf (path, sizeof path, "%s/history", unit_tmpdir ());
+    snprintf (path1, sizeof path1, "%s.1", path);
+    uint8_t key [32];
+    randombytes_buf (key, sizeof key);
+    history_limits_t unbounded = { .file_max = SIZE_MAX, .read_max = SIZE_MAX };
+    history_limits_t limits = { .file_max = 1024 * 1024, .read_max = 256 * 1024 };
+    history_t *h = history_new (path, key, &unbounded);
+    for (int i = 0; i < 8000; i++)
+        CHECK_RC (s_append_n (h, "bb", i, 400), 0);
+    json_t *whole = history_read (h, NULL, 8000);
+    CHECK (json_array_size (whole) == 8000 && s_n (whole, 7999) == 7999);
+    json_decref (whole);
+    history_destroy (&h);
+    CHECK (s_size (path) > 3 * limits.file_max);
+    h = history_new (path, key, &limits);
+    json_t *all = history_read (h, NULL, 50);
+    CHECK (json_array_size (all) == 50 && s_n (all, 0) == 7950 && s_n (all, 49) == 7999);
+    CHECK (history_read_bytes (h) <= limits.read_max);
+    json_decref (all);
+    CHECK_RC (s_append_n (h, "bb", 8000, 400), 0);
+    CHECK (s_size (path) < 1024 && s_size (path1) > 3 * limits.file_max);
+    all = history_read (h, NULL, 50);
+    CHECK (json_array_size (all) == 50 && s_n (all, 0) == 7951 && s_n (all, 49) == 8000);
+    json_decref (all);
+    history_destroy (&h);
 }
 
 //  The number at the start of a queued text
@@ -376,5 +492,7 @@ node_tests (void)
     unit_run ("known: bounded, verified and messaged keys kept", s_known_bounded);
     unit_run ("peers outbox: bytes bound, order, window, rewind", s_outbox);
     unit_run ("history: encrypted, filtered, torn tail", s_history);
+    unit_run ("history: two files of bounded size, read from the end", s_history_bounded);
+    unit_run ("history: a big one from before is read from its end", s_history_big_old);
     unit_run ("utf8: invalid bytes and NUL replaced", s_utf8);
 }
