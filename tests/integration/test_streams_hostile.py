@@ -3,13 +3,13 @@ can link with a throwaway key and send WATCHes.  The slots they take are
 bounded per viewer and in all, apart from the node's own /watches; a
 stream never granted credit starts no job and ends within seconds; one
 paused for longer than --pause-max ends; an offset past any video is
-refused with a sentence."""
+refused with a sentence; the media jobs run with limits."""
 import os
 import subprocess
 import tempfile
 import threading
 
-from harness import BUILD, ROOT, Cluster, poll_until
+from harness import BUILD, ROOT, SAN, Cluster, poll_until
 
 EVIL = os.path.join(ROOT, BUILD, "sc-evil-owner")
 _TMP = tempfile.mkdtemp(prefix="sc-hostile-")
@@ -196,3 +196,43 @@ def test_an_offset_past_any_video_is_refused_with_a_sentence():
         finally:
             evil.close()
         assert a.ask("/whoami", "whoami")["name"] == "alice"
+
+
+def _status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+
+
+def _limits(pid):
+    """{name: soft limit} from /proc/PID/limits."""
+    out = {}
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f.read().splitlines()[1:]:
+            out[line[:26].strip()] = line[26:47].strip()
+    return out
+
+
+def test_media_jobs_run_with_limits_without_new_privileges():
+    seccomp = subprocess.run(["pkg-config", "--exists", "libseccomp"]).returncode == 0
+    with Cluster(discovery=False) as c:
+        a, b = _pair(c, "--player", "cat >/dev/null")
+        # a demux job for a paused viewer, and a mux job for alice's player
+        evil = Viewer(a, 1, 1, "long.mp4", 1)
+        try:
+            poll_until(lambda: evil.seen("header"), timeout=15, what="the paused stream's header")
+            req = a.ask("/watch bob long.mp4", "stream", state="requested")
+            a.wait("stream", timeout=20, stream_id=req["stream_id"], state="started")
+            jobs = _jobs(a)
+            assert len(jobs) == 2, jobs
+            for pid in jobs:
+                status, limits = _status(pid), _limits(pid)
+                assert status["NoNewPrivs"].strip() == "1", status["NoNewPrivs"]
+                assert limits["Max cpu time"] != "unlimited", limits
+                assert int(limits["Max open files"]) <= 64, limits
+                if not SAN:         # ASan needs both: they stay off in SAN=1 builds
+                    assert limits["Max address space"] != "unlimited", limits
+                    if seccomp:
+                        assert status["Seccomp"].strip() == "2", status["Seccomp"]
+            a.ask("/stop", "stream", state="ended")
+        finally:
+            evil.close()
