@@ -66,7 +66,7 @@ MEDIA_HELPER_OBJ := $(MEDIA:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/media/media.o $(B
                     $(BUILD)/obj/crypto/err.o $(BUILD)/obj/node/media_main.o
 $(MEDIA_BIN): $(MEDIA_HELPER_OBJ)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) $(shell pkg-config --libs $(MSGPACK) 2>/dev/null) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) $(shell pkg-config --libs $(MSGPACK) 2>/dev/null) $(shell pkg-config --libs libseccomp 2>/dev/null) -o $@
 
 $(UNIT_BIN): $(LIB_OBJ) $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 	$(if $(Q),@echo "  LD      $@")

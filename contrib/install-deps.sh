@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential make pkg-config
 libsodium-dev libzmq3-dev libmsgpack-dev
-libavformat-dev libavcodec-dev libavutil-dev
+libavformat-dev libavcodec-dev libavutil-dev libseccomp-dev
 libjansson-dev libreadline-dev
 clang libclang-rt-14-dev
 ffmpeg tcpdump iproute2 procps tmux python3 python3-zmq"

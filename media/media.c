@@ -205,6 +205,17 @@ media_header_check (const media_header_t *h, char *err, size_t err_size)
 }
 
 int
+media_offset_check (uint64_t offset_ms, char *err, size_t err_size)
+{
+    if (offset_ms <= (uint64_t) MEDIA_OFFSET_MAX_MS)
+        return 0;
+    snprintf (err, err_size, "the offset %llu.%03llu s is past any video we stream (at most %lld s)",
+              (unsigned long long) (offset_ms / 1000), (unsigned long long) (offset_ms % 1000),
+              MEDIA_OFFSET_MAX_MS / 1000);
+    return -1;
+}
+
+int
 media_packet_check (const media_header_t *h, const media_packet_t *p, char *err, size_t err_size)
 {
     if (p->stream < 0 || p->stream >= h->nstreams) {

@@ -35,6 +35,7 @@
 #define MEDIA_DELAY_MAX 16              //  video_delay: frames of reordering
 #define MEDIA_CHAPTERS_MAX 64
 #define MEDIA_TITLE_MAX 64              //  a chapter's title, with its NUL (longer is cut)
+#define MEDIA_OFFSET_MAX_MS 10000000000LL       //  where a stream may start: 1e7 s, as /watch takes
 
 typedef enum {
     MEDIA_VIDEO = 0,
@@ -91,6 +92,10 @@ const char *media_kind_name (int kind);
 //  Checks a header against the allowlist and the bounds above.  Returns 0,
 //  or -1 with a sentence in err.
 int media_header_check (const media_header_t *header, char *err, size_t err_size);
+
+//  Checks where a stream is asked to start (a WATCH's offset, any 64-bit
+//  number): returns 0, or -1 with a sentence in err past MEDIA_OFFSET_MAX_MS.
+int media_offset_check (uint64_t offset_ms, char *err, size_t err_size);
 
 //  Checks one packet record (a whole packet or a part) against its header.
 //  Returns 0 or -1 with err.

@@ -191,7 +191,10 @@ media_sink_open (const media_header_t *h, const char *format, int fd,
         goto out;
     }
     self->fmt->pb = self->io;
-    self->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+    //  Bit-exact: the Matroska muxer then numbers its tracks instead of
+    //  drawing random ids, for which FFmpeg opens /dev/urandom, which a
+    //  confined job cannot, and then times the clock for 300 ms
+    self->fmt->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
     //  MPEG-TS holds no text subtitles and no chapters: they are left out
     bool text = strcmp (format, "mpegts") != 0;
     for (int i = 0; i < h->nstreams; i++) {

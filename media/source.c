@@ -13,6 +13,7 @@
 #define IO_BUFFER (64 * 1024)
 #define AHEAD_MAX 4096                  //  packets read ahead to measure reordering
 #define AHEAD_BYTES (64 * 1024 * 1024)
+#define S_START_MAX (100LL * 365 * 86400 * AV_TIME_BASE)      //  a file's start time, a century
 
 struct _media_source_t {
     int fd;                         //  first: fdio_seek reads it
@@ -84,6 +85,13 @@ int
 media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, size_t err_size)
 {
     *out = NULL;
+    //  Bounded before any arithmetic on it (a WATCH says any 64-bit number)
+    if (offset_ms < 0) {
+        snprintf (err, err_size, "a negative offset");
+        return -1;
+    }
+    if (media_offset_check ((uint64_t) offset_ms, err, err_size) != 0)
+        return -1;
     av_log_set_level (AV_LOG_QUIET);
     media_source_t *self = calloc (1, sizeof *self);
     uint8_t *buffer = av_malloc (IO_BUFFER);
@@ -173,8 +181,10 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
         //  earlier, else the seek can land past the keyframe it wants.
         //  (Whether there are B-frames is known once frames are decoded.)
         int64_t ts = offset_ms * (AV_TIME_BASE / 1000);
-        if (self->fmt->start_time != AV_NOPTS_VALUE)
-            ts += self->fmt->start_time;
+        //  (A start time past a century either way is nonsense, not added)
+        int64_t start = self->fmt->start_time;
+        if (start != AV_NOPTS_VALUE && start > -S_START_MAX && start < S_START_MAX)
+            ts += start;
         if (seek_by_dts) {
             for (unsigned i = 0; i < self->fmt->nb_streams; i++)
                 if (self->fmt->streams [i]->codecpar->video_delay > 0) {

@@ -10,10 +10,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+//  ASan reserves terabytes of address space and makes system calls of its
+//  own: under it the address-space limit and the filter stay off
+#if defined (__SANITIZE_ADDRESS__)
+#   define S_ASAN 1
+#elif defined (__has_feature)
+#   if __has_feature (address_sanitizer)
+#       define S_ASAN 1
+#   endif
+#endif
+//  The filter when libseccomp is installed (Debian's libseccomp-dev; the
+//  Makefile links it when pkg-config finds it)
+#if !defined (S_ASAN) && defined (__has_include)
+#   if __has_include (<seccomp.h>)
+#       include <seccomp.h>
+#       define S_SECCOMP 1
+#   endif
+#endif
 #include "../crypto/bytes.h"
 #include "../media/probe.h"
 #include "../media/sink.h"
@@ -273,6 +293,88 @@ out:
 }
 
 //  ---------------------------------------------------------------------
+//  A job's confinement (mediajob.h)
+
+#ifdef S_SECCOMP
+//  Reading and writing the descriptors the job has, memory that is never
+//  executable, the clock, randomness, its own end; everything else fails.
+static int
+s_filter (void)
+{
+    static const int calls [] = {
+        SCMP_SYS (read), SCMP_SYS (write), SCMP_SYS (readv), SCMP_SYS (writev),
+        SCMP_SYS (pread64), SCMP_SYS (lseek), SCMP_SYS (fstat), SCMP_SYS (newfstatat),
+        SCMP_SYS (fcntl), SCMP_SYS (close), SCMP_SYS (shutdown),
+        SCMP_SYS (brk), SCMP_SYS (munmap), SCMP_SYS (mremap), SCMP_SYS (madvise),
+        SCMP_SYS (nanosleep), SCMP_SYS (clock_nanosleep), SCMP_SYS (clock_gettime),
+        SCMP_SYS (gettimeofday), SCMP_SYS (getrandom), SCMP_SYS (futex), SCMP_SYS (sched_yield),
+        SCMP_SYS (rt_sigreturn), SCMP_SYS (rt_sigprocmask), SCMP_SYS (restart_syscall),
+        SCMP_SYS (getpid), SCMP_SYS (gettid), SCMP_SYS (exit), SCMP_SYS (exit_group),
+    };
+    scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ERRNO (EPERM));
+    int rc = ctx? 0: -1;
+    for (size_t i = 0; rc == 0 && i < sizeof calls / sizeof calls [0]; i++)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, calls [i], 0);
+    if (rc == 0)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (mmap), 1,
+                               SCMP_A2 (SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    if (rc == 0)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (mprotect), 1,
+                               SCMP_A2 (SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    //  abort () signals itself
+    if (rc == 0)
+        rc = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (tgkill), 1,
+                               SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) getpid ()));
+    if (rc == 0)
+        rc = seccomp_load (ctx);
+    seccomp_release (ctx);
+    return rc == 0? 0: -1;
+}
+#endif
+
+//  Confines the job in this child before it reads a byte.  Returns 0, or
+//  -1 with a sentence in err.
+static int
+s_confine (char *err, size_t err_size)
+{
+    //  What the helper maps already (FFmpeg and its libraries), read while
+    //  files can still be opened
+    unsigned long long pages = 0;
+    FILE *statm = fopen ("/proc/self/statm", "r");
+    if (statm) {
+        if (fscanf (statm, "%llu", &pages) != 1)
+            pages = 0;
+        fclose (statm);
+    }
+    struct rlimit cpu = { MEDIAJOB_CPU_S, MEDIAJOB_CPU_S + 5 }, files;
+    if (getrlimit (RLIMIT_NOFILE, &files) == 0 && files.rlim_max > MEDIAJOB_FILES)
+        files.rlim_cur = files.rlim_max = MEDIAJOB_FILES;
+    if (setrlimit (RLIMIT_CPU, &cpu) != 0 || setrlimit (RLIMIT_NOFILE, &files) != 0) {
+        snprintf (err, err_size, "the media helper cannot limit its job: %s", strerror (errno));
+        return -1;
+    }
+#ifndef S_ASAN
+    rlim_t bytes = (rlim_t) (pages * (unsigned long long) sysconf (_SC_PAGESIZE) + MEDIAJOB_AS_MORE);
+    struct rlimit space = { bytes, bytes };
+    if (setrlimit (RLIMIT_AS, &space) != 0) {
+        snprintf (err, err_size, "the media helper cannot limit its job: %s", strerror (errno));
+        return -1;
+    }
+#endif
+    if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        snprintf (err, err_size, "the media helper cannot confine its job: %s", strerror (errno));
+        return -1;
+    }
+#ifdef S_SECCOMP
+    if (s_filter () != 0) {
+        snprintf (err, err_size, "the media helper cannot load its seccomp filter");
+        return -1;
+    }
+#endif
+    return 0;
+}
+
+//  ---------------------------------------------------------------------
 //  serve: one child per job
 
 static int
@@ -312,11 +414,16 @@ s_serve (int control)
         pid_t pid = fork ();
         if (pid == 0) {
             close (control);
-            long long offset;
-            int paced;
+            char err [256], *end = NULL;
+            int paced = 0;
             char format [16];
             int rc = 2;
-            if (sscanf (line, "demux %lld %d", &offset, &paced) == 2 && offset >= 0)
+            errno = 0;
+            long long offset = strncmp (line, "demux ", 6) == 0? strtoll (line + 6, &end, 10): -1;
+            bool demux = end && errno == 0 && offset >= 0 && sscanf (end, " %d", &paced) == 1;
+            if (s_confine (err, sizeof err) != 0)
+                s_send_text (fds [0], 'E', err);
+            else if (demux)
                 rc = s_demux (fds [0], fds [1], offset, paced != 0);
             else if (sscanf (line, "mux %15s", format) == 1
                  &&  (strcmp (format, "matroska") == 0 || strcmp (format, "mpegts") == 0))

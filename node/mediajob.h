@@ -25,7 +25,16 @@
                             packet is written, 'D' done, 'E' a sentence
 
     A child exits when its data socket closes; the helper exits when the
-    node's end of the control socket closes.  */
+    node's end of the control socket closes.
+
+    A child parses what others made (the owner's file, a peer's packets),
+    so before it reads a byte it is confined: no new privileges, limits on
+    address space, CPU time and open files, and (when built with
+    libseccomp) a seccomp filter that leaves it reading and writing the
+    descriptors it has, memory (never executable) and the clock; any other
+    system call fails with EPERM.  A child that cannot be confined runs no
+    job.  In ASan builds the address-space limit and the filter stay off
+    (ASan reserves terabytes and makes calls of its own).  */
 #ifndef SC_MEDIAJOB_H
 #define SC_MEDIAJOB_H
 
@@ -33,5 +42,8 @@
 #define MEDIAJOB_MAX (1024 * 1024)              //  largest message, kind included
 #define MEDIAJOB_PACE_LEAD_MS 1000              //  a paced stream runs this far ahead
 #define MEDIAJOB_PACE_SLICE_MS 100              //  and wakes up this often, not per packet
+#define MEDIAJOB_AS_MORE (768ULL * 1024 * 1024)  //  address space a job may add to the helper's
+#define MEDIAJOB_CPU_S 1800                     //  CPU seconds a job may use (a film needs far less)
+#define MEDIAJOB_FILES 16                       //  open files a job may have (it opens none)
 
 #endif

@@ -1422,7 +1422,9 @@ node_new (const opts_t *opts, const char *home, const char *name,
     self->files = files_new (&fo, &fh, err);
     if (!self->files)
         goto fail;
-    streams_opts_t so = { .helper = fo.helper, .player = opts->player, .stall_ms = fo.stall_ms };
+    streams_opts_t so = { .helper = fo.helper, .player = opts->player, .stall_ms = fo.stall_ms,
+                          .served_max = opts->serve_max,
+                          .pause_max_ms = (int64_t) opts->pause_max_s * 1000 };
     streams_host_t sh = { .send = s_files_send, .event = s_files_event,
                           .peer_name = s_streams_peer_name, .find_share = s_streams_find_share,
                           .arg = self };

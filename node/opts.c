@@ -44,6 +44,10 @@ opts_usage (const char *argv0)
 "                         link is paused, a stream ended (default 60)\n"
 "  --player CMD           shell command that plays a video fed on its stdin, for\n"
 "                         /watch (default: ffplay, else mpv, when installed)\n"
+"  --serve-max N          videos streamed to peers at once (default 16, at most 64;\n"
+"                         2 to one peer; your own /watches do not count)\n"
+"  --pause-max SECS       a video streamed to a peer whose player stays paused\n"
+"                         this long ends (default 600)\n"
 "  --passphrase-file FILE encrypt the identity with the passphrase in FILE\n"
 "                         (asked on the terminal when the identity is encrypted)\n"
 "  --json                 read commands from stdin, write one JSON event per line\n"
@@ -61,7 +65,7 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
 {
     enum { O_NAME = 256, O_HOME, O_PORT, O_BIND, O_PEER, O_PASS, O_JSON, O_WHOAMI,
            O_NODISC, O_BPORT, O_BADDR, O_BIFACE, O_DOWNLOADS, O_ACCEPT, O_ACCEPT_MAX, O_RATE, O_PLAYER,
-           O_STALL };
+           O_STALL, O_SERVE_MAX, O_PAUSE_MAX };
     static const struct option longopts [] = {
         { "name", required_argument, NULL, O_NAME },
         { "home", required_argument, NULL, O_HOME },
@@ -77,6 +81,8 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
         { "max-rate", required_argument, NULL, O_RATE },
         { "stall-timeout", required_argument, NULL, O_STALL },
         { "player", required_argument, NULL, O_PLAYER },
+        { "serve-max", required_argument, NULL, O_SERVE_MAX },
+        { "pause-max", required_argument, NULL, O_PAUSE_MAX },
         { "beacon-port", required_argument, NULL, O_BPORT },
         { "beacon-addr", required_argument, NULL, O_BADDR },
         { "beacon-iface", required_argument, NULL, O_BIFACE },
@@ -91,6 +97,8 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
     o->accept_max = 2ULL << 30;
     o->accept_policy = 1;       //  verified: a link alone costs an attacker one key pair
     o->stall_s = 60;
+    o->serve_max = 16;          //  STREAMS_SERVED_MAX
+    o->pause_max_s = 600;       //  STREAMS_PAUSE_MAX_MS
     opterr = 0;
     optind = 1;
     int c;
@@ -145,6 +153,21 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
                     return SC_EINVAL;
                 }
                 o->stall_s = (int) secs;
+                break;
+            }
+            case O_SERVE_MAX:
+            case O_PAUSE_MAX: {
+                long v = strtol (optarg, &end, 10);
+                long max = c == O_SERVE_MAX? 64: 86400;
+                if (*optarg == 0 || *end || v < 1 || v > max) {
+                    snprintf (err, err_size, "%s needs a number from 1 to %ld, not '%s'",
+                              c == O_SERVE_MAX? "--serve-max": "--pause-max seconds", max, optarg);
+                    return SC_EINVAL;
+                }
+                if (c == O_SERVE_MAX)
+                    o->serve_max = (int) v;
+                else
+                    o->pause_max_s = (int) v;
                 break;
             }
             case O_PORT:

@@ -27,6 +27,8 @@ typedef struct {
     unsigned long long max_rate;
     int stall_s;                //  no progress this long on a live link: paused / ended
     const char *player;         //  NULL: ffplay or mpv when installed
+    int serve_max;              //  videos streamed to peers at once
+    int pause_max_s;            //  a served stream paused this long ends
     const char *passphrase_file;
     bool json;
     bool whoami;

@@ -48,6 +48,11 @@ typedef struct {
     bool to_player;
     pid_t player;
     int fd;                     //  data socket to the media job, -1 once closed
+    int file;                   //  owner: the shared file until the job starts with the
+                                //  first credit, then -1 (the job has it)
+    bool paced;                 //  owner: for a player
+    int64_t paused;             //  owner: since when it has sent all it was granted and
+                                //  no new grant came (0: it has credit, or got some since)
     uint8_t *in;                //  messages from the job
     size_t in_len, in_cap;      //  a demux job's batches, or a mux job's short notes
     uint8_t *outq;              //  viewer: messages to the job
@@ -89,6 +94,8 @@ struct _streams_t {
     int npolled;
     ctlq_t *ctlq;               //  ends and refusals that met a full link
     int64_t stall_ms;
+    int served_max;
+    int64_t pause_max_ms;
     streams_stats_t stats;
 };
 
@@ -277,6 +284,18 @@ s_find (streams_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZ
     return NULL;
 }
 
+//  How many streams of a role there are, with peer (NULL: with anyone).
+static int
+s_count (streams_t *self, const uint8_t *peer, bool owner)
+{
+    int n = 0;
+    for (int i = 0; i < STREAMS_MAX; i++) {
+        const s_stream_t *s = &self->streams [i];
+        n += s->used && s->owner == owner && (!peer || memcmp (s->peer, peer, 32) == 0);
+    }
+    return n;
+}
+
 static s_stream_t *
 s_new (streams_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE], bool owner,
        const char *name)
@@ -293,6 +312,7 @@ s_new (streams_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE
         memcpy (s->peer, peer, 32);
         snprintf (s->name, sizeof s->name, "%s", name);
         s->fd = -1;
+        s->file = -1;
         s->latency = -1;
         s->started = s_now ();
         s->in_cap = owner? MEDIAJOB_HEADER + MEDIAJOB_MAX: VIEWER_IN;
@@ -311,7 +331,9 @@ s_free (s_stream_t *s)
 {
     if (s->fd >= 0)
         close (s->fd);
-    s->fd = -1;
+    if (s->file >= 0)
+        close (s->file);
+    s->fd = s->file = -1;
     free (s->in);
     free (s->outq);
     s->in = s->outq = NULL;
@@ -449,6 +471,11 @@ streams_watch (streams_t *self, const uint8_t peer [32], const char *name, int64
         s_error (self, "too_big", "a shared name is at most %d bytes", XFER_NAME_MAX);
         return;
     }
+    char why [200];
+    if (offset_ms < 0 || media_offset_check ((uint64_t) offset_ms, why, sizeof why) != 0) {
+        s_error (self, "too_big", "%s", offset_ms < 0? "a negative offset": why);
+        return;
+    }
     int fd = -1;
     if (out) {
         //  A new file: nothing the user has is overwritten
@@ -461,9 +488,11 @@ streams_watch (streams_t *self, const uint8_t peer [32], const char *name, int64
     }
     uint8_t sid [WIRE_ID_SIZE];
     randombytes_buf (sid, sizeof sid);
-    s_stream_t *s = s_new (self, peer, sid, false, name);
+    //  Our own watches have slots of their own: viewers never take them
+    s_stream_t *s = s_count (self, NULL, false) < STREAMS_WATCHED_MAX?
+                    s_new (self, peer, sid, false, name): NULL;
     if (!s) {
-        s_error (self, "busy", "at most %d streams at once: /stop one first", STREAMS_MAX);
+        s_error (self, "busy", "at most %d /watches at once: /stop one first", STREAMS_WATCHED_MAX);
         goto fail;
     }
     s->offset_ms = offset_ms;
@@ -683,7 +712,8 @@ s_viewer_message (streams_t *self, s_stream_t *s, char kind, const uint8_t *body
 
 //  Takes a viewer's grant: the highest counts, none reaches past
 //  CREDIT_MAX batches ahead of what was sent, whatever a viewer claims.
-//  Any grant, even one repeated, says the viewer is there.
+//  Any grant, even one repeated, says the viewer is there; only a higher
+//  one ends a pause.
 static void
 s_take_grant (streams_t *self, s_stream_t *s, uint64_t grant)
 {
@@ -693,38 +723,57 @@ s_take_grant (streams_t *self, s_stream_t *s, uint64_t grant)
         self->stats.credit_clamped++;
         grant = cap;
     }
-    if (grant > s->limit)
+    if (grant > s->limit) {
         s->limit = grant;
+        s->paused = 0;
+    }
     else if (grant < s->limit)
         self->stats.credit_stale++;
+}
+
+//  Starts the demux job, with the first credit.  Returns 0 or an error (the
+//  stream is then the caller's to end).
+static int
+s_owner_start (streams_t *self, s_stream_t *s)
+{
+    char line [64];
+    snprintf (line, sizeof line, "demux %lld %d", (long long) s->offset_ms, s->paced? 1: 0);
+    int rc = s_job (self, line, s->file, &s->fd);
+    s->file = -1;               //  transferred
+    if (rc == 0)
+        s_emit (self, s_json (self, s, "started"));
+    return rc;
 }
 
 static void
 s_owner_watch (streams_t *self, const uint8_t peer [32], const wire_frame_t *f)
 {
     char name [XFER_NAME_MAX + 1];
-    wire_frame_t no = { .type = WIRE_SEND };
-    memcpy (no.id, f->id, WIRE_ID_SIZE);
-    const char *why = NULL;
-    int mine = 0;
-    for (int i = 0; i < STREAMS_MAX; i++)
-        mine += self->streams [i].used && self->streams [i].owner
-             && memcmp (self->streams [i].peer, peer, 32) == 0;
+    char text [400] = "";
     if (f->text_len > XFER_NAME_MAX || memchr (f->text, 0, f->text_len))
-        why = "no video has that name";
+        snprintf (text, sizeof text, "no video has that name");
     else if (s_find (self, peer, f->id, true))
         return;                 //  the same WATCH again
-    else if (mine >= STREAMS_PER_PEER)
-        why = "too many streams to you at once";
-    if (why) {
-        no.text = why;
-        no.text_len = strlen (why);
+    else if (s_count (self, peer, true) >= STREAMS_SERVED_PER_PEER)
+        snprintf (text, sizeof text, "too many streams to you at once (at most %d)",
+                  STREAMS_SERVED_PER_PEER);
+    else if (s_count (self, NULL, true) >= self->served_max)
+        snprintf (text, sizeof text, "too many streams at once (at most %d); try later",
+                  self->served_max);
+    else
+        media_offset_check (f->index, text, sizeof text);
+    if (text [0]) {
+        //  Refused before anything is opened: said to the viewer only (a
+        //  throwaway key may send thousands)
+        wire_frame_t no = { .type = WIRE_SEND, .text = text, .text_len = strlen (text) };
+        memcpy (no.id, f->id, WIRE_ID_SIZE);
         ctlq_send (self->ctlq, peer, &no, s_now ());
+        log_debug ("a WATCH from %s refused: %s", s_peer (self, peer), text);
         return;
     }
     memcpy (name, f->text, f->text_len);
     name [f->text_len] = 0;
-    char path [PATH_MAX], text [400];
+    char path [PATH_MAX];
     bool video = false;
     int fd = -1;
     if (self->host.find_share (self->host.arg, name, path, sizeof path, &video) != 0)
@@ -734,33 +783,34 @@ s_owner_watch (streams_t *self, const uint8_t peer [32], const wire_frame_t *f)
                   "(use /get to fetch it)", name);
     else if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
         snprintf (text, sizeof text, "'%s' cannot be read now", name);
-    else
-        text [0] = 0;
     s_stream_t *s = text [0]? NULL: s_new (self, peer, f->id, true, name);
     if (!text [0] && !s)
-        snprintf (text, sizeof text, "too many streams at once; try later");
-    char line [64];
-    snprintf (line, sizeof line, "demux %llu %d", (unsigned long long) f->index, f->ok? 1: 0);
-    if (s && s_job (self, line, fd, &s->fd) != 0) {
-        snprintf (text, sizeof text, "the owner's media helper is missing");
-        s_free (s);
-        s = NULL;
+        snprintf (text, sizeof text, "the owner is out of memory; try later");
+    if (s) {
+        s->file = fd;
+        fd = -1;                //  transferred
+        s->paced = f->ok;
+        s->offset_ms = (int64_t) f->index;
+        s_take_grant (self, s, f->credit);
+        //  No job until the viewer grants credit: a WATCH that grants none
+        //  costs a descriptor for STREAMS_START_MS, no process
+        if (s->limit == 0)
+            s_emit (self, s_json (self, s, "requested"));
+        else if (s_owner_start (self, s) != 0) {
+            snprintf (text, sizeof text, "the owner's media helper is missing");
+            s_free (s);
+            s = NULL;
+        }
     }
-    else if (!s && fd >= 0)
+    if (fd >= 0)
         close (fd);
     if (!s) {
         //  Said to the viewer, and shown here, so the owner knows who asked
-        wire_frame_t reply = no;
-        reply.text = text;
-        reply.text_len = strlen (text);
+        wire_frame_t reply = { .type = WIRE_SEND, .text = text, .text_len = strlen (text) };
+        memcpy (reply.id, f->id, WIRE_ID_SIZE);
         ctlq_send (self->ctlq, peer, &reply, s_now ());
         log_info ("%s asked for '%s': %s", s_peer (self, peer), name, text);
-        return;
     }
-    s->offset_ms = (int64_t) (f->index > INT64_MAX / 2? 0: f->index);
-    s->limit = 0;
-    s_take_grant (self, s, f->credit);
-    s_emit (self, s_json (self, s, "started"));
 }
 
 //  Forwards the job's complete messages while credit lasts.
@@ -831,7 +881,10 @@ streams_on_frame (streams_t *self, const uint8_t peer [32], const wire_frame_t *
     }
     if (f->type == WIRE_SCREDIT) {
         s_take_grant (self, s, f->credit);
-        s_owner_forward (self, s);
+        if (s->file >= 0 && s->limit > 0 && s_owner_start (self, s) != 0)
+            s_end (self, s, false, "the owner's media helper is missing", true);
+        else
+            s_owner_forward (self, s);
     }
     else {
         //  The viewer stopped (or failed): the job ends when its socket closes
@@ -1001,8 +1054,8 @@ streams_list (streams_t *self)
     for (int i = 0; i < STREAMS_MAX; i++) {
         s_stream_t *s = &self->streams [i];
         if (s->used) {
-            json_t *e = s_json (self, s, s->ending? "ending": s->latency >= 0 || s->owner? "running"
-                                                                                       : "requested");
+            bool running = s->owner? s->file < 0: s->latency >= 0;
+            json_t *e = s_json (self, s, s->ending? "ending": running? "running": "requested");
             json_object_del (e, "event");
             json_array_append_new (list, e);
         }
@@ -1020,6 +1073,32 @@ s_watch (streams_t *self, s_stream_t *s, int64_t now)
 {
     if (s->ending || (!s->owner && !s->header))
         return false;
+    char why [300];
+    //  A served stream never granted any credit (so no job runs) ends soon;
+    //  one that sent all it was granted and got no more (a player paused,
+    //  its viewer repeating the grant) may wait much longer
+    if (s->owner && s->file >= 0) {
+        if (now - s->started < STREAMS_START_MS)
+            return false;
+        snprintf (why, sizeof why, "no credit came within %d s of the WATCH",
+                  STREAMS_START_MS / 1000);
+        s_tell_end (self, s, false, why);
+        snprintf (why, sizeof why, "%s asked for '%s' but granted no credit within %d s",
+                  s_peer (self, s->peer), s->name, STREAMS_START_MS / 1000);
+        s_end (self, s, false, why, false);
+        return true;
+    }
+    if (s->owner && s->seq >= s->limit && !s->paused)
+        s->paused = now;
+    if (s->owner && s->paused && now - s->paused >= self->pause_max_ms) {
+        snprintf (why, sizeof why, "the stream was paused for longer than %lld s (--pause-max)",
+                  (long long) (self->pause_max_ms / 1000));
+        s_tell_end (self, s, false, why);
+        snprintf (why, sizeof why, "%s paused '%s' for longer than %lld s (--pause-max)",
+                  s_peer (self, s->peer), s->name, (long long) (self->pause_max_ms / 1000));
+        s_end (self, s, false, why, false);
+        return true;
+    }
     int64_t idle = now - s->last_heard;
     if (!s->owner && (s->grant_due || (idle >= REGRANT_MS && now - s->last_grant >= REGRANT_MS))) {
         self->stats.grants_repeated += !s->grant_due;
@@ -1044,7 +1123,6 @@ s_watch (streams_t *self, s_stream_t *s, int64_t now)
     if (!stuck || idle < self->stall_ms)
         return false;
     self->stats.stalls++;
-    char why [300];
     snprintf (why, sizeof why, "nothing came from %s for %lld s although the link is up",
               s_peer (self, s->peer), (long long) (idle / 1000));
     if (s->owner)
@@ -1100,6 +1178,9 @@ streams_new (const streams_opts_t *opts, const streams_host_t *host)
     self->host = *host;
     self->ctl = -1;
     self->stall_ms = opts->stall_ms > 0? opts->stall_ms: STALL_MS_DEFAULT;
+    self->served_max = opts->served_max > 0 && opts->served_max <= STREAMS_SERVED_LIMIT?
+                       opts->served_max: STREAMS_SERVED_MAX;
+    self->pause_max_ms = opts->pause_max_ms > 0? opts->pause_max_ms: STREAMS_PAUSE_MAX_MS;
     self->ctlq = ctlq_new (host->send, host->arg);
     if (!self->ctlq) {
         free (self);

@@ -11,8 +11,16 @@
 
     Owner: a WATCH names a share (never a path).  A share that is missing or
     not a video is refused with a sentence.  Otherwise the node opens the
-    file, gives it to a demux job and forwards what the job writes, one
-    frame per batch, while the viewer's credit lasts.
+    file, gives it to a demux job once the viewer grants its first credit,
+    and forwards what the job writes, one frame per batch, while the
+    viewer's credit lasts.
+
+    Anyone who can reach the port can link with a throwaway key and send
+    WATCHes, so what they hold is bounded: streams served to one viewer and
+    to all, apart from our own /watches (which hostile viewers never
+    crowd out); a WATCH that grants no credit ends in seconds without a
+    job; a stream whose viewer paused (it repeats its grant, but grants no
+    more) ends after the pause limit; an offset past any video is refused.
 
     Either side ending (SEND, the peer leaving, /stop, an error) ends the
     stream on both with an event that says why; what a viewer received is
@@ -27,8 +35,13 @@
 #include <zmq.h>
 #include "wire.h"
 
-#define STREAMS_MAX 32              //  at once, both roles
-#define STREAMS_PER_PEER 8          //  served to one viewer at once
+#define STREAMS_SERVED_MAX 16       //  served at once, to everyone (--serve-max)
+#define STREAMS_SERVED_LIMIT 64     //  the most --serve-max may say
+#define STREAMS_SERVED_PER_PEER 2   //  served to one viewer at once
+#define STREAMS_WATCHED_MAX 16      //  our own /watches at once
+#define STREAMS_MAX (STREAMS_SERVED_LIMIT + STREAMS_WATCHED_MAX)   //  the table, both roles
+#define STREAMS_START_MS 5000       //  a served stream granted no credit this long ends
+#define STREAMS_PAUSE_MAX_MS 600000 //  one granted nothing new this long ends (--pause-max)
 #define STREAMS_WINDOW 32           //  batches in flight (about 2 MiB)
 
 typedef struct {
@@ -47,6 +60,8 @@ typedef struct {
     const char *helper;         //  path of securechat-media
     const char *player;         //  --player CMD; NULL: ffplay or mpv when installed
     int64_t stall_ms;           //  no progress this long on a live link ends a stream (0: 60 s)
+    int served_max;             //  streams served at once (0: STREAMS_SERVED_MAX)
+    int64_t pause_max_ms;       //  a served stream paused this long ends (0: STREAMS_PAUSE_MAX_MS)
 } streams_opts_t;
 
 //  What flow control saw (for /stats).

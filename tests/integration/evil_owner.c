@@ -9,12 +9,29 @@
     lacks), order (batches out of order), backwards (decode timestamps that go
     back, which the viewer's muxer refuses).  With BEACON_PORT it also sends a
     plain beacon (never a start one) to 127.255.255.255 once a second, and
-    still never connects to anyone: a peer that hears it must connect.  */
+    still never connects to anyone: a peer that hears it must connect.
+
+    And the other way round, a hostile viewer:
+      sc-evil-owner viewer PORT KEYS WATCHES NAME CREDIT [OFFSET_MS]
+    asks the node on 127.0.0.1:PORT for its record, then, with each of KEYS
+    throwaway identities, links to it (CURVE, HELLO) and sends WATCHES
+    WATCHes of the shared video NAME from OFFSET_MS (a number up to 2^64-1),
+    each granting CREDIT batches.  With CREDIT > 0 it repeats that grant
+    every second, as a viewer whose player is paused does; it never grants
+    more.  It prints one line per event, until killed:
+      "linked K"                key K (0-based) got the node's HELLO
+      "header K SID"            a stream header came
+      "batch K SID SEQ"         a batch came
+      "end K SID ok|failed TEXT"  the owner ended the stream  */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "../../crypto/err.h"
 #include "../../discovery/beacon.h"
 #include "../../discovery/record.h"
@@ -92,9 +109,171 @@ s_answer_watch (const char *mode, const uint8_t sid [16])
     }
 }
 
+//  ---------------------------------------------------------------------
+//  The hostile viewer
+
+#define KEYS_MAX 32
+#define WATCHES_MAX 32
+
+typedef struct {
+    identity_t *id;
+    transport_t *t;
+    void *dealer;
+    bool linked;
+    uint8_t sid [WATCHES_MAX][16];
+    bool open [WATCHES_MAX];
+} s_key_t;
+
+static void
+s_dealer_send (void *dealer, const wire_frame_t *f)
+{
+    uint8_t *buf;
+    size_t len;
+    if (wire_encode (f, &buf, &len) == 0)
+        transport_send_owned (dealer, &buf, len);
+}
+
+//  The node's record, by a UDP record request; 0 or -1.
+static int
+s_node_record (int port, record_t *rec)
+{
+    int fd = udp_open ("127.0.0.1", 0, false);
+    struct sockaddr_in to;
+    if (fd < 0 || udp_resolve ("127.0.0.1", port, &to) != 0)
+        return -1;
+    uint8_t req [RECORD_REQ_SIZE];
+    record_request (req);
+    for (int tries = 0; tries < 10; tries++) {
+        udp_send (fd, &to, req, sizeof req);
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (poll (&p, 1, 1000) <= 0)
+            continue;
+        uint8_t buf [512];
+        struct sockaddr_in from;
+        int n = udp_recv (fd, buf, sizeof buf, &from);
+        if (n > 0 && record_decode (buf, (size_t) n, rec) == 0) {
+            close (fd);
+            return 0;
+        }
+    }
+    close (fd);
+    return -1;
+}
+
+static int
+s_viewer (int argc, char **argv)
+{
+    if (argc < 7 || argc > 8) {
+        fprintf (stderr, "usage: sc-evil-owner viewer PORT KEYS WATCHES NAME CREDIT [OFFSET_MS]\n");
+        return 2;
+    }
+    int port = atoi (argv [2]), nkeys = atoi (argv [3]), nwatches = atoi (argv [4]);
+    const char *name = argv [5];
+    uint64_t credit = strtoull (argv [6], NULL, 10);
+    uint64_t offset = argc == 8? strtoull (argv [7], NULL, 10): 0;
+    if (nkeys < 1 || nkeys > KEYS_MAX || nwatches < 1 || nwatches > WATCHES_MAX)
+        return 2;
+    record_t node;
+    if (s_node_record (port, &node) != 0) {
+        fprintf (stderr, "sc-evil-owner: no record from port %d\n", port);
+        return 1;
+    }
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    static s_key_t keys [KEYS_MAX];
+    for (int k = 0; k < nkeys; k++) {
+        s_key_t *key = &keys [k];
+        int err;
+        char nick [16];
+        uint8_t rec [RECORD_SIZE];
+        snprintf (nick, sizeof nick, "evil%d", k);
+        key->id = identity_generate ();
+        key->t = key->id? transport_new (key->id, "127.0.0.1", 0, &err): NULL;
+        key->dealer = key->t? transport_connect (key->t, node.box_pk, endpoint): NULL;
+        if (!key->dealer
+        ||  record_make (key->id, nick, (uint16_t) transport_port (key->t), 0, s_now_ms (), rec) != 0)
+            return 1;
+        wire_frame_t hello = { .type = WIRE_HELLO, .data = rec, .size = RECORD_SIZE,
+                               .seq = (uint64_t) k + 1 };
+        s_dealer_send (key->dealer, &hello);
+    }
+    int64_t last_ping = 0, last_grant = 0;
+    for (;;) {
+        zmq_pollitem_t items [2 * KEYS_MAX];
+        for (int k = 0; k < nkeys; k++) {
+            items [2 * k] = (zmq_pollitem_t) { keys [k].dealer, 0, ZMQ_POLLIN, 0 };
+            items [2 * k + 1] = (zmq_pollitem_t) { transport_zap (keys [k].t), 0, ZMQ_POLLIN, 0 };
+        }
+        if (zmq_poll (items, 2 * nkeys, 100) < 0 && errno != EINTR)
+            break;
+        for (int k = 0; k < nkeys; k++) {
+            s_key_t *key = &keys [k];
+            if (items [2 * k + 1].revents)
+                while (transport_zap_handle (key->t) == 0)
+                    ;
+            transport_rx_t rx;
+            while (items [2 * k].revents && transport_recv_dealer (key->dealer, &rx) == 0) {
+                wire_frame_t f;
+                char sid [33];
+                if (wire_decode (zmq_msg_data (&rx.msg), zmq_msg_size (&rx.msg), &f) != 0) {
+                    zmq_msg_close (&rx.msg);
+                    continue;
+                }
+                sodium_bin2hex (sid, sizeof sid, f.id, 16);
+                if (f.type == WIRE_HELLO && !key->linked) {
+                    key->linked = true;
+                    printf ("linked %d\n", k);
+                    for (int w = 0; w < nwatches; w++) {
+                        randombytes_buf (key->sid [w], 16);
+                        key->open [w] = true;
+                        wire_frame_t watch = { .type = WIRE_WATCH, .text = name,
+                                               .text_len = strlen (name), .index = offset,
+                                               .ok = 1, .credit = credit };
+                        memcpy (watch.id, key->sid [w], 16);
+                        s_dealer_send (key->dealer, &watch);
+                    }
+                }
+                else if (f.type == WIRE_STREAM)
+                    printf ("header %d %s\n", k, sid);
+                else if (f.type == WIRE_BATCH)
+                    printf ("batch %d %s %" PRIu64 "\n", k, sid, f.index);
+                else if (f.type == WIRE_SEND) {
+                    for (int w = 0; w < nwatches; w++)
+                        if (memcmp (key->sid [w], f.id, 16) == 0)
+                            key->open [w] = false;
+                    printf ("end %d %s %s %.*s\n", k, sid, f.ok? "ok": "failed",
+                            (int) f.text_len, f.text? f.text: "");
+                }
+                zmq_msg_close (&rx.msg);
+            }
+        }
+        fflush (stdout);
+        //  The link stays up on pings; a paused player's grant is repeated
+        int64_t now = s_now_ms ();
+        for (int k = 0; k < nkeys && now - last_ping >= 500; k++) {
+            wire_frame_t ping = { .type = WIRE_PING, .seq = 1 };
+            s_dealer_send (keys [k].dealer, &ping);
+        }
+        if (now - last_ping >= 500)
+            last_ping = now;
+        for (int k = 0; k < nkeys && credit && now - last_grant >= 1000; k++)
+            for (int w = 0; w < nwatches; w++)
+                if (keys [k].linked && keys [k].open [w]) {
+                    wire_frame_t grant = { .type = WIRE_SCREDIT, .credit = credit };
+                    memcpy (grant.id, keys [k].sid [w], 16);
+                    s_dealer_send (keys [k].dealer, &grant);
+                }
+        if (now - last_grant >= 1000)
+            last_grant = now;
+    }
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
+    if (argc > 1 && strcmp (argv [1], "viewer") == 0)
+        return sodium_init () < 0? 1: s_viewer (argc, argv);
     if (argc < 2 || argc > 3 || sodium_init () < 0) {
         fprintf (stderr, "usage: sc-evil-owner codec|garbage|stream|order|backwards [BEACON_PORT]\n");
         return 2;

@@ -450,14 +450,19 @@ def test_a_stream_that_fails_ends_alone_and_two_others_play_to_the_end():
         try:
             port = int(owner.stdout.readline())
             a = c.start("alice")
+            # alice serves bob two streams at once (no more); carol the others
+            carol = c.start("carol")
             plays = c.dir.sub("plays")
             os.makedirs(plays)
-            b = c.start("bob", args=["--peer", a.endpoint, "--peer", "tcp://127.0.0.1:%d" % port,
+            b = c.start("bob", args=["--peer", a.endpoint, "--peer", carol.endpoint,
+                                     "--peer", "tcp://127.0.0.1:%d" % port,
                                      "--player", 'cat > "$(mktemp %s/play-XXXXXX)"' % plays])
             b.wait("peer_joined", name="evil")
-            b.wait_peers(a)
+            b.wait_peers(a, carol)
             a.wait_peers(b)
+            carol.wait_peers(b)
             _share(a, clip("long"))
+            _share(carol, clip("long"))
             running = [b.ask("/watch alice long.mp4", "stream", state="requested")["stream_id"]
                        for _ in range(2)]
             for sid in running:
@@ -473,7 +478,7 @@ def test_a_stream_that_fails_ends_alone_and_two_others_play_to_the_end():
             # a job killed: its stream ends, on both sides, saying so
             helper = _helper(b)
             jobs = set(_children(helper))
-            sid = b.ask("/watch alice long.mp4", "stream", state="requested")["stream_id"]
+            sid = b.ask("/watch carol long.mp4", "stream", state="requested")["stream_id"]
             b.wait("stream", stream_id=sid, state="started", timeout=20)
             job = set(_children(helper)) - jobs
             assert len(job) == 1, job
@@ -481,21 +486,21 @@ def test_a_stream_that_fails_ends_alone_and_two_others_play_to_the_end():
             end = b.wait("stream", stream_id=sid, timeout=10,
                          pred=lambda e: e["state"] in ("ended", "failed"))
             assert end["state"] == "failed" and "job for this stream stopped" in end["message"], end
-            gone = a.wait("stream", role="owner", stream_id=sid, timeout=10,
+            gone = carol.wait("stream", role="owner", stream_id=sid, timeout=10,
                           pred=lambda e: e["state"] in ("ended", "failed"))
             assert "job for this stream stopped" in gone["message"], gone
             assert still_running()
             # the owner's job killed: the viewer hears why from the owner
-            helper_a = _helper(a)
-            jobs = set(_children(helper_a))
-            sid = b.ask("/watch alice long.mp4", "stream", state="requested")["stream_id"]
+            helper_c = _helper(carol)
+            jobs = set(_children(helper_c))
+            sid = b.ask("/watch carol long.mp4", "stream", state="requested")["stream_id"]
             b.wait("stream", stream_id=sid, state="started", timeout=20)
-            job = set(_children(helper_a)) - jobs
+            job = set(_children(helper_c)) - jobs
             assert len(job) == 1, job
             os.kill(job.pop(), 9)
             end = b.wait("stream", stream_id=sid, timeout=10,
                          pred=lambda e: e["state"] in ("ended", "failed"))
-            assert end["state"] == "failed" and "alice could not stream 'long.mp4'" in end["message"] \
+            assert end["state"] == "failed" and "carol could not stream 'long.mp4'" in end["message"] \
                 and "job for this stream stopped" in end["message"], end
             assert still_running()
             # the helper itself killed: the streams' jobs go on, and the next
@@ -504,7 +509,7 @@ def test_a_stream_that_fails_ends_alone_and_two_others_play_to_the_end():
             poll_until(lambda: not os.path.exists("/proc/%d" % helper), timeout=10,
                        what="bob to notice its helper is gone")
             out = c.dir.sub("after.mkv")
-            end = _watch(b, "/watch alice long.mp4 --out " + out)
+            end = _watch(b, "/watch carol long.mp4 --out " + out)
             assert end["state"] == "ended", end
             assert _helper(b) not in (None, helper)
             assert still_running()

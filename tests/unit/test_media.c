@@ -307,6 +307,15 @@ s_watch_commands (void)
     CHECK_RC (cmd_parse_offset ("1:2:3:4", &ms), SC_EINVAL);
     CHECK_RC (cmd_parse_offset ("", &ms), SC_EINVAL);
     CHECK_RC (cmd_parse_offset ("talk.mp4", &ms), SC_EINVAL);
+    //  The most /watch takes is the most an owner serves; a WATCH may say
+    //  any 64-bit number, and past that it is a sentence, not arithmetic
+    CHECK_RC (cmd_parse_offset ("9999999.999", &ms), 0);
+    CHECK (media_offset_check ((uint64_t) ms, err, sizeof err) == 0);
+    CHECK (media_offset_check (MEDIA_OFFSET_MAX_MS, err, sizeof err) == 0);
+    CHECK (media_offset_check (MEDIA_OFFSET_MAX_MS + 1, err, sizeof err) == -1);
+    CHECK (strcmp (err, "the offset 10000000.001 s is past any video we stream (at most 10000000 s)") == 0);
+    CHECK (media_offset_check (UINT64_MAX, err, sizeof err) == -1);
+    CHECK (strstr (err, "the offset 18446744073709551.615 s is past any video") == err);
 }
 
 //  A subtitle stream, a language and chapters travel; an older owner's

@@ -191,9 +191,231 @@ s_full_link_never_stalls_a_stream (void)
         }
 }
 
+//  ---------------------------------------------------------------------
+//  An owner against hostile viewers: every frame it sends is kept, decoded
+
+typedef struct {
+    int type;
+    uint8_t peer;               //  first byte of the key it went to
+    uint8_t sid [WIRE_ID_SIZE];
+    uint64_t index;
+    char text [300];
+} s_sent_t;
+
+typedef struct {
+    s_sent_t sent [256];
+    int count;
+    char share [PATH_MAX];
+    char state [32];            //  the last stream event's state
+    char message [300];         //  and its message
+} s_cap_t;
+
+static int
+s_cap_send (void *arg, const uint8_t peer [32], const wire_frame_t *f)
+{
+    s_cap_t *cap = arg;
+    if (cap->count < 256) {
+        s_sent_t *e = &cap->sent [cap->count++];
+        e->type = f->type;
+        e->peer = peer [0];
+        memcpy (e->sid, f->id, WIRE_ID_SIZE);
+        e->index = f->index;
+        snprintf (e->text, sizeof e->text, "%.*s", (int) f->text_len, f->text? f->text: "");
+    }
+    return 0;
+}
+
+static void
+s_cap_event (void *arg, json_t *ev)
+{
+    s_cap_t *cap = arg;
+    const char *state = json_string_value (json_object_get (ev, "state"));
+    const char *message = json_string_value (json_object_get (ev, "message"));
+    if (state) {
+        snprintf (cap->state, sizeof cap->state, "%s", state);
+        snprintf (cap->message, sizeof cap->message, "%s", message? message: "");
+    }
+    json_decref (ev);
+}
+
+static int
+s_cap_find_share (void *arg, const char *name, char *path, size_t size, bool *video)
+{
+    s_cap_t *cap = arg;
+    if (strcmp (name, "clip.mp4") != 0)
+        return SC_ENOENT;
+    snprintf (path, size, "%s", cap->share);
+    *video = true;
+    return 0;
+}
+
+//  Frames of a type sent whose text holds text (NULL: any).
+static int
+s_cap_count (const s_cap_t *cap, int type, const char *text)
+{
+    int n = 0;
+    for (int i = 0; i < cap->count; i++)
+        n += cap->sent [i].type == type && (!text || strstr (cap->sent [i].text, text));
+    return n;
+}
+
+static void
+s_watch_from (streams_t *owner, uint8_t who, uint8_t n, uint64_t offset, uint64_t credit)
+{
+    uint8_t peer [32];
+    memset (peer, who, 32);
+    wire_frame_t f = { .type = WIRE_WATCH, .text = "clip.mp4", .text_len = 8, .index = offset,
+                       .ok = 1, .credit = credit };
+    memset (f.id, who, WIRE_ID_SIZE);
+    f.id [0] = n;
+    streams_on_frame (owner, peer, &f);
+}
+
+//  The helper beside the unit tests and a clip; false (skipped) when either
+//  cannot be had.
+static bool
+s_helper_and_clip (char *helper, size_t helper_size, char *clip, size_t clip_size)
+{
+    char exe [PATH_MAX], cmd [PATH_MAX * 2];
+    ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
+    exe [n > 0? n: 0] = 0;
+    char *slash = strrchr (exe, '/');
+    if (slash)
+        *slash = 0;
+    snprintf (helper, helper_size, "%s/securechat-media", exe);
+    snprintf (clip, clip_size, "%s/clip.mp4", unit_tmpdir ());
+    if (access (helper, X_OK) != 0) {
+        unit_skip ("securechat-media is not built beside the unit tests");
+        return false;
+    }
+    snprintf (cmd, sizeof cmd, "ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=320x240:rate=25 "
+              "-t 4 -c:v libx264 -preset ultrafast -g 25 %s", clip);
+    if (system (cmd) != 0) {
+        unit_skip ("ffmpeg could not make a clip");
+        return false;
+    }
+    return true;
+}
+
+static void
+s_watches_are_bounded_and_never_started_ones_end (void)
+{
+    char helper [PATH_MAX + 32], out [PATH_MAX + 32];
+    s_cap_t *cap = calloc (1, sizeof *cap);
+    CHECK (cap);
+    if (!s_helper_and_clip (helper, sizeof helper, cap->share, sizeof cap->share)) {
+        free (cap);
+        return;
+    }
+    streams_opts_t o = { .helper = helper, .player = "cat >/dev/null" };
+    streams_host_t h = { .send = s_cap_send, .event = s_cap_event, .peer_name = s_name,
+                         .find_share = s_cap_find_share, .arg = cap };
+    streams_t *owner = streams_new (&o, &h);
+    CHECK (owner);
+    int64_t start = s_mono ();
+    //  Nine throwaway keys, three WATCHes each, none with credit
+    for (uint8_t who = 1; who <= 9; who++)
+        for (uint8_t n = 0; n < 3; n++)
+            s_watch_from (owner, who, n, 0, 0);
+    CHECK (s_cap_count (cap, WIRE_SEND, "too many streams to you at once (at most 2)") == 8);
+    CHECK (s_cap_count (cap, WIRE_SEND, "too many streams at once (at most 16)") == 3);
+    CHECK (s_cap_count (cap, WIRE_SEND, NULL) == 11);
+    CHECK (strcmp (cap->state, "requested") == 0);
+    //  No credit, no job: nothing to poll, nothing sent
+    zmq_pollitem_t items [STREAMS_MAX];
+    CHECK (streams_poll_items (owner, items, STREAMS_MAX) == 0);
+    CHECK (s_cap_count (cap, WIRE_STREAM, NULL) == 0);
+    //  Our own /watch has room
+    uint8_t peer [32];
+    memset (peer, 0x42, 32);
+    snprintf (out, sizeof out, "%s/own.mkv", unit_tmpdir ());
+    streams_watch (owner, peer, "clip.mp4", 0, out);
+    CHECK (strcmp (cap->state, "requested") == 0);
+    CHECK (s_cap_count (cap, WIRE_WATCH, NULL) == 1);
+    //  A grant that repeats nothing keeps none of them: a few seconds on,
+    //  all sixteen end, each viewer told why
+    streams_tick (owner, start + STREAMS_START_MS - 1000);
+    CHECK (s_cap_count (cap, WIRE_SEND, "no credit came") == 0);
+    streams_tick (owner, start + STREAMS_START_MS + 1000);
+    CHECK (s_cap_count (cap, WIRE_SEND, "no credit came within 5 s of the WATCH") == 16);
+    //  and take new WATCHes again
+    s_watch_from (owner, 9, 0, 0, 0);
+    CHECK (s_cap_count (cap, WIRE_SEND, NULL) == 11 + 16);
+    //  An offset past any video is refused before anything is opened
+    s_watch_from (owner, 10, 0, UINT64_MAX, 32);
+    s_watch_from (owner, 10, 1, (uint64_t) INT64_MAX + 1, 32);
+    CHECK (s_cap_count (cap, WIRE_SEND, "is past any video we stream (at most 10000000 s)") == 2);
+    streams_destroy (&owner);
+    free (cap);
+}
+
+//  Runs owner's polling until it has sent want batches in all.
+static bool
+s_pump (streams_t *owner, s_cap_t *cap, int want)
+{
+    int64_t deadline = s_mono () + 20000;
+    while (s_cap_count (cap, WIRE_BATCH, NULL) < want && s_mono () < deadline) {
+        zmq_pollitem_t items [STREAMS_MAX];
+        int n = streams_poll_items (owner, items, STREAMS_MAX);
+        zmq_poll (items, n, 10);
+        streams_on_poll (owner, items, n, s_mono ());
+    }
+    return s_cap_count (cap, WIRE_BATCH, NULL) >= want;
+}
+
+static void
+s_a_paused_stream_ends_after_pause_max (void)
+{
+    char helper [PATH_MAX + 32];
+    s_cap_t *cap = calloc (1, sizeof *cap);
+    CHECK (cap);
+    if (!s_helper_and_clip (helper, sizeof helper, cap->share, sizeof cap->share)) {
+        free (cap);
+        return;
+    }
+    streams_opts_t o = { .helper = helper, .pause_max_ms = 4000 };
+    streams_host_t h = { .send = s_cap_send, .event = s_cap_event, .peer_name = s_name,
+                         .find_share = s_cap_find_share, .arg = cap };
+    streams_t *owner = streams_new (&o, &h);
+    CHECK (owner);
+    uint8_t peer [32];
+    memset (peer, 1, 32);
+    //  One batch granted: the job starts, sends it, and waits
+    s_watch_from (owner, 1, 0, 0, 1);
+    CHECK (s_pump (owner, cap, 1));
+    CHECK (s_cap_count (cap, WIRE_STREAM, NULL) == 1);
+    int64_t t = s_mono ();
+    streams_tick (owner, t);
+    //  The viewer repeats its grant every second (a paused player) ...
+    wire_frame_t grant = { .type = WIRE_SCREDIT, .credit = 1 };
+    memset (grant.id, 1, WIRE_ID_SIZE);
+    grant.id [0] = 0;
+    streams_on_frame (owner, peer, &grant);
+    streams_tick (owner, t + 3000);
+    CHECK (s_cap_count (cap, WIRE_SEND, NULL) == 0);
+    //  ... a grant of more restarts the clock
+    grant.credit = 2;
+    streams_on_frame (owner, peer, &grant);
+    CHECK (s_pump (owner, cap, 2));
+    streams_tick (owner, t + 3500);
+    streams_tick (owner, t + 7000);
+    CHECK (s_cap_count (cap, WIRE_SEND, NULL) == 0);
+    //  ... and only the pause limit ends it
+    streams_on_frame (owner, peer, &grant);
+    streams_tick (owner, t + 7500);
+    CHECK (s_cap_count (cap, WIRE_SEND, "the stream was paused for longer than 4 s") == 1);
+    CHECK (strcmp (cap->state, "failed") == 0 && strstr (cap->message, "(--pause-max)"));
+    streams_destroy (&owner);
+    free (cap);
+}
+
 void
 streams_tests (void)
 {
     unit_run ("streams: a link that refuses 1 send in 5 never stalls a stream",
               s_full_link_never_stalls_a_stream);
+    unit_run ("streams: WATCHes are bounded per viewer and in all, start no job without credit, "
+              "end within seconds, and our own /watch has room", s_watches_are_bounded_and_never_started_ones_end);
+    unit_run ("streams: a served stream paused past --pause-max ends, one granted more goes on",
+              s_a_paused_stream_ends_after_pause_max);
 }
