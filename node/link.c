@@ -21,7 +21,9 @@ struct _link_t {
     int rid_fd;                 //  its connection
     bool confirmed;             //  a HELLO came over a link at least once
     uint64_t session;           //  the peer's run, from its last HELLO
+    int64_t now;                //  the time of the event being handled
     int64_t created;
+    int64_t dealer_since;       //  when our DEALER was opened
     int64_t connect_at;         //  a planned connect, 0 = none
     int64_t dup_since;          //  both links seen: ours goes then
 };
@@ -36,7 +38,7 @@ link_new (const link_host_t *host, void *peer, bool lead, int64_t now)
     self->peer = peer;
     self->lead = lead;
     self->rid_fd = -1;
-    self->created = now;
+    self->created = self->now = now;
     return self;
 }
 
@@ -85,6 +87,7 @@ s_connect (link_t *self, const char *host, uint16_t port)
         snprintf (self->addr, sizeof self->addr, "%s", host);
     self->port = port;
     self->dealer = self->host.connect (self->host.arg, self->peer, self->addr, port, &self->watch);
+    self->dealer_since = self->now;
     self->gen++;
     s_settle (self);
     if (self->dealer)
@@ -129,6 +132,7 @@ link_rec_t
 link_on_record (link_t *self, const char *host, uint16_t port, link_via_t via, bool start,
                 bool moved_key, int64_t now)
 {
+    self->now = now;
     //  (a peer just met has no address yet)
     bool moved = moved_key || (self->addr [0] && (self->port != port || strcmp (self->addr, host) != 0));
     //  The address rule: a linked peer stays where its link is (a start
@@ -195,6 +199,7 @@ s_note (link_t *self, const uint8_t *rid, size_t rid_len, int fd, int64_t now)
 void
 link_on_frame (link_t *self, const uint8_t *rid, size_t rid_len, int fd, int64_t now)
 {
+    self->now = now;
     s_note (self, rid, rid_len, fd, now);
     s_up (self);
 }
@@ -203,6 +208,7 @@ bool
 link_on_hello (link_t *self, const uint8_t *rid, size_t rid_len, int fd, uint64_t session,
                bool seen_us, int64_t now)
 {
+    self->now = now;
     //  A new run of a peer we still thought online: it left and came back
     //  (what was in flight to the old run is sent again)
     bool restarted = self->confirmed && self->state == LINK_UP && self->session != session;
@@ -222,14 +228,14 @@ link_on_hello (link_t *self, const uint8_t *rid, size_t rid_len, int fd, uint64_
 void
 link_on_bye (link_t *self, int64_t now)
 {
-    (void) now;
+    self->now = now;
     s_down (self, "quit", true);
 }
 
 bool
 link_on_closed (link_t *self, bool ours, int fd, int64_t now)
 {
-    (void) now;
+    self->now = now;
     if (ours)
         s_close_dealer (self);
     else if (self->rid_len && self->rid_fd == fd)
@@ -257,6 +263,7 @@ link_on_router_gone (link_t *self)
 void
 link_tick (link_t *self, int64_t now)
 {
+    self->now = now;
     //  Heard by a later beacon and it has not connected to us
     if (self->connect_at && now >= self->connect_at) {
         self->connect_at = 0;
@@ -271,8 +278,13 @@ link_tick (link_t *self, int64_t now)
             s_reset (self);
         }
     }
-    //  A later record reopens it
-    if (!self->confirmed && self->dealer && now - self->created > LINK_UNPROVEN_MS)
+    //  A later record reopens it: a DEALER of a peer never proven, and one
+    //  that went after a peer that left and never came back on it (else
+    //  every peer that ever left, a thousand throwaway keys among them,
+    //  would keep a socket knocking at its old address)
+    if (self->dealer && ((!self->confirmed && now - self->created > LINK_UNPROVEN_MS)
+                         || (self->state != LINK_UP && !self->dealer_live
+                             && now - self->dealer_since > LINK_UNPROVEN_MS)))
         s_close_dealer (self);
     s_settle (self);
 }

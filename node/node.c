@@ -1,6 +1,7 @@
 #define LOG_MODULE "node"
 #include <errno.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <limits.h>
 #include <net/if.h>
 #include <signal.h>
@@ -85,6 +86,8 @@ struct _node_t {
     bool answer_due;
     void *router_watch;         //  links to our ROUTER that close
     uint64_t forgotten;         //  peers dropped (a pointer held across a call may be gone)
+    bool trim_due;              //  links closed: memory to give back
+    int64_t next_trim;
     zmq_pollitem_t *items;      //  for the loop: fixed ones, then jobs, then DEALERs
     size_t items_cap;
     s_pending_t pending [OPTS_PEERS_MAX];
@@ -908,6 +911,13 @@ s_tick (node_t *self, int64_t now)
     }
     for (size_t i = 0; i < peers_size (self->peers); i++)
         link_tick (peers_at (self->peers, i)->link, now);
+    //  Links that closed leave their buffers in the allocator (a flood of
+    //  handshakes took tens of MB): give them back, at most every 5 s
+    if (self->trim_due && now >= self->next_trim) {
+        malloc_trim (0);
+        self->trim_due = false;
+        self->next_trim = now + 5000;
+    }
     for (int i = 0; i < self->npending; i++) {
         s_pending_t *p = &self->pending [i];
         peer_t *peer = p->resolved? peers_find_sign (self->peers, p->sign_pk): NULL;
@@ -1506,6 +1516,7 @@ s_on_watch (node_t *self, void *watch, int64_t now)
     while (transport_watch_read (watch, &closed, &fd) == 0) {
         if (!closed)
             continue;
+        self->trim_due = true;
         if (owner) {
             link_on_closed (owner->link, true, -1, now);    //  closes this watch
             return;

@@ -17,6 +17,7 @@
 #define RECONNECT_IVL_MAX_MS 2000
 #define HANDSHAKE_IVL_MS 5000
 #define ROUTER_RCVHWM 10000
+#define ROUTER_BACKLOG 1024
 #define LINK_HWM 256            //  frames queued one way on one link: with 256 KiB
                                 //  chunks at most 64 MiB, whatever a peer grants
 
@@ -75,6 +76,9 @@ transport_new (const identity_t *id, const char *host, int port, int *err)
     ||  zmq_setsockopt (self->router, ZMQ_CURVE_SECRETKEY, identity_box_sk (id), 32)
     ||  zmq_setsockopt (self->router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen (ZAP_DOMAIN))
     ||  s_setint (self->router, ZMQ_RCVHWM, ROUTER_RCVHWM)
+    //  A flood of connections from throwaway keys must not fill the
+    //  accept queue a real newcomer needs (ZeroMQ's default is 100)
+    ||  s_setint (self->router, ZMQ_BACKLOG, ROUTER_BACKLOG)
     ||  s_setint (self->router, ZMQ_SNDHWM, LINK_HWM)
     //  A reply to a link that is gone, or full, fails instead of vanishing
     ||  s_setint (self->router, ZMQ_ROUTER_MANDATORY, 1))

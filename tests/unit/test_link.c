@@ -194,6 +194,24 @@ s_unproven (void)
     link_destroy (&l);
 }
 
+//  A peer that left gets a DEALER to where it was; if nothing ever comes
+//  back on it, it is closed after LINK_UNPROVEN_MS (a later record reopens)
+static void
+s_relink_gives_up (void)
+{
+    link_t *l = s_new (true);
+    link_on_record (l, "10.0.0.2", 4000, LINK_VIA_ANSWER, false, false, 1000);
+    link_on_hello (l, NULL, 0, -1, 1, true, 1010);
+    CHECK (link_on_closed (l, true, -1, 2000) && s_h.connects == 2 && s_h.closes == 1);
+    link_tick (l, 2000 + LINK_UNPROVEN_MS);
+    CHECK (s_h.closes == 1 && link_dealer (l));
+    link_tick (l, 2000 + LINK_UNPROVEN_MS + 1);
+    CHECK (s_h.closes == 2 && !link_dealer (l) && link_state (l) == LINK_IDLE);
+    //  Its next beacon links again
+    CHECK (link_on_record (l, "10.0.0.2", 4000, LINK_VIA_BEACON, true, false, 40000) == LINK_REC_CONNECTED);
+    link_destroy (&l);
+}
+
 void
 link_tests (void)
 {
@@ -204,4 +222,5 @@ link_tests (void)
     unit_run ("link: a new session is a restart", s_restart_by_session);
     unit_run ("link: BYE takes it down and links again", s_bye);
     unit_run ("link: an unproven link closes after its time", s_unproven);
+    unit_run ("link: a relink nobody answers is given up", s_relink_gives_up);
 }
