@@ -57,15 +57,6 @@
 static const char *s_node, *s_tmp;
 static char s_evil [1024];
 
-static void
-s_row (const char *what, const char *ours, const char *base, double ratio,
-       const char *target, int ok)
-{
-    printf ("| %s | %s | %s | %.2f | %s | %s |\n", what, ours, base, ratio, target,
-            ok? "yes": "**no**");
-    fflush (stdout);
-}
-
 static int64_t
 s_wall_ms (void)
 {
@@ -99,22 +90,6 @@ s_dir_bytes (const char *path, int *files)
     if (dir)
         closedir (dir);
     return sum;
-}
-
-//  VmHWM (peak RSS) in kB.
-static long
-s_hwm_kb (pid_t pid)
-{
-    char path [64], line [256];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *f = fopen (path, "r");
-    long kb = -1;
-    while (f && fgets (line, sizeof line, f))
-        if (strncmp (line, "VmHWM:", 6) == 0)
-            kb = atol (line + 6);
-    if (f)
-        fclose (f);
-    return kb;
 }
 
 //  ns of CPU used so far by every thread of pid (schedstat), or -1.
@@ -513,7 +488,7 @@ s_fail (const char *what)
     fprintf (stderr, "bench_hostile: %s\n", what);
     char row [256];
     snprintf (row, sizeof row, "bench_hostile failed: %s", what);
-    s_row (row, "-", "-", 0, "-", 0);
+    proc_row (row, "-", "-", 0, "-", 0);
     exit (1);
 }
 
@@ -624,7 +599,7 @@ main (int argc, char **argv)
     int fds2 = s_fds (victim.pid);
     s_idle (all, 6, 5000);
     long rss_v7 = proc_rss_kb (victim.pid), rss_c7 = proc_rss_kb (calm.pid);
-    long hwm_v = s_hwm_kb (victim.pid), hwm_c = s_hwm_kb (calm.pid);
+    long hwm_v = proc_status_kb (victim.pid, "VmHWM:"), hwm_c = proc_status_kb (calm.pid, "VmHWM:");
     int fds3 = s_fds (victim.pid);
     if (getenv ("BENCH_VERBOSE"))
         fprintf (stderr, "victim: descriptors %d after the offer flood, %d as the HELLO flood ended, "
@@ -663,7 +638,7 @@ main (int argc, char **argv)
               "the flood took %.0f ms)", bytes_v / 1024.0, files_v, offered, refused, evil_ms);
     snprintf (base, sizeof base, "the calm node's, one ordinary 2 MiB offer from a real peer "
               "waiting for /accept: %.1f KiB in %d files", bytes_c / 1024.0, files_c);
-    s_row ("HOME/transfers after 100 hostile offers of 1 TiB (4 throwaway keys, --accept known, "
+    proc_row ("HOME/transfers after 100 hostile offers of 1 TiB (4 throwaway keys, --accept known, "
            "--accept-max 1M)", ours, base, bytes_c > 0? (double) bytes_v / bytes_c: 0, "< 1 MiB",
            bytes_v < 1024 * 1024);
 
@@ -673,7 +648,7 @@ main (int argc, char **argv)
     snprintf (base, sizeof base, "the calm node (one peer, one newcomer, one offer waiting), same "
               "moments: %.1f MB, %.1f MB (peak %.1f MB; %.1f MB)", rss_c / 1024.0, rss_c7 / 1024.0,
               hwm_c / 1024.0, rss_calm0 / 1024.0);
-    s_row ("steady RSS of the node after the offer flood and the HELLO flood", ours, base,
+    proc_row ("steady RSS of the node after the offer flood and the HELLO flood", ours, base,
            (double) rss_v7 / rss_c7, "< 20 MB", rss_v7 > 0 && rss_v7 < 20 * 1024);
 
     double rv_med = quantile (rv, RESTARTS, 0.5), rc_med = quantile (rc, RESTARTS, 0.5);
@@ -681,7 +656,7 @@ main (int argc, char **argv)
               rv_med, RESTARTS, rv [RESTARTS - 1], offered_after);
     snprintf (base, sizeof base, "a node with a clean home (its identity only): %.0f ms (worst %.0f)",
               rc_med, rc [RESTARTS - 1]);
-    s_row ("restart after the offer flood: command to ready", ours, base, rv_med / rc_med,
+    proc_row ("restart after the offer flood: command to ready", ours, base, rv_med / rc_med,
            "(for scale)", 1);
 
     snprintf (ours, sizeof ours, "%.0f ms (flood: %d keys from 127.0.0.2, %ld HELLOs in %ld rounds "
@@ -689,7 +664,7 @@ main (int argc, char **argv)
               "the flood %.0f %%; the host's TCP ListenOverflows +%lld)", join_flood, FLOOD_KEYS, hellos,
               rounds, flood_s, peers_refused, peers, cpu_v, cpu_f, overflows);
     snprintf (base, sizeof base, "no flood: %.0f ms", join_calm);
-    s_row ("a real newcomer linked at both ends (its start to peer_joined) while 1,000 throwaway "
+    proc_row ("a real newcomer linked at both ends (its start to peer_joined) while 1,000 throwaway "
            "keys say HELLO", ours, base, join_calm > 0? join_flood / join_calm: 0,
            "links (times for scale)", join_flood >= 0);
 
@@ -700,7 +675,7 @@ main (int argc, char **argv)
               med_f, p99_f, n_flood > 0? rtt_flood [n_flood - 1]: -1, n_flood);
     snprintf (base, sizeof base, "no flood: %.0f µs (p99 %.0f, worst %.0f; %d)", med_c, p99_c,
               rtt_calm [n_calm - 1], n_calm);
-    s_row ("/msg + receipt round trip between two real nodes during the HELLO flood, median", ours,
+    proc_row ("/msg + receipt round trip between two real nodes during the HELLO flood, median", ours,
            base, med_c > 0? med_f / med_c: 0, "goes on (times for scale)", n_flood > 0);
     free (rtt_calm);
     free (rtt_flood);

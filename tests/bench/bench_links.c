@@ -64,15 +64,6 @@ s_crash_note (int c, int q)
     return note;
 }
 
-static void
-s_row (const char *what, const char *ours, const char *base, double ratio,
-       const char *target, int ok)
-{
-    printf ("| %s | %s | %s | %.2f | %s | %s |\n", what, ours, base, ratio, target,
-            ok? "yes": "**no**");
-    fflush (stdout);
-}
-
 //  ---------------------------------------------------------------------
 //  CPU of a process
 
@@ -646,7 +637,7 @@ s_idle_rows (void)
         }
         else
             snprintf (target, sizeof target, "(for scale)");
-        s_row (what, ours, base, ratio, target, ok && lefts == 0);
+        proc_row (what, ours, base, ratio, target, ok && lefts == 0);
     }
 }
 
@@ -714,7 +705,7 @@ s_mesh_rows (void)
               lefts [0], lefts [1], lefts [2], all_linked, MESH_RUNS, s_crash_note (crashes, quitting));
     snprintf (base, sizeof base, "the same line in a 10-node mesh (9 peers, 2 s idle): %.1f ms "
               "(worst %.1f)", small_med, small_worst);
-    s_row ("40 nodes on one host idle 30 s, then a line reaches all 39 (median of 3)", ours, base,
+    proc_row ("40 nodes on one host idle 30 s, then a line reaches all 39 (median of 3)", ours, base,
            med / small_med, "< 500 ms worst; 0 peer_left; all linked",
            worst < 500 && all_lefts == 0 && all_linked == MESH_RUNS);
 }
@@ -794,7 +785,7 @@ s_end_rows (void)
                   s_crash_note (crashes, quitting));
         snprintf (b, sizeof b, "bare CURVE link, same heartbeats, its monitor's DISCONNECTED%s: "
                   "%.1f ms (worst %.1f)", k? " (heartbeat 1 s, timeout 3 s)": "", bmed, bare_worst);
-        s_row (what, o, b, bmed > 0? med / bmed: 0, "(for scale)", 1);
+        proc_row (what, o, b, bmed > 0? med / bmed: 0, "(for scale)", 1);
     }
 }
 

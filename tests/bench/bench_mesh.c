@@ -21,14 +21,6 @@
 #define TPUT_N 20000
 #define WINDOW 200
 
-static void
-s_row (const char *what, const char *ours, const char *base, double ratio,
-       const char *target, int ok)
-{
-    printf ("| %s | %s | %s | %.2f | %s | %s |\n", what, ours, base, ratio, target,
-            ok? "yes": "**no**");
-}
-
 //  Raw CURVE: a forked echo server (ROUTER) and a DEALER client, kept open
 //  so that its samples can be taken in blocks between the node's.
 typedef struct {
@@ -264,22 +256,22 @@ main (int argc, char **argv)
     char ours [64], base [64];
     snprintf (ours, sizeof ours, "%.0f µs (p99 %.0f)", med, p99);
     snprintf (base, sizeof base, "raw CURVE %.0f µs (p99 %.0f)", raw_med, raw_p99);
-    s_row ("/msg + receipt round trip, 64 B, median", ours, base, med / raw_med, "≤ 2.5", med / raw_med <= 2.5);
+    proc_row ("/msg + receipt round trip, 64 B, median", ours, base, med / raw_med, "≤ 2.5", med / raw_med <= 2.5);
     //  The tail: what a round trip's p99 may cost beside the transport's
     //  own p99 and the message's crypto (issue 12)
     snprintf (ours, sizeof ours, "%.0f µs (median %.0f)", p99, med);
     snprintf (base, sizeof base, "raw CURVE p99 %.0f µs + crypto %.0f µs = %.0f µs", raw_p99, crypto_us,
               raw_p99 + crypto_us);
-    s_row ("p99 /msg round trip", ours, base, p99 / (raw_p99 + crypto_us), "≤ 2x",
+    proc_row ("p99 /msg round trip", ours, base, p99 / (raw_p99 + crypto_us), "≤ 2x",
            p99 <= 2 * (raw_p99 + crypto_us));
     snprintf (ours, sizeof ours, "%.0f µs", med - crypto_us);
     snprintf (base, sizeof base, "raw CURVE %.0f µs; crypto %.0f µs taken out", raw_med, crypto_us);
-    s_row ("the same round trip less the message's seal + open", ours, base,
+    proc_row ("the same round trip less the message's seal + open", ours, base,
            (med - crypto_us) / raw_med, "(none; see note)", 1);
     snprintf (ours, sizeof ours, "%.0f msg/s", rate);
     snprintf (base, sizeof base, "libsodium bound %.0f msg/s", bound);
-    s_row ("sealed messages one way", ours, base, rate / bound, "≥ 0.60", rate / bound >= 0.6);
+    proc_row ("sealed messages one way", ours, base, rate / bound, "≥ 0.60", rate / bound >= 0.6);
     snprintf (ours, sizeof ours, "%.1f MB", rss / 1024.0);
-    s_row ("idle RSS of a node", ours, "12 MB target", rss / 1024.0 / 12, "≤ 1.00", rss < 12 * 1024);
+    proc_row ("idle RSS of a node", ours, "12 MB target", rss / 1024.0 / 12, "≤ 1.00", rss < 12 * 1024);
     return 0;
 }

@@ -154,16 +154,32 @@ proc_stop (proc_t *p)
 }
 
 long
-proc_rss_kb (pid_t pid)
+proc_status_kb (pid_t pid, const char *field)
 {
     char path [64], line [256];
     snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
     FILE *f = fopen (path, "r");
     long kb = -1;
+    size_t n = strlen (field);
     while (f && fgets (line, sizeof line, f))
-        if (strncmp (line, "VmRSS:", 6) == 0)
-            kb = atol (line + 6);
+        if (strncmp (line, field, n) == 0)
+            kb = atol (line + n);
     if (f)
         fclose (f);
     return kb;
+}
+
+long
+proc_rss_kb (pid_t pid)
+{
+    return proc_status_kb (pid, "VmRSS:");
+}
+
+void
+proc_row (const char *what, const char *ours, const char *base, double ratio,
+          const char *target, int ok)
+{
+    printf ("| %s | %s | %s | %.2f | %s | %s |\n", what, ours, base, ratio, target,
+            ok? "yes": "**no**");
+    fflush (stdout);
 }

@@ -34,6 +34,11 @@ void proc_send (proc_t *p, const char *line);
 void proc_stop (proc_t *p);
 //  Resident set size in kB from /proc.
 long proc_rss_kb (pid_t pid);
+//  A kB field of /proc/PID/status ("VmRSS:", "VmHWM:"), or -1.
+long proc_status_kb (pid_t pid, const char *field);
+//  Prints one row of the bench table (flushed, so rows show as they come).
+void proc_row (const char *what, const char *ours, const char *base, double ratio,
+               const char *target, int ok);
 //  Monotonic time in ns.
 int64_t now_ns (void);
 //  Sorts and returns the q-quantile (0..1) of n samples.
