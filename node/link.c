@@ -20,6 +20,7 @@ struct _link_t {
     size_t rid_len;             //  0: none
     int rid_fd;                 //  its connection
     bool confirmed;             //  a HELLO came over a link at least once
+    bool lost_due;              //  its only link went while a host call was running
     uint64_t session;           //  the peer's run, from its last HELLO
     int64_t now;                //  the time of the event being handled
     int64_t created;
@@ -256,14 +257,24 @@ link_on_router_gone (link_t *self)
 {
     self->rid_len = 0;          //  the next try takes ours, if any
     s_settle (self);
+    //  With no other link the peer is gone: said at the next tick, since
+    //  this comes from inside a send the host may be making from one of
+    //  our own calls
     if (link_linked (self))
         s_reset (self);
+    else
+        self->lost_due = true;
 }
 
 void
 link_tick (link_t *self, int64_t now)
 {
     self->now = now;
+    if (self->lost_due) {
+        self->lost_due = false;
+        if (!link_linked (self))
+            s_down (self, "lost", true);
+    }
     //  Heard by a later beacon and it has not connected to us
     if (self->connect_at && now >= self->connect_at) {
         self->connect_at = 0;

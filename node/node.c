@@ -467,21 +467,26 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
             }
         }
     peer_t *peer = peers_find_sign (self->peers, rec->sign_pk);
-    //  Bounds against floods of validly signed records from throwaway keys
-    if (!peer && !via_link) {
+    //  Bounds against floods of validly signed records from throwaway keys:
+    //  peers heard but never proven are capped, and a newcomer takes the
+    //  place of the oldest of them rather than being refused (it proves
+    //  itself within milliseconds, a throwaway key never does); an answer
+    //  to the user's own --peer is not counted
+    if (!peer && via == S_VIA_BEACON) {
         size_t unconfirmed = 0;
+        peer_t *oldest = NULL;
         for (size_t i = 0; i < peers_size (self->peers); i++)
-            unconfirmed += link_unproven (peers_at (self->peers, i)->link);
-        if (unconfirmed >= UNCONFIRMED_MAX) {
+            if (link_unproven (peers_at (self->peers, i)->link)) {
+                unconfirmed++;
+                if (!oldest)
+                    oldest = peers_at (self->peers, i);
+            }
+        if (unconfirmed >= UNCONFIRMED_MAX && oldest) {
             self->stats.peers_refused++;
-            return NULL;
+            self->forgotten++;
+            link_destroy (&oldest->link);
+            peers_drop (self->peers, oldest);
         }
-    }
-    //  A full table makes room with a peer that is away, unverified and
-    //  was never written to, rather than refuse a newcomer
-    if (!peer && peers_size (self->peers) >= PEERS_MAX && !s_evict_one (self)) {
-        self->stats.peers_refused++;
-        return NULL;
     }
     //  New identities proven by HELLO are bounded per source address too:
     //  throwaway keys from one place cannot fill the table
@@ -509,6 +514,13 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
             self->stats.key_claims++;
             return NULL;
         }
+    }
+    //  A full table makes room with a peer that is away, unverified and
+    //  was never written to, rather than refuse a newcomer (after every
+    //  check that could refuse the newcomer anyway)
+    if (!peer && peers_size (self->peers) >= PEERS_MAX && !s_evict_one (self)) {
+        self->stats.peers_refused++;
+        return NULL;
     }
     char clash [IDENTITY_FP_HEX_SIZE];
     int k = known_observe (self->known, rec->sign_pk, rec->box_pk, rec->name, s_wall_ms (), clash);
@@ -873,7 +885,9 @@ s_on_beacon (node_t *self, int64_t now)
             continue;
         peer_t *peer = peers_find_sign (self->peers, rec.sign_pk);
         if (rec.flags & RECORD_FLAG_LEAVE) {
-            if (peer)
+            //  Only a leave newer than what the peer's run said before
+            //  (a replayed one from an earlier run changes nothing)
+            if (peer && rec.ts_ms >= peer->record_ts)
                 link_on_bye (peer->link, now);
             continue;
         }

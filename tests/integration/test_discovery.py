@@ -357,3 +357,35 @@ def test_a_copied_beacon_from_another_address_moves_no_linked_peer():
         a.send("/msg ben not-moved")
         b.wait("message", text="not-moved")
 
+
+
+def test_a_flood_of_unproven_beacon_keys_does_not_lock_out_newcomers():
+    """64 start beacons of throwaway keys every 200 ms keep the unproven
+    slots full; two real nodes started meanwhile still link."""
+    import threading
+    recs = _forge(64 * 60, 9, start=True)
+    with Cluster() as c:
+        stop = threading.Event()
+        u, dst = _sender(), ("127.255.255.255", c.beacon_port)
+
+        def flood():
+            for i in range(0, len(recs), 64):
+                if stop.is_set():
+                    return
+                for r in recs[i:i + 64]:
+                    u.sendto(r, dst)
+                stop.wait(0.2)      # the flood's own pace
+        t = threading.Thread(target=flood, daemon=True)
+        t.start()
+        try:
+            a = c.start("alice")
+            poll_until(lambda: _stats(a)["peers"] >= 64, what="alice's unproven slots full")
+            b = c.start("bob")
+            b.wait("peer_joined", id=a.id, timeout=10)
+            a.wait("peer_joined", id=b.id, timeout=10)
+            assert not stop.is_set()
+        finally:
+            stop.set()
+            t.join(5)
+        b.send("/msg alice through-the-beacon-flood")
+        a.wait("message", text="through-the-beacon-flood")

@@ -212,6 +212,23 @@ s_relink_gives_up (void)
     link_destroy (&l);
 }
 
+//  A reply on the ROUTER finds the peer's only link gone (it died while we
+//  were sending): the peer is down at the next tick, not up for ever
+static void
+s_router_gone_is_down (void)
+{
+    link_t *l = s_new (false);
+    link_on_record (l, "10.0.0.2", 4000, LINK_VIA_BEACON, false, false, 1000);
+    link_on_hello (l, s_rid, 5, 9, 1, false, 1010);
+    CHECK (link_up (l) && !link_dealer (l));
+    link_on_router_gone (l);
+    CHECK (s_h.downs == 0);             //  not from inside the send
+    link_tick (l, 1100);
+    CHECK (s_h.downs == 1 && strcmp (s_h.why, "lost") == 0 && !link_up (l));
+    CHECK (s_h.connects == 1);          //  and a link again to where it was
+    link_destroy (&l);
+}
+
 void
 link_tests (void)
 {
@@ -223,4 +240,5 @@ link_tests (void)
     unit_run ("link: BYE takes it down and links again", s_bye);
     unit_run ("link: an unproven link closes after its time", s_unproven);
     unit_run ("link: a relink nobody answers is given up", s_relink_gives_up);
+    unit_run ("link: a ROUTER link found gone takes the peer down", s_router_gone_is_down);
 }
