@@ -20,6 +20,8 @@ typedef struct {
 } s_entry_t;
 
 struct _known_t {
+    bool (*in_use) (const uint8_t sign_pk [32], void *arg);
+    void *in_use_arg;
     char *path;
     bool dirty;
     s_entry_t *entries;
@@ -176,12 +178,20 @@ known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [
     s_entry_t *e = s_find (self, sign_pk);
     if (!e && self->count >= KNOWN_MAX) {
         //  Full: the unverified key the user never wrote to, unseen
-        //  longest, makes room; verified and messaged keys stay
+        //  longest, makes room; verified and messaged keys stay, and so do
+        //  keys of peers in use now (seen again: a long link says no more)
         s_entry_t *old = NULL;
-        for (size_t i = 0; i < self->count; i++) {
-            s_entry_t *c = &self->entries [i];
-            if (!c->verified && !c->messaged && (!old || c->last_seen < old->last_seen))
-                old = c;
+        for (int tries = 0; tries < 32; tries++) {
+            old = NULL;
+            for (size_t i = 0; i < self->count; i++) {
+                s_entry_t *c = &self->entries [i];
+                if (!c->verified && !c->messaged && (!old || c->last_seen < old->last_seen))
+                    old = c;
+            }
+            if (!old || !self->in_use || !self->in_use (old->sign_pk, self->in_use_arg))
+                break;
+            old->last_seen = now_ms;
+            old = NULL;
         }
         if (!old)
             return result | KNOWN_FULL;
@@ -243,6 +253,13 @@ known_set_verified (known_t *self, const uint8_t sign_pk [32], bool verified)
     if (rc == 0)
         self->dirty = false;
     return rc;
+}
+
+void
+known_set_in_use (known_t *self, bool (*in_use) (const uint8_t sign_pk [32], void *arg), void *arg)
+{
+    self->in_use = in_use;
+    self->in_use_arg = arg;
 }
 
 int

@@ -53,6 +53,11 @@ bool known_verified (known_t *self, const uint8_t sign_pk [32]);
 //  Returns 0, SC_ENOENT or SC_EIO.
 int known_set_verified (known_t *self, const uint8_t sign_pk [32], bool verified);
 
+//  Tells the store which keys are in use now (peers online): they are not
+//  evicted when it is full.
+void known_set_in_use (known_t *self, bool (*in_use) (const uint8_t sign_pk [32], void *arg),
+                       void *arg);
+
 //  Marks an identity as one the user wrote to (never evicted); saved with
 //  the next flush.  Returns 0 or SC_ENOENT.
 int known_set_messaged (known_t *self, const uint8_t sign_pk [32]);

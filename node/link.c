@@ -227,6 +227,16 @@ link_on_hello (link_t *self, const uint8_t *rid, size_t rid_len, int fd, uint64_
 }
 
 void
+link_close (link_t *self, const char *why)
+{
+    s_down (self, why, false);
+    s_close_dealer (self);
+    self->rid_len = 0;
+    self->connect_at = 0;
+    s_settle (self);
+}
+
+void
 link_on_bye (link_t *self, int64_t now)
 {
     self->now = now;

@@ -95,6 +95,9 @@ void link_on_frame (link_t *self, const uint8_t *rid, size_t rid_len, int fd, in
 //  when the peer has not heard from our run (seen is not ours): answer it.
 bool link_on_hello (link_t *self, const uint8_t *rid, size_t rid_len, int fd, uint64_t session,
                     bool seen_us, int64_t now_ms);
+//  We let the peer go (why, e.g. "evicted"): down if it was up, our
+//  DEALER closed, no relink.
+void link_close (link_t *self, const char *why);
 //  The peer said BYE: it left; we link again to where it was.
 void link_on_bye (link_t *self, int64_t now_ms);
 //  A link closed under us (ours: our DEALER's watch; else the ROUTER

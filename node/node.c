@@ -409,20 +409,24 @@ s_link_down (void *arg, void *peer_arg, const char *why)
 }
 
 //  Forgets one peer that is away (no link), unverified and never written
-//  to, to make room.  Returns false when there is none.
+//  to, to make room; for a newcomer the user trusts (verified, or written
+//  to), one that is online too (its link closed, shown as left).  Returns
+//  false when there is none.
 static bool
-s_evict_one (node_t *self)
+s_evict_one (node_t *self, bool for_trusted)
 {
-    for (size_t i = 0; i < peers_size (self->peers); i++) {
-        peer_t *p = peers_at (self->peers, i);
-        if (!link_linked (p->link) && !link_up (p->link) && !known_verified (self->known, p->sign_pk)
-        &&  !known_messaged (self->known, p->sign_pk) && peers_outbox_len (p) == 0) {
+    for (int pass = 0; pass < (for_trusted? 2: 1); pass++)
+        for (size_t i = 0; i < peers_size (self->peers); i++) {
+            peer_t *p = peers_at (self->peers, i);
+            if ((pass == 0 && link_linked (p->link)) || known_verified (self->known, p->sign_pk)
+            ||  known_messaged (self->known, p->sign_pk) || peers_outbox_len (p) != 0)
+                continue;
             self->forgotten++;
+            link_close (p->link, "evicted");
             link_destroy (&p->link);
             peers_drop (self->peers, p);
             return true;
         }
-    }
     return false;
 }
 
@@ -518,7 +522,9 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
     //  A full table makes room with a peer that is away, unverified and
     //  was never written to, rather than refuse a newcomer (after every
     //  check that could refuse the newcomer anyway)
-    if (!peer && peers_size (self->peers) >= PEERS_MAX && !s_evict_one (self)) {
+    if (!peer && peers_size (self->peers) >= PEERS_MAX
+    &&  !s_evict_one (self, known_verified (self->known, rec->sign_pk)
+                            || known_messaged (self->known, rec->sign_pk))) {
         self->stats.peers_refused++;
         return NULL;
     }
@@ -1332,6 +1338,15 @@ s_pinned (const uint8_t sign_pk [32], void *arg)
     return peers_find_sign (self->peers, sign_pk) != NULL;
 }
 
+//  Whether a key belongs to a peer online now (known_peers keeps it).
+static bool
+s_online_key (const uint8_t sign_pk [32], void *arg)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, sign_pk);
+    return peer && link_up (peer->link);
+}
+
 node_t *
 node_new (const opts_t *opts, const char *home, const char *name,
           identity_t **identity_p, int *err)
@@ -1362,6 +1377,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
         log_error ("%s: %s", path, sc_strerror (*err));
         goto fail;
     }
+    known_set_in_use (self->known, s_online_key, self);
     snprintf (path, sizeof path, "%s/history", home);
     *err = identity_derive_key (self->id, "history_", key);
     if (*err == 0)

@@ -498,7 +498,7 @@ def test_a_flood_of_record_requests_cannot_starve_a_peer_address():
         print("    flood: %d requests from one source meanwhile" % sent[0])
 
 
-def _hello_flood(target, count, source="127.0.0.2"):
+def _hello_flood(target, count, source="127.0.0.2", server_key=None):
     """count throwaway identities, each completing a CURVE handshake with
     target from `source` and saying HELLO, as anyone can.  Returns their
     sockets (close them with the context)."""
@@ -506,7 +506,7 @@ def _hello_flood(target, count, source="127.0.0.2"):
     from harness import BUILD, ROOT
     out = subprocess.run([os.path.join(ROOT, BUILD, "sc-forge"), str(count), "9", "0", "-", "secret"],
                          check=True, stdout=subprocess.PIPE).stdout
-    server_key = _record_of(target)[40:72]
+    server_key = server_key or _record_of(target)[40:72]
     ctx = zmq.Context()
     socks = []
     for i in range(count):
@@ -546,3 +546,31 @@ def test_throwaway_keys_by_hello_cannot_fill_the_peer_table():
         poll_until(lambda: os.path.exists(path), what="known_peers.json saved")
         with open(path) as f:
             assert len(json.load(f)["peers"]) <= 64 + 1
+
+
+def test_a_full_table_of_throwaway_keys_makes_room_for_a_verified_friend():
+    """16 addresses x 64 throwaway keys fill alice's 1,024 peers; ben, whom
+    alice verified in an earlier run, still gets in (one of them goes)."""
+    with Cluster(discovery=False) as c:
+        a = c.start("alice")
+        b = c.start("ben", args=["--peer", a.endpoint])
+        a.wait_peers(b)
+        a.ask("/verify ben yes", "verify")
+        b.quit()
+        a.quit()
+        a = c.start("alice", home="alice")
+        ctxs = []
+        key = _record_of(a)[40:72]
+        try:
+            for k in range(16):       # (the sockets must stay referenced)
+                ctxs.append(_hello_flood(a, 64, source="127.0.1.%d" % (k + 1), server_key=key))
+            poll_until(lambda: a.ask("/stats", "stats")["peers"] >= 1024, timeout=30,
+                       what="alice's table full")
+            b = c.start("ben", home="ben", args=["--peer", a.endpoint])
+            b.wait("peer_joined", id=a.id, timeout=10)
+            a.wait("peer_joined", id=b.id, timeout=10)
+            left = a.find("peer_left", reason="evicted")
+            assert len(left) == 1, left
+        finally:
+            for ctx, _ in ctxs:
+                ctx.destroy(linger=0)

@@ -440,6 +440,15 @@ s_utf8 (void)
 }
 
 
+static bool
+s_keep_k4 (const uint8_t sign_pk [32], void *arg)
+{
+    (void) arg;
+    uint32_t i;
+    memcpy (&i, sign_pk, 4);
+    return i == 4;
+}
+
 //  known_peers is bounded: past KNOWN_MAX the unverified keys the user
 //  never wrote to, unseen longest, go; verified and messaged ones stay
 static void
@@ -473,6 +482,17 @@ s_known_bounded (void)
     CHECK (known_messaged (k, sign));
     memcpy (sign, &third, 4);
     CHECK (!known_messaged (k, sign) && (known_observe (k, sign, box, "k2", 100000, NULL) & KNOWN_NEW));
+    //  A key in use now (a peer online) is not evicted: the next one is
+    known_set_in_use (k, s_keep_k4, NULL);
+    //  (k3 went when k2 came back: k4 is the oldest now)
+    uint32_t fresh2 = 999998, four = 4, five = 5;
+    memcpy (sign, &fresh2, 4);
+    CHECK ((known_observe (k, sign, box, "newcomer2", 100001, NULL) & KNOWN_FULL) == 0);
+    memcpy (sign, &four, 4);
+    CHECK ((known_observe (k, sign, box, "k4", 100002, NULL) & KNOWN_NEW) == 0);
+    memcpy (sign, &five, 4);
+    CHECK (known_observe (k, sign, box, "k5", 100003, NULL) & KNOWN_NEW);
+    known_set_in_use (k, NULL, NULL);
     //  It survives a save and a load, bound and marks alike
     CHECK (known_flush (k) == 0);
     known_destroy (&k);
