@@ -472,17 +472,40 @@ s_link_files (s_side_t *side, const char *dir, const char *name)
     return files_new (&o, &h, &err);
 }
 
-//  Runs a 20 MiB transfer from a to b; returns the fake milliseconds it took.
-static int64_t
-s_link_run (s_side_t *a, s_side_t *b, const char *dir, files_stats_t *sa, files_stats_t *sb)
+//  Writes size random bytes to DIR/name and has a send the file to b.
+//  Returns the bytes (the caller frees them).
+static uint8_t *
+s_link_send_new (s_side_t *a, s_side_t *b, const char *dir, const char *name, size_t size)
 {
-    char src [PATH_MAX], got [PATH_MAX];
-    snprintf (src, sizeof src, "%s/source.bin", dir);
-    size_t size = 20 * 1024 * 1024 + 777;
+    char src [PATH_MAX];
+    snprintf (src, sizeof src, "%s/%s", dir, name);
     uint8_t *data = malloc (size);
     randombytes_buf (data, size);
     fileio_write_atomic (src, data, size);
     files_send (a->files, b->me, src);
+    return data;
+}
+
+//  Whether b saved name in its download folder with exactly these bytes.
+static bool
+s_link_received (const char *dir, const char *name, const uint8_t *data, size_t size)
+{
+    char got [PATH_MAX];
+    snprintf (got, sizeof got, "%s/b-dl/%s", dir, name);
+    uint8_t *back = NULL;
+    size_t back_len = 0;
+    bool same = fileio_read_all (got, size + 1, &back, &back_len) == 0 && back_len == size
+             && memcmp (back, data, size) == 0;
+    free (back);
+    return same;
+}
+
+//  Runs a 20 MiB transfer from a to b; returns the fake milliseconds it took.
+static int64_t
+s_link_run (s_side_t *a, s_side_t *b, const char *dir, files_stats_t *sa, files_stats_t *sb)
+{
+    size_t size = 20 * 1024 * 1024 + 777;
+    uint8_t *data = s_link_send_new (a, b, dir, "source.bin", size);
     int64_t now = 0;
     while (!(a->done && b->done) && !a->failed && !b->failed && now < 600000) {
         now += 10;
@@ -498,12 +521,7 @@ s_link_run (s_side_t *a, s_side_t *b, const char *dir, files_stats_t *sa, files_
     }
     *sa = files_stats (a->files);
     *sb = files_stats (b->files);
-    snprintf (got, sizeof got, "%s/b-dl/source.bin", dir);
-    uint8_t *back = NULL;
-    size_t back_len = 0;
-    bool same = fileio_read_all (got, size + 1, &back, &back_len) == 0 && back_len == size
-             && memcmp (back, data, size) == 0;
-    free (back);
+    bool same = s_link_received (dir, "source.bin", data, size);
     free (data);
     return same? now: -1;
 }
@@ -643,13 +661,8 @@ s_slow_link_sends_nothing_twice (void)
     s_side_t a, b;
     s_link_pair (&a, &b, dir);
     a.bw = 480;                         //  bytes per 10 ms
-    char src [PATH_MAX], got [PATH_MAX];
-    snprintf (src, sizeof src, "%s/slow.bin", dir);
     size_t size = 4 * 1024 * 1024;
-    uint8_t *data = malloc (size);
-    randombytes_buf (data, size);
-    fileio_write_atomic (src, data, size);
-    files_send (a.files, b.me, src);
+    uint8_t *data = s_link_send_new (&a, &b, dir, "slow.bin", size);
     int64_t now = 0;
     while (!(a.done && b.done) && now < 400000)
         s_link_step (&a, &b, &now, 1000);
@@ -657,12 +670,7 @@ s_slow_link_sends_nothing_twice (void)
     CHECK (a.done && b.done);
     CHECK (now < 120000);               //  87 s of link time, and a little
     CHECK (a.dups == 0 && sa.stalls == 0 && sb.stalls == 0 && sb.resyncs == 0);
-    snprintf (got, sizeof got, "%s/b-dl/slow.bin", dir);
-    uint8_t *back = NULL;
-    size_t back_len = 0;
-    CHECK (fileio_read_all (got, size + 1, &back, &back_len) == 0 && back_len == size
-           && memcmp (back, data, size) == 0);
-    free (back);
+    CHECK (s_link_received (dir, "slow.bin", data, size));
     free (data);
     s_link_close (&a, &b);
 }
@@ -677,13 +685,8 @@ s_stall_is_said_recovered_and_paused (void)
     const char *dir = unit_tmpdir ();
     s_side_t a, b;
     s_link_pair (&a, &b, dir);
-    char src [PATH_MAX], got [PATH_MAX];
-    snprintf (src, sizeof src, "%s/source.bin", dir);
     size_t size = 64 * 1024 * 1024;
-    uint8_t *data = malloc (size);
-    randombytes_buf (data, size);
-    fileio_write_atomic (src, data, size);
-    files_send (a.files, b.me, src);
+    uint8_t *data = s_link_send_new (&a, &b, dir, "source.bin", size);
     int64_t now = 0;
     while (!b.running && now < 10000)   //  hashing, the offer, the accept
         s_link_step (&a, &b, &now, 10);
@@ -724,12 +727,7 @@ s_stall_is_said_recovered_and_paused (void)
     while (!(a.done && b.done) && now < 200000)
         s_link_step (&a, &b, &now, 100);
     CHECK (a.done && b.done);
-    snprintf (got, sizeof got, "%s/b-dl/source.bin", dir);
-    uint8_t *back = NULL;
-    size_t back_len = 0;
-    CHECK (fileio_read_all (got, size + 1, &back, &back_len) == 0 && back_len == size
-           && memcmp (back, data, size) == 0);
-    free (back);
+    CHECK (s_link_received (dir, "source.bin", data, size));
     free (data);
     s_link_close (&a, &b);
 }
