@@ -1611,7 +1611,7 @@ node_run (node_t *self)
             timeout = 0;        //  more to send, hash or read: do not wait
         if (self->answer_due && self->last_beacon + ANSWER_MS - now < timeout)
             timeout = (long) (self->last_beacon + ANSWER_MS - now);
-        if (zmq_poll (items, count, timeout < 0? 0: timeout) < 0) {
+        if (transport_poll (items, count, timeout < 0? 0: timeout) < 0) {
             if (errno == EINTR)
                 continue;
             log_error ("poll failed: %s", zmq_strerror (errno));
