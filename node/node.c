@@ -18,6 +18,7 @@
 #include "../crypto/utf8.h"
 #include "../discovery/beacon.h"
 #include "../discovery/record.h"
+#include "../discovery/resolve.h"
 #include "../discovery/udp.h"
 #include "cmd.h"
 #include "files.h"
@@ -36,10 +37,6 @@
 #define RESEND_MS 5000          //  re-send a message with no receipt after this
 #define SEND_BUDGET 32          //  messages sealed per loop pass, over every peer
                                 //  (each seal and signature costs ~0.1-0.3 ms)
-#define REQUEST_MS 1000         //  re-ask a --peer address for its record
-#define UDP_ANSWERS_PER_S 200   //  bound on record answers (each costs no more than it came with)
-#define UDP_PER_SOURCE_PER_S 4  //  ...and per source address, so one cannot use it all
-#define UDP_SOURCES 256         //  source addresses tracked (a hash table)
 #define HISTORY_SHOW 50
 #define BEACON_MS 1000          //  beacon interval
 #define ANSWER_MS 250           //  at most one early beacon per this, for newcomers
@@ -48,17 +45,6 @@
 #define UNCONFIRMED_MAX 64      //  links open to peers that never said HELLO
 #define PEERS_PER_ADDR 64       //  linked, unverified, never written to, from one address
 
-typedef struct {
-    char text [160];            //  as given, for messages
-    char host [64];
-    int port;
-    struct sockaddr_in addr;
-    bool pinned;
-    uint8_t fp [32];
-    uint8_t sign_pk [32];       //  who answered, once resolved
-    bool resolved;
-    int64_t next_ms;
-} s_pending_t;
 
 struct _node_t {
     opts_t opts;
@@ -67,7 +53,7 @@ struct _node_t {
     identity_t *id;
     char my_id [IDENTITY_FP_HEX_SIZE];
     transport_t *transport;
-    int udp_fd;
+    resolve_t *resolve;         //  --peer targets, and answers to record requests
     ui_t *ui;
     peers_t *peers;
     known_t *known;
@@ -90,22 +76,13 @@ struct _node_t {
     int64_t next_trim;
     zmq_pollitem_t *items;      //  for the loop: fixed ones, then jobs, then DEALERs
     size_t items_cap;
-    s_pending_t pending [OPTS_PEERS_MAX];
-    int npending;
     bool quit;
     int64_t next_tick;
     int send_budget;            //  seals left in this loop pass
     bool send_more;             //  a message waits only for the next pass
     size_t pump_next;           //  the peer the next pass starts with
-    int64_t udp_window_start;
-    int udp_answers;
     struct {
-        uint32_t ip;
-        int64_t start;
-        int count;
-    } udp_src [UDP_SOURCES];
-    struct {
-        uint64_t bad_frames, unknown_sender, refused_msgs, udp_dropped, peers_refused;
+        uint64_t bad_frames, unknown_sender, refused_msgs, peers_refused;
         uint64_t elsewhere;     //  records of linked peers from another address, ignored
         uint64_t key_claims;    //  records claiming a key another identity proved
     } stats;
@@ -458,18 +435,12 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
     if (memcmp (rec->sign_pk, identity_sign_pk (self->id), 32) == 0)
         return NULL;
     //  An address the user pinned with --peer FP@ takes no other key
-    struct sockaddr_in where;
     uint8_t fp [32];
     identity_fingerprint (rec->sign_pk, fp);
-    if (udp_resolve (host, rec->port, &where) == 0)
-        for (int i = 0; i < self->npending; i++) {
-            s_pending_t *p = &self->pending [i];
-            if (p->pinned && p->addr.sin_addr.s_addr == where.sin_addr.s_addr
-            &&  p->addr.sin_port == where.sin_port && sodium_memcmp (fp, p->fp, 32) != 0) {
-                self->stats.peers_refused++;
-                return NULL;
-            }
-        }
+    if (resolve_pin_conflict (self->resolve, host, rec->port, fp)) {
+        self->stats.peers_refused++;
+        return NULL;
+    }
     peer_t *peer = peers_find_sign (self->peers, rec->sign_pk);
     //  Bounds against floods of validly signed records from throwaway keys:
     //  peers heard but never proven are capped, and a newcomer takes the
@@ -788,67 +759,23 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
 static void
 s_on_udp (node_t *self, int64_t now)
 {
-    for (int burst = 0; burst < 64; burst++) {
-        uint8_t buf [512];
-        struct sockaddr_in from;
-        int n = udp_recv (self->udp_fd, buf, sizeof buf, &from);
-        if (n < 0)
-            return;
-        if (record_is_request (buf, (size_t) n)) {
-            //  Answer with fewer bytes than came in, within a rate bound per
-            //  source and in all; a source that floods (or many spoofed
-            //  ones) cannot starve the others' --peer
-            if (now - self->udp_window_start >= 1000) {
-                self->udp_window_start = now;
-                self->udp_answers = 0;
-            }
-            uint32_t ip = from.sin_addr.s_addr;
-            uint32_t h = (ip * 2654435761u) >> 24;
-            if (self->udp_src [h].ip != ip || now - self->udp_src [h].start >= 1000) {
-                self->udp_src [h].ip = ip;
-                self->udp_src [h].start = now;
-                self->udp_src [h].count = 0;
-            }
-            if (self->udp_src [h].count++ < UDP_PER_SOURCE_PER_S
-            &&  self->udp_answers++ < UDP_ANSWERS_PER_S)
-                udp_send (self->udp_fd, &from, self->record, RECORD_SIZE);
-            else
-                self->stats.udp_dropped++;
-            continue;
-        }
-        //  An answer counts only from an address we asked
-        s_pending_t *p = NULL;
-        for (int i = 0; i < self->npending; i++)
-            if (self->pending [i].addr.sin_addr.s_addr == from.sin_addr.s_addr
-            &&  self->pending [i].addr.sin_port == from.sin_port)
-                p = &self->pending [i];
-        record_t rec;
-        if (!p || record_decode (buf, (size_t) n, &rec) != 0) {
-            self->stats.udp_dropped++;
-            continue;
-        }
-        uint8_t fp [32];
-        identity_fingerprint (rec.sign_pk, fp);
-        if (p->pinned && sodium_memcmp (fp, p->fp, 32) != 0) {
+    resolve_answer_t a;
+    while (resolve_recv (self->resolve, now, self->record, &a) == 0) {
+        if (a.mismatch) {
             char got [IDENTITY_FP_HEX_SIZE];
-            identity_fingerprint_hex (rec.sign_pk, got);
+            identity_fingerprint_hex (a.rec.sign_pk, got);
             ui_error (self->ui, "pin_mismatch",
-                      "%s answered with key %.16s, not the pinned one: not connecting", p->text, got);
-            p->next_ms = now + 10 * REQUEST_MS;
+                      "%s answered with key %.16s, not the pinned one: not connecting", a.target, got);
             continue;
         }
-        char host [64];
-        udp_ntoa (&from, host, sizeof host);
         bool fresh, connected;
-        peer_t *peer = s_on_record (self, &rec, host, S_VIA_ANSWER, &fresh, &connected);
+        peer_t *peer = s_on_record (self, &a.rec, a.host, S_VIA_ANSWER, &fresh, &connected);
         if (!peer)
             continue;
-        if (p->pinned && !known_verified (self->known, rec.sign_pk))
-            known_set_verified (self->known, rec.sign_pk, true);
+        if (a.pinned && !known_verified (self->known, a.rec.sign_pk))
+            known_set_verified (self->known, a.rec.sign_pk, true);
         if (fresh && !connected)
             s_send_hello (self, peer);
-        memcpy (p->sign_pk, rec.sign_pk, 32);
-        p->resolved = true;
     }
 }
 
@@ -913,6 +840,15 @@ s_on_beacon (node_t *self, int64_t now)
 //  ---------------------------------------------------------------------
 //  Timers
 
+//  For the resolver: is this peer linked?  (Then its address is not asked.)
+static bool
+s_peer_up (const uint8_t sign_pk [32], void *arg)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, sign_pk);
+    return peer && link_up (peer->link);
+}
+
 static void
 s_tick (node_t *self, int64_t now)
 {
@@ -938,16 +874,7 @@ s_tick (node_t *self, int64_t now)
         self->trim_due = false;
         self->next_trim = now + 5000;
     }
-    for (int i = 0; i < self->npending; i++) {
-        s_pending_t *p = &self->pending [i];
-        peer_t *peer = p->resolved? peers_find_sign (self->peers, p->sign_pk): NULL;
-        if ((peer && link_up (peer->link)) || now < p->next_ms)
-            continue;
-        uint8_t req [RECORD_REQ_SIZE];
-        record_request (req);
-        udp_send (self->udp_fd, &p->addr, req, sizeof req);
-        p->next_ms = now + REQUEST_MS;
-    }
+    resolve_tick (self->resolve, now, s_peer_up, self);
 }
 
 //  ---------------------------------------------------------------------
@@ -1198,7 +1125,7 @@ s_cmd_stats (node_t *self)
         "bad_frames", (json_int_t) self->stats.bad_frames,
         "unknown_sender", (json_int_t) self->stats.unknown_sender,
         "refused_messages", (json_int_t) self->stats.refused_msgs,
-        "udp_dropped", (json_int_t) self->stats.udp_dropped,
+        "udp_dropped", (json_int_t) (self->resolve? resolve_dropped (self->resolve): 0),
         "peers_refused", (json_int_t) self->stats.peers_refused,
         "peers", (int) peers_size (self->peers),
         "files", "credit_clamped", (json_int_t) fs.credit_clamped,
@@ -1356,8 +1283,14 @@ node_new (const opts_t *opts, const char *home, const char *name,
         *err = SC_ENOMEM;
         return NULL;
     }
+    struct s_target {
+        char host [64];
+        int port;
+        uint8_t fp [32];
+        bool pinned;
+    } targets [OPTS_PEERS_MAX];
+    int ntargets = 0;
     self->opts = *opts;
-    self->udp_fd = -1;
     self->id = *identity_p;
     *identity_p = NULL;         //  transferred
     snprintf (self->name, sizeof self->name, "%s", name);
@@ -1389,11 +1322,11 @@ node_new (const opts_t *opts, const char *home, const char *name,
     }
     //  Peer addresses are checked before anything is bound
     for (int i = 0; i < opts->npeers; i++) {
-        s_pending_t *p = &self->pending [self->npending];
+        struct s_target *t = &targets [ntargets];
         char msg [256];
-        *err = opts_parse_peer (opts->peers [i], p->host, sizeof p->host, &p->port, p->fp,
-                                &p->pinned, msg, sizeof msg);
-        if (*err == 0 && udp_resolve (p->host, p->port, &p->addr) != 0) {
+        *err = opts_parse_peer (opts->peers [i], t->host, sizeof t->host, &t->port, t->fp,
+                                &t->pinned, msg, sizeof msg);
+        if (*err == 0 && udp_resolve (t->host, t->port, &(struct sockaddr_in) { 0 }) != 0) {
             snprintf (msg, sizeof msg, "cannot resolve the host in %s", opts->peers [i]);
             *err = SC_ENOENT;
         }
@@ -1401,8 +1334,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
             log_error ("--peer %s", msg);
             goto fail;
         }
-        snprintf (p->text, sizeof p->text, "%s", opts->peers [i]);
-        self->npending++;
+        ntargets++;
     }
     self->transport = transport_new (self->id, opts->bind, opts->port, err);
     if (!self->transport)
@@ -1413,12 +1345,17 @@ node_new (const opts_t *opts, const char *home, const char *name,
         goto fail;
     }
     int port = transport_port (self->transport);
-    self->udp_fd = udp_open (opts->bind, port, false);
-    if (self->udp_fd < 0) {
-        *err = self->udp_fd;
+    self->resolve = resolve_new (opts->bind, port, err);
+    if (!self->resolve) {
         log_error ("cannot open UDP port %d for record requests: %s", port, sc_strerror (*err));
         goto fail;
     }
+    for (int i = 0; i < ntargets; i++)
+        if ((*err = resolve_add (self->resolve, opts->peers [i], targets [i].host, targets [i].port,
+                                 targets [i].pinned, targets [i].fp)) != 0) {
+            log_error ("--peer %s: %s", opts->peers [i], sc_strerror (*err));
+            goto fail;
+        }
     *err = record_make (self->id, self->name, (uint16_t) port, 0, s_wall_ms (), self->record);
     if (*err != 0)
         goto fail;
@@ -1584,7 +1521,7 @@ node_run (node_t *self)
         zmq_pollitem_t *items = self->items;
         items [0] = (zmq_pollitem_t) { transport_zap (self->transport), 0, ZMQ_POLLIN, 0 };
         items [1] = (zmq_pollitem_t) { transport_router (self->transport), 0, ZMQ_POLLIN, 0 };
-        items [2] = (zmq_pollitem_t) { NULL, self->udp_fd, ZMQ_POLLIN, 0 };
+        items [2] = (zmq_pollitem_t) { NULL, resolve_fd (self->resolve), ZMQ_POLLIN, 0 };
         items [3] = (zmq_pollitem_t) { NULL, self->beacon? beacon_fd (self->beacon): -1,
                                        ZMQ_POLLIN, 0 };
         //  stdout only while output waits; stdin only while it is open
@@ -1698,8 +1635,7 @@ node_destroy (node_t **self_p)
     files_destroy (&self->files);
     ui_destroy (&self->ui);
     transport_destroy (&self->transport);
-    if (self->udp_fd >= 0)
-        close (self->udp_fd);
+    resolve_destroy (&self->resolve);
     peers_destroy (&self->peers);
     known_destroy (&self->known);
     history_destroy (&self->history);

@@ -16,6 +16,7 @@ void media_tests (void);
 void streams_tests (void);
 void link_tests (void);
 void transport_tests (void);
+void resolve_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -87,6 +88,7 @@ main (int argc, char **argv)
     node_tests ();
     link_tests ();
     transport_tests ();
+    resolve_tests ();
     files_tests ();
     media_tests ();
     streams_tests ();
