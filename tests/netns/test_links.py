@@ -1,7 +1,6 @@
 """Links that stay up on machines with several addresses, and liveness:
 hosts in network namespaces with real broadcast, as users run nodes."""
 import subprocess
-import time
 
 from harness import Cluster, poll_until
 from netlab import Lab
