@@ -54,6 +54,7 @@ struct _node_t {
     char my_id [IDENTITY_FP_HEX_SIZE];
     transport_t *transport;
     resolve_t *resolve;         //  --peer targets, and answers to record requests
+    bool known_failing, history_failing;        //  saves failing: told once
     ui_t *ui;
     peers_t *peers;
     known_t *known;
@@ -582,9 +583,14 @@ s_history (node_t *self, peer_t *peer, const char *dir, const char *text, bool p
                            "ts", (json_int_t) s_wall_ms (), "time", when, "dir", dir,
                            "peer", peer->id, "name", peer->name, "text", text,
                            "private", priv, "msg_id", msg_id);
-    if (e)
-        history_append (self->history, e);
+    int rc = e? history_append (self->history, e): SC_ENOMEM;
     json_decref (e);
+    //  Told once, and again after it worked in between: a full disk must
+    //  not print a line per message
+    if (rc != 0 && !self->history_failing)
+        ui_warning (self->ui, "save_failed", "the chat history could not be saved: %s",
+                    sc_strerror (rc));
+    self->history_failing = rc != 0;
 }
 
 static void
@@ -856,7 +862,12 @@ s_tick (node_t *self, int64_t now)
     streams_tick (self->streams, now);
     //  Trust changes go to disk once a second at most (and at exit)
     if (now >= self->next_save) {
-        known_flush (self->known);
+        //  What failed stays pending and is tried again each second
+        int rc = known_flush (self->known);
+        if (rc != 0 && !self->known_failing)
+            ui_warning (self->ui, "save_failed", "the known peers could not be saved in %s: %s; "
+                        "trying again", self->home, sc_strerror (rc));
+        self->known_failing = rc != 0;
         self->next_save = now + 1000;
     }
     if (self->beacon && (now >= self->next_beacon
