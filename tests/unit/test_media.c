@@ -312,9 +312,9 @@ s_watch_commands (void)
     CHECK_RC (cmd_parse_offset ("9999999.999", &ms), 0);
     CHECK (media_offset_check ((uint64_t) ms, err, sizeof err) == 0);
     CHECK (media_offset_check (MEDIA_OFFSET_MAX_MS, err, sizeof err) == 0);
-    CHECK (media_offset_check (MEDIA_OFFSET_MAX_MS + 1, err, sizeof err) == -1);
+    CHECK (media_offset_check (MEDIA_OFFSET_MAX_MS + 1, err, sizeof err) == SC_EINVAL);
     CHECK (strcmp (err, "the offset 10000000.001 s is past any video we stream (at most 10000000 s)") == 0);
-    CHECK (media_offset_check (UINT64_MAX, err, sizeof err) == -1);
+    CHECK (media_offset_check (UINT64_MAX, err, sizeof err) == SC_EINVAL);
     CHECK (strstr (err, "the offset 18446744073709551.615 s is past any video") == err);
 }
 
