@@ -20,6 +20,7 @@
 #include "../discovery/record.h"
 #include "../discovery/resolve.h"
 #include "../discovery/udp.h"
+#include "chat.h"
 #include "cmd.h"
 #include "files.h"
 #include "history.h"
@@ -34,8 +35,6 @@
 
 #define TICK_MS 100
 #define FIXED 7                 //  poll items before the jobs' and the links'
-#define RESEND_MS 5000          //  re-send a message with no receipt after this
-#define SEND_BUDGET 32          //  messages sealed per loop pass, over every peer
                                 //  (each seal and signature costs ~0.1-0.3 ms)
 #define HISTORY_SHOW 50
 #define BEACON_MS 1000          //  beacon interval
@@ -54,7 +53,8 @@ struct _node_t {
     char my_id [IDENTITY_FP_HEX_SIZE];
     transport_t *transport;
     resolve_t *resolve;         //  --peer targets, and answers to record requests
-    bool known_failing, history_failing;        //  saves failing: told once
+    bool known_failing;         //  saves failing: told once
+    chat_t *chat;               //  chat lines and receipts
     ui_t *ui;
     peers_t *peers;
     known_t *known;
@@ -79,9 +79,6 @@ struct _node_t {
     size_t items_cap;
     bool quit;
     int64_t next_tick;
-    int send_budget;            //  seals left in this loop pass
-    bool send_more;             //  a message waits only for the next pass
-    size_t pump_next;           //  the peer the next pass starts with
     struct {
         uint64_t bad_frames, unknown_sender, refused_msgs, peers_refused;
         uint64_t elsewhere;     //  records of linked peers from another address, ignored
@@ -112,12 +109,6 @@ s_wall_ms (void)
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-s_hex_id (const uint8_t id [ENVELOPE_ID_SIZE], char out [2 * ENVELOPE_ID_SIZE + 1])
-{
-    sodium_bin2hex (out, 2 * ENVELOPE_ID_SIZE + 1, id, ENVELOPE_ID_SIZE);
 }
 
 static void
@@ -163,6 +154,12 @@ s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
     return rc;
 }
 
+static int
+s_chat_send (void *arg, peer_t *peer, const wire_frame_t *frame)
+{
+    return s_send (arg, peer, frame);
+}
+
 //  Signs a fresh record (new timestamp) into self->record.
 static void
 s_refresh_record (node_t *self, uint8_t flags)
@@ -190,119 +187,6 @@ s_send_beacon (node_t *self, int64_t now)
     beacon_send (self->beacon, self->record);
     self->last_beacon = now;
     self->answer_due = false;
-}
-
-static int
-s_send_message (node_t *self, peer_t *peer, peers_out_t *m)
-{
-    wire_chat_t chat = { .kind = m->kind, .text = m->text, .text_len = strlen (m->text) };
-    uint8_t *body = NULL, *env = NULL;
-    size_t body_len, env_len;
-    int rc = wire_chat_encode (&chat, &body, &body_len);
-    if (rc == 0)
-        rc = envelope_seal (self->id, peer->sign_pk, peer->box_pk, s_wall_ms (),
-                            body, body_len, m->msg_id, &env, &env_len);
-    if (rc == 0) {
-        wire_frame_t f = { .type = WIRE_MSG, .data = env, .size = env_len };
-        rc = s_send (self, peer, &f);
-    }
-    free (body);
-    free (env);
-    return rc;
-}
-
-//  True when the next frame to the peer takes the link its messages in
-//  flight took.  Two links deliver in no order between them: a new message
-//  waits until the old link's are acknowledged before it takes a new one.
-static bool
-s_chat_link_same (node_t *self, const peer_t *peer)
-{
-    const uint8_t *rid;
-    size_t rid_len;
-    uint32_t gen;
-    if (link_route (peer->link, &rid, &rid_len, &gen))
-        return peer->chat_rid_len == 0 && peer->chat_gen == gen;
-    return peer->chat_rid_len == rid_len && memcmp (peer->chat_rid, rid, rid_len) == 0;
-}
-
-static void
-s_chat_link_note (node_t *self, peer_t *peer)
-{
-    const uint8_t *rid;
-    size_t rid_len;
-    uint32_t gen;
-    if (link_route (peer->link, &rid, &rid_len, &gen)) {
-        peer->chat_gen = gen;
-        peer->chat_rid_len = 0;
-    }
-    else {
-        memcpy (peer->chat_rid, rid, rid_len);
-        peer->chat_rid_len = rid_len;
-    }
-}
-
-//  Takes one seal from this loop pass's budget; false when it is spent
-//  (the loop then comes back at once instead of waiting).
-static bool
-s_spend (node_t *self)
-{
-    if (self->send_budget <= 0) {
-        self->send_more = true;
-        return false;
-    }
-    self->send_budget--;
-    return true;
-}
-
-//  Sends what waits for a peer that is online, oldest first: receipts owed,
-//  messages whose receipt is overdue, then new messages while the window
-//  has room and the pass's budget lasts.  A send the link refuses (full, or
-//  gone) ends the turn: that message and all after it stay where they are
-//  and go on a later pass, so nothing overtakes an older message.
-static void
-s_flush (node_t *self, peer_t *peer, int64_t now)
-{
-    if (!link_up (peer->link))
-        return;
-    while (peer->owed_len) {
-        wire_frame_t f = { .type = WIRE_RECEIPT };
-        memcpy (f.msg_id, peer->owed [peer->owed_len - 1], ENVELOPE_ID_SIZE);
-        if (s_send (self, peer, &f) != 0)
-            return;
-        peer->owed_len--;
-    }
-    //  Their receipts may have met a full link: the peer answers a copy it
-    //  has seen with a receipt again
-    for (size_t i = 0; i < peers_outbox_in_flight (peer); i++) {
-        peers_out_t *m = peers_outbox_at (peer, i);
-        if (now - m->sent_at < RESEND_MS)
-            continue;
-        if (!s_spend (self) || s_send_message (self, peer, m) != 0)
-            return;
-        m->sent_at = now;
-    }
-    while (peers_outbox_next (peer)) {
-        if (peers_outbox_in_flight (peer) && !s_chat_link_same (self, peer))
-            return;             //  the receipts bring it back here
-        if (!s_spend (self) || s_send_message (self, peer, peers_outbox_next (peer)) != 0)
-            return;
-        s_chat_link_note (self, peer);
-        peers_outbox_mark_sent (peer, now);
-    }
-}
-
-//  Sends what the outboxes hold within this pass's budget, starting with a
-//  different peer each pass so that one long outbox does not starve others.
-static void
-s_pump (node_t *self, int64_t now)
-{
-    size_t n = peers_size (self->peers);
-    for (size_t k = 0; k < n && self->send_budget > 0; k++) {
-        peer_t *peer = peers_at (self->peers, (self->pump_next + k) % n);
-        if (peers_outbox_len (peer) || peer->owed_len)
-            s_flush (self, peer, now);
-    }
-    self->pump_next = n? (self->pump_next + 1) % n: 0;
 }
 
 //  ---------------------------------------------------------------------
@@ -359,8 +243,7 @@ s_link_up (void *arg, void *peer_arg)
     ui_emit (self->ui, ev);
     //  What was sent before the peer left may be lost: send it again, in
     //  order (the peer answers what it has seen with a receipt)
-    peers_outbox_rewind (peer);
-    s_flush (self, peer, s_mono_ms ());
+    chat_peer_up (self->chat, peer, s_mono_ms (), s_wall_ms ());
     files_peer_up (self->files, peer->sign_pk);
 }
 
@@ -558,80 +441,6 @@ s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
 //  ---------------------------------------------------------------------
 //  Frames from peers
 
-//  A receipt the link does not take now is kept and sent when it does
-//  (receipts need no order; if too many are owed, the peer's re-send of
-//  the message asks again).
-static void
-s_send_receipt (node_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE])
-{
-    wire_frame_t f = { .type = WIRE_RECEIPT };
-    memcpy (f.msg_id, msg_id, ENVELOPE_ID_SIZE);
-    if (s_send (self, peer, &f) != 0)
-        peers_receipt_owe (peer, msg_id);
-}
-
-static void
-s_history (node_t *self, peer_t *peer, const char *dir, const char *text, bool priv,
-           const char *msg_id)
-{
-    time_t t = time (NULL);
-    struct tm tm;
-    char when [32];
-    localtime_r (&t, &tm);
-    strftime (when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-    json_t *e = json_pack ("{s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
-                           "ts", (json_int_t) s_wall_ms (), "time", when, "dir", dir,
-                           "peer", peer->id, "name", peer->name, "text", text,
-                           "private", priv, "msg_id", msg_id);
-    int rc = e? history_append (self->history, e): SC_ENOMEM;
-    json_decref (e);
-    //  Told once, and again after it worked in between: a full disk must
-    //  not print a line per message
-    if (rc != 0 && !self->history_failing)
-        ui_warning (self->ui, "save_failed", "the chat history could not be saved: %s",
-                    sc_strerror (rc));
-    self->history_failing = rc != 0;
-}
-
-static void
-s_on_msg (node_t *self, peer_t *peer, const wire_frame_t *f)
-{
-    envelope_msg_t msg;
-    int rc = envelope_open (self->opener, f->data, f->size, peer->sign_pk, s_wall_ms (), &msg);
-    if (rc == SC_EREPLAY) {
-        s_send_receipt (self, peer, msg.msg_id);        //  ours may have been lost
-        return;
-    }
-    if (rc != 0) {
-        self->stats.refused_msgs++;
-        ui_warning (self->ui, sc_errname (rc), "a message from %s (%.16s) was refused: %s",
-                    peer->name, peer->id, sc_strerror (rc));
-        return;
-    }
-    wire_chat_t chat;
-    rc = wire_chat_decode (msg.body, msg.body_len, &chat);
-    if (rc == 0) {
-        char *text = utf8_sanitize (chat.text, chat.text_len);
-        char msg_id [33];
-        s_hex_id (msg.msg_id, msg_id);
-        if (text) {
-            s_send_receipt (self, peer, msg.msg_id);
-            ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:I}",
-                                          "event", "message", "from", peer->id, "name", peer->name,
-                                          "text", text, "private", chat.kind == 0,
-                                          "msg_id", msg_id, "ts", (json_int_t) msg.ts_ms));
-            s_history (self, peer, "in", text, chat.kind == 0, msg_id);
-        }
-        free (text);
-    }
-    else {
-        self->stats.refused_msgs++;
-        ui_warning (self->ui, "malformed", "a message from %s (%.16s) has a malformed body",
-                    peer->name, peer->id);
-    }
-    envelope_msg_clear (&msg);
-}
-
 //  Forgets a peer that claimed an X25519 key another identity has now
 //  proven over a link: its claim can never be proven, and frames are the
 //  prover's.
@@ -718,15 +527,10 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         case WIRE_PING:
             break;
         case WIRE_MSG:
-            s_on_msg (self, peer, &f);
+            chat_on_msg (self->chat, peer, &f, s_wall_ms ());
             break;
         case WIRE_RECEIPT:
-            if (peers_outbox_remove (peer, f.msg_id)) {
-                char msg_id [33];
-                s_hex_id (f.msg_id, msg_id);
-                ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s}", "event", "delivered",
-                                              "to", peer->id, "name", peer->name, "msg_id", msg_id));
-            }
+            chat_on_receipt (self->chat, peer, &f);
             break;
         case WIRE_BYE:
             link_on_bye (peer->link, now);
@@ -978,58 +782,6 @@ s_resolve (node_t *self, const char *query, bool allow_changed)
     return rc == 0? peer: NULL;
 }
 
-//  Queues text for peer and sends it at once if the peer is online and
-//  nothing older waits (else it follows those, as receipts come back).
-static void
-s_queue (node_t *self, peer_t *peer, unsigned kind, const char *text)
-{
-    peers_out_t *m;
-    int rc = peers_outbox_add (peer, kind, text, &m);
-    if (rc == SC_EAGAIN) {
-        double mib = (double) peers_outbox_bytes (peer) / (1024 * 1024);
-        if (link_up (peer->link))
-            ui_error (self->ui, "queue_full",
-                      "the outbox to %s is full (%zu messages, %.1f MiB, waiting for receipts): "
-                      "not queued; %s is online and they are going out, so try again in a moment",
-                      peer->name, peers_outbox_len (peer), mib, peer->name);
-        else
-            ui_error (self->ui, "queue_full",
-                      "the outbox to %s is full (%zu messages, %.1f MiB, kept while %s is away): "
-                      "not queued; try again when %s is back",
-                      peer->name, peers_outbox_len (peer), mib, peer->name, peer->name);
-        return;
-    }
-    if (rc != 0) {
-        ui_error (self->ui, sc_errname (rc), "the message to %s was not queued: %s",
-                  peer->name, sc_strerror (rc));
-        return;
-    }
-    char msg_id [33];
-    s_hex_id (m->msg_id, msg_id);
-    //  On the wire first; reporting and the history are off the critical path
-    bool online = link_up (peer->link);
-    s_flush (self, peer, s_mono_ms ());
-    ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:b}", "event", "sent",
-                                  "to", peer->id, "name", peer->name, "msg_id", msg_id,
-                                  "private", kind == 0, "queued", !online));
-    s_history (self, peer, "out", text, kind == 0, msg_id);
-}
-
-static void
-s_cmd_say (node_t *self, const char *text)
-{
-    int sent = 0;
-    for (size_t i = 0; i < peers_size (self->peers); i++) {
-        peer_t *peer = peers_at (self->peers, i);
-        if (link_up (peer->link)) {
-            s_queue (self, peer, 1, text);
-            sent++;
-        }
-    }
-    if (sent == 0)
-        ui_warning (self->ui, "no_peers", "nobody is online: the line was not sent");
-}
-
 static void
 s_cmd_peers (node_t *self)
 {
@@ -1135,7 +887,7 @@ s_cmd_stats (node_t *self)
         "elsewhere", (json_int_t) self->stats.elsewhere,
         "bad_frames", (json_int_t) self->stats.bad_frames,
         "unknown_sender", (json_int_t) self->stats.unknown_sender,
-        "refused_messages", (json_int_t) self->stats.refused_msgs,
+        "refused_messages", (json_int_t) (self->stats.refused_msgs + chat_refused (self->chat)),
         "udp_dropped", (json_int_t) (self->resolve? resolve_dropped (self->resolve): 0),
         "peers_refused", (json_int_t) self->stats.peers_refused,
         "peers", (int) peers_size (self->peers),
@@ -1180,12 +932,12 @@ s_on_line (const char *line, void *arg)
             break;
         case CMD_SAY:
             if (text)
-                s_cmd_say (self, text);
+                chat_say (self->chat, text, s_mono_ms (), s_wall_ms ());
             break;
         case CMD_MSG: {
             peer_t *peer = s_resolve (self, cmd->argv [0], false);
             if (peer && text)
-                s_queue (self, peer, 0, text);
+                chat_queue (self->chat, peer, 0, text, s_mono_ms (), s_wall_ms ());
             if (peer)
                 known_set_messaged (self->known, peer->sign_pk);
             break;
@@ -1424,7 +1176,10 @@ node_new (const opts_t *opts, const char *home, const char *name,
     char prompt [64];
     snprintf (prompt, sizeof prompt, "%s> ", self->name);
     self->ui = ui_new (opts->json, prompt, s_on_line, self);
-    if (!self->ui) {
+    chat_host_t chat_host = { s_chat_send, self };
+    if (self->ui)
+        self->chat = chat_new (self->id, self->opener, self->peers, self->history, self->ui, &chat_host);
+    if (!self->ui || !self->chat) {
         *err = SC_ENOMEM;
         goto fail;
     }
@@ -1517,13 +1272,12 @@ node_run (node_t *self)
     self->next_tick = s_mono_ms ();
     while (!self->quit && !s_signalled) {
         int64_t now = s_mono_ms ();
-        self->send_budget = SEND_BUDGET;
-        self->send_more = false;
+        chat_pass (self->chat);
         if (now >= self->next_tick) {
             s_tick (self, now);
             self->next_tick = now + TICK_MS;
         }
-        s_pump (self, now);
+        chat_pump (self->chat, now, s_wall_ms ());
         size_t npeers = peers_size (self->peers);
         if (s_items_reserve (self, FIXED + STREAMS_MAX + FILES_PROBES_MAX + 2 * npeers) != 0) {
             log_error ("out of memory");
@@ -1555,7 +1309,7 @@ node_run (node_t *self)
                 items [count++] = (zmq_pollitem_t) { link_watch (peers_at (self->peers, i)->link),
                                                      0, ZMQ_POLLIN, 0 };
         long timeout = (long) (self->next_tick - now);
-        if (files_work (self->files, now) || self->send_more || (input && ui_more (self->ui)))
+        if (files_work (self->files, now) || chat_more (self->chat) || (input && ui_more (self->ui)))
             timeout = 0;        //  more to send, hash or read: do not wait
         if (self->answer_due && self->last_beacon + ANSWER_MS - now < timeout)
             timeout = (long) (self->last_beacon + ANSWER_MS - now);
@@ -1650,6 +1404,7 @@ node_destroy (node_t **self_p)
     peers_destroy (&self->peers);
     known_destroy (&self->known);
     history_destroy (&self->history);
+    chat_destroy (&self->chat);
     envelope_opener_destroy (&self->opener);
     identity_destroy (&self->id);
     free (self->items);
