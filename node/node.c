@@ -32,59 +32,7 @@
 #include "transport.h"
 #include "ui.h"
 #include "wire.h"
-
-#define TICK_MS 100
-#define FIXED 7                 //  poll items before the jobs' and the links'
-                                //  (each seal and signature costs ~0.1-0.3 ms)
-#define HISTORY_SHOW 50
-#define BEACON_MS 1000          //  beacon interval
-#define ANSWER_MS 250           //  at most one early beacon per this, for newcomers
-                                //  (they also learn us from our HELLO at once)
-#define PEERS_MAX 1024          //  identities kept in one session
-#define UNCONFIRMED_MAX 64      //  links open to peers that never said HELLO
-#define PEERS_PER_ADDR 64       //  linked, unverified, never written to, from one address
-
-
-struct _node_t {
-    opts_t opts;
-    char *home;
-    char name [RECORD_NAME_MAX + 1];
-    identity_t *id;
-    char my_id [IDENTITY_FP_HEX_SIZE];
-    transport_t *transport;
-    resolve_t *resolve;         //  --peer targets, and answers to record requests
-    bool known_failing;         //  saves failing: told once
-    chat_t *chat;               //  chat lines and receipts
-    ui_t *ui;
-    peers_t *peers;
-    known_t *known;
-    history_t *history;
-    envelope_opener_t *opener;
-    beacon_t *beacon;
-    files_t *files;
-    streams_t *streams;
-    char helper [PATH_MAX];     //  securechat-media, beside our binary
-    uint64_t session;
-    uint8_t record [RECORD_SIZE];
-    int64_t next_beacon;        //  monotonic ms
-    int64_t next_save;
-    int64_t last_beacon;
-    bool beaconed;              //  the start beacon went out
-    bool answer_due;
-    void *router_watch;         //  links to our ROUTER that close
-    uint64_t forgotten;         //  peers dropped (a pointer held across a call may be gone)
-    bool trim_due;              //  links closed: memory to give back
-    int64_t next_trim;
-    zmq_pollitem_t *items;      //  for the loop: fixed ones, then jobs, then DEALERs
-    size_t items_cap;
-    bool quit;
-    int64_t next_tick;
-    struct {
-        uint64_t bad_frames, unknown_sender, refused_msgs, peers_refused;
-        uint64_t elsewhere;     //  records of linked peers from another address, ignored
-        uint64_t key_claims;    //  records claiming a key another identity proved
-    } stats;
-};
+#include "node_int.h"
 
 static volatile sig_atomic_t s_signalled;
 
@@ -95,41 +43,28 @@ s_on_signal (int sig)
     s_signalled = 1;
 }
 
-static int64_t
-s_mono_ms (void)
+int64_t
+node_mono_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t
-s_wall_ms (void)
+int64_t
+node_wall_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-s_addr (const peer_t *peer, char *out, size_t size)
-{
-    snprintf (out, size, "tcp://%s:%u", link_host (peer->link), link_port (peer->link));
-}
-
 //  ---------------------------------------------------------------------
 //  Sending
 
-//  True when a frame sent to the peer has a link to go on.
-static bool
-s_linked (const peer_t *peer)
-{
-    return link_linked (peer->link);
-}
-
 //  Sends on the peer's one link (link_route says which).
-static int
-s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
+int
+node_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
 {
     const uint8_t *rid;
     size_t rid_len;
@@ -157,312 +92,11 @@ s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
 static int
 s_chat_send (void *arg, peer_t *peer, const wire_frame_t *frame)
 {
-    return s_send (arg, peer, frame);
-}
-
-//  Signs a fresh record (new timestamp) into self->record.
-static void
-s_refresh_record (node_t *self, uint8_t flags)
-{
-    record_make (self->id, self->name, (uint16_t) transport_port (self->transport), flags,
-                 s_wall_ms (), self->record);
-}
-
-static void
-s_send_hello (node_t *self, peer_t *peer)
-{
-    wire_frame_t f = { .type = WIRE_HELLO, .data = self->record, .size = RECORD_SIZE,
-                       .seq = self->session, .seen = link_session (peer->link) };
-    s_send (self, peer, &f);
-}
-
-//  The first beacon of a run says so: whoever hears it connects at once.
-//  Later ones (periodic, answers) give a hearer's peer time to connect
-//  first, so a pair of peers makes one link, not two.
-static void
-s_send_beacon (node_t *self, int64_t now)
-{
-    s_refresh_record (self, self->beaconed? 0: RECORD_FLAG_START);
-    self->beaconed = true;
-    beacon_send (self->beacon, self->record);
-    self->last_beacon = now;
-    self->answer_due = false;
-}
-
-//  ---------------------------------------------------------------------
-//  Peers coming and going
-
-static json_t *
-s_peer_json (node_t *self, peer_t *peer)
-{
-    char addr [128];
-    s_addr (peer, addr, sizeof addr);
-    return json_pack ("{s:s, s:s, s:s, s:b, s:b}", "id", peer->id, "name", peer->name,
-                      "addr", addr, "verified", known_verified (self->known, peer->sign_pk),
-                      "online", link_up (peer->link));
-}
-
-//  What the link module asks of the node (link_host_t)
-
-static void *
-s_link_connect (void *arg, void *peer_arg, const char *host, uint16_t port, void **watch)
-{
-    node_t *self = arg;
-    peer_t *peer = peer_arg;
-    char endpoint [128];
-    snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", host, port);
-    log_debug ("connect to %s at %s", peer->name, endpoint);
-    void *dealer = transport_connect (self->transport, peer->box_pk, endpoint);
-    //  Its closing (the peer killed, gone, or silent past ZeroMQ's
-    //  heartbeat timeout) is heard at once
-    *watch = dealer? transport_watch (self->transport, dealer): NULL;
-    return dealer;
-}
-
-static void
-s_link_close (void *arg, void *peer, void *dealer, void *watch)
-{
-    transport_unwatch (dealer, &watch);
-    transport_disconnect (&dealer);
-}
-
-static void
-s_link_hello (void *arg, void *peer)
-{
-    s_send_hello (arg, peer);
-}
-
-static void
-s_link_up (void *arg, void *peer_arg)
-{
-    node_t *self = arg;
-    peer_t *peer = peer_arg;
-    log_debug ("%s joined", peer->name);
-    json_t *ev = s_peer_json (self, peer);
-    json_object_set_new (ev, "event", json_string ("peer_joined"));
-    ui_emit (self->ui, ev);
-    //  What was sent before the peer left may be lost: send it again, in
-    //  order (the peer answers what it has seen with a receipt)
-    chat_peer_up (self->chat, peer, s_mono_ms (), s_wall_ms ());
-    files_peer_up (self->files, peer->sign_pk);
-}
-
-static void
-s_link_reset (void *arg, void *peer_arg)
-{
-    node_t *self = arg;
-    peer_t *peer = peer_arg;
-    files_link_reset (self->files, peer->sign_pk);
-}
-
-static void
-s_link_down (void *arg, void *peer_arg, const char *why)
-{
-    node_t *self = arg;
-    peer_t *peer = peer_arg;
-    ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:b, s:s, s:i}", "event", "peer_left",
-                                  "id", peer->id, "name", peer->name,
-                                  "verified", known_verified (self->known, peer->sign_pk),
-                                  "reason", why, "queued", (int) peers_outbox_len (peer)));
-    files_peer_down (self->files, peer->sign_pk);
-    streams_peer_down (self->streams, peer->sign_pk);
-    peer->owed_len = 0;         //  the peer re-sends what it missed receipts for
-}
-
-//  Forgets one peer that is away (no link), unverified and never written
-//  to, to make room; for a newcomer the user trusts (verified, or written
-//  to), one that is online too (its link closed, shown as left).  Returns
-//  false when there is none.
-static bool
-s_evict_one (node_t *self, bool for_trusted)
-{
-    for (int pass = 0; pass < (for_trusted? 2: 1); pass++)
-        for (size_t i = 0; i < peers_size (self->peers); i++) {
-            peer_t *p = peers_at (self->peers, i);
-            if ((pass == 0 && link_linked (p->link)) || known_verified (self->known, p->sign_pk)
-            ||  known_messaged (self->known, p->sign_pk) || peers_outbox_len (p) != 0)
-                continue;
-            self->forgotten++;
-            link_close (p->link, "evicted");
-            link_destroy (&p->link);
-            peers_drop (self->peers, p);
-            return true;
-        }
-    return false;
-}
-
-//  When two peers connected to each other at once, the link made by the
-//  lower key stays and the other goes.
-static bool
-s_we_lead (node_t *self, const peer_t *peer)
-{
-    return memcmp (identity_sign_pk (self->id), peer->sign_pk, 32) < 0;
-}
-
-//  Where a verified record came from
-typedef enum {
-    S_VIA_LINK,         //  a HELLO: proven by CURVE, and the link exists
-    S_VIA_ANSWER,       //  the answer to our UDP request: connect now
-    S_VIA_BEACON        //  a beacon: connect now if it is a start beacon, else
-                        //  after LINK_CONNECT_WAIT_MS unless the peer connects first
-} s_via_t;
-
-//  Handles a verified record.  Returns the peer, or NULL when the record
-//  is ours or could not be used.  *fresh is set when the peer has started
-//  a new session (newer record) or is new; *connected when a link was opened.
-static peer_t *
-s_on_record (node_t *self, const record_t *rec, const char *host, s_via_t via,
-             bool *fresh, bool *connected)
-{
-    bool via_link = via == S_VIA_LINK;
-    *fresh = *connected = false;
-    if (memcmp (rec->sign_pk, identity_sign_pk (self->id), 32) == 0)
-        return NULL;
-    //  An address the user pinned with --peer FP@ takes no other key
-    uint8_t fp [32];
-    identity_fingerprint (rec->sign_pk, fp);
-    if (resolve_pin_conflict (self->resolve, host, rec->port, fp)) {
-        self->stats.peers_refused++;
-        return NULL;
-    }
-    peer_t *peer = peers_find_sign (self->peers, rec->sign_pk);
-    //  Bounds against floods of validly signed records from throwaway keys:
-    //  peers heard but never proven are capped, and a newcomer takes the
-    //  place of the oldest of them rather than being refused (it proves
-    //  itself within milliseconds, a throwaway key never does); an answer
-    //  to the user's own --peer is not counted
-    if (!peer && via == S_VIA_BEACON) {
-        size_t unconfirmed = 0;
-        peer_t *oldest = NULL;
-        for (size_t i = 0; i < peers_size (self->peers); i++)
-            if (link_unproven (peers_at (self->peers, i)->link)) {
-                unconfirmed++;
-                if (!oldest)
-                    oldest = peers_at (self->peers, i);
-            }
-        if (unconfirmed >= UNCONFIRMED_MAX && oldest) {
-            self->stats.peers_refused++;
-            self->forgotten++;
-            link_destroy (&oldest->link);
-            peers_drop (self->peers, oldest);
-        }
-    }
-    //  New identities proven by HELLO are bounded per source address too:
-    //  throwaway keys from one place cannot fill the table
-    if (!peer && via_link) {
-        size_t here = 0;
-        for (size_t i = 0; i < peers_size (self->peers); i++) {
-            peer_t *o = peers_at (self->peers, i);
-            here += link_linked (o->link) && strcmp (link_host (o->link), host) == 0
-                 && !known_verified (self->known, o->sign_pk) && !known_messaged (self->known, o->sign_pk);
-        }
-        if (here >= PEERS_PER_ADDR) {
-            self->stats.peers_refused++;
-            return NULL;
-        }
-    }
-    //  An unauthenticated answer older than what we know is ignored
-    if (peer && !via_link && rec->ts_ms < peer->record_ts)
-        return peer;
-    //  No record takes over an X25519 key that a handshake proved for
-    //  another identity (DESIGN section 4): dropped before anything is kept
-    for (size_t i = 0; i < peers_size (self->peers); i++) {
-        peer_t *other = peers_at (self->peers, i);
-        if (other != peer && link_confirmed (other->link)
-        &&  memcmp (other->box_pk, rec->box_pk, 32) == 0) {
-            self->stats.key_claims++;
-            return NULL;
-        }
-    }
-    //  A full table makes room with a peer that is away, unverified and
-    //  was never written to, rather than refuse a newcomer (after every
-    //  check that could refuse the newcomer anyway)
-    if (!peer && peers_size (self->peers) >= PEERS_MAX
-    &&  !s_evict_one (self, known_verified (self->known, rec->sign_pk)
-                            || known_messaged (self->known, rec->sign_pk))) {
-        self->stats.peers_refused++;
-        return NULL;
-    }
-    char clash [IDENTITY_FP_HEX_SIZE];
-    int k = known_observe (self->known, rec->sign_pk, rec->box_pk, rec->name, s_wall_ms (), clash);
-    if (k & KNOWN_FULL) {
-        self->stats.peers_refused++;
-        return NULL;
-    }
-    char id [IDENTITY_FP_HEX_SIZE];
-    identity_fingerprint_hex (rec->sign_pk, id);
-    if ((k & KNOWN_NAME_CLASH) && (k & (KNOWN_NEW | KNOWN_RENAMED)))
-        ui_warning (self->ui, "key_changed",
-                    "a new key (%.16s) calls itself '%s', a name known for another key "
-                    "(%.16s): '%s' is refused by name until you check it with /verify %.16s; "
-                    "its fingerprint prefix works meanwhile",
-                    id, rec->name, clash, rec->name, id);
-    if (k & KNOWN_BOX_CHANGED)
-        ui_warning (self->ui, "box_key_changed",
-                    "peer %s (%.16s) now uses a new encryption key, signed by its identity",
-                    rec->name, id);
-    bool box_changed = false;
-    if (!peer) {
-        peer = peers_add (self->peers, rec);
-        if (!peer)
-            return NULL;
-        link_host_t lh = { .connect = s_link_connect, .close = s_link_close, .hello = s_link_hello,
-                           .up = s_link_up, .down = s_link_down, .reset = s_link_reset,
-                           .arg = self };
-        peer->link = link_new (&lh, peer, s_we_lead (self, peer), s_mono_ms ());
-        if (!peer->link) {
-            peers_drop (self->peers, peer);
-            return NULL;
-        }
-        *fresh = true;
-    }
-    else {
-        if (rec->ts_ms > peer->record_ts) {
-            *fresh = true;
-            peer->record_ts = rec->ts_ms;
-        }
-        if (rec->ts_ms >= peer->record_ts)
-            memcpy (peer->record, rec->raw, RECORD_SIZE);
-        snprintf (peer->name, sizeof peer->name, "%s", rec->name);
-        box_changed = memcmp (peer->box_pk, rec->box_pk, 32) != 0;
-        memcpy (peer->box_pk, rec->box_pk, 32);
-    }
-    bool start = via == S_VIA_BEACON && (rec->flags & RECORD_FLAG_START) && *fresh;
-    link_rec_t r = link_on_record (peer->link, host, rec->port,
-                                   via_link? LINK_VIA_HELLO: via == S_VIA_ANSWER? LINK_VIA_ANSWER
-                                                                               : LINK_VIA_BEACON,
-                                   start, box_changed, s_mono_ms ());
-    if (r == LINK_REC_ELSEWHERE)
-        self->stats.elsewhere++;
-    *connected = r == LINK_REC_CONNECTED;
-    return peer;
+    return node_send (arg, peer, frame);
 }
 
 //  ---------------------------------------------------------------------
 //  Frames from peers
-
-//  Forgets a peer that claimed an X25519 key another identity has now
-//  proven over a link: its claim can never be proven, and frames are the
-//  prover's.
-static void
-s_forget_claim (node_t *self, peer_t *peer)
-{
-    log_info ("%s (%.16s) claimed the key of another identity: forgotten", peer->name, peer->id);
-    self->stats.key_claims++;
-    self->forgotten++;
-    link_destroy (&peer->link);
-    peers_drop (self->peers, peer);
-}
-
-//  The peer whose link to our ROUTER has this routing id (NULL: none).
-static peer_t *
-s_peer_by_rid (node_t *self, const uint8_t *rid, size_t rid_len)
-{
-    for (size_t i = 0; i < peers_size (self->peers); i++)
-        if (link_has_rid (peers_at (self->peers, i)->link, rid, rid_len))
-            return peers_at (self->peers, i);
-    return NULL;
-}
 
 //  A frame from a link: on our ROUTER, or on the DEALER we opened to owner.
 //  A frame is the identity's that proved its key on that link (by the
@@ -477,7 +111,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         log_debug ("bad frame from %s: %s", rx->addr, sc_strerror (rc));
         return;
     }
-    peer_t *peer = owner? owner: s_peer_by_rid (self, rx->rid, rx->rid_len);
+    peer_t *peer = owner? owner: meet_peer_by_rid (self, rx->rid, rx->rid_len);
     if (f.type == WIRE_HELLO) {
         if (!peer)
             peer = peers_find_box (self->peers, rx->key);     //  its record, to skip a check
@@ -495,11 +129,11 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         //  Our DEALER to a peer that claimed this key reached another
         //  identity: that claim was false
         if (owner && memcmp (owner->sign_pk, rec.sign_pk, 32) != 0) {
-            s_forget_claim (self, owner);
+            meet_forget_claim (self, owner);
             return;
         }
         bool fresh, connected;
-        peer = s_on_record (self, &rec, rx->addr, S_VIA_LINK, &fresh, &connected);
+        peer = meet_on_record (self, &rec, rx->addr, MEET_VIA_LINK, &fresh, &connected);
         if (!peer)
             return;
         log_debug ("HELLO from %s", peer->name);
@@ -512,7 +146,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         for (size_t i = peers_size (self->peers); i-- > 0; ) {
             peer_t *other = peers_at (self->peers, i);
             if (other != peer && memcmp (other->box_pk, rec.box_pk, 32) == 0)
-                s_forget_claim (self, other);
+                meet_forget_claim (self, other);
         }
         link_on_hello (peer->link, rx->rid, rx->rid_len, rx->fd, f.seq, f.seen == self->session, now);
         return;
@@ -527,7 +161,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         case WIRE_PING:
             break;
         case WIRE_MSG:
-            chat_on_msg (self->chat, peer, &f, s_wall_ms ());
+            chat_on_msg (self->chat, peer, &f, node_wall_ms ());
             break;
         case WIRE_RECEIPT:
             chat_on_receipt (self->chat, peer, &f);
@@ -538,7 +172,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         case WIRE_OFFER: {
             //  An offer is a signed, sealed envelope like a message
             envelope_msg_t msg;
-            int orc = envelope_open (self->opener, f.data, f.size, peer->sign_pk, s_wall_ms (), &msg);
+            int orc = envelope_open (self->opener, f.data, f.size, peer->sign_pk, node_wall_ms (), &msg);
             if (orc == 0) {
                 files_on_offer (self->files, peer->sign_pk, msg.body, msg.body_len);
                 envelope_msg_clear (&msg);
@@ -560,90 +194,6 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         default:
             files_on_frame (self->files, peer->sign_pk, &f);
             break;
-    }
-}
-
-//  ---------------------------------------------------------------------
-//  UDP: record requests and answers
-
-static void
-s_on_udp (node_t *self, int64_t now)
-{
-    resolve_answer_t a;
-    while (resolve_recv (self->resolve, now, self->record, &a) == 0) {
-        if (a.mismatch) {
-            char got [IDENTITY_FP_HEX_SIZE];
-            identity_fingerprint_hex (a.rec.sign_pk, got);
-            ui_error (self->ui, "pin_mismatch",
-                      "%s answered with key %.16s, not the pinned one: not connecting", a.target, got);
-            continue;
-        }
-        bool fresh, connected;
-        peer_t *peer = s_on_record (self, &a.rec, a.host, S_VIA_ANSWER, &fresh, &connected);
-        if (!peer)
-            continue;
-        if (a.pinned && !known_verified (self->known, a.rec.sign_pk))
-            known_set_verified (self->known, a.rec.sign_pk, true);
-        if (fresh && !connected)
-            s_send_hello (self, peer);
-    }
-}
-
-//  ---------------------------------------------------------------------
-//  Beacons
-
-//  A beacon from a peer we already have a link to at that address changes
-//  nothing: it is dropped before its signature is checked.  (A forged one
-//  naming that key could not change anything either.)  Start and leave
-//  beacons do change something, as does one while a connect waits.
-static bool
-s_beacon_skip (const uint8_t sign_pk [32], const struct sockaddr_in *from, uint16_t port,
-               uint8_t flags, void *arg)
-{
-    node_t *self = arg;
-    peer_t *peer = peers_find_sign (self->peers, sign_pk);
-    if (!peer || !s_linked (peer) || (flags & (RECORD_FLAG_LEAVE | RECORD_FLAG_START)))
-        return false;
-    char host [64];
-    udp_ntoa (from, host, sizeof host);
-    bool here = link_port (peer->link) == port && strcmp (link_host (peer->link), host) == 0;
-    bool up = link_up (peer->link);
-    //  From another of its addresses, or a copy from elsewhere: while the
-    //  link is up it changes nothing either (the address rule)
-    if (!here && up)
-        self->stats.elsewhere++;
-    return here || up;
-}
-
-static void
-s_on_beacon (node_t *self, int64_t now)
-{
-    for (int burst = 0; burst < 1024; burst++) {
-        record_t rec;
-        struct sockaddr_in from;
-        int rc = beacon_recv (self->beacon, s_wall_ms (), now, s_beacon_skip, self, &rec, &from);
-        if (rc == SC_EAGAIN)
-            return;
-        if (rc != 0)
-            continue;
-        peer_t *peer = peers_find_sign (self->peers, rec.sign_pk);
-        if (rec.flags & RECORD_FLAG_LEAVE) {
-            //  Only a leave newer than what the peer's run said before
-            //  (a replayed one from an earlier run changes nothing)
-            if (peer && rec.ts_ms >= peer->record_ts)
-                link_on_bye (peer->link, now);
-            continue;
-        }
-        char host [64];
-        udp_ntoa (&from, host, sizeof host);
-        log_debug ("beacon from %s at %s", rec.name, host);
-        bool known_before = peer != NULL, fresh, connected;
-        peer = s_on_record (self, &rec, host, S_VIA_BEACON, &fresh, &connected);
-        //  A newcomer hears from us at once instead of in up to a second:
-        //  on the link we opened to it, or else by an early beacon (which
-        //  would only wake every node on the LAN when a link says it all)
-        if (peer && !known_before && !connected)
-            self->answer_due = true;
     }
 }
 
@@ -676,7 +226,7 @@ s_tick (node_t *self, int64_t now)
     }
     if (self->beacon && (now >= self->next_beacon
                          || (self->answer_due && now - self->last_beacon >= ANSWER_MS))) {
-        s_send_beacon (self, now);
+        meet_send_beacon (self, now);
         if (now >= self->next_beacon)
             self->next_beacon = now + BEACON_MS;
     }
@@ -702,7 +252,7 @@ s_files_send (void *arg, const uint8_t peer_pk [32], const wire_frame_t *frame)
     peer_t *peer = peers_find_sign (self->peers, peer_pk);
     if (!peer || !link_up (peer->link))
         return SC_EAGAIN;
-    return s_send (self, peer, frame);
+    return node_send (self, peer, frame);
 }
 
 static bool
@@ -723,7 +273,7 @@ s_files_seal (void *arg, const uint8_t peer_pk [32], const uint8_t *body, size_t
         return SC_ENOPEER;
     uint8_t msg_id [ENVELOPE_ID_SIZE];
     randombytes_buf (msg_id, sizeof msg_id);
-    return envelope_seal (self->id, peer->sign_pk, peer->box_pk, s_wall_ms (), body, len,
+    return envelope_seal (self->id, peer->sign_pk, peer->box_pk, node_wall_ms (), body, len,
                           msg_id, env, env_len);
 }
 
@@ -787,7 +337,7 @@ s_cmd_peers (node_t *self)
 {
     json_t *list = json_array ();
     for (size_t i = 0; i < peers_size (self->peers); i++)
-        json_array_append_new (list, s_peer_json (self, peers_at (self->peers, i)));
+        json_array_append_new (list, meet_peer_json (self, peers_at (self->peers, i)));
     ui_emit (self->ui, json_pack ("{s:s, s:o}", "event", "peers", "peers", list));
 }
 
@@ -932,12 +482,12 @@ s_on_line (const char *line, void *arg)
             break;
         case CMD_SAY:
             if (text)
-                chat_say (self->chat, text, s_mono_ms (), s_wall_ms ());
+                chat_say (self->chat, text, node_mono_ms (), node_wall_ms ());
             break;
         case CMD_MSG: {
             peer_t *peer = s_resolve (self, cmd->argv [0], false);
             if (peer && text)
-                chat_queue (self->chat, peer, 0, text, s_mono_ms (), s_wall_ms ());
+                chat_queue (self->chat, peer, 0, text, node_mono_ms (), node_wall_ms ());
             if (peer)
                 known_set_messaged (self->known, peer->sign_pk);
             break;
@@ -1119,7 +669,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
             log_error ("--peer %s: %s", opts->peers [i], sc_strerror (*err));
             goto fail;
         }
-    *err = record_make (self->id, self->name, (uint16_t) port, 0, s_wall_ms (), self->record);
+    *err = record_make (self->id, self->name, (uint16_t) port, 0, node_wall_ms (), self->record);
     if (*err != 0)
         goto fail;
     randombytes_buf (&self->session, sizeof self->session);
@@ -1269,15 +819,15 @@ node_run (node_t *self)
     sigaction (SIGTERM, &sa, NULL);
     signal (SIGPIPE, SIG_IGN);
     bool input = true;
-    self->next_tick = s_mono_ms ();
+    self->next_tick = node_mono_ms ();
     while (!self->quit && !s_signalled) {
-        int64_t now = s_mono_ms ();
+        int64_t now = node_mono_ms ();
         chat_pass (self->chat);
         if (now >= self->next_tick) {
             s_tick (self, now);
             self->next_tick = now + TICK_MS;
         }
-        chat_pump (self->chat, now, s_wall_ms ());
+        chat_pump (self->chat, now, node_wall_ms ());
         size_t npeers = peers_size (self->peers);
         if (s_items_reserve (self, FIXED + STREAMS_MAX + FILES_PROBES_MAX + 2 * npeers) != 0) {
             log_error ("out of memory");
@@ -1319,7 +869,7 @@ node_run (node_t *self)
             log_error ("poll failed: %s", zmq_strerror (errno));
             break;
         }
-        now = s_mono_ms ();
+        now = node_mono_ms ();
         if (items [1].revents & ZMQ_POLLIN) {
             //  A bounded batch, so input and timers keep their turn
             for (int i = 0; i < 512; i++) {
@@ -1351,11 +901,11 @@ node_run (node_t *self)
             while (transport_zap_handle (self->transport) == 0)
                 ;
         if (items [2].revents & ZMQ_POLLIN)
-            s_on_udp (self, now);
+            meet_on_udp (self, now);
         if (items [3].revents & ZMQ_POLLIN)
-            s_on_beacon (self, now);
-        if (self->answer_due && s_mono_ms () - self->last_beacon >= ANSWER_MS)
-            s_send_beacon (self, s_mono_ms ());
+            meet_on_beacon (self, now);
+        if (self->answer_due && node_mono_ms () - self->last_beacon >= ANSWER_MS)
+            meet_send_beacon (self, node_mono_ms ());
         if (items [4].revents & (ZMQ_POLLOUT | ZMQ_POLLERR))
             ui_flush (self->ui);
         streams_on_poll (self->streams, items + FIXED, nstreams, now);
@@ -1382,9 +932,9 @@ node_destroy (node_t **self_p)
     for (size_t i = 0; self->peers && i < peers_size (self->peers); i++) {
         peer_t *peer = peers_at (self->peers, i);
         //  Every peer with a link hears it, also one still saying HELLO
-        if (s_linked (peer)) {
+        if (link_linked (peer->link)) {
             wire_frame_t f = { .type = WIRE_BYE };
-            s_send (self, peer, &f);
+            node_send (self, peer, &f);
             if (link_dealer (peer->link))
                 zmq_setsockopt (link_dealer (peer->link), ZMQ_LINGER, &linger, sizeof linger);
             zmq_setsockopt (transport_router (self->transport), ZMQ_LINGER, &linger, sizeof linger);
@@ -1393,7 +943,7 @@ node_destroy (node_t **self_p)
     }
     transport_unwatch (self->transport? transport_router (self->transport): NULL, &self->router_watch);
     if (self->beacon && self->transport) {
-        s_refresh_record (self, RECORD_FLAG_LEAVE);
+        meet_refresh_record (self, RECORD_FLAG_LEAVE);
         beacon_send (self->beacon, self->record);
     }
     beacon_destroy (&self->beacon);
