@@ -15,6 +15,7 @@ void files_tests (void);
 void media_tests (void);
 void streams_tests (void);
 void link_tests (void);
+void child_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -86,6 +87,7 @@ main (int argc, char **argv)
     node_tests ();
     link_tests ();
     files_tests ();
+    child_tests ();
     media_tests ();
     streams_tests ();
     char cmd [128];
