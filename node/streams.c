@@ -19,7 +19,9 @@
 #include "../crypto/identity.h"
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
+#include "child.h"
 #include "ctlq.h"
+#include "jobs.h"
 #include "mediajob.h"
 #include "streams.h"
 #include "xfer.h"
@@ -30,7 +32,6 @@
 #define KEEPALIVE_MS 5000           //  an owner whose file is quiet (a paced gap) says so
 #define CREDIT_MAX 64               //  a viewer cannot ask for more in flight
 #define QUEUE_LOW (256 * 1024)      //  a viewer returns credit below this much queued
-#define SOCKET_BUFFER (1024 * 1024) //  for the data sockets to the jobs
 #define VIEWER_NOTE_MAX 1024        //  the longest message a mux job sends
 #define VIEWER_IN (4 * (MEDIAJOB_HEADER + VIEWER_NOTE_MAX))
 //  What a stream says when its job ends without a word (the helper and the
@@ -46,7 +47,7 @@ typedef struct {
     char name [XFER_NAME_MAX + 1];
     char out [PATH_MAX];        //  viewer: the file, or the player command
     bool to_player;
-    pid_t player;
+    child_t *player;            //  viewer: NULL once it exited (or for a file)
     int fd;                     //  data socket to the media job, -1 once closed
     int file;                   //  owner: the shared file until the job starts with the
                                 //  first credit, then -1 (the job has it)
@@ -87,8 +88,8 @@ struct _streams_t {
     streams_opts_t opts;
     streams_host_t host;
     char player [PATH_MAX];     //  the command, "" when none
-    int ctl;                    //  control socket to `securechat-media serve`
-    pid_t helper;
+    jobs_t *jobs;               //  the media helper's job client
+    child_t *players [16];      //  players that outlived their stream, reaped when they exit
     s_stream_t streams [STREAMS_MAX];
     int polled [STREAMS_MAX];   //  stream of each poll item given out
     int npolled;
@@ -168,108 +169,6 @@ s_peer (streams_t *self, const uint8_t peer [32])
 }
 
 //  ---------------------------------------------------------------------
-//  The media helper
-
-static bool
-s_helper_start (streams_t *self)
-{
-    if (!self->opts.helper || access (self->opts.helper, X_OK) != 0)
-        return false;
-    int sv [2];
-    if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-        return false;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        dup2 (sv [1], STDIN_FILENO);
-        int null = open ("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2 (null, STDOUT_FILENO);
-        execl (self->opts.helper, self->opts.helper, "serve", (char *) NULL);
-        _exit (127);
-    }
-    close (sv [1]);
-    if (pid < 0) {
-        close (sv [0]);
-        return false;
-    }
-    self->ctl = sv [0];
-    self->helper = pid;
-    log_debug ("media helper started (pid %d)", (int) pid);
-    return true;
-}
-
-static void
-s_helper_stop (streams_t *self)
-{
-    if (self->ctl >= 0)
-        close (self->ctl);      //  the helper ends when it reads the end
-    self->ctl = -1;
-    if (self->helper > 0 && waitpid (self->helper, NULL, WNOHANG) == 0) {
-        //  Give it a moment, then make sure
-        for (int i = 0; i < 50 && waitpid (self->helper, NULL, WNOHANG) == 0; i++)
-            usleep (1000);
-        if (kill (self->helper, 0) == 0) {
-            kill (self->helper, SIGKILL);
-            waitpid (self->helper, NULL, 0);
-        }
-    }
-    self->helper = 0;
-}
-
-//  Starts a job with two descriptors (both closed here).  Returns 0 and the
-//  node's end of the data socket in *data, or an error.
-static int
-s_job (streams_t *self, const char *line, int fd, int *data)
-{
-    int sv [2] = { -1, -1 };
-    int rc = SC_EIO;
-    if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        goto out;
-    int size = SOCKET_BUFFER;
-    setsockopt (sv [1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (self->ctl < 0 && !s_helper_start (self)) {
-            rc = SC_ENOENT;
-            goto out;
-        }
-        int fds [2] = { sv [1], fd };
-        union {
-            char buf [CMSG_SPACE (sizeof fds)];
-            struct cmsghdr align;
-        } u;
-        memset (&u, 0, sizeof u);
-        struct iovec iov = { (void *) line, strlen (line) };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-                              .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-        struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN (sizeof fds);
-        memcpy (CMSG_DATA (c), fds, sizeof fds);
-        if (sendmsg (self->ctl, &msg, MSG_NOSIGNAL) >= 0) {
-            rc = 0;
-            break;
-        }
-        //  The helper died: start another once
-        log_warn ("the media helper is gone (%s); starting it again", strerror (errno));
-        s_helper_stop (self);
-    }
-out:
-    if (sv [1] >= 0)
-        close (sv [1]);
-    if (fd >= 0)
-        close (fd);
-    if (rc == 0) {
-        fcntl (sv [0], F_SETFL, fcntl (sv [0], F_GETFL) | O_NONBLOCK);
-        setsockopt (sv [0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-        *data = sv [0];
-    }
-    else if (sv [0] >= 0)
-        close (sv [0]);
-    return rc;
-}
-
-//  ---------------------------------------------------------------------
 //  Streams table
 
 static s_stream_t *
@@ -327,8 +226,16 @@ s_new (streams_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE
 }
 
 static void
-s_free (s_stream_t *s)
+s_free (streams_t *self, s_stream_t *s)
 {
+    //  A player still running plays what it has to its end and is reaped
+    //  when it exits
+    for (int i = 0; i < 16 && s->player; i++)
+        if (!self->players [i]) {
+            self->players [i] = s->player;
+            s->player = NULL;   //  transferred
+        }
+    child_release (&s->player);     //  no room: left to run, never reaped
     if (s->fd >= 0)
         close (s->fd);
     if (s->file >= 0)
@@ -370,7 +277,7 @@ s_end (streams_t *self, s_stream_t *s, bool ok, const char *why, bool tell)
     if (ev && why && *why)
         json_object_set_new (ev, "message", json_string (why));
     s_emit (self, ev);
-    s_free (s);
+    s_free (self, s);
 }
 
 //  A viewer stream stops taking input; the job finishes the file and says
@@ -423,29 +330,12 @@ s_default_player (char *out, size_t size)
 static int
 s_start_player (streams_t *self, s_stream_t *s)
 {
-    int p [2];
-    if (pipe2 (p, O_CLOEXEC) != 0)
-        return -1;
-    pid_t pid = fork ();
-    if (pid == 0) {
-        dup2 (p [0], STDIN_FILENO);
-        //  The player must not write over the node's terminal or JSON
-        int null = open ("/dev/null", O_WRONLY);
-        if (null >= 0) {
-            dup2 (null, STDOUT_FILENO);
-            dup2 (null, STDERR_FILENO);
-        }
-        setpgid (0, 0);
-        execl ("/bin/sh", "sh", "-c", self->player, (char *) NULL);
-        _exit (127);
-    }
-    close (p [0]);
-    if (pid < 0) {
-        close (p [1]);
-        return -1;
-    }
-    s->player = pid;
-    return p [1];
+    //  The player must not write over the node's terminal or JSON
+    const char *argv [] = { "sh", "-c", self->player, NULL };
+    child_opts_t o = { .file = "/bin/sh", .argv = argv, .in = CHILD_PIPE, .out = CHILD_NULL,
+                       .err = CHILD_NULL, .group = true };
+    s->player = child_new (&o);
+    return s->player? child_take_fd (s->player): -1;
 }
 
 static const char *
@@ -511,7 +401,7 @@ streams_watch (streams_t *self, const uint8_t peer [32], const char *name, int64
     }
     char line [64];
     snprintf (line, sizeof line, "mux %s", s_format_for (out));
-    int rc = s_job (self, line, fd, &s->fd);
+    int rc = jobs_start (self->jobs, line, fd, &s->fd);
     fd = -1;                    //  transferred
     if (rc != 0) {
         s_error (self, "no_helper", "cannot start the media helper (%s): is securechat-media "
@@ -537,9 +427,8 @@ fail:
     else if (out && !s)
         unlink (out);
     if (s) {
-        if (s->player > 0)
-            kill (-s->player, SIGTERM);
-        s_free (s);
+        child_stop (&s->player, SIGTERM, 0);
+        s_free (self, s);
     }
 }
 
@@ -698,7 +587,7 @@ s_viewer_message (streams_t *self, s_stream_t *s, char kind, const uint8_t *body
         char text [300];
         snprintf (text, sizeof text, "%.*s", (int) len, (const char *) body);
         bool stopped_early = !s->ending;
-        if (kind == 'E' && s->to_player && s->player == 0)
+        if (kind == 'E' && s->to_player && !s->player)
             snprintf (text, sizeof text, "the player was closed");
         if (kind == 'E' && !s->why [0])
             snprintf (s->why, sizeof s->why, "%s", text);
@@ -738,7 +627,7 @@ s_owner_start (streams_t *self, s_stream_t *s)
 {
     char line [64];
     snprintf (line, sizeof line, "demux %lld %d", (long long) s->offset_ms, s->paced? 1: 0);
-    int rc = s_job (self, line, s->file, &s->fd);
+    int rc = jobs_start (self->jobs, line, s->file, &s->fd);
     s->file = -1;               //  transferred
     if (rc == 0)
         s_emit (self, s_json (self, s, "started"));
@@ -798,7 +687,7 @@ s_owner_watch (streams_t *self, const uint8_t peer [32], const wire_frame_t *f)
             s_emit (self, s_json (self, s, "requested"));
         else if (s_owner_start (self, s) != 0) {
             snprintf (text, sizeof text, "the owner's media helper is missing");
-            s_free (s);
+            s_free (self, s);
             s = NULL;
         }
     }
@@ -1142,8 +1031,8 @@ streams_tick (streams_t *self, int64_t now)
         s_stream_t *s = &self->streams [i];
         if (!s->used)
             continue;
-        if (s->player > 0 && waitpid (s->player, NULL, WNOHANG) == s->player)
-            s->player = 0;      //  the job notices at its next write
+        if (s->player && child_reap (s->player, NULL))
+            child_destroy (&s->player);     //  the job notices at its next write
         if (s->owner && s->retry)
             s_owner_forward (self, s);
         if (!s->used)
@@ -1157,12 +1046,10 @@ streams_tick (streams_t *self, int64_t now)
             s_finish_viewer (self, s, false, why);
         }
     }
-    if (self->helper > 0 && waitpid (self->helper, NULL, WNOHANG) == self->helper) {
-        log_warn ("the media helper stopped");
-        close (self->ctl);
-        self->ctl = -1;
-        self->helper = 0;
-    }
+    for (int i = 0; i < 16; i++)
+        if (self->players [i] && child_reap (self->players [i], NULL))
+            child_destroy (&self->players [i]);
+    jobs_tick (self->jobs);
 }
 
 //  ---------------------------------------------------------------------
@@ -1176,13 +1063,15 @@ streams_new (const streams_opts_t *opts, const streams_host_t *host)
         return NULL;
     self->opts = *opts;
     self->host = *host;
-    self->ctl = -1;
     self->stall_ms = opts->stall_ms > 0? opts->stall_ms: STALL_MS_DEFAULT;
     self->served_max = opts->served_max > 0 && opts->served_max <= STREAMS_SERVED_LIMIT?
                        opts->served_max: STREAMS_SERVED_MAX;
     self->pause_max_ms = opts->pause_max_ms > 0? opts->pause_max_ms: STREAMS_PAUSE_MAX_MS;
     self->ctlq = ctlq_new (host->send, host->arg);
-    if (!self->ctlq) {
+    self->jobs = jobs_new (opts->helper);
+    if (!self->ctlq || !self->jobs) {
+        ctlq_destroy (&self->ctlq);
+        jobs_destroy (&self->jobs);
         free (self);
         return NULL;
     }
@@ -1204,13 +1093,13 @@ streams_destroy (streams_t **self_p)
         if (!s->used)
             continue;
         s_tell_end (self, s, false, s->owner? "the owner left": "the viewer left");
-        if (s->player > 0) {
-            kill (-s->player, SIGTERM);
-            waitpid (s->player, NULL, 0);
-        }
-        s_free (s);
+        child_stop (&s->player, SIGTERM, 0);
+        s_free (self, s);
     }
-    s_helper_stop (self);
+    //  Players of streams that ended play on, as they would without us
+    for (int i = 0; i < 16; i++)
+        child_release (&self->players [i]);
+    jobs_destroy (&self->jobs);
     //  What the links took at the last moment is all the peers get
     ctlq_flush (self->ctlq, s_now ());
     ctlq_destroy (&self->ctlq);
