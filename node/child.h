@@ -1,11 +1,12 @@
 /*  child: a process the node starts, talks to through one descriptor, and
     ends and reaps, so that no child outlives its owner as a zombie.
 
-    Three kinds use it: the media helper (`securechat-media serve`, with a
-    socket of ours as its stdin: node/jobs), a player (`sh -c CMD` in a
+    Made for three kinds: the media helper (`securechat-media serve`, with
+    a socket of ours as its stdin: node/jobs), a player (`sh -c CMD` in a
     process group of its own, reading a pipe on its stdin: node/viewer),
     and a probe (`securechat-media probe PATH`, writing one line on a pipe
-    on its stdout: node/files).
+    on its stdout, CHILD_NULL elsewhere, nonblock: node/files, which still
+    forks its own until its rewrite lands).
 
     Each of stdin, stdout and stderr is /dev/null, the node's own, a new
     pipe (at most one of the three: the node's end is child_fd), or a

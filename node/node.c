@@ -1479,11 +1479,11 @@ node_new (const opts_t *opts, const char *home, const char *name,
     if (!self->files)
         goto fail;
     video_opts_t so = { .helper = fo.helper, .player = opts->player, .stall_ms = fo.stall_ms,
-                          .served_max = opts->serve_max,
-                          .pause_max_ms = (int64_t) opts->pause_max_s * 1000 };
+                        .served_max = opts->serve_max,
+                        .pause_max_ms = (int64_t) opts->pause_max_s * 1000 };
     video_host_t sh = { .send = s_files_send, .event = s_files_event,
-                          .peer_name = s_streams_peer_name, .find_share = s_streams_find_share,
-                          .arg = self };
+                        .peer_name = s_streams_peer_name, .find_share = s_streams_find_share,
+                        .arg = self };
     self->video = video_new (&so, &sh);
     self->viewer = self->video? viewer_new (self->video): NULL;
     self->owner = self->video? owner_new (self->video): NULL;
@@ -1595,7 +1595,8 @@ node_run (node_t *self)
         }
         s_pump (self, now);
         size_t npeers = peers_size (self->peers);
-        if (s_items_reserve (self, FIXED + VIEWER_MAX + OWNER_SERVED_LIMIT + FILES_PROBES_MAX + 2 * npeers) != 0) {
+        if (s_items_reserve (self, FIXED + VIEWER_MAX + OWNER_SERVED_LIMIT + FILES_PROBES_MAX
+                                   + 2 * npeers) != 0) {
             log_error ("out of memory");
             break;
         }
