@@ -28,7 +28,9 @@
 #include "link.h"
 #include "node.h"
 #include "peers.h"
-#include "streams.h"
+#include "owner.h"
+#include "video.h"
+#include "viewer.h"
 #include "transport.h"
 #include "ui.h"
 #include "wire.h"
@@ -189,7 +191,8 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         case WIRE_BATCH:
         case WIRE_SCREDIT:
         case WIRE_SEND:
-            streams_on_frame (self->streams, peer->sign_pk, &f);
+            if (!owner_on_frame (self->owner, peer->sign_pk, &f))
+                viewer_on_frame (self->viewer, peer->sign_pk, &f);
             break;
         default:
             files_on_frame (self->files, peer->sign_pk, &f);
@@ -213,7 +216,9 @@ static void
 s_tick (node_t *self, int64_t now)
 {
     files_tick (self->files, now);
-    streams_tick (self->streams, now);
+    video_tick (self->video, now);
+    viewer_tick (self->viewer, now);
+    owner_tick (self->owner, now);
     //  Trust changes go to disk once a second at most (and at exit)
     if (now >= self->next_save) {
         //  What failed stays pending and is tried again each second
@@ -293,7 +298,7 @@ s_files_peer_name (void *arg, const uint8_t peer_pk [32], bool *verified)
     return peer? peer->name: NULL;
 }
 
-//  What the streams module may ask of the node
+//  What the video modules may ask of the node
 
 static const char *
 s_streams_peer_name (void *arg, const uint8_t peer_pk [32])
@@ -424,7 +429,7 @@ s_cmd_stats (node_t *self)
     if (self->beacon)
         b = beacon_stats (self->beacon);
     files_stats_t fs = files_stats (self->files);
-    streams_stats_t ss = streams_stats (self->streams);
+    video_stats_t ss = video_stats (self->video);
     json_t *ev = json_pack (
         "{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I,"
         " s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
@@ -526,16 +531,24 @@ s_on_line (const char *line, void *arg)
                 int64_t offset = 0;
                 if (cmd->offset)
                     cmd_parse_offset (cmd->offset, &offset);
-                streams_watch (self->streams, peer->sign_pk, cmd->argv [1], offset, cmd->out);
+                viewer_watch (self->viewer, peer->sign_pk, cmd->argv [1], offset, cmd->out);
             }
             break;
         }
-        case CMD_STOP:
-            streams_stop (self->streams, cmd->argc? cmd->argv [0]: NULL);
+        case CMD_STOP: {
+            const char *prefix = cmd->argc? cmd->argv [0]: "";
+            if (viewer_stop (self->viewer, prefix) + owner_stop (self->owner, prefix) == 0)
+                ui_error (self->ui, "no_stream", *prefix? "no stream has an id starting with '%s'"
+                                                       : "no stream is running%s", prefix);
             break;
-        case CMD_STREAMS:
-            streams_list (self->streams);
+        }
+        case CMD_STREAMS: {
+            json_t *list = json_array ();
+            viewer_list (self->viewer, list);
+            owner_list (self->owner, list);
+            ui_emit (self->ui, json_pack ("{s:s, s:o}", "event", "streams", "streams", list));
             break;
+        }
         case CMD_SHARE:
             files_share (self->files, cmd->argv [0]);
             break;
@@ -712,14 +725,16 @@ node_new (const opts_t *opts, const char *home, const char *name,
     self->files = files_new (&fo, &fh, err);
     if (!self->files)
         goto fail;
-    streams_opts_t so = { .helper = fo.helper, .player = opts->player, .stall_ms = fo.stall_ms,
-                          .served_max = opts->serve_max,
-                          .pause_max_ms = (int64_t) opts->pause_max_s * 1000 };
-    streams_host_t sh = { .send = s_files_send, .event = s_files_event,
-                          .peer_name = s_streams_peer_name, .find_share = s_streams_find_share,
-                          .arg = self };
-    self->streams = streams_new (&so, &sh);
-    if (!self->streams) {
+    video_opts_t so = { .helper = fo.helper, .player = opts->player, .stall_ms = fo.stall_ms,
+                        .served_max = opts->serve_max,
+                        .pause_max_ms = (int64_t) opts->pause_max_s * 1000 };
+    video_host_t sh = { .send = s_files_send, .event = s_files_event,
+                        .peer_name = s_streams_peer_name, .find_share = s_streams_find_share,
+                        .arg = self };
+    self->video = video_new (&so, &sh);
+    self->viewer = self->video? viewer_new (self->video): NULL;
+    self->owner = self->video? owner_new (self->video): NULL;
+    if (!self->viewer || !self->owner) {
         *err = SC_ENOMEM;
         goto fail;
     }
@@ -829,7 +844,8 @@ node_run (node_t *self)
         }
         chat_pump (self->chat, now, node_wall_ms ());
         size_t npeers = peers_size (self->peers);
-        if (s_items_reserve (self, FIXED + STREAMS_MAX + FILES_PROBES_MAX + 2 * npeers) != 0) {
+        if (s_items_reserve (self, FIXED + VIEWER_MAX + OWNER_SERVED_LIMIT + FILES_PROBES_MAX
+                                   + 2 * npeers) != 0) {
             log_error ("out of memory");
             break;
         }
@@ -844,7 +860,9 @@ node_run (node_t *self)
                                        ZMQ_POLLOUT, 0 };
         items [5] = (zmq_pollitem_t) { NULL, input? ui_fd (self->ui): -1, ZMQ_POLLIN, 0 };
         items [6] = (zmq_pollitem_t) { self->router_watch, 0, ZMQ_POLLIN, 0 };
-        int nstreams = streams_poll_items (self->streams, items + FIXED, STREAMS_MAX);
+        int nviewer = viewer_poll_items (self->viewer, items + FIXED, VIEWER_MAX);
+        int nowner = owner_poll_items (self->owner, items + FIXED + nviewer, OWNER_SERVED_LIMIT);
+        int nstreams = nviewer + nowner;
         int nprobes = files_poll_items (self->files, items + FIXED + nstreams, FILES_PROBES_MAX);
         int first_dealer = FIXED + nstreams + nprobes, count = first_dealer;
         //  Peers we connected to answer on our DEALER, and its watch says
@@ -908,7 +926,8 @@ node_run (node_t *self)
             meet_send_beacon (self, node_mono_ms ());
         if (items [4].revents & (ZMQ_POLLOUT | ZMQ_POLLERR))
             ui_flush (self->ui);
-        streams_on_poll (self->streams, items + FIXED, nstreams, now);
+        viewer_on_poll (self->viewer, items + FIXED, nviewer, now);
+        owner_on_poll (self->owner, items + FIXED + nviewer, nowner, now);
         files_on_poll (self->files, items + FIXED + nstreams, nprobes);
         if (input && ((items [5].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) || ui_more (self->ui))) {
             if (ui_read (self->ui) == 1) {
@@ -927,7 +946,9 @@ node_destroy (node_t **self_p)
         return;
     node_t *self = *self_p;
     //  Streams say goodbye while the links are still there
-    streams_destroy (&self->streams);
+    viewer_destroy (&self->viewer);
+    owner_destroy (&self->owner);
+    video_destroy (&self->video);
     int linger = 200;               //  let the BYEs go out
     for (size_t i = 0; self->peers && i < peers_size (self->peers); i++) {
         peer_t *peer = peers_at (self->peers, i);

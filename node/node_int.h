@@ -25,7 +25,9 @@
 #include "node.h"
 #include "opts.h"
 #include "peers.h"
-#include "streams.h"
+#include "owner.h"
+#include "video.h"
+#include "viewer.h"
 #include "transport.h"
 #include "ui.h"
 #include "wire.h"
@@ -59,7 +61,9 @@ struct _node_t {
     envelope_opener_t *opener;
     beacon_t *beacon;
     files_t *files;
-    streams_t *streams;
+    video_t *video;             //  what both roles of video share: the helper, ends that wait
+    viewer_t *viewer;           //  our /watches
+    owner_t *owner;             //  the videos we serve
     char helper [PATH_MAX];     //  securechat-media, beside our binary
     uint64_t session;
     uint8_t record [RECORD_SIZE];

@@ -52,7 +52,7 @@
       GET      [1, 15, id: bin (16), name: str]
                asks for a shared file by name; answered by OFFER or REFUSE
 
-      Video (see node/streams.h).  SID is a 16-byte stream id the viewer draws.
+      Video (see node/video.h).  SID is a 16-byte stream id the viewer draws.
       WATCH    [1, 16, sid: bin (16), name: str, offset_ms: uint, paced: bool, credit: uint]
                asks the owner to stream a shared video from the keyframe at
                or before offset_ms, paced to real time (for a player) or as

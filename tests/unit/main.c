@@ -17,6 +17,7 @@ void streams_tests (void);
 void link_tests (void);
 void transport_tests (void);
 void resolve_tests (void);
+void child_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -90,6 +91,7 @@ main (int argc, char **argv)
     transport_tests ();
     resolve_tests ();
     files_tests ();
+    child_tests ();
     media_tests ();
     streams_tests ();
     char cmd [128];
