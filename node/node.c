@@ -970,6 +970,8 @@ s_cmd_error (node_t *self, int rc, const char *err)
     ui_error (self->ui, sc_errname (rc), "%s", err [0]? err: sc_strerror (rc));
 }
 
+//  A peer by display name or fingerprint prefix: 0 and *peer, or the
+//  error (no_peer, ambiguous, key_changed) with its sentence.
 static int
 s_resolve (node_t *self, const char *query, bool allow_changed, peer_t **peer,
            char *err, size_t err_size)
