@@ -1,5 +1,6 @@
 /*  chat: sealed chat lines and their receipts.  See chat.h.  */
 #define LOG_MODULE "chat"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -202,30 +203,29 @@ s_history (chat_t *self, peer_t *peer, const char *dir, const char *text, bool p
     self->history_failing = rc != 0;
 }
 
-void
+int
 chat_queue (chat_t *self, peer_t *peer, unsigned kind, const char *text,
-            int64_t now, int64_t wall)
+            int64_t now, int64_t wall, char *err, size_t err_size)
 {
     peers_out_t *m;
     int rc = peers_outbox_add (peer, kind, text, &m);
     if (rc == SC_EAGAIN) {
         double mib = (double) peers_outbox_bytes (peer) / (1024 * 1024);
         if (link_up (peer->link))
-            ui_error (self->ui, "queue_full",
+            snprintf (err, err_size,
                       "the outbox to %s is full (%zu messages, %.1f MiB, waiting for receipts): "
                       "not queued; %s is online and they are going out, so try again in a moment",
                       peer->name, peers_outbox_len (peer), mib, peer->name);
         else
-            ui_error (self->ui, "queue_full",
+            snprintf (err, err_size,
                       "the outbox to %s is full (%zu messages, %.1f MiB, kept while %s is away): "
                       "not queued; try again when %s is back",
                       peer->name, peers_outbox_len (peer), mib, peer->name, peer->name);
-        return;
+        return SC_EFULL;
     }
     if (rc != 0) {
-        ui_error (self->ui, sc_errname (rc), "the message to %s was not queued: %s",
-                  peer->name, sc_strerror (rc));
-        return;
+        snprintf (err, err_size, "the message to %s was not queued: %s", peer->name, sc_strerror (rc));
+        return rc;
     }
     char msg_id [33];
     s_hex_id (m->msg_id, msg_id);
@@ -236,21 +236,7 @@ chat_queue (chat_t *self, peer_t *peer, unsigned kind, const char *text,
                                   "to", peer->id, "name", peer->name, "msg_id", msg_id,
                                   "private", kind == 0, "queued", !online));
     s_history (self, peer, "out", text, kind == 0, msg_id, wall);
-}
-
-void
-chat_say (chat_t *self, const char *text, int64_t now, int64_t wall)
-{
-    int sent = 0;
-    for (size_t i = 0; i < peers_size (self->peers); i++) {
-        peer_t *peer = peers_at (self->peers, i);
-        if (link_up (peer->link)) {
-            chat_queue (self, peer, 1, text, now, wall);
-            sent++;
-        }
-    }
-    if (sent == 0)
-        ui_warning (self->ui, "no_peers", "nobody is online: the line was not sent");
+    return 0;
 }
 
 //  A receipt the link does not take now is kept and sent when it does

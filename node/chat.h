@@ -19,6 +19,7 @@
 #define SC_CHAT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "../crypto/envelope.h"
 #include "../crypto/identity.h"
@@ -53,12 +54,11 @@ void chat_pump (chat_t *self, int64_t now, int64_t wall);
 bool chat_more (chat_t *self);
 
 //  Queues text for peer (kind 0 private, 1 to everyone), sends it at once
-//  when the peer is online and nothing older waits, reports `sent` (or an
-//  error event when the outbox is full) and writes the history.
-void chat_queue (chat_t *self, peer_t *peer, unsigned kind, const char *text,
-                 int64_t now, int64_t wall);
-//  Queues a line to every peer online; a warning when nobody is.
-void chat_say (chat_t *self, const char *text, int64_t now, int64_t wall);
+//  when the peer is online and nothing older waits, reports `sent` and
+//  writes the history.  Returns 0, or SC_EFULL (the outbox is full) or
+//  another error with a sentence in err.
+int chat_queue (chat_t *self, peer_t *peer, unsigned kind, const char *text,
+                int64_t now, int64_t wall, char *err, size_t err_size);
 //  The peer's link came up: what was sent before it left may be lost, so
 //  its outbox goes again, in order.
 void chat_peer_up (chat_t *self, peer_t *peer, int64_t now, int64_t wall);

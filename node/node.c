@@ -315,35 +315,110 @@ s_streams_find_share (void *arg, const char *name, char *path, size_t path_size,
 }
 
 //  ---------------------------------------------------------------------
-//  Commands
+//  Commands: one handler per row of cmd.h's table, s_cmd_<name>.  A handler
+//  returns 0, or an error code of crypto/err.h with a sentence for the user
+//  in err; s_cmd_error turns that into the "error" event.
 
-static peer_t *
-s_resolve (node_t *self, const char *query, bool allow_changed)
+typedef int (s_cmd_fn) (node_t *self, const cmd_t *cmd, char *err, size_t err_size);
+
+//  The one place a command's failure becomes an "error" event: the code is
+//  the error's stable name, the message its sentence.
+static void
+s_cmd_error (node_t *self, int rc, const char *err)
 {
-    peer_t *peer;
+    ui_error (self->ui, sc_errname (rc), "%s", err [0]? err: sc_strerror (rc));
+}
+
+//  A peer by display name or fingerprint prefix: 0 and *peer, or the
+//  error (no_peer, ambiguous, key_changed) with its sentence.
+static int
+s_resolve (node_t *self, const char *query, bool allow_changed, peer_t **peer,
+           char *err, size_t err_size)
+{
     char cands [512];
-    int rc = peers_resolve (self->peers, self->known, query, allow_changed, &peer,
+    int rc = peers_resolve (self->peers, self->known, query, allow_changed, peer,
                             cands, sizeof cands);
     if (rc == SC_ENOPEER)
-        ui_error (self->ui, "no_peer", "no peer called '%s': /peers lists them", query);
+        snprintf (err, err_size, "no peer called '%s': /peers lists them", query);
     else if (rc == SC_EAMBIGUOUS)
-        ui_error (self->ui, "ambiguous", "'%s' matches several peers: %s; use a fingerprint prefix",
+        snprintf (err, err_size, "'%s' matches several peers: %s; use a fingerprint prefix",
                   query, cands);
     else if (rc == SC_EKEYCHANGED)
-        ui_error (self->ui, "key_changed",
+        snprintf (err, err_size,
                   "'%s' now comes with a different key: %s. It is refused by name until you "
                   "compare safety numbers with /verify and confirm; its fingerprint prefix works",
                   query, cands);
-    return rc == 0? peer: NULL;
+    return rc;
 }
 
-static void
-s_cmd_peers (node_t *self)
+//  A peer by name or fingerprint prefix that is online now.
+static int
+s_resolve_online (node_t *self, const char *query, peer_t **peer, char *err, size_t err_size)
+{
+    int rc = s_resolve (self, query, false, peer, err, err_size);
+    if (rc == 0 && !link_up ((*peer)->link)) {
+        snprintf (err, err_size, "%s is not online now", (*peer)->name);
+        rc = SC_EOFFLINE;
+    }
+    return rc;
+}
+
+static int
+s_cmd_empty (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    return 0;
+}
+
+//  A line to every online peer.  Each peer's outbox can refuse it on its
+//  own, so each refusal is its own error and the others still go.
+static int
+s_cmd_say (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    //  Only valid UTF-8 goes on the wire
+    char *text = utf8_sanitize (cmd->argv [0], strlen (cmd->argv [0]));
+    if (!text)
+        return 0;
+    int sent = 0;
+    for (size_t i = 0; i < peers_size (self->peers); i++) {
+        peer_t *peer = peers_at (self->peers, i);
+        if (link_up (peer->link)) {
+            err [0] = 0;
+            int rc = chat_queue (self->chat, peer, 1, text, node_mono_ms (), node_wall_ms (), err, err_size);
+            if (rc != 0)
+                s_cmd_error (self, rc, err);
+            sent++;
+        }
+    }
+    if (sent == 0)
+        ui_warning (self->ui, "no_peers", "nobody is online: the line was not sent");
+    free (text);
+    return 0;
+}
+
+static int
+s_cmd_msg (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    peer_t *peer;
+    int rc = s_resolve (self, cmd->argv [0], false, &peer, err, err_size);
+    if (rc != 0)
+        return rc;
+    //  Only valid UTF-8 goes on the wire
+    char *text = utf8_sanitize (cmd->argv [1], strlen (cmd->argv [1]));
+    if (text)
+        rc = chat_queue (self->chat, peer, 0, text, node_mono_ms (), node_wall_ms (), err, err_size);
+    known_set_messaged (self->known, peer->sign_pk);
+    free (text);
+    return rc;
+}
+
+static int
+s_cmd_peers (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
     json_t *list = json_array ();
     for (size_t i = 0; i < peers_size (self->peers); i++)
         json_array_append_new (list, meet_peer_json (self, peers_at (self->peers, i)));
     ui_emit (self->ui, json_pack ("{s:s, s:o}", "event", "peers", "peers", list));
+    return 0;
 }
 
 //  The first IPv4 address of an interface that is up and not loopback, or
@@ -380,19 +455,27 @@ s_whoami_json (node_t *self, const char *event)
                       "safety", safety, "address", address);
 }
 
-static void
-s_cmd_verify (node_t *self, const cmd_t *cmd)
+static int
+s_cmd_whoami (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
-    peer_t *peer = s_resolve (self, cmd->argv [0], true);
-    if (!peer)
-        return;
+    ui_emit (self->ui, s_whoami_json (self, "whoami"));
+    return 0;
+}
+
+static int
+s_cmd_verify (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    peer_t *peer;
+    int rc = s_resolve (self, cmd->argv [0], true, &peer, err, err_size);
+    if (rc != 0)
+        return rc;
     if (cmd->argc == 2 && strcmp (cmd->argv [1], "yes") != 0) {
-        ui_error (self->ui, "invalid", "usage: /verify PEER [yes]");
-        return;
+        snprintf (err, err_size, "usage: /verify PEER [yes]");
+        return SC_EINVAL;
     }
     if (cmd->argc == 2 && known_set_verified (self->known, peer->sign_pk, true) != 0) {
-        ui_error (self->ui, "io", "could not save the verified mark for %s", peer->name);
-        return;
+        snprintf (err, err_size, "could not save the verified mark for %s", peer->name);
+        return SC_EIO;
     }
     char theirs [IDENTITY_SAFETY_SIZE], mine [IDENTITY_SAFETY_SIZE];
     identity_safety_number (peer->sign_pk, theirs);
@@ -405,25 +488,148 @@ s_cmd_verify (node_t *self, const cmd_t *cmd)
         ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message",
             "Compare the peer's safety number with the one it sees for itself (its /whoami), "
             "by voice or in person; if they match, type /verify PEER yes"));
+    return 0;
 }
 
-static void
-s_cmd_history (node_t *self, const cmd_t *cmd)
+static int
+s_cmd_history (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
     const char *peer_id = NULL;
     if (cmd->argc == 1) {
-        peer_t *peer = s_resolve (self, cmd->argv [0], true);
-        if (!peer)
-            return;
+        peer_t *peer;
+        int rc = s_resolve (self, cmd->argv [0], true, &peer, err, err_size);
+        if (rc != 0)
+            return rc;
         peer_id = peer->id;
     }
     json_t *entries = history_read (self->history, peer_id, HISTORY_SHOW);
     ui_emit (self->ui, json_pack ("{s:s, s:o}", "event", "history", "entries",
                                   entries? entries: json_array ()));
+    return 0;
 }
 
-static void
-s_cmd_stats (node_t *self)
+static int
+s_cmd_send (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    peer_t *peer;
+    int rc = s_resolve_online (self, cmd->argv [0], &peer, err, err_size);
+    if (rc != 0)
+        return rc;
+    files_send (self->files, peer->sign_pk, cmd->argv [1]);
+    return 0;
+}
+
+static int
+s_cmd_files (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    peer_t *peer;
+    int rc = s_resolve_online (self, cmd->argv [0], &peer, err, err_size);
+    if (rc != 0)
+        return rc;
+    files_list (self->files, peer->sign_pk, false);
+    return 0;
+}
+
+static int
+s_cmd_videos (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    peer_t *peer;
+    int rc = s_resolve_online (self, cmd->argv [0], &peer, err, err_size);
+    if (rc != 0)
+        return rc;
+    files_list (self->files, peer->sign_pk, true);
+    return 0;
+}
+
+static int
+s_cmd_get (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    peer_t *peer;
+    int rc = s_resolve_online (self, cmd->argv [0], &peer, err, err_size);
+    if (rc != 0)
+        return rc;
+    files_get (self->files, peer->sign_pk, cmd->argv [1]);
+    return 0;
+}
+
+static int
+s_cmd_watch (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    peer_t *peer;
+    int rc = s_resolve_online (self, cmd->argv [0], &peer, err, err_size);
+    if (rc != 0)
+        return rc;
+    int64_t offset = 0;
+    if (cmd->offset)
+        cmd_parse_offset (cmd->offset, &offset);
+    viewer_watch (self->viewer, peer->sign_pk, cmd->argv [1], offset, cmd->out);
+    return 0;
+}
+
+static int
+s_cmd_stop (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    const char *prefix = cmd->argc? cmd->argv [0]: "";
+    if (viewer_stop (self->viewer, prefix) + owner_stop (self->owner, prefix) == 0)
+        ui_error (self->ui, "no_stream", *prefix? "no stream has an id starting with '%s'"
+                                               : "no stream is running%s", prefix);
+    return 0;
+}
+
+static int
+s_cmd_streams (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    json_t *list = json_array ();
+    viewer_list (self->viewer, list);
+    owner_list (self->owner, list);
+    ui_emit (self->ui, json_pack ("{s:s, s:o}", "event", "streams", "streams", list));
+    return 0;
+}
+
+static int
+s_cmd_share (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    files_share (self->files, cmd->argv [0]);
+    return 0;
+}
+
+static int
+s_cmd_unshare (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    files_unshare (self->files, cmd->argv [0]);
+    return 0;
+}
+
+static int
+s_cmd_transfers (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    files_transfers (self->files);
+    return 0;
+}
+
+static int
+s_cmd_accept (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    files_accept (self->files, cmd->argv [0]);
+    return 0;
+}
+
+static int
+s_cmd_reject (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    files_reject (self->files, cmd->argv [0]);
+    return 0;
+}
+
+static int
+s_cmd_cancel (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    files_cancel (self->files, cmd->argv [0]);
+    return 0;
+}
+
+static int
+s_cmd_stats (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
     beacon_stats_t b = { 0 };
     if (self->beacon)
@@ -460,6 +666,37 @@ s_cmd_stats (node_t *self)
     if (ev)
         json_object_set_new (ev, "key_claims", json_integer ((json_int_t) self->stats.key_claims));
     ui_emit (self->ui, ev);
+    return 0;
+}
+
+static int
+s_cmd_help (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", cmd_help ()));
+    return 0;
+}
+
+static int
+s_cmd_quit (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    self->quit = true;
+    return 0;
+}
+
+//  Each command type's handler: the two kinds of plain line, then one per
+//  row of cmd.h's table (a row without its s_cmd_<name> does not compile).
+static s_cmd_fn *const s_cmds [CMD_TYPES] = {
+    [CMD_EMPTY] = s_cmd_empty,
+    [CMD_SAY] = s_cmd_say,
+#define S_HANDLER(type, name, min, max, rest, usage, help) [CMD_##type] = s_cmd_##name,
+    CMD_TABLE (S_HANDLER)
+#undef S_HANDLER
+};
+
+bool
+node_handles (cmd_type_t type)
+{
+    return (int) type >= 0 && (int) type < CMD_TYPES && s_cmds [type] != NULL;
 }
 
 static void
@@ -469,115 +706,14 @@ s_on_line (const char *line, void *arg)
     cmd_t *cmd = malloc (sizeof *cmd);
     if (!cmd)
         return;
-    char err [256];
+    char err [1024];
     int rc = cmd_parse (line, cmd, err, sizeof err);
-    if (rc != 0) {
-        ui_error (self->ui, sc_errname (rc), "%s", err);
-        free (cmd);
-        return;
+    if (rc == 0) {
+        err [0] = 0;
+        rc = s_cmds [cmd->type] (self, cmd, err, sizeof err);
     }
-    //  Only valid UTF-8 goes on the wire
-    char *text = NULL;
-    if (cmd->type == CMD_SAY || cmd->type == CMD_MSG) {
-        const char *raw = cmd->argv [cmd->argc - 1];
-        text = utf8_sanitize (raw, strlen (raw));
-    }
-    switch (cmd->type) {
-        case CMD_EMPTY:
-            break;
-        case CMD_SAY:
-            if (text)
-                chat_say (self->chat, text, node_mono_ms (), node_wall_ms ());
-            break;
-        case CMD_MSG: {
-            peer_t *peer = s_resolve (self, cmd->argv [0], false);
-            if (peer && text)
-                chat_queue (self->chat, peer, 0, text, node_mono_ms (), node_wall_ms ());
-            if (peer)
-                known_set_messaged (self->known, peer->sign_pk);
-            break;
-        }
-        case CMD_PEERS:
-            s_cmd_peers (self);
-            break;
-        case CMD_WHOAMI:
-            ui_emit (self->ui, s_whoami_json (self, "whoami"));
-            break;
-        case CMD_VERIFY:
-            s_cmd_verify (self, cmd);
-            break;
-        case CMD_HISTORY:
-            s_cmd_history (self, cmd);
-            break;
-        case CMD_SEND:
-        case CMD_FILES:
-        case CMD_GET:
-        case CMD_VIDEOS:
-        case CMD_WATCH: {
-            peer_t *peer = s_resolve (self, cmd->argv [0], false);
-            if (!peer)
-                break;
-            if (!link_up (peer->link)) {
-                ui_error (self->ui, "offline", "%s is not online now", peer->name);
-                break;
-            }
-            if (cmd->type == CMD_SEND)
-                files_send (self->files, peer->sign_pk, cmd->argv [1]);
-            else if (cmd->type == CMD_FILES || cmd->type == CMD_VIDEOS)
-                files_list (self->files, peer->sign_pk, cmd->type == CMD_VIDEOS);
-            else if (cmd->type == CMD_GET)
-                files_get (self->files, peer->sign_pk, cmd->argv [1]);
-            else {
-                int64_t offset = 0;
-                if (cmd->offset)
-                    cmd_parse_offset (cmd->offset, &offset);
-                viewer_watch (self->viewer, peer->sign_pk, cmd->argv [1], offset, cmd->out);
-            }
-            break;
-        }
-        case CMD_STOP: {
-            const char *prefix = cmd->argc? cmd->argv [0]: "";
-            if (viewer_stop (self->viewer, prefix) + owner_stop (self->owner, prefix) == 0)
-                ui_error (self->ui, "no_stream", *prefix? "no stream has an id starting with '%s'"
-                                                       : "no stream is running%s", prefix);
-            break;
-        }
-        case CMD_STREAMS: {
-            json_t *list = json_array ();
-            viewer_list (self->viewer, list);
-            owner_list (self->owner, list);
-            ui_emit (self->ui, json_pack ("{s:s, s:o}", "event", "streams", "streams", list));
-            break;
-        }
-        case CMD_SHARE:
-            files_share (self->files, cmd->argv [0]);
-            break;
-        case CMD_UNSHARE:
-            files_unshare (self->files, cmd->argv [0]);
-            break;
-        case CMD_TRANSFERS:
-            files_transfers (self->files);
-            break;
-        case CMD_ACCEPT:
-            files_accept (self->files, cmd->argv [0]);
-            break;
-        case CMD_REJECT:
-            files_reject (self->files, cmd->argv [0]);
-            break;
-        case CMD_CANCEL:
-            files_cancel (self->files, cmd->argv [0]);
-            break;
-        case CMD_STATS:
-            s_cmd_stats (self);
-            break;
-        case CMD_HELP:
-            ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", cmd_help ()));
-            break;
-        case CMD_QUIT:
-            self->quit = true;
-            break;
-    }
-    free (text);
+    if (rc != 0)
+        s_cmd_error (self, rc, err);
     free (cmd);
 }
 
