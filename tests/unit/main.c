@@ -17,6 +17,7 @@ void streams_tests (void);
 void link_tests (void);
 void transport_tests (void);
 void resolve_tests (void);
+void tracker_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -89,6 +90,7 @@ main (int argc, char **argv)
     link_tests ();
     transport_tests ();
     resolve_tests ();
+    tracker_tests ();
     files_tests ();
     media_tests ();
     streams_tests ();
