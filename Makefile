@@ -39,7 +39,7 @@ MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
 CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c crypto/chunk.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c \
-             discovery/tracker/registry.c
+             discovery/tracker/registry.c discovery/tracker/mailbox.c
 # media/media.c (limits, the codec allowlist) and media/dts.c (timestamps) are plain C; the rest needs FFmpeg
 MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c
 NODE := node/wire.c node/xfer.c node/ctlq.c node/link.c node/files.c node/streams.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c

@@ -1,5 +1,7 @@
-/*  The tracker's rules (discovery/tracker/): registry, limits and
-    snapshot, driven by hand with a fake clock, no sockets.  */
+/*  The tracker's rules (discovery/tracker/): registry, limits, snapshot
+    and mailbox, driven by hand with a fake clock, no sockets.  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "../../crypto/fileio.h"
 #include "../../crypto/log.h"
 #include "../../discovery/record.h"
+#include "../../discovery/tracker/mailbox.h"
 #include "../../discovery/tracker/registry.h"
 #include "unit.h"
 
@@ -442,6 +445,248 @@ s_snapshot (void)
         identity_destroy (&n [i].id);
 }
 
+//  -------------------------------------------------------------------------
+//  Mailbox
+
+#define DAY (24 * 3600 * 1000LL)
+
+static uint8_t s_alice [32], s_bob [32], s_carol [32];
+
+static void
+s_keys (void)
+{
+    randombytes_buf (s_alice, 32);
+    randombytes_buf (s_bob, 32);
+    randombytes_buf (s_carol, 32);
+}
+
+//  An id whose first byte is i, the rest fixed
+static const uint8_t *
+s_id (int i)
+{
+    static uint8_t id [MAILBOX_ID_SIZE];
+    memset (id, 0x5a, sizeof id);
+    id [0] = (uint8_t) i;
+    id [1] = (uint8_t) (i >> 8);
+    return id;
+}
+
+static size_t
+s_files (const char *dir, const char *with)
+{
+    DIR *d = opendir (dir);
+    size_t n = 0;
+    struct dirent *de;
+    while (d && (de = readdir (d)))
+        n += strstr (de->d_name, with) != NULL;
+    if (d)
+        closedir (d);
+    return n;
+}
+
+static void
+s_mailbox (void)
+{
+    s_keys ();
+    char dir [256];
+    snprintf (dir, sizeof dir, "%s/home/mailbox", unit_tmpdir ());
+    mailbox_limits_t lim = MAILBOX_LIMITS_DEFAULT;
+    lim.disk_floor = 0;
+    int err;
+    mailbox_t *mb = mailbox_new (dir, &lim, T0, &err);
+    CHECK (mb);
+    struct stat st;
+    CHECK (stat (dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+    //  alice leaves three for bob, carol one
+    uint8_t body [3] [100];
+    for (int i = 0; i < 3; i++) {
+        randombytes_buf (body [i], sizeof body [i]);
+        CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (i), body [i], 50 + i, 0, T0 + i, NULL), 0);
+    }
+    CHECK_RC (mailbox_put (mb, s_bob, s_carol, s_id (0), body [0], 10, 1, T0 + 3, NULL), 0);
+    CHECK (s_files (dir, ".mb") == 4);
+    //  A put repeated (its answer lost) is stored once
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (1), body [1], 51, 0, T0 + 9, NULL), 0);
+    CHECK (s_files (dir, ".mb") == 4 && mailbox_stats (mb).duplicates == 1);
+    mailbox_item_t items [8];
+    size_t n;
+    CHECK (mailbox_list (mb, s_bob, T0 + 10, items, 8, &n) == 4 && n == 4);
+    for (int i = 0; i < 3; i++)
+        CHECK (memcmp (items [i].id, s_id (i), 16) == 0 && items [i].stored_ms == T0 + i
+               && items [i].len == (size_t) (50 + i) && items [i].expires_ms == T0 + i + 7 * DAY);
+    CHECK (memcmp (items [3].sender, s_carol, 32) == 0 && items [3].expires_ms == T0 + 3 + DAY);
+    CHECK (mailbox_list (mb, s_bob, T0 + 10, items, 2, &n) == 4 && n == 2);
+    CHECK (mailbox_list (mb, s_alice, T0 + 10, items, 8, &n) == 0 && n == 0);
+    //  Fetch: only bob's key gets bob's mail
+    uint8_t *data;
+    size_t len;
+    mailbox_item_t it;
+    CHECK_RC (mailbox_fetch (mb, s_bob, s_alice, s_id (2), T0 + 10, &data, &len, &it), 0);
+    CHECK (len == 52 && memcmp (data, body [2], 52) == 0 && it.stored_ms == T0 + 2);
+    free (data);
+    CHECK_RC (mailbox_fetch (mb, s_alice, s_alice, s_id (2), T0 + 10, &data, &len, NULL), SC_ENOENT);
+    CHECK (data == NULL);
+    //  Ack: by the recipient only
+    CHECK_RC (mailbox_ack (mb, s_alice, s_alice, s_id (2)), SC_ENOENT);
+    CHECK_RC (mailbox_ack (mb, s_carol, s_alice, s_id (2)), SC_ENOENT);
+    CHECK_RC (mailbox_ack (mb, s_bob, s_alice, s_id (2)), 0);
+    CHECK_RC (mailbox_ack (mb, s_bob, s_alice, s_id (2)), SC_ENOENT);
+    CHECK (s_files (dir, ".mb") == 3);
+    //  Expiry: carol's one day is over; alice's seven days are not
+    CHECK (mailbox_list (mb, s_bob, T0 + 3 + DAY, items, 8, &n) == 2);
+    CHECK_RC (mailbox_fetch (mb, s_bob, s_carol, s_id (0), T0 + 3 + DAY, &data, &len, NULL), SC_ENOENT);
+    CHECK (mailbox_sweep (mb, T0 + 3 + DAY) == 1);
+    CHECK (s_files (dir, ".mb") == 2);
+    CHECK (mailbox_sweep (mb, T0 + 7 * DAY) == 1);
+    CHECK (mailbox_sweep (mb, T0 + 8 * DAY) == 1);
+    mailbox_stats_t ms = mailbox_stats (mb);
+    CHECK (ms.items == 0 && ms.bytes == 0 && ms.expired == 3 && ms.acked == 1 && ms.stored == 4
+           && ms.fetched == 1);
+    CHECK (s_files (dir, ".mb") == 0);
+    //  Sizes: one envelope at most, never empty
+    uint8_t *big = calloc (1, MAILBOX_ITEM_MAX + 1);
+    CHECK (big);
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (9), big, MAILBOX_ITEM_MAX + 1, 0, T0, NULL), SC_ETOOBIG);
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (9), big, 0, 0, T0, NULL), SC_EINVAL);
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (9), big, MAILBOX_ITEM_MAX, 0, T0, NULL), 0);
+    CHECK_RC (mailbox_fetch (mb, s_bob, s_alice, s_id (9), T0, &data, &len, NULL), 0);
+    CHECK (len == MAILBOX_ITEM_MAX);
+    free (data);
+    free (big);
+    CHECK (mailbox_stats (mb).refused_item_size == 1);
+    mailbox_destroy (&mb);
+    mailbox_destroy (&mb);
+    CHECK (mb == NULL);
+}
+
+static void
+s_mailbox_caps (void)
+{
+    s_keys ();
+    const char *dir = unit_tmpdir ();
+    mailbox_limits_t lim = MAILBOX_LIMITS_DEFAULT;
+    lim.disk_floor = 0;
+    lim.recipient_items = 3;
+    lim.recipient_bytes = 1000;
+    lim.sender_items = 5;
+    lim.total_items = 8;
+    lim.total_bytes = 1500;
+    mailbox_t *mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb);
+    uint8_t body [600] = { 1 };
+    mailbox_refusal_t why;
+    //  Per recipient: 3 items
+    for (int i = 0; i < 3; i++)
+        CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (i), body, 10, 0, T0, NULL), 0);
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (3), body, 10, 0, T0, &why), SC_EAGAIN);
+    CHECK (strcmp (why.limit, "recipient") == 0 && why.retry_ms == MAILBOX_RETRY_MS);
+    //  ... and other recipients are still served; an ack makes room
+    CHECK_RC (mailbox_put (mb, s_carol, s_alice, s_id (0), body, 10, 0, T0, NULL), 0);
+    CHECK_RC (mailbox_ack (mb, s_bob, s_alice, s_id (0)), 0);
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (3), body, 10, 0, T0, NULL), 0);
+    //  Per recipient bytes
+    CHECK_RC (mailbox_put (mb, s_alice, s_carol, s_id (0), body, 600, 0, T0, NULL), 0);
+    CHECK_RC (mailbox_put (mb, s_alice, s_carol, s_id (1), body, 401, 0, T0, &why), SC_EAGAIN);
+    CHECK (strcmp (why.limit, "recipient") == 0);
+    //  Per sender: alice has 4 waiting, the 6th is refused
+    uint8_t other [32];
+    randombytes_buf (other, 32);
+    CHECK_RC (mailbox_put (mb, other, s_alice, s_id (0), body, 10, 0, T0, NULL), 0);
+    CHECK_RC (mailbox_put (mb, other, s_alice, s_id (1), body, 10, 0, T0, &why), SC_EAGAIN);
+    CHECK (strcmp (why.limit, "sender") == 0);
+    //  Total bytes (600 + 6 x 10 held), then items
+    CHECK_RC (mailbox_put (mb, other, s_bob, s_id (1), body, 600, 0, T0, NULL), 0);
+    CHECK_RC (mailbox_put (mb, other, s_bob, s_id (2), body, 300, 0, T0, &why), SC_EAGAIN);
+    CHECK (strcmp (why.limit, "total") == 0);
+    CHECK_RC (mailbox_put (mb, other, s_bob, s_id (2), body, 10, 0, T0, NULL), 0);
+    CHECK_RC (mailbox_put (mb, other, s_carol, s_id (3), body, 10, 0, T0, &why), SC_EAGAIN);
+    CHECK (strcmp (why.limit, "total") == 0 && mailbox_stats (mb).items == 8);
+    mailbox_stats_t ms = mailbox_stats (mb);
+    CHECK (ms.refused_recipient == 2 && ms.refused_sender == 1 && ms.refused_total == 2);
+    mailbox_destroy (&mb);
+    //  The free-disk floor: no disk has this much free
+    lim = (mailbox_limits_t) MAILBOX_LIMITS_DEFAULT;
+    lim.disk_floor = UINT64_MAX / 4;
+    mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb && mailbox_stats (mb).loaded == 8);
+    CHECK_RC (mailbox_put (mb, s_carol, s_bob, s_id (7), body, 10, 0, T0, &why), SC_EAGAIN);
+    CHECK (strcmp (why.limit, "disk_floor") == 0 && mailbox_stats (mb).refused_disk == 1);
+    mailbox_destroy (&mb);
+}
+
+static void
+s_mailbox_restart (void)
+{
+    s_keys ();
+    char dir [256];
+    snprintf (dir, sizeof dir, "%s/mailbox", unit_tmpdir ());
+    mailbox_limits_t lim = MAILBOX_LIMITS_DEFAULT;
+    lim.disk_floor = 0;
+    mailbox_t *mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb);
+    //  Five acknowledged puts, stored out of id order
+    uint8_t body [5] [64];
+    for (int i = 0; i < 5; i++) {
+        randombytes_buf (body [i], 64);
+        CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (100 - i), body [i], 64, 0, T0 + i * 1000, NULL), 0);
+    }
+    mailbox_destroy (&mb);
+    //  What a crash can leave, and what a damaged disk can: a temporary file
+    //  never renamed, a file cut short, a file of garbage, and one item
+    //  copied under another name
+    DIR *d = opendir (dir);
+    CHECK (d);
+    char first [600] = "";
+    struct dirent *de;
+    while ((de = readdir (d)))
+        if (strstr (de->d_name, ".mb") && !*first)
+            snprintf (first, sizeof first, "%s/%s", dir, de->d_name);
+    closedir (d);
+    uint8_t *buf;
+    size_t len;
+    CHECK_RC (fileio_read_all (first, 1 << 20, &buf, &len), 0);
+    char path [600];
+    snprintf (path, sizeof path, "%s/0123456789abcdef0123456789abcdef.mb.tmp.Ab12Cd", dir);
+    CHECK_RC (fileio_write_atomic (path, buf, len), 0);
+    snprintf (path, sizeof path, "%s/00000000000000000000000000000001.mb", dir);
+    CHECK_RC (fileio_write_atomic (path, buf, len - 10), 0);
+    snprintf (path, sizeof path, "%s/00000000000000000000000000000002.mb", dir);
+    CHECK_RC (fileio_write_atomic (path, "garbage", 7), 0);
+    snprintf (path, sizeof path, "%s/00000000000000000000000000000003.mb", dir);
+    CHECK_RC (fileio_write_atomic (path, buf, len), 0);
+    buf [150] ^= 1;             //  a flipped bit inside the envelope's bytes
+    snprintf (path, sizeof path, "%s/00000000000000000000000000000004.mb", dir);
+    CHECK_RC (fileio_write_atomic (path, buf, len), 0);
+    free (buf);
+    log_set_level (LOG_ERROR);          //  the three damaged files are expected
+    mb = mailbox_new (dir, &lim, T0 + 10000, NULL);
+    CHECK (mb);
+    mailbox_stats_t ms = mailbox_stats (mb);
+    CHECK (ms.loaded == 5 && ms.items == 5 && ms.damaged == 3 && ms.temp_removed == 1 && ms.duplicates == 1);
+    CHECK (s_files (dir, ".tmp.") == 0);
+    //  Every acknowledged item, oldest first, with its bytes
+    mailbox_item_t items [8];
+    size_t n;
+    CHECK (mailbox_list (mb, s_bob, T0 + 10000, items, 8, &n) == 5);
+    for (int i = 0; i < 5; i++) {
+        CHECK (memcmp (items [i].id, s_id (100 - i), 16) == 0 && items [i].stored_ms == T0 + i * 1000);
+        uint8_t *data;
+        CHECK_RC (mailbox_fetch (mb, s_bob, s_alice, items [i].id, T0 + 10000, &data, &len, NULL), 0);
+        CHECK (len == 64 && memcmp (data, body [i], 64) == 0);
+        free (data);
+    }
+    //  Acked items stay gone after a restart; past their time they are dropped at load
+    CHECK_RC (mailbox_ack (mb, s_bob, s_alice, s_id (100)), 0);
+    mailbox_destroy (&mb);
+    mb = mailbox_new (dir, &lim, T0 + 10000, NULL);
+    CHECK (mb && mailbox_stats (mb).loaded == 4 && mailbox_stats (mb).damaged == 3);
+    mailbox_destroy (&mb);
+    mb = mailbox_new (dir, &lim, T0 + 7 * DAY + 2000, NULL);
+    CHECK (mb && mailbox_stats (mb).loaded == 2 && mailbox_stats (mb).expired == 2);
+    mailbox_destroy (&mb);
+    log_set_level (LOG_WARN);
+}
+
 void
 tracker_tests (void)
 {
@@ -451,4 +696,7 @@ tracker_tests (void)
     unit_run ("tracker: every limit refuses with a retry, others still served", s_limits);
     unit_run ("tracker: 1,000 registrations from one address are capped, memory bounded", s_flood);
     unit_run ("tracker: records snapshot round trip, expired dropped, damage refused", s_snapshot);
+    unit_run ("tracker: mailbox put, list, fetch, ack by the recipient only, expiry", s_mailbox);
+    unit_run ("tracker: mailbox caps per recipient, sender, in all, and the disk floor", s_mailbox_caps);
+    unit_run ("tracker: mailbox restart keeps every acknowledged item, skips damage", s_mailbox_restart);
 }
