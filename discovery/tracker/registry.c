@@ -140,6 +140,8 @@ s_take (s_bucket_t *b, int64_t now, uint32_t per_s, uint32_t burst, int64_t *ret
         b->milli = add >= cap - b->milli? cap: b->milli + add;
         b->at_ms = now;
     }
+    else if (now < b->at_ms)
+        b->at_ms = now;         //  the clock stepped back: refill from here
     if (b->milli >= 1000) {
         b->milli -= 1000;
         return true;
@@ -492,6 +494,8 @@ s_lookup_gate (registry_t *self, const char *src, int64_t now, int32_t *si,
     if (*si < 0)
         return SC_EINVAL;
     s_source_t *s = &self->sources [*si];
+    if (s->blocked_until > now + self->lim.backoff_max_ms)
+        s->blocked_until = now + self->lim.backoff_max_ms;     //  the clock stepped back
     if (s->blocked_until > now)
         return s_refuse (why, "backoff", s->blocked_until - now, &self->st.refused_backoff);
     int64_t wait;

@@ -2,7 +2,8 @@
     sockets (DESIGN.md section 9).  A thin socket layer feeds it events (a
     record that came on a CURVE link, a lookup, a leave) and sends on what
     it answers; it never reads the clock: `now` is passed in, in Unix ms
-    (wall clock: expiry times outlive the process in the snapshot).
+    (wall clock: expiry times outlive the process in the snapshot).  A
+    clock that steps back holds no source up longer than a limit says.
 
     What it does.  A record is the 177-byte signed record of record.h,
     kept by its signing key.  A registration is accepted only when the

@@ -308,6 +308,19 @@ s_limits (void)
     CHECK_RC (registry_lookup_name (reg, "10.0.0.77", "node", t, out, 4, &got, NULL), 0);
     st = registry_stats (reg);
     CHECK (st.refused_backoff == 2 && st.lookups_missed == REGISTRY_MISSES_FREE + 3);
+    //  The wall clock steps back an hour: a source waits no longer than a
+    //  limit says, and its bucket fills again from the new time
+    for (int i = 0; i < REGISTRY_MISSES_FREE + 1; i++)
+        registry_lookup_name (reg, "10.0.0.77", "nobody", t, out, 4, &got, NULL);
+    t -= 3600 * 1000;
+    CHECK_RC (registry_lookup_name (reg, "10.0.0.77", "node", t, out, 4, &got, &why), SC_EAGAIN);
+    CHECK (strcmp (why.limit, "backoff") == 0 && why.retry_ms <= REGISTRY_BACKOFF_MAX_MS);
+    CHECK_RC (registry_lookup_name (reg, "10.0.0.77", "node", t + why.retry_ms, out, 4, &got, NULL), 0);
+    for (int i = 0; i < REGISTRY_REGISTER_BURST + 1; i++)
+        registry_register (reg, "10.0.0.9", s_link (&n [0]), n [0].rec, RECORD_SIZE, T0 + 100000, NULL, NULL);
+    CHECK_RC (registry_register (reg, "10.0.0.9", s_link (&n [0]), n [0].rec, RECORD_SIZE, T0 + 1000, NULL, &why), SC_EAGAIN);
+    CHECK (why.retry_ms <= 1000 / REGISTRY_REGISTER_PER_S);
+    CHECK_RC (registry_register (reg, "10.0.0.9", s_link (&n [0]), n [0].rec, RECORD_SIZE, T0 + 1000 + why.retry_ms, NULL, NULL), 0);
     registry_destroy (&reg);
     for (int i = 0; i < 8; i++)
         identity_destroy (&n [i].id);
