@@ -178,6 +178,7 @@ s_load (mailbox_t *self, int64_t now)
         uint8_t *buf = NULL;
         size_t len = 0;
         s_item_t item;
+        int k;
         int r = fileio_read_all (path, HEAD + MAILBOX_ITEM_MAX + HASH, &buf, &len);
         if (r == SC_ENOMEM) {
             rc = r;
@@ -191,8 +192,19 @@ s_load (mailbox_t *self, int64_t now)
             unlink (path);
             self->st.expired++;
         }
-        else if (s_find (self, item.pub.recipient, item.pub.sender, item.pub.id) >= 0)
+        else if ((k = s_find (self, item.pub.recipient, item.pub.sender, item.pub.id)) >= 0) {
+            //  One item, two files (one copied by hand?): keep the one under
+            //  the item's own name, so that an ack leaves no copy to come back
+            char own [NAME_SIZE], other [PATH_MAX];
+            s_name (item.pub.recipient, item.pub.sender, item.pub.id, own);
+            if (strcmp (name, own) == 0 && s_path (self, self->items [k].name, other, sizeof other)) {
+                unlink (other);
+                memcpy (self->items [k].name, own, NAME_SIZE);
+            }
+            else
+                unlink (path);
             self->st.duplicates++;
+        }
         else if (self->count >= self->lim.total_items)
             self->st.refused_total++;
         else {

@@ -21,7 +21,8 @@
     it acknowledged.  mailbox_new loads the directory: a file that is
     damaged or cut short (magic, lengths, a BLAKE2b-256 over it all) is
     left alone and counted, a left-over temporary file is removed and
-    counted, items past their time are removed, and one id is held once.
+    counted, items past their time are removed, and an item found in two
+    files is held once, in one file (the other is removed).
     An acknowledgement unlinks the file without waiting for the disk: an
     item that comes back after a crash is handed over again, and the
     recipient's replay cache (msg_id) shows it once.

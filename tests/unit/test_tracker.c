@@ -647,14 +647,15 @@ s_mailbox_restart (void)
     //  What a crash can leave, and what a damaged disk can: a temporary file
     //  never renamed, a file cut short, a file of garbage, and one item
     //  copied under another name
-    DIR *d = opendir (dir);
-    CHECK (d);
-    char first [600] = "";
-    struct dirent *de;
-    while ((de = readdir (d)))
-        if (strstr (de->d_name, ".mb") && !*first)
-            snprintf (first, sizeof first, "%s/%s", dir, de->d_name);
-    closedir (d);
+    //  (the copy is of the item acknowledged below: no copy may bring it back)
+    uint8_t key [80], h [16];
+    memcpy (key, s_bob, 32);
+    memcpy (key + 32, s_alice, 32);
+    memcpy (key + 64, s_id (100), 16);
+    crypto_generichash (h, sizeof h, key, sizeof key, NULL, 0);
+    char hex [33], first [600];
+    sodium_bin2hex (hex, sizeof hex, h, sizeof h);
+    snprintf (first, sizeof first, "%s/%s.mb", dir, hex);
     uint8_t *buf;
     size_t len;
     CHECK_RC (fileio_read_all (first, 1 << 20, &buf, &len), 0);
@@ -676,7 +677,7 @@ s_mailbox_restart (void)
     CHECK (mb);
     mailbox_stats_t ms = mailbox_stats (mb);
     CHECK (ms.loaded == 5 && ms.items == 5 && ms.damaged == 3 && ms.temp_removed == 1 && ms.duplicates == 1);
-    CHECK (s_files (dir, ".tmp.") == 0);
+    CHECK (s_files (dir, ".tmp.") == 0 && s_files (dir, ".mb") == 5 + 3);
     //  Every acknowledged item, oldest first, with its bytes
     mailbox_item_t items [8];
     size_t n;
