@@ -219,7 +219,8 @@ s_load (mailbox_t *self, int64_t now)
         free (buf);
     }
     closedir (d);
-    qsort (self->items, self->count, sizeof *self->items, s_older);
+    if (self->count > 1)
+        qsort (self->items, self->count, sizeof *self->items, s_older);
     return rc;
 }
 
