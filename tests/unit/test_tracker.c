@@ -381,6 +381,22 @@ s_flood (void)
     size_t memory = st.memory;
     CHECK (memory < 64 * 1024);
     registry_destroy (&small);
+    //  Full, the registry holds what registry.h says it holds at most
+    lim = (registry_limits_t) REGISTRY_LIMITS_DEFAULT;
+    lim.records = 1000;
+    registry_t *full = registry_new (&lim);
+    CHECK (full);
+    for (int i = 0; i < 1000; i++) {
+        char addr [32];
+        snprintf (addr, sizeof addr, "10.2.%d.%d", i / 256, i % 256);
+        uint8_t rec [RECORD_SIZE];
+        CHECK_RC (record_make (ids [i], "many", 1, 0, T0, rec), 0);
+        CHECK_RC (registry_register (full, addr, identity_box_pk (ids [i]), rec, RECORD_SIZE, T0, NULL, NULL), 0);
+    }
+    st = registry_stats (full);
+    CHECK (st.records == 1000 && st.sources == 1000);
+    CHECK (st.memory <= 1000 * 480 + (1000 + REGISTRY_SOURCES) * 200 + REGISTRY_EVENTS * 320);
+    registry_destroy (&full);
     registry_destroy (&reg);
     for (int i = 0; i < 1000; i++)
         identity_destroy (&ids [i]);
