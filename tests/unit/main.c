@@ -18,6 +18,7 @@ void link_tests (void);
 void transport_tests (void);
 void resolve_tests (void);
 void child_tests (void);
+void tracker_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -90,6 +91,7 @@ main (int argc, char **argv)
     link_tests ();
     transport_tests ();
     resolve_tests ();
+    tracker_tests ();
     files_tests ();
     child_tests ();
     media_tests ();
