@@ -3,9 +3,10 @@
     The node is one object whose work is split by role over several files:
     node.c (the loop, the dispatch of frames, timers and the calls into the
     modules), meet.c (meeting peers: records from beacons, --peer answers
-    and HELLOs, the peer table's admission rules, the link module's host).
-    They share node_t, defined here; nothing outside node/node*.c and
-    node/meet.c includes this header (the node's API is node.h).  */
+    and HELLOs, the peer table's admission rules, the link module's host),
+    commands.c (what the user types: one handler per command).
+    They share node_t, defined here; nothing outside node.c, meet.c and
+    commands.c includes this header (the node's API is node.h).  */
 #ifndef SC_NODE_INT_H
 #define SC_NODE_INT_H
 
@@ -125,5 +126,11 @@ peer_t *meet_peer_by_rid (node_t *self, const uint8_t *rid, size_t rid_len);
 //  Reads the UDP socket (record requests and answers) and the beacons.
 void meet_on_udp (node_t *self, int64_t now);
 void meet_on_beacon (node_t *self, int64_t now);
+
+//  commands.c
+//  The ui's line callback (arg: the node): parses and runs one command.
+void commands_on_line (const char *line, void *arg);
+//  The node's identity as an event of that name ("ready", "whoami").
+json_t *commands_whoami_json (node_t *self, const char *event);
 
 #endif
