@@ -264,7 +264,7 @@ s_cmd_watch (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
     int64_t offset = 0;
     if (cmd->offset)
         cmd_parse_offset (cmd->offset, &offset);
-    viewer_watch (self->viewer, peer->sign_pk, cmd->argv [1], offset, cmd->out);
+    viewer_watch (self->viewer, peer->sign_pk, cmd->argv [1], offset, cmd->out, node_mono_ms ());
     return 0;
 }
 
@@ -272,7 +272,8 @@ static int
 s_cmd_stop (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
     const char *prefix = cmd->argc? cmd->argv [0]: "";
-    if (viewer_stop (self->viewer, prefix) + owner_stop (self->owner, prefix) == 0)
+    int64_t now = node_mono_ms ();
+    if (viewer_stop (self->viewer, prefix, now) + owner_stop (self->owner, prefix, now) == 0)
         ui_error (self->ui, "no_stream", *prefix? "no stream has an id starting with '%s'"
                                                : "no stream is running%s", prefix);
     return 0;
@@ -282,8 +283,8 @@ static int
 s_cmd_streams (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
     json_t *list = json_array ();
-    viewer_list (self->viewer, list);
-    owner_list (self->owner, list);
+    viewer_list (self->viewer, list, node_mono_ms ());
+    owner_list (self->owner, list, node_mono_ms ());
     ui_emit (self->ui, json_pack ("{s:s, s:o}", "event", "streams", "streams", list));
     return 0;
 }

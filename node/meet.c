@@ -127,8 +127,8 @@ s_link_down (void *arg, void *peer_arg, const char *why)
                                   "verified", known_verified (self->known, peer->sign_pk),
                                   "reason", why, "queued", (int) peers_outbox_len (peer)));
     files_peer_down (self->files, peer->sign_pk);
-    viewer_peer_down (self->viewer, peer->sign_pk);
-    owner_peer_down (self->owner, peer->sign_pk);
+    viewer_peer_down (self->viewer, peer->sign_pk, node_mono_ms ());
+    owner_peer_down (self->owner, peer->sign_pk, node_mono_ms ());
     peer->owed_len = 0;         //  the peer re-sends what it missed receipts for
 }
 

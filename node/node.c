@@ -185,8 +185,8 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         case WIRE_BATCH:
         case WIRE_SCREDIT:
         case WIRE_SEND:
-            if (!owner_on_frame (self->owner, peer->sign_pk, &f))
-                viewer_on_frame (self->viewer, peer->sign_pk, &f);
+            if (!owner_on_frame (self->owner, peer->sign_pk, &f, now))
+                viewer_on_frame (self->viewer, peer->sign_pk, &f, now);
             break;
         default:
             files_on_frame (self->files, peer->sign_pk, &f);

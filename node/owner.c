@@ -51,7 +51,7 @@ s_json (owner_t *self, const s_served_t *o, const char *state)
 {
     json_t *ev = video_event (self->video, &o->s, "owner", state);
     //  Waiting for a grant that does not come
-    video_event_stalled (ev, &o->s, o->seq >= o->limit);
+    video_event_stalled (ev, &o->s, o->seq >= o->limit, video_now (self->video));
     return ev;
 }
 
@@ -87,7 +87,7 @@ s_new (owner_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE],
         if (o->state != OWNER_FREE)
             continue;
         memset (o, 0, sizeof *o);
-        if (video_stream_init (&o->s, peer, sid, name, IN_SIZE) != 0) {
+        if (video_stream_init (&o->s, peer, sid, name, IN_SIZE, video_now (self->video)) != 0) {
             video_stream_free (&o->s);
             return NULL;
         }
@@ -129,7 +129,7 @@ static void
 s_take_grant (owner_t *self, s_served_t *o, uint64_t grant)
 {
     video_stats_t *stats = video_counters (self->video);
-    o->s.last_heard = video_now ();
+    o->s.last_heard = video_now (self->video);
     uint64_t cap = o->seq + OWNER_CREDIT_MAX;
     if (grant > cap) {
         stats->credit_clamped++;
@@ -258,7 +258,7 @@ s_forward (owner_t *self, s_served_t *o)
             o->retry = true;    //  the link is full: again at the next tick
             break;
         }
-        o->last_tx = video_now ();
+        o->last_tx = video_now (self->video);
         if (kind == 'B') {
             o->seq++;
             o->s.bytes += size;
@@ -275,8 +275,9 @@ s_forward (owner_t *self, s_served_t *o)
 }
 
 bool
-owner_on_frame (owner_t *self, const uint8_t peer [32], const wire_frame_t *f)
+owner_on_frame (owner_t *self, const uint8_t peer [32], const wire_frame_t *f, int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     if (f->type == WIRE_WATCH) {
         s_watch (self, peer, f);
         return true;
@@ -332,6 +333,7 @@ owner_poll_items (owner_t *self, zmq_pollitem_t *items, int max)
 void
 owner_on_poll (owner_t *self, const zmq_pollitem_t *items, int count, int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     for (int k = 0; k < count && k < self->npolled; k++) {
         s_served_t *o = &self->served [self->polled [k]];
         if (o->state == OWNER_FREE || o->s.fd != items [k].fd || !items [k].revents)
@@ -344,8 +346,9 @@ owner_on_poll (owner_t *self, const zmq_pollitem_t *items, int count, int64_t no
 }
 
 void
-owner_peer_down (owner_t *self, const uint8_t peer [32])
+owner_peer_down (owner_t *self, const uint8_t peer [32], int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     for (int i = 0; i < OWNER_SERVED_LIMIT; i++) {
         s_served_t *o = &self->served [i];
         if (o->state == OWNER_FREE || memcmp (o->s.peer, peer, 32) != 0)
@@ -357,8 +360,9 @@ owner_peer_down (owner_t *self, const uint8_t peer [32])
 }
 
 int
-owner_stop (owner_t *self, const char *prefix)
+owner_stop (owner_t *self, const char *prefix, int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     int n = 0;
     size_t plen = prefix? strlen (prefix): 0;
     for (int i = 0; i < OWNER_SERVED_LIMIT; i++) {
@@ -372,8 +376,9 @@ owner_stop (owner_t *self, const char *prefix)
 }
 
 void
-owner_list (owner_t *self, json_t *list)
+owner_list (owner_t *self, json_t *list, int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     for (int i = 0; i < OWNER_SERVED_LIMIT; i++) {
         s_served_t *o = &self->served [i];
         if (o->state == OWNER_FREE)
@@ -451,6 +456,7 @@ s_check (owner_t *self, s_served_t *o, int64_t now)
 void
 owner_tick (owner_t *self, int64_t now)
 {
+    video_at (self->video, now);
     for (int i = 0; i < OWNER_SERVED_LIMIT; i++) {
         s_served_t *o = &self->served [i];
         if (o->state != OWNER_FREE && o->retry)

@@ -45,14 +45,14 @@ void owner_destroy (owner_t **self_p);
 
 //  A WATCH, SCREDIT, or SEND for a stream we serve; returns false when
 //  the frame is not ours (a SEND for one of our watches, a STREAM, a BATCH).
-bool owner_on_frame (owner_t *self, const uint8_t peer [32], const wire_frame_t *frame);
+bool owner_on_frame (owner_t *self, const uint8_t peer [32], const wire_frame_t *frame, int64_t now_ms);
 //  The peer's link is gone: what we serve it ends.
-void owner_peer_down (owner_t *self, const uint8_t peer [32]);
+void owner_peer_down (owner_t *self, const uint8_t peer [32], int64_t now_ms);
 //  /stop: ends the served streams whose id starts with prefix (NULL or
 //  "": all); returns how many.
-int owner_stop (owner_t *self, const char *prefix);
+int owner_stop (owner_t *self, const char *prefix, int64_t now_ms);
 //  /streams: appends each served stream to list (borrowed).
-void owner_list (owner_t *self, json_t *list);
+void owner_list (owner_t *self, json_t *list, int64_t now_ms);
 
 //  Adds the descriptors to poll to items (at most max); returns how many.
 int owner_poll_items (owner_t *self, zmq_pollitem_t *items, int max);

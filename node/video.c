@@ -20,6 +20,7 @@ struct _video_t {
     jobs_t *jobs;               //  the media helper, one for both roles
     ctlq_t *ctlq;               //  ends and refusals that met a full link
     video_stats_t stats;
+    int64_t now;                //  of the call being handled (video_at)
 };
 
 video_t *
@@ -50,7 +51,7 @@ video_destroy (video_t **self_p)
     jobs_destroy (&self->jobs);
     //  What the links took at the last moment is all the peers get
     if (self->ctlq)
-        ctlq_flush (self->ctlq, video_now ());
+        ctlq_flush (self->ctlq, self->now);
     ctlq_destroy (&self->ctlq);
     free (self);
     *self_p = NULL;
@@ -59,6 +60,7 @@ video_destroy (video_t **self_p)
 void
 video_tick (video_t *self, int64_t now_ms)
 {
+    self->now = now_ms;
     ctlq_flush (self->ctlq, now_ms);
     jobs_tick (self->jobs);
 }
@@ -85,20 +87,15 @@ video_counters (video_t *self)
     return &self->stats;
 }
 
-int64_t
-video_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t video_now (video_t *self) { return self->now; }
+void video_at (video_t *self, int64_t now_ms) { self->now = now_ms; }
 
 //  ---------------------------------------------------------------------
 //  A stream of either role
 
 int
 video_stream_init (video_stream_t *s, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE],
-                   const char *name, size_t in_cap)
+                   const char *name, size_t in_cap, int64_t now_ms)
 {
     memset (s, 0, sizeof *s);
     memcpy (s->sid, sid, WIRE_ID_SIZE);
@@ -106,7 +103,7 @@ video_stream_init (video_stream_t *s, const uint8_t peer [32], const uint8_t sid
     memcpy (s->peer, peer, 32);
     snprintf (s->name, sizeof s->name, "%s", name);
     s->fd = -1;
-    s->started = video_now ();
+    s->started = now_ms;
     s->in_cap = in_cap;
     s->in = malloc (in_cap);
     return s->in? 0: SC_ENOMEM;
@@ -160,10 +157,10 @@ video_event (video_t *self, const video_stream_t *s, const char *role, const cha
 }
 
 void
-video_event_stalled (json_t *ev, const video_stream_t *s, bool stuck)
+video_event_stalled (json_t *ev, const video_stream_t *s, bool stuck, int64_t now_ms)
 {
     //  Seconds without progress on a live link, once it is worth saying
-    int64_t idle = video_now () - s->last_heard;
+    int64_t idle = now_ms - s->last_heard;
     if (ev && s->last_heard && stuck && idle >= 3000)
         json_object_set_new (ev, "stalled", json_integer (idle / 1000));
 }
@@ -211,7 +208,7 @@ video_tell (video_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_S
 {
     wire_frame_t f = { .type = WIRE_SEND, .ok = ok, .text = why, .text_len = strlen (why) };
     memcpy (f.id, sid, WIRE_ID_SIZE);
-    return ctlq_send (self->ctlq, peer, &f, video_now ());
+    return ctlq_send (self->ctlq, peer, &f, self->now);
 }
 
 void

@@ -100,13 +100,16 @@ typedef struct {
 const video_opts_t *video_opts (video_t *self);
 //  The counters the roles add to.
 video_stats_t *video_counters (video_t *self);
-//  The monotonic clock, in ms.
-int64_t video_now (void);
+//  The time (monotonic ms) of the call being handled.
+int64_t video_now (video_t *self);
+//  Sets that time: each entry point of viewer and owner calls it with the
+//  `now` it was given (nothing below the loop reads the clock).
+void video_at (video_t *self, int64_t now_ms);
 
 //  Fills s for a new stream, with room for in_cap bytes from its job;
 //  returns 0 or SC_ENOMEM.
 int video_stream_init (video_stream_t *s, const uint8_t peer [32],
-                       const uint8_t sid [WIRE_ID_SIZE], const char *name, size_t in_cap);
+                       const uint8_t sid [WIRE_ID_SIZE], const char *name, size_t in_cap, int64_t now_ms);
 //  Closes the job's socket, frees the buffer.
 void video_stream_free (video_stream_t *s);
 //  Reads what the job wrote into s->in (once: one read only); at the end
@@ -117,7 +120,7 @@ void video_stream_read (video_stream_t *s, bool once);
 json_t *video_event (video_t *self, const video_stream_t *s, const char *role, const char *state);
 //  Adds "stalled" to ev when stuck (owed batches or waiting for a grant)
 //  with nothing heard for 3 s.
-void video_event_stalled (json_t *ev, const video_stream_t *s, bool stuck);
+void video_event_stalled (json_t *ev, const video_stream_t *s, bool stuck, int64_t now_ms);
 //  Reports an event (taken; NULL is ignored).
 void video_emit (video_t *self, json_t *ev);
 //  Reports an error event with a sentence.

@@ -77,7 +77,7 @@ s_json (viewer_t *self, const s_watch_t *w, const char *state)
     if (ev && w->latency >= 0)
         json_object_set_new (ev, "latency_ms", json_integer (w->latency));
     //  Owed batches that do not come
-    video_event_stalled (ev, &w->s, w->state == VIEWER_PLAYING && w->granted > w->seq);
+    video_event_stalled (ev, &w->s, w->state == VIEWER_PLAYING && w->granted > w->seq, video_now (self->video));
     return ev;
 }
 
@@ -101,7 +101,7 @@ s_new (viewer_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE]
         if (w->state != VIEWER_FREE)
             continue;
         memset (w, 0, sizeof *w);
-        if (video_stream_init (&w->s, peer, sid, name, IN_SIZE) != 0) {
+        if (video_stream_init (&w->s, peer, sid, name, IN_SIZE, video_now (self->video)) != 0) {
             video_stream_free (&w->s);
             return NULL;
         }
@@ -218,8 +218,9 @@ s_format_for (const char *out)
 
 void
 viewer_watch (viewer_t *self, const uint8_t peer [32], const char *name, int64_t offset_ms,
-              const char *out)
+              const char *out, int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     if (!out && !self->player [0]) {
         video_error (self->video, "no_player", "no player to show the video: install ffplay or "
                      "mpv, give --player CMD, or save it with /watch PEER NAME --out FILE");
@@ -286,7 +287,7 @@ viewer_watch (viewer_t *self, const uint8_t peer [32], const char *name, int64_t
         goto fail;
     }
     w->granted = VIEWER_WINDOW;
-    w->last_grant = w->s.last_heard = video_now ();
+    w->last_grant = w->s.last_heard = video_now (self->video);
     video_emit (self->video, s_json (self, w, "requested"));
     return;
 fail:
@@ -339,7 +340,7 @@ s_send_grant (viewer_t *self, s_watch_t *w)
     memcpy (f.id, w->s.sid, WIRE_ID_SIZE);
     w->grant_due = video_send (self->video, w->s.peer, &f) != 0;
     if (!w->grant_due)
-        w->last_grant = video_now ();
+        w->last_grant = video_now (self->video);
 }
 
 //  Writes what waits for the job; returns credit once it is all taken.
@@ -390,7 +391,7 @@ s_frame (viewer_t *self, s_watch_t *w, const wire_frame_t *f)
     char err [256] = "", why [300];
     if (w->state == VIEWER_ENDING)
         return;                 //  what is still in flight after /stop
-    w->s.last_heard = video_now ();
+    w->s.last_heard = video_now (self->video);
     if (f->type == WIRE_STREAM) {
         if (w->state == VIEWER_PLAYING) {
             s_refuse (self, w, "a second stream header", "the owner sent a second stream header");
@@ -455,7 +456,7 @@ s_message (viewer_t *self, s_watch_t *w, char kind, const uint8_t *body, size_t 
     if (kind == 'S')
         w->written = true;
     else if (kind == 'F' && w->latency < 0) {
-        w->latency = video_now () - w->s.started;
+        w->latency = video_now (self->video) - w->s.started;
         video_emit (self->video, s_json (self, w, "started"));
     }
     else if (kind == 'D' || kind == 'E') {
@@ -503,8 +504,9 @@ s_read (viewer_t *self, s_watch_t *w)
 }
 
 void
-viewer_on_frame (viewer_t *self, const uint8_t peer [32], const wire_frame_t *f)
+viewer_on_frame (viewer_t *self, const uint8_t peer [32], const wire_frame_t *f, int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     if (f->type != WIRE_STREAM && f->type != WIRE_BATCH && f->type != WIRE_SEND)
         return;
     s_watch_t *w = s_find (self, peer, f->id);
@@ -535,6 +537,7 @@ viewer_poll_items (viewer_t *self, zmq_pollitem_t *items, int max)
 void
 viewer_on_poll (viewer_t *self, const zmq_pollitem_t *items, int count, int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     for (int k = 0; k < count && k < self->npolled; k++) {
         s_watch_t *w = &self->watches [self->polled [k]];
         if (w->state == VIEWER_FREE || w->s.fd != items [k].fd || !items [k].revents)
@@ -548,8 +551,9 @@ viewer_on_poll (viewer_t *self, const zmq_pollitem_t *items, int count, int64_t 
 }
 
 void
-viewer_peer_down (viewer_t *self, const uint8_t peer [32])
+viewer_peer_down (viewer_t *self, const uint8_t peer [32], int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     for (int i = 0; i < VIEWER_MAX; i++) {
         s_watch_t *w = &self->watches [i];
         if (w->state == VIEWER_FREE || memcmp (w->s.peer, peer, 32) != 0)
@@ -562,8 +566,9 @@ viewer_peer_down (viewer_t *self, const uint8_t peer [32])
 }
 
 int
-viewer_stop (viewer_t *self, const char *prefix)
+viewer_stop (viewer_t *self, const char *prefix, int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     int n = 0;
     size_t plen = prefix? strlen (prefix): 0;
     for (int i = 0; i < VIEWER_MAX; i++) {
@@ -579,8 +584,9 @@ viewer_stop (viewer_t *self, const char *prefix)
 }
 
 void
-viewer_list (viewer_t *self, json_t *list)
+viewer_list (viewer_t *self, json_t *list, int64_t now_ms)
 {
+    video_at (self->video, now_ms);
     for (int i = 0; i < VIEWER_MAX; i++) {
         s_watch_t *w = &self->watches [i];
         if (w->state == VIEWER_FREE)
@@ -619,6 +625,7 @@ s_check (viewer_t *self, s_watch_t *w, int64_t now)
 void
 viewer_tick (viewer_t *self, int64_t now)
 {
+    video_at (self->video, now);
     for (int i = 0; i < PLAYERS_MAX; i++)
         if (self->players [i] && child_reap (self->players [i], NULL))
             child_destroy (&self->players [i]);

@@ -37,17 +37,17 @@ void viewer_destroy (viewer_t **self_p);
 //  /watch: asks peer for the shared video name from offset_ms, to the file
 //  out (NULL: the player).  Reports a clear error when it cannot start.
 void viewer_watch (viewer_t *self, const uint8_t peer [32], const char *name,
-                   int64_t offset_ms, const char *out);
+                   int64_t offset_ms, const char *out, int64_t now_ms);
 //  /stop: ends the watches whose id starts with prefix (NULL or "": all);
 //  returns how many.
-int viewer_stop (viewer_t *self, const char *prefix);
+int viewer_stop (viewer_t *self, const char *prefix, int64_t now_ms);
 //  /streams: appends each watch to list (borrowed).
-void viewer_list (viewer_t *self, json_t *list);
+void viewer_list (viewer_t *self, json_t *list, int64_t now_ms);
 
 //  A STREAM, BATCH or SEND frame for one of our watches (others are ignored).
-void viewer_on_frame (viewer_t *self, const uint8_t peer [32], const wire_frame_t *frame);
+void viewer_on_frame (viewer_t *self, const uint8_t peer [32], const wire_frame_t *frame, int64_t now_ms);
 //  The peer's link is gone: its watches end.
-void viewer_peer_down (viewer_t *self, const uint8_t peer [32]);
+void viewer_peer_down (viewer_t *self, const uint8_t peer [32], int64_t now_ms);
 
 //  Adds the descriptors to poll to items (at most max); returns how many.
 int viewer_poll_items (viewer_t *self, zmq_pollitem_t *items, int max);

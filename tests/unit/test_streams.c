@@ -22,6 +22,14 @@ typedef struct {
     int nviewer;                //  poll items the viewer gave, first
 } s_side_t;
 
+static int64_t
+s_mono (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static bool
 s_side_new (s_side_t *side, const video_opts_t *opts, const video_host_t *host)
 {
@@ -42,8 +50,8 @@ s_side_destroy (s_side_t *side)
 static void
 s_side_frame (s_side_t *side, const uint8_t peer [32], const wire_frame_t *f)
 {
-    if (!owner_on_frame (side->owner, peer, f))
-        viewer_on_frame (side->viewer, peer, f);
+    if (!owner_on_frame (side->owner, peer, f, s_mono ()))
+        viewer_on_frame (side->viewer, peer, f, s_mono ());
 }
 
 static int
@@ -167,14 +175,6 @@ s_deliver (s_end_t *end)
     }
 }
 
-static int64_t
-s_mono (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 s_full_link_never_stalls_a_stream (void)
 {
@@ -213,7 +213,7 @@ s_full_link_never_stalls_a_stream (void)
     CHECK (s_side_new (&owner.side, &o, &ho) && s_side_new (&viewer.side, &o, &hv));
     //  The WATCH itself may meet the full link: the user is told, and tries again
     for (int i = 0; i < 10 && !viewer.state; i++)
-        viewer_watch (viewer.side.viewer, owner.me, "clip.mp4", 0, out);
+        viewer_watch (viewer.side.viewer, owner.me, "clip.mp4", 0, out, s_mono ());
     int64_t start = s_mono (), next_tick = start;
     while (s_mono () - start < 60000 && (!viewer.state || strcmp (viewer.state, "other") == 0)) {
         zmq_pollitem_t items [2 * SIDE_ITEMS];
@@ -324,7 +324,7 @@ s_watch_from (owner_t *owner, uint8_t who, uint8_t n, uint64_t offset, uint64_t 
                        .ok = 1, .credit = credit };
     memset (f.id, who, WIRE_ID_SIZE);
     f.id [0] = n;
-    CHECK (owner_on_frame (owner, peer, &f));
+    CHECK (owner_on_frame (owner, peer, &f, s_mono ()));
 }
 
 //  The helper beside the unit tests and a clip; false (skipped) when either
@@ -385,7 +385,7 @@ s_watches_are_bounded_and_never_started_ones_end (void)
     uint8_t peer [32];
     memset (peer, 0x42, 32);
     snprintf (out, sizeof out, "%s/own.mkv", unit_tmpdir ());
-    viewer_watch (node.viewer, peer, "clip.mp4", 0, out);
+    viewer_watch (node.viewer, peer, "clip.mp4", 0, out, s_mono ());
     CHECK (strcmp (cap->state, "requested") == 0);
     CHECK (s_cap_count (cap, WIRE_WATCH, NULL) == 1);
     //  A grant that repeats nothing keeps none of them: a few seconds on,
