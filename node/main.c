@@ -130,7 +130,7 @@ main (int argc, char **argv)
         fprintf (stderr, "securechat-node: %s\n", err);
         return 2;
     }
-    log_set_level (LOG_WARN + opts.verbose);
+    log_set_level (LOG_LEVEL_WARN + opts.verbose);
     if (sodium_init () < 0) {
         fprintf (stderr, "securechat-node: libsodium could not start\n");
         return 1;

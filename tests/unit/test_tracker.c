@@ -688,7 +688,7 @@ s_mailbox_restart (void)
     snprintf (path, sizeof path, "%s/00000000000000000000000000000004.mb", dir);
     CHECK_RC (fileio_write_atomic (path, buf, len), 0);
     free (buf);
-    log_set_level (LOG_ERROR);          //  the three damaged files are expected
+    log_set_level (LOG_LEVEL_ERROR);          //  the three damaged files are expected
     mb = mailbox_new (dir, &lim, T0 + 10000, NULL);
     CHECK (mb);
     mailbox_stats_t ms = mailbox_stats (mb);
@@ -714,7 +714,7 @@ s_mailbox_restart (void)
     mb = mailbox_new (dir, &lim, T0 + 7 * DAY + 2000, NULL);
     CHECK (mb && mailbox_stats (mb).loaded == 2 && mailbox_stats (mb).expired == 2);
     mailbox_destroy (&mb);
-    log_set_level (LOG_WARN);
+    log_set_level (LOG_LEVEL_WARN);
 }
 
 void
