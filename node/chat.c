@@ -73,7 +73,7 @@ s_send_message (chat_t *self, peer_t *peer, peers_out_t *m, int64_t wall)
         rc = envelope_seal (self->id, peer->sign_pk, peer->box_pk, wall,
                             body, body_len, m->msg_id, &env, &env_len);
     if (rc == 0) {
-        wire_frame_t f = { .type = WIRE_MSG, .data = env, .size = env_len };
+        wire_frame_t f = { .type = WIRE_MSG, .msg = { .envelope = env, .envelope_len = env_len } };
         rc = self->host.send (self->host.arg, peer, &f);
     }
     free (body);
@@ -136,7 +136,7 @@ s_flush (chat_t *self, peer_t *peer, int64_t now, int64_t wall)
         return;
     while (peer->owed_len) {
         wire_frame_t f = { .type = WIRE_RECEIPT };
-        memcpy (f.msg_id, peer->owed [peer->owed_len - 1], ENVELOPE_ID_SIZE);
+        memcpy (f.receipt.msg_id, peer->owed [peer->owed_len - 1], ENVELOPE_ID_SIZE);
         if (self->host.send (self->host.arg, peer, &f) != 0)
             return;
         peer->owed_len--;
@@ -246,7 +246,7 @@ static void
 s_send_receipt (chat_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE])
 {
     wire_frame_t f = { .type = WIRE_RECEIPT };
-    memcpy (f.msg_id, msg_id, ENVELOPE_ID_SIZE);
+    memcpy (f.receipt.msg_id, msg_id, ENVELOPE_ID_SIZE);
     if (self->host.send (self->host.arg, peer, &f) != 0)
         peers_receipt_owe (peer, msg_id);
 }
@@ -255,7 +255,7 @@ void
 chat_on_msg (chat_t *self, peer_t *peer, const wire_frame_t *f, int64_t wall)
 {
     envelope_msg_t msg;
-    int rc = envelope_open (self->opener, f->data, f->size, peer->sign_pk, wall, &msg);
+    int rc = envelope_open (self->opener, f->msg.envelope, f->msg.envelope_len, peer->sign_pk, wall, &msg);
     if (rc == SC_EREPLAY) {
         s_send_receipt (self, peer, msg.msg_id);        //  ours may have been lost
         return;
@@ -293,10 +293,33 @@ chat_on_msg (chat_t *self, peer_t *peer, const wire_frame_t *f, int64_t wall)
 void
 chat_on_receipt (chat_t *self, peer_t *peer, const wire_frame_t *f)
 {
-    if (peers_outbox_remove (peer, f->msg_id)) {
+    if (peers_outbox_remove (peer, f->receipt.msg_id)) {
         char msg_id [33];
-        s_hex_id (f->msg_id, msg_id);
+        s_hex_id (f->receipt.msg_id, msg_id);
         ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s}", "event", "delivered",
                                       "to", peer->id, "name", peer->name, "msg_id", msg_id));
     }
+}
+
+static bool
+s_on_frame (void *arg, const uint8_t peer_pk [32], const wire_frame_t *f, int64_t now_ms)
+{
+    chat_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, peer_pk);
+    if (!peer)
+        return false;
+    if (f->type == WIRE_MSG)
+        chat_on_msg (self, peer, f, self->host.wall (self->host.arg));
+    else
+        chat_on_receipt (self, peer, f);
+    return true;
+}
+
+int
+chat_register (chat_t *self, wire_handlers_t *handlers)
+{
+    int rc = wire_handle (handlers, WIRE_MSG, s_on_frame, self);
+    if (rc == 0)
+        rc = wire_handle (handlers, WIRE_RECEIPT, s_on_frame, self);
+    return rc;
 }

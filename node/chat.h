@@ -36,6 +36,9 @@ typedef struct _chat_t chat_t;
 typedef struct {
     //  Sends a frame on the peer's link: 0, SC_EAGAIN (not now) or an error.
     int (*send) (void *arg, peer_t *peer, const wire_frame_t *frame);
+    //  The wall clock (ms since the epoch): for the frames handed over by
+    //  wire_dispatch, which carry only the loop's monotonic now.
+    int64_t (*wall) (void *arg);
     void *arg;
 } chat_host_t;
 
@@ -66,6 +69,9 @@ void chat_peer_up (chat_t *self, peer_t *peer, int64_t now, int64_t wall);
 //  A MSG or RECEIPT frame from a peer.
 void chat_on_msg (chat_t *self, peer_t *peer, const wire_frame_t *f, int64_t wall);
 void chat_on_receipt (chat_t *self, peer_t *peer, const wire_frame_t *f);
+
+//  Registers the frames chat owns (MSG, RECEIPT) in handlers.
+int chat_register (chat_t *self, wire_handlers_t *handlers);
 
 //  Messages refused (a seal that does not open or check, a malformed body).
 uint64_t chat_refused (chat_t *self);

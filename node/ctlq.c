@@ -6,9 +6,8 @@
 
 typedef struct {
     uint8_t peer [32];
-    wire_frame_t frame;         //  byte fields point at copies owned here
-    uint8_t *data;
-    char *text;
+    wire_frame_t frame;         //  byte fields point into copy, owned here
+    uint8_t *copy;
     int64_t since;
 } s_entry_t;
 
@@ -39,8 +38,7 @@ ctlq_new (ctlq_send_fn *send, void *arg)
 static void
 s_drop (ctlq_t *self, size_t i)
 {
-    free (self->entries [i].data);
-    free (self->entries [i].text);
+    free (self->entries [i].copy);
     memmove (self->entries + i, self->entries + i + 1, (self->count - i - 1) * sizeof *self->entries);
     self->count--;
 }
@@ -76,7 +74,15 @@ ctlq_send (ctlq_t *self, const uint8_t peer [32], const wire_frame_t *frame, int
         if (rc != SC_EAGAIN)
             return rc;
     }
-    if (frame->size > CTLQ_DATA_MAX)
+    //  The frame's byte fields, as its spec in the codec's table says
+    const wire_spec_t *spec = wire_spec (frame->type);
+    if (!spec)
+        return SC_ETYPE;
+    size_t bytes = 0;
+    for (int i = 0; i < spec->nfields; i++)
+        if (spec->fields [i].len_at)
+            bytes += *(const size_t *) ((const char *) frame + spec->fields [i].len_at);
+    if (bytes > CTLQ_DATA_MAX)
         return SC_ETOOBIG;
     //  A peer that never reads makes room only at its own expense
     if (ctlq_waiting (self, peer) >= CTLQ_PEER_MAX) {
@@ -96,21 +102,19 @@ ctlq_send (ctlq_t *self, const uint8_t peer [32], const wire_frame_t *frame, int
     memcpy (e->peer, peer, 32);
     e->frame = *frame;
     e->since = now;
-    if (frame->size) {
-        e->data = malloc (frame->size);
-        if (!e->data)
-            return SC_ENOMEM;
-        memcpy (e->data, frame->data, frame->size);
-        e->frame.data = e->data;
-    }
-    if (frame->text_len) {
-        e->text = malloc (frame->text_len);
-        if (!e->text) {
-            free (e->data);
-            return SC_ENOMEM;
-        }
-        memcpy (e->text, frame->text, frame->text_len);
-        e->frame.text = e->text;
+    if (bytes && !(e->copy = malloc (bytes)))
+        return SC_ENOMEM;
+    size_t at = 0;
+    for (int i = 0; i < spec->nfields; i++) {
+        const wire_field_t *d = &spec->fields [i];
+        if (!d->len_at)
+            continue;
+        size_t n = *(const size_t *) ((const char *) frame + d->len_at);
+        const void *from = *(const void *const *) ((const char *) frame + d->at);
+        if (n)
+            memcpy (e->copy + at, from, n);
+        *(const void **) ((char *) &e->frame + d->at) = n? e->copy + at: NULL;
+        at += n;
     }
     self->count++;
     self->stats.queued++;

@@ -33,8 +33,8 @@ meet_refresh_record (node_t *self, uint8_t flags)
 void
 meet_send_hello (node_t *self, peer_t *peer)
 {
-    wire_frame_t f = { .type = WIRE_HELLO, .data = self->record, .size = RECORD_SIZE,
-                       .seq = self->session, .seen = link_session (peer->link) };
+    wire_frame_t f = { .type = WIRE_HELLO, .hello = { .record = self->record, .record_len = RECORD_SIZE,
+                       .session = self->session, .seen = link_session (peer->link) } };
     node_send (self, peer, &f);
 }
 

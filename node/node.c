@@ -91,6 +91,12 @@ s_chat_send (void *arg, peer_t *peer, const wire_frame_t *frame)
     return node_send (arg, peer, frame);
 }
 
+static int64_t
+s_chat_wall (void *arg)
+{
+    return node_wall_ms ();
+}
+
 //  ---------------------------------------------------------------------
 //  Frames from peers
 
@@ -113,9 +119,9 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
             peer = peers_find_box (self->peers, rx->key);     //  its record, to skip a check
         record_t rec;
         //  Mostly the record its beacon brought: then checked already
-        rc = f.size == RECORD_SIZE? record_decode_known (f.data, f.size, peer? peer->record: NULL,
-                                                         &rec)
-                                  : SC_EMALFORMED;
+        rc = f.hello.record_len == RECORD_SIZE
+           ? record_decode_known (f.hello.record, RECORD_SIZE, peer? peer->record: NULL, &rec)
+           : SC_EMALFORMED;
         //  The record must be the one of the key that made the link
         if (rc != 0 || memcmp (rec.box_pk, rx->key, 32) != 0 || rec.flags & RECORD_FLAG_LEAVE) {
             self->stats.bad_frames++;
@@ -144,7 +150,8 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
             if (other != peer && memcmp (other->box_pk, rec.box_pk, 32) == 0)
                 meet_forget_claim (self, other);
         }
-        link_on_hello (peer->link, rx->rid, rx->rid_len, rx->fd, f.seq, f.seen == self->session, now);
+        link_on_hello (peer->link, rx->rid, rx->rid_len, rx->fd, f.hello.session,
+                       f.hello.seen == self->session, now);
         return;
     }
     if (!peer) {
@@ -153,45 +160,43 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         return;
     }
     link_on_frame (peer->link, rx->rid, rx->rid_len, rx->fd, now);
-    switch (f.type) {
-        case WIRE_PING:
-            break;
-        case WIRE_MSG:
-            chat_on_msg (self->chat, peer, &f, node_wall_ms ());
-            break;
-        case WIRE_RECEIPT:
-            chat_on_receipt (self->chat, peer, &f);
-            break;
-        case WIRE_BYE:
-            link_on_bye (peer->link, now);
-            break;
-        case WIRE_OFFER: {
-            //  An offer is a signed, sealed envelope like a message
-            envelope_msg_t msg;
-            int orc = envelope_open (self->opener, f.data, f.size, peer->sign_pk, node_wall_ms (), &msg);
-            if (orc == 0) {
-                files_on_offer (self->files, peer->sign_pk, msg.body, msg.body_len);
-                envelope_msg_clear (&msg);
-            }
-            else if (orc != SC_EREPLAY) {
-                self->stats.refused_msgs++;
-                ui_warning (self->ui, sc_errname (orc), "a file offer from %s (%.16s) was refused: %s",
-                            peer->name, peer->id, sc_strerror (orc));
-            }
-            break;
-        }
-        case WIRE_WATCH:
-        case WIRE_STREAM:
-        case WIRE_BATCH:
-        case WIRE_SCREDIT:
-        case WIRE_SEND:
-            if (!owner_on_frame (self->owner, peer->sign_pk, &f, now))
-                viewer_on_frame (self->viewer, peer->sign_pk, &f, now);
-            break;
-        default:
-            files_on_frame (self->files, peer->sign_pk, &f);
-            break;
+    //  The link's own frames here; the others to the modules that own them
+    if (f.type == WIRE_BYE)
+        link_on_bye (peer->link, now);
+    else if (f.type != WIRE_PING)
+        wire_dispatch (&self->handlers, peer->sign_pk, &f, now);
+}
+
+//  An offer is a signed, sealed envelope like a message: opened here, with
+//  the node's opener, then handed to the files module.
+static bool
+s_on_offer (void *arg, const uint8_t peer_pk [32], const wire_frame_t *f, int64_t now)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, peer_pk);
+    if (!peer)
+        return false;
+    envelope_msg_t msg;
+    int rc = envelope_open (self->opener, f->offer.envelope, f->offer.envelope_len, peer_pk,
+                            node_wall_ms (), &msg);
+    if (rc == 0) {
+        files_on_offer (self->files, peer_pk, msg.body, msg.body_len);
+        envelope_msg_clear (&msg);
     }
+    else if (rc != SC_EREPLAY) {
+        self->stats.refused_msgs++;
+        ui_warning (self->ui, sc_errname (rc), "a file offer from %s (%.16s) was refused: %s",
+                    peer->name, peer->id, sc_strerror (rc));
+    }
+    return true;
+}
+
+static bool
+s_on_files (void *arg, const uint8_t peer_pk [32], const wire_frame_t *f, int64_t now)
+{
+    node_t *self = arg;
+    files_on_frame (self->files, peer_pk, f);
+    return true;
 }
 
 //  ---------------------------------------------------------------------
@@ -468,13 +473,29 @@ node_new (const opts_t *opts, const char *home, const char *name,
     char prompt [64];
     snprintf (prompt, sizeof prompt, "%s> ", self->name);
     self->ui = ui_new (opts->json, prompt, commands_on_line, self);
-    chat_host_t chat_host = { s_chat_send, self };
+    chat_host_t chat_host = { .send = s_chat_send, .wall = s_chat_wall, .arg = self };
     if (self->ui)
         self->chat = chat_new (self->id, self->opener, self->peers, self->history, self->ui, &chat_host);
     if (!self->ui || !self->chat) {
         *err = SC_ENOMEM;
         goto fail;
     }
+    //  Each frame type to the module that owns it (the owner before the
+    //  viewer: both take SEND, each for its own streams)
+    static const wire_type_t files_types [] = { WIRE_ACCEPT, WIRE_REFUSE, WIRE_CHUNK, WIRE_CREDIT,
+                                                WIRE_DONE, WIRE_CANCEL, WIRE_LIST, WIRE_SHARES,
+                                                WIRE_GET };
+    *err = chat_register (self->chat, &self->handlers);
+    if (*err == 0)
+        *err = owner_register (self->owner, &self->handlers);
+    if (*err == 0)
+        *err = viewer_register (self->viewer, &self->handlers);
+    if (*err == 0)
+        *err = wire_handle (&self->handlers, WIRE_OFFER, s_on_offer, self);
+    for (size_t i = 0; *err == 0 && i < sizeof files_types / sizeof files_types [0]; i++)
+        *err = wire_handle (&self->handlers, files_types [i], s_on_files, self);
+    if (*err != 0)
+        goto fail;
     ui_emit (self->ui, commands_whoami_json (self, "ready"));
     return self;
 fail:

@@ -55,6 +55,7 @@ struct _node_t {
     resolve_t *resolve;         //  --peer targets, and answers to record requests
     bool known_failing;         //  saves failing: told once
     chat_t *chat;               //  chat lines and receipts
+    wire_handlers_t handlers;   //  frame types, each to the module that owns it
     ui_t *ui;
     peers_t *peers;
     known_t *known;

@@ -168,9 +168,9 @@ s_watch (owner_t *self, const uint8_t peer [32], const wire_frame_t *f)
 {
     char name [XFER_NAME_MAX + 1];
     char text [400] = "";
-    if (f->text_len > XFER_NAME_MAX || memchr (f->text, 0, f->text_len))
+    if (f->watch.name_len > XFER_NAME_MAX || memchr (f->watch.name, 0, f->watch.name_len))
         snprintf (text, sizeof text, "no video has that name");
-    else if (s_find (self, peer, f->id))
+    else if (s_find (self, peer, f->watch.sid))
         return;                 //  the same WATCH again
     else if (s_count (self, peer) >= OWNER_PER_PEER)
         snprintf (text, sizeof text, "too many streams to you at once (at most %d)", OWNER_PER_PEER);
@@ -178,16 +178,16 @@ s_watch (owner_t *self, const uint8_t peer [32], const wire_frame_t *f)
         snprintf (text, sizeof text, "too many streams at once (at most %d); try later",
                   self->served_max);
     else
-        media_offset_check (f->index, text, sizeof text);
+        media_offset_check (f->watch.offset_ms, text, sizeof text);
     if (text [0]) {
         //  Refused before anything is opened: said to the viewer only (a
         //  throwaway key may send thousands)
-        video_tell (self->video, peer, f->id, false, text);
+        video_tell (self->video, peer, f->watch.sid, false, text);
         log_debug ("a WATCH from %s refused: %s", video_peer (self->video, peer), text);
         return;
     }
-    memcpy (name, f->text, f->text_len);
-    name [f->text_len] = 0;
+    memcpy (name, f->watch.name, f->watch.name_len);
+    name [f->watch.name_len] = 0;
     char path [PATH_MAX];
     bool video = false;
     int fd = -1;
@@ -198,15 +198,15 @@ s_watch (owner_t *self, const uint8_t peer [32], const wire_frame_t *f)
                   "(use /get to fetch it)", name);
     else if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
         snprintf (text, sizeof text, "'%s' cannot be read now", name);
-    s_served_t *o = text [0]? NULL: s_new (self, peer, f->id, name);
+    s_served_t *o = text [0]? NULL: s_new (self, peer, f->watch.sid, name);
     if (!text [0] && !o)
         snprintf (text, sizeof text, "the owner is out of memory; try later");
     if (o) {
         o->file = fd;
         fd = -1;                //  transferred
-        o->paced = f->ok;
-        o->s.offset_ms = (int64_t) f->index;
-        s_take_grant (self, o, f->credit);
+        o->paced = f->watch.paced;
+        o->s.offset_ms = (int64_t) f->watch.offset_ms;
+        s_take_grant (self, o, f->watch.credit);
         //  No job until the viewer grants credit: a WATCH that grants none
         //  costs a descriptor for OWNER_START_MS, no process
         if (o->limit == 0)
@@ -221,7 +221,7 @@ s_watch (owner_t *self, const uint8_t peer [32], const wire_frame_t *f)
         close (fd);
     if (!o) {
         //  Said to the viewer, and shown here, so the owner knows who asked
-        video_tell (self->video, peer, f->id, false, text);
+        video_tell (self->video, peer, f->watch.sid, false, text);
         log_info ("%s asked for '%s': %s", video_peer (self->video, peer), name, text);
     }
 }
@@ -251,9 +251,18 @@ s_forward (owner_t *self, s_served_t *o)
             s_end (self, o, size == 0, why, true);
             return;
         }
-        wire_frame_t f = { .type = kind == 'H'? WIRE_STREAM: WIRE_BATCH, .index = o->seq,
-                           .data = body, .size = size };
-        memcpy (f.id, o->s.sid, WIRE_ID_SIZE);
+        wire_frame_t f = { .type = kind == 'H'? WIRE_STREAM: WIRE_BATCH };
+        if (kind == 'H') {
+            memcpy (f.stream.sid, o->s.sid, WIRE_ID_SIZE);
+            f.stream.header = body;
+            f.stream.header_len = size;
+        }
+        else {
+            memcpy (f.batch.sid, o->s.sid, WIRE_ID_SIZE);
+            f.batch.seq = o->seq;
+            f.batch.packets = body;
+            f.batch.packets_len = size;
+        }
         if (video_send (self->video, o->s.peer, &f) != 0) {
             o->retry = true;    //  the link is full: again at the next tick
             break;
@@ -284,11 +293,11 @@ owner_on_frame (owner_t *self, const uint8_t peer [32], const wire_frame_t *f, i
     }
     if (f->type != WIRE_SCREDIT && f->type != WIRE_SEND)
         return false;
-    s_served_t *o = s_find (self, peer, f->id);
+    s_served_t *o = s_find (self, peer, f->type == WIRE_SCREDIT? f->scredit.sid: f->send.sid);
     if (!o)
         return f->type == WIRE_SCREDIT;     //  a stream that ended, or never was
     if (f->type == WIRE_SCREDIT) {
-        s_take_grant (self, o, f->credit);
+        s_take_grant (self, o, f->scredit.credit);
         if (o->state == OWNER_WAITING && o->limit > 0 && s_start (self, o) != 0)
             s_end (self, o, false, "the owner's media helper is missing", true);
         else
@@ -296,7 +305,7 @@ owner_on_frame (owner_t *self, const uint8_t peer [32], const wire_frame_t *f, i
     }
     else {
         //  The viewer stopped (or failed): the job ends when its socket closes
-        char *why = f->text_len? utf8_sanitize (f->text, f->text_len): NULL;
+        char *why = f->send.reason_len? utf8_sanitize (f->send.reason, f->send.reason_len): NULL;
         char text [400];
         snprintf (text, sizeof text, "%s stopped watching%s%s", video_peer (self->video, peer),
                   why? ": ": "", why? why: "");
@@ -436,8 +445,9 @@ s_check (owner_t *self, s_served_t *o, int64_t now)
     if (o->last_tx && !o->retry && o->seq < o->limit && o->s.in_len == 0
     &&  now - o->last_tx >= KEEPALIVE_MS) {
         static const uint8_t empty [1] = { 0x90 };      //  msgpack []
-        wire_frame_t f = { .type = WIRE_BATCH, .index = o->seq, .data = empty, .size = 1 };
-        memcpy (f.id, o->s.sid, WIRE_ID_SIZE);
+        wire_frame_t f = { .type = WIRE_BATCH, .batch = { .seq = o->seq, .packets = empty,
+                                                          .packets_len = 1 } };
+        memcpy (f.batch.sid, o->s.sid, WIRE_ID_SIZE);
         if (video_send (self->video, o->s.peer, &f) == 0) {
             o->seq++;
             o->last_tx = now;
@@ -500,4 +510,21 @@ owner_destroy (owner_t **self_p)
     }
     free (self);
     *self_p = NULL;
+}
+
+static bool
+s_on_frame (void *arg, const uint8_t peer [32], const wire_frame_t *f, int64_t now_ms)
+{
+    return owner_on_frame (arg, peer, f, now_ms);
+}
+
+int
+owner_register (owner_t *self, wire_handlers_t *handlers)
+{
+    int rc = wire_handle (handlers, WIRE_WATCH, s_on_frame, self);
+    if (rc == 0)
+        rc = wire_handle (handlers, WIRE_SCREDIT, s_on_frame, self);
+    if (rc == 0)
+        rc = wire_handle (handlers, WIRE_SEND, s_on_frame, self);
+    return rc;
 }

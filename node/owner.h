@@ -46,6 +46,9 @@ void owner_destroy (owner_t **self_p);
 //  A WATCH, SCREDIT, or SEND for a stream we serve; returns false when
 //  the frame is not ours (a SEND for one of our watches, a STREAM, a BATCH).
 bool owner_on_frame (owner_t *self, const uint8_t peer [32], const wire_frame_t *frame, int64_t now_ms);
+//  Registers the frames the owner takes (WATCH, SCREDIT, SEND: before the
+//  viewer, whose SEND frames it leaves).  0 or SC_EINVAL.
+int owner_register (owner_t *self, wire_handlers_t *handlers);
 //  The peer's link is gone: what we serve it ends.
 void owner_peer_down (owner_t *self, const uint8_t peer [32], int64_t now_ms);
 //  /stop: ends the served streams whose id starts with prefix (NULL or

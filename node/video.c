@@ -206,8 +206,8 @@ int
 video_tell (video_t *self, const uint8_t peer [32], const uint8_t sid [WIRE_ID_SIZE], bool ok,
             const char *why)
 {
-    wire_frame_t f = { .type = WIRE_SEND, .ok = ok, .text = why, .text_len = strlen (why) };
-    memcpy (f.id, sid, WIRE_ID_SIZE);
+    wire_frame_t f = { .type = WIRE_SEND, .send = { .ok = ok, .reason = why, .reason_len = strlen (why) } };
+    memcpy (f.send.sid, sid, WIRE_ID_SIZE);
     return ctlq_send (self->ctlq, peer, &f, self->now);
 }
 

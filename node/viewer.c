@@ -278,9 +278,10 @@ viewer_watch (viewer_t *self, const uint8_t peer [32], const char *name, int64_t
                      "securechat-media installed beside securechat-node?", helper? helper: "none");
         goto fail;
     }
-    wire_frame_t f = { .type = WIRE_WATCH, .text = name, .text_len = strlen (name),
-                       .index = (uint64_t) offset_ms, .ok = out == NULL, .credit = VIEWER_WINDOW };
-    memcpy (f.id, sid, WIRE_ID_SIZE);
+    wire_frame_t f = { .type = WIRE_WATCH, .watch = { .name = name, .name_len = strlen (name),
+                       .offset_ms = (uint64_t) offset_ms, .paced = out == NULL,
+                       .credit = VIEWER_WINDOW } };
+    memcpy (f.watch.sid, sid, WIRE_ID_SIZE);
     if (video_send (self->video, peer, &f) != 0) {
         video_error (self->video, "again", "%s is not reachable right now",
                      video_peer (self->video, peer));
@@ -336,8 +337,8 @@ s_queue (s_watch_t *w, char kind, const uint8_t *body, size_t len)
 static void
 s_send_grant (viewer_t *self, s_watch_t *w)
 {
-    wire_frame_t f = { .type = WIRE_SCREDIT, .credit = w->granted };
-    memcpy (f.id, w->s.sid, WIRE_ID_SIZE);
+    wire_frame_t f = { .type = WIRE_SCREDIT, .scredit = { .credit = w->granted } };
+    memcpy (f.scredit.sid, w->s.sid, WIRE_ID_SIZE);
     w->grant_due = video_send (self->video, w->s.peer, &f) != 0;
     if (!w->grant_due)
         w->last_grant = video_now (self->video);
@@ -397,7 +398,7 @@ s_frame (viewer_t *self, s_watch_t *w, const wire_frame_t *f)
             s_refuse (self, w, "a second stream header", "the owner sent a second stream header");
             return;
         }
-        if (wire_header_decode (f->data, f->size, &w->hdr, err, sizeof err) != 0) {
+        if (wire_header_decode (f->stream.header, f->stream.header_len, &w->hdr, err, sizeof err) != 0) {
             snprintf (why, sizeof why, "the owner's stream header was refused: %s", err);
             s_refuse (self, w, err, why);
             return;
@@ -405,7 +406,7 @@ s_frame (viewer_t *self, s_watch_t *w, const wire_frame_t *f)
         for (int i = 0; i < w->hdr.nstreams; i++)
             w->hdr.streams [i].extradata = NULL;       //  borrowed from the frame
         w->state = VIEWER_PLAYING;
-        if (s_queue (w, 'H', f->data, f->size) != 0) {
+        if (s_queue (w, 'H', f->stream.header, f->stream.header_len) != 0) {
             s_refuse (self, w, "the viewer is out of memory", "out of memory for the stream");
             return;
         }
@@ -414,28 +415,28 @@ s_frame (viewer_t *self, s_watch_t *w, const wire_frame_t *f)
         const char *bad = NULL;
         if (w->state != VIEWER_PLAYING)
             bad = "packets before the stream header";
-        else if (f->index != w->seq)
+        else if (f->batch.seq != w->seq)
             bad = "packets out of order";
         else if (w->seq >= w->granted)
             bad = "more packets than were granted";
-        else if (wire_batch_decode (f->data, f->size, &w->hdr, NULL, NULL, err, sizeof err) != 0)
+        else if (wire_batch_decode (f->batch.packets, f->batch.packets_len, &w->hdr, NULL, NULL, err, sizeof err) != 0)
             bad = err;
         if (bad) {
             snprintf (why, sizeof why, "the owner sent %s", bad);
             s_refuse (self, w, bad, why);
             return;
         }
-        if (s_queue (w, 'B', f->data, f->size) != 0) {
+        if (s_queue (w, 'B', f->batch.packets, f->batch.packets_len) != 0) {
             s_refuse (self, w, "the viewer is out of memory", "out of memory for the stream");
             return;
         }
         w->seq++;
         w->unreturned++;
-        w->s.bytes += f->size;
+        w->s.bytes += f->batch.packets_len;
     }
     else if (f->type == WIRE_SEND) {
-        char *text = f->text_len? utf8_sanitize (f->text, f->text_len): NULL;
-        if (f->ok && w->state == VIEWER_PLAYING)
+        char *text = f->send.reason_len? utf8_sanitize (f->send.reason, f->send.reason_len): NULL;
+        if (f->send.ok && w->state == VIEWER_PLAYING)
             s_finish (self, w, true, NULL);
         else {
             char line [400];
@@ -509,7 +510,9 @@ viewer_on_frame (viewer_t *self, const uint8_t peer [32], const wire_frame_t *f,
     video_at (self->video, now_ms);
     if (f->type != WIRE_STREAM && f->type != WIRE_BATCH && f->type != WIRE_SEND)
         return;
-    s_watch_t *w = s_find (self, peer, f->id);
+    const uint8_t *sid = f->type == WIRE_STREAM? f->stream.sid
+                       : f->type == WIRE_BATCH? f->batch.sid: f->send.sid;
+    s_watch_t *w = s_find (self, peer, sid);
     if (w)
         s_frame (self, w, f);   //  else a watch that ended, or never was
 }
@@ -682,4 +685,22 @@ viewer_destroy (viewer_t **self_p)
         child_release (&self->players [i]);
     free (self);
     *self_p = NULL;
+}
+
+static bool
+s_on_frame (void *arg, const uint8_t peer [32], const wire_frame_t *f, int64_t now_ms)
+{
+    viewer_on_frame (arg, peer, f, now_ms);
+    return true;
+}
+
+int
+viewer_register (viewer_t *self, wire_handlers_t *handlers)
+{
+    int rc = wire_handle (handlers, WIRE_STREAM, s_on_frame, self);
+    if (rc == 0)
+        rc = wire_handle (handlers, WIRE_BATCH, s_on_frame, self);
+    if (rc == 0)
+        rc = wire_handle (handlers, WIRE_SEND, s_on_frame, self);
+    return rc;
 }

@@ -46,6 +46,9 @@ void viewer_list (viewer_t *self, json_t *list, int64_t now_ms);
 
 //  A STREAM, BATCH or SEND frame for one of our watches (others are ignored).
 void viewer_on_frame (viewer_t *self, const uint8_t peer [32], const wire_frame_t *frame, int64_t now_ms);
+//  Registers the frames the viewer takes (STREAM, BATCH, SEND).
+int viewer_register (viewer_t *self, wire_handlers_t *handlers);
+
 //  The peer's link is gone: its watches end.
 void viewer_peer_down (viewer_t *self, const uint8_t peer [32], int64_t now_ms);
 

@@ -134,128 +134,170 @@ s_pack_end (msgpack_sbuffer *sb, int rc, uint8_t **out, size_t *len)
     return rc;
 }
 
+//  ---------------------------------------------------------------------
+//  The table: every frame type's fields, in wire order, as the list in
+//  wire.h writes them down.  One encode loop and one decode loop read it.
+
+#define S_AT(m) offsetof (wire_frame_t, m)
+#define S_UINT(n, m) { n, WIRE_F_UINT, S_AT (m), 0, 0 }
+#define S_BOOL(n, m) { n, WIRE_F_BOOL, S_AT (m), 0, 0 }
+#define S_ID(n, m) { n, WIRE_F_FIXED, S_AT (m), 0, WIRE_ID_SIZE }
+#define S_BIN(n, m, max) { n, WIRE_F_BIN, S_AT (m), S_AT (m##_len), max }
+#define S_STR(n, m, max) { n, WIRE_F_STR, S_AT (m), S_AT (m##_len), max }
+
+static const wire_spec_t s_specs [WIRE_TYPE_MAX + 1] = {
+    [WIRE_HELLO] = { "HELLO", 3, { S_BIN ("record", hello.record, WIRE_MAX_ENVELOPE),
+                                   S_UINT ("session", hello.session),
+                                   S_UINT ("seen", hello.seen) } },
+    [WIRE_PING] = { "PING", 1, { S_UINT ("seq", ping.seq) } },
+    [WIRE_MSG] = { "MSG", 1, { S_BIN ("envelope", msg.envelope, WIRE_MAX_ENVELOPE) } },
+    [WIRE_RECEIPT] = { "RECEIPT", 1, { S_ID ("msg_id", receipt.msg_id) } },
+    [WIRE_BYE] = { "BYE", 0, { { 0 } } },
+    [WIRE_OFFER] = { "OFFER", 1, { S_BIN ("envelope", offer.envelope, WIRE_MAX_ENVELOPE) } },
+    [WIRE_ACCEPT] = { "ACCEPT", 3, { S_ID ("id", accept.id),
+                                     S_BIN ("have", accept.have, WIRE_MAX_CHUNK),
+                                     S_UINT ("credit", accept.credit) } },
+    [WIRE_REFUSE] = { "REFUSE", 2, { S_ID ("id", refuse.id),
+                                     S_STR ("reason", refuse.reason, WIRE_NAME_MAX) } },
+    [WIRE_CHUNK] = { "CHUNK", 3, { S_ID ("id", chunk.id), S_UINT ("index", chunk.index),
+                                   S_BIN ("data", chunk.data, WIRE_MAX_CHUNK) } },
+    [WIRE_CREDIT] = { "CREDIT", 2, { S_ID ("id", credit.id), S_UINT ("credit", credit.credit) } },
+    [WIRE_DONE] = { "DONE", 2, { S_ID ("id", done.id), S_BOOL ("ok", done.ok) } },
+    [WIRE_CANCEL] = { "CANCEL", 1, { S_ID ("id", cancel.id) } },
+    [WIRE_LIST] = { "LIST", 0, { { 0 } } },
+    [WIRE_SHARES] = { "SHARES", 1, { S_BIN ("entries", shares.entries, WIRE_MAX_ENVELOPE) } },
+    [WIRE_GET] = { "GET", 2, { S_ID ("id", get.id), S_STR ("name", get.name, WIRE_NAME_MAX) } },
+    [WIRE_WATCH] = { "WATCH", 5, { S_ID ("sid", watch.sid),
+                                   S_STR ("name", watch.name, WIRE_NAME_MAX),
+                                   S_UINT ("offset_ms", watch.offset_ms),
+                                   S_BOOL ("paced", watch.paced),
+                                   S_UINT ("credit", watch.credit) } },
+    [WIRE_STREAM] = { "STREAM", 2, { S_ID ("sid", stream.sid),
+                                     S_BIN ("header", stream.header, WIRE_MAX_CHUNK) } },
+    [WIRE_BATCH] = { "BATCH", 3, { S_ID ("sid", batch.sid), S_UINT ("seq", batch.seq),
+                                   S_BIN ("packets", batch.packets, WIRE_MAX_CHUNK) } },
+    [WIRE_SCREDIT] = { "SCREDIT", 2, { S_ID ("sid", scredit.sid),
+                                       S_UINT ("credit", scredit.credit) } },
+    [WIRE_SEND] = { "SEND", 3, { S_ID ("sid", send.sid), S_BOOL ("ok", send.ok),
+                                 S_STR ("reason", send.reason, WIRE_NAME_MAX) } },
+};
+
+const wire_spec_t *
+wire_spec (int type)
+{
+    if (type < 1 || type > WIRE_TYPE_MAX || !s_specs [type].name)
+        return NULL;
+    return &s_specs [type];
+}
+
+//  The value of field d in frame f, by kind.
+#define S_VAL(f, d, t) (*(t *) ((char *) (f) + (d)->at))
+#define S_CVAL(f, d, t) (*(const t *) ((const char *) (f) + (d)->at))
+
 int
 wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
 {
     *out = NULL;
+    const wire_spec_t *spec = wire_spec (f->type);
+    if (!spec)
+        return SC_ETYPE;
+    size_t hint = 64;
+    for (int i = 0; i < spec->nfields; i++) {
+        const wire_field_t *d = &spec->fields [i];
+        if (d->kind == WIRE_F_BIN || d->kind == WIRE_F_STR) {
+            size_t n = *(const size_t *) ((const char *) f + d->len_at);
+            if (n > d->max)
+                return SC_ETOOBIG;
+            hint += n;
+        }
+    }
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    int rc;
-    size_t hint = f->size + f->text_len + 64;
-    switch (f->type) {
-        case WIRE_HELLO:
-        case WIRE_MSG:
-            if (f->size > WIRE_MAX_ENVELOPE)
-                return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, hint, f->type, f->type == WIRE_HELLO? 3: 1);
-            if (rc == 0)
-                rc = s_pack_bin (&pk, f->data, f->size);
-            if (rc == 0 && f->type == WIRE_HELLO
-            &&  (msgpack_pack_uint64 (&pk, f->seq) != 0 || msgpack_pack_uint64 (&pk, f->seen) != 0))
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_PING:
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 1);
-            if (rc == 0 && msgpack_pack_uint64 (&pk, f->seq) != 0)
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_RECEIPT:
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 1);
-            if (rc == 0)
-                rc = s_pack_bin (&pk, f->msg_id, WIRE_ID_SIZE);
-            break;
-        case WIRE_BYE:
-        case WIRE_LIST:
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 0);
-            break;
-        case WIRE_OFFER:
-        case WIRE_SHARES:
-            if (f->size > WIRE_MAX_ENVELOPE)
-                return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 1);
-            if (rc == 0)
-                rc = s_pack_bin (&pk, f->data, f->size);
-            break;
-        case WIRE_ACCEPT:
-            if (f->size > WIRE_MAX_CHUNK)
-                return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 3);
-            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || s_pack_bin (&pk, f->data, f->size)
-                        ||  msgpack_pack_uint64 (&pk, f->credit)))
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_REFUSE:
-        case WIRE_GET:
-            if (f->text_len > WIRE_NAME_MAX)
-                return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 2);
-            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
-                        ||  s_pack_str (&pk, f->text, f->text_len)))
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_CHUNK:
-            if (f->size > WIRE_MAX_CHUNK)
-                return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 3);
-            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, f->index)
-                        ||  s_pack_bin (&pk, f->data, f->size)))
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_CREDIT:
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 2);
-            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, f->credit)))
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_DONE:
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 2);
-            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
-                        ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))))
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_CANCEL:
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 1);
-            if (rc == 0)
-                rc = s_pack_bin (&pk, f->id, WIRE_ID_SIZE);
-            break;
-        case WIRE_WATCH:
-            if (f->text_len > WIRE_NAME_MAX)
-                return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 5);
-            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
-                        ||  s_pack_str (&pk, f->text, f->text_len)
-                        ||  msgpack_pack_uint64 (&pk, f->index)
-                        ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
-                        ||  msgpack_pack_uint64 (&pk, f->credit)))
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_STREAM:
-        case WIRE_BATCH:
-            if (f->size > WIRE_MAX_CHUNK)
-                return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, hint, f->type, f->type == WIRE_BATCH? 3: 2);
-            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
-                        ||  (f->type == WIRE_BATCH && msgpack_pack_uint64 (&pk, f->index))
-                        ||  s_pack_bin (&pk, f->data, f->size)))
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_SCREDIT:
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 2);
-            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, f->credit)))
-                rc = SC_ENOMEM;
-            break;
-        case WIRE_SEND:
-            if (f->text_len > WIRE_NAME_MAX)
-                return SC_ETOOBIG;
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 3);
-            if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
-                        ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
-                        ||  s_pack_str (&pk, f->text, f->text_len)))
-                rc = SC_ENOMEM;
-            break;
-        default:
-            return SC_ETYPE;
+    int rc = s_pack_begin (&sb, &pk, hint, f->type, (size_t) spec->nfields);
+    for (int i = 0; rc == 0 && i < spec->nfields; i++) {
+        const wire_field_t *d = &spec->fields [i];
+        size_t n = d->len_at? *(const size_t *) ((const char *) f + d->len_at): 0;
+        switch (d->kind) {
+            case WIRE_F_UINT:
+                rc = msgpack_pack_uint64 (&pk, S_CVAL (f, d, uint64_t))? SC_ENOMEM: 0;
+                break;
+            case WIRE_F_BOOL:
+                rc = (S_CVAL (f, d, int)? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
+                   ? SC_ENOMEM: 0;
+                break;
+            case WIRE_F_FIXED:
+                rc = s_pack_bin (&pk, (const uint8_t *) f + d->at, d->max);
+                break;
+            case WIRE_F_BIN:
+                rc = s_pack_bin (&pk, S_CVAL (f, d, const uint8_t *), n);
+                break;
+            case WIRE_F_STR:
+                rc = s_pack_str (&pk, S_CVAL (f, d, const char *), n);
+                break;
+        }
     }
     return s_pack_end (&sb, rc, out, len);
+}
+
+bool
+wire_same (const wire_frame_t *a, const wire_frame_t *b)
+{
+    const wire_spec_t *spec = wire_spec (a->type);
+    if (a->type != b->type || !spec)
+        return false;
+    for (int i = 0; i < spec->nfields; i++) {
+        const wire_field_t *d = &spec->fields [i];
+        switch (d->kind) {
+            case WIRE_F_UINT:
+                if (S_CVAL (a, d, uint64_t) != S_CVAL (b, d, uint64_t))
+                    return false;
+                break;
+            case WIRE_F_BOOL:
+                if (!S_CVAL (a, d, int) != !S_CVAL (b, d, int))
+                    return false;
+                break;
+            case WIRE_F_FIXED:
+                if (memcmp ((const char *) a + d->at, (const char *) b + d->at, d->max) != 0)
+                    return false;
+                break;
+            case WIRE_F_BIN:
+            case WIRE_F_STR: {
+                size_t n = *(const size_t *) ((const char *) a + d->len_at);
+                if (n != *(const size_t *) ((const char *) b + d->len_at)
+                ||  (n && memcmp (S_CVAL (a, d, const void *), S_CVAL (b, d, const void *), n) != 0))
+                    return false;
+                break;
+            }
+        }
+    }
+    return true;
+}
+
+int
+wire_handle (wire_handlers_t *self, wire_type_t type, wire_handler_fn *fn, void *arg)
+{
+    if (!wire_spec (type))
+        return SC_EINVAL;
+    for (int k = 0; k < 2; k++)
+        if (!self->on [type][k].fn) {
+            self->on [type][k].fn = fn;
+            self->on [type][k].arg = arg;
+            return 0;
+        }
+    return SC_EINVAL;
+}
+
+bool
+wire_dispatch (const wire_handlers_t *self, const uint8_t peer [32],
+               const wire_frame_t *frame, int64_t now_ms)
+{
+    if (!wire_spec (frame->type))
+        return false;
+    for (int k = 0; k < 2; k++)
+        if (self->on [frame->type][k].fn
+        &&  self->on [frame->type][k].fn (self->on [frame->type][k].arg, peer, frame, now_ms))
+            return true;
+    return false;
 }
 
 //  Walks buf, then (only if sound) creates the zone and unpacks into obj,
@@ -329,124 +371,47 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
         rc = SC_EVERSION;
         goto out;
     }
+    const wire_spec_t *spec = a [1].via.u64 <= WIRE_TYPE_MAX? wire_spec ((int) a [1].via.u64): NULL;
+    if (!spec) {
+        rc = SC_ETYPE;
+        goto out;
+    }
     f->type = (wire_type_t) a [1].via.u64;
     //  Fields after the known ones are allowed: later versions may add them
-    switch (a [1].via.u64) {
-        case WIRE_HELLO:
-        case WIRE_MSG:
-            if (n < 3 || a [2].type != MSGPACK_OBJECT_BIN)
-                goto out;
-            if (a [2].via.bin.size > WIRE_MAX_ENVELOPE) {
-                rc = SC_ETOOBIG;
-                goto out;
-            }
-            f->data = (const uint8_t *) a [2].via.bin.ptr;
-            f->size = a [2].via.bin.size;
-            if (f->type == WIRE_HELLO) {
-                if (n < 5 || !s_is_uint (&a [3]) || !s_is_uint (&a [4]))
+    if (n < 2 + (uint32_t) spec->nfields)
+        goto out;
+    for (int i = 0; i < spec->nfields; i++) {
+        const wire_field_t *d = &spec->fields [i];
+        const msgpack_object *o = &a [2 + i];
+        switch (d->kind) {
+            case WIRE_F_UINT:
+                if (!s_is_uint (o))
                     goto out;
-                f->seq = a [3].via.u64;
-                f->seen = a [4].via.u64;
-            }
-            break;
-        case WIRE_PING:
-            if (n < 3 || !s_is_uint (&a [2]))
-                goto out;
-            f->seq = a [2].via.u64;
-            break;
-        case WIRE_RECEIPT:
-            if (n < 3 || a [2].type != MSGPACK_OBJECT_BIN || a [2].via.bin.size != WIRE_ID_SIZE)
-                goto out;
-            memcpy (f->msg_id, a [2].via.bin.ptr, WIRE_ID_SIZE);
-            break;
-        case WIRE_BYE:
-        case WIRE_LIST:
-            break;
-        case WIRE_OFFER:
-        case WIRE_SHARES:
-            if (n < 3 || !s_is_bin (&a [2], WIRE_MAX_ENVELOPE))
-                goto out;
-            f->data = (const uint8_t *) a [2].via.bin.ptr;
-            f->size = a [2].via.bin.size;
-            break;
-        case WIRE_ACCEPT:
-            if (n < 5 || !s_get_id (&a [2], f->id) || !s_is_bin (&a [3], WIRE_MAX_CHUNK)
-            ||  !s_is_uint (&a [4]))
-                goto out;
-            f->data = (const uint8_t *) a [3].via.bin.ptr;
-            f->size = a [3].via.bin.size;
-            f->credit = a [4].via.u64;
-            break;
-        case WIRE_REFUSE:
-        case WIRE_GET:
-            if (n < 4 || !s_get_id (&a [2], f->id) || a [3].type != MSGPACK_OBJECT_STR
-            ||  a [3].via.str.size > WIRE_NAME_MAX)
-                goto out;
-            f->text = a [3].via.str.ptr;
-            f->text_len = a [3].via.str.size;
-            break;
-        case WIRE_CHUNK:
-            if (n < 5 || !s_get_id (&a [2], f->id) || !s_is_uint (&a [3])
-            ||  !s_is_bin (&a [4], WIRE_MAX_CHUNK))
-                goto out;
-            f->index = a [3].via.u64;
-            f->data = (const uint8_t *) a [4].via.bin.ptr;
-            f->size = a [4].via.bin.size;
-            break;
-        case WIRE_CREDIT:
-            if (n < 4 || !s_get_id (&a [2], f->id) || !s_is_uint (&a [3]))
-                goto out;
-            f->credit = a [3].via.u64;
-            break;
-        case WIRE_DONE:
-            if (n < 4 || !s_get_id (&a [2], f->id) || a [3].type != MSGPACK_OBJECT_BOOLEAN)
-                goto out;
-            f->ok = a [3].via.boolean;
-            break;
-        case WIRE_CANCEL:
-            if (n < 3 || !s_get_id (&a [2], f->id))
-                goto out;
-            break;
-        case WIRE_WATCH:
-            if (n < 7 || !s_get_id (&a [2], f->id) || !s_is_str (&a [3], WIRE_NAME_MAX)
-            ||  !s_is_uint (&a [4]) || a [5].type != MSGPACK_OBJECT_BOOLEAN || !s_is_uint (&a [6]))
-                goto out;
-            f->text = a [3].via.str.ptr;
-            f->text_len = a [3].via.str.size;
-            f->index = a [4].via.u64;
-            f->ok = a [5].via.boolean;
-            f->credit = a [6].via.u64;
-            break;
-        case WIRE_STREAM:
-            if (n < 4 || !s_get_id (&a [2], f->id) || !s_is_bin (&a [3], WIRE_MAX_CHUNK))
-                goto out;
-            f->data = (const uint8_t *) a [3].via.bin.ptr;
-            f->size = a [3].via.bin.size;
-            break;
-        case WIRE_BATCH:
-            if (n < 5 || !s_get_id (&a [2], f->id) || !s_is_uint (&a [3])
-            ||  !s_is_bin (&a [4], WIRE_MAX_CHUNK))
-                goto out;
-            f->index = a [3].via.u64;
-            f->data = (const uint8_t *) a [4].via.bin.ptr;
-            f->size = a [4].via.bin.size;
-            break;
-        case WIRE_SCREDIT:
-            if (n < 4 || !s_get_id (&a [2], f->id) || !s_is_uint (&a [3]))
-                goto out;
-            f->credit = a [3].via.u64;
-            break;
-        case WIRE_SEND:
-            if (n < 5 || !s_get_id (&a [2], f->id) || a [3].type != MSGPACK_OBJECT_BOOLEAN
-            ||  !s_is_str (&a [4], WIRE_NAME_MAX))
-                goto out;
-            f->ok = a [3].via.boolean;
-            f->text = a [4].via.str.ptr;
-            f->text_len = a [4].via.str.size;
-            break;
-        default:
-            rc = SC_ETYPE;
-            goto out;
+                S_VAL (f, d, uint64_t) = o->via.u64;
+                break;
+            case WIRE_F_BOOL:
+                if (o->type != MSGPACK_OBJECT_BOOLEAN)
+                    goto out;
+                S_VAL (f, d, int) = o->via.boolean;
+                break;
+            case WIRE_F_FIXED:
+                if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != d->max)
+                    goto out;
+                memcpy ((uint8_t *) f + d->at, o->via.bin.ptr, d->max);
+                break;
+            case WIRE_F_BIN:
+            case WIRE_F_STR:
+                if (o->type != (d->kind == WIRE_F_BIN? MSGPACK_OBJECT_BIN: MSGPACK_OBJECT_STR))
+                    goto out;
+                //  bin and str share their layout in msgpack-c's object
+                if (o->via.bin.size > d->max) {
+                    rc = SC_ETOOBIG;
+                    goto out;
+                }
+                S_VAL (f, d, const void *) = o->via.bin.ptr;
+                *(size_t *) ((char *) f + d->len_at) = o->via.bin.size;
+                break;
+        }
     }
     rc = 0;
 out:

@@ -98,6 +98,7 @@
 #ifndef SC_WIRE_H
 #define SC_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "../media/media.h"
@@ -133,22 +134,77 @@ typedef enum {
     WIRE_SEND = 20,
 } wire_type_t;
 
+#define WIRE_TYPE_MAX WIRE_SEND
+
+//  A frame: its type and the fields of that type, each with its own name
+//  (node/wire.c's table says which fields each type has, in order).  Byte
+//  fields point into the decoded buffer (borrowed) or, when encoding, into
+//  the caller's memory; ids are copied.  Strings are not NUL-terminated.
 typedef struct {
     wire_type_t type;
-    //  Byte fields point into the decoded buffer (borrowed) or, when
-    //  encoding, into the caller's memory.
-    const uint8_t *data;        //  HELLO record, MSG / OFFER envelope, ACCEPT bitmap,
-    size_t size;                //  CHUNK data, SHARES entries, STREAM header, BATCH packets
-    uint8_t id [WIRE_ID_SIZE];  //  transfer id, stream id
-    uint64_t index;             //  CHUNK index, WATCH offset_ms, BATCH seq
-    uint64_t credit;            //  ACCEPT, CREDIT, WATCH, SCREDIT
-    int ok;                     //  DONE, SEND; WATCH paced
-    const char *text;           //  REFUSE / SEND reason, GET / WATCH name (not NUL-terminated)
-    size_t text_len;
-    uint64_t seq;               //  PING sequence, HELLO session
-    uint64_t seen;              //  HELLO: the receiver's session as last heard
-    uint8_t msg_id [WIRE_ID_SIZE];  //  RECEIPT
+    union {
+        struct { const uint8_t *record; size_t record_len; uint64_t session, seen; } hello;
+        struct { uint64_t seq; } ping;
+        struct { const uint8_t *envelope; size_t envelope_len; } msg;
+        struct { uint8_t msg_id [WIRE_ID_SIZE]; } receipt;
+        struct { const uint8_t *envelope; size_t envelope_len; } offer;
+        struct { uint8_t id [WIRE_ID_SIZE]; const uint8_t *have; size_t have_len;
+                 uint64_t credit; } accept;
+        struct { uint8_t id [WIRE_ID_SIZE]; const char *reason; size_t reason_len; } refuse;
+        struct { uint8_t id [WIRE_ID_SIZE]; uint64_t index; const uint8_t *data;
+                 size_t data_len; } chunk;
+        struct { uint8_t id [WIRE_ID_SIZE]; uint64_t credit; } credit;
+        struct { uint8_t id [WIRE_ID_SIZE]; int ok; } done;
+        struct { uint8_t id [WIRE_ID_SIZE]; } cancel;
+        struct { const uint8_t *entries; size_t entries_len; } shares;
+        struct { uint8_t id [WIRE_ID_SIZE]; const char *name; size_t name_len; } get;
+        struct { uint8_t sid [WIRE_ID_SIZE]; const char *name; size_t name_len;
+                 uint64_t offset_ms; int paced; uint64_t credit; } watch;
+        struct { uint8_t sid [WIRE_ID_SIZE]; const uint8_t *header; size_t header_len; } stream;
+        struct { uint8_t sid [WIRE_ID_SIZE]; uint64_t seq; const uint8_t *packets;
+                 size_t packets_len; } batch;
+        struct { uint8_t sid [WIRE_ID_SIZE]; uint64_t credit; } scredit;
+        struct { uint8_t sid [WIRE_ID_SIZE]; int ok; const char *reason; size_t reason_len; } send;
+    };
 } wire_frame_t;
+
+//  The codec's table, one spec per frame type: its fields in wire order.
+typedef enum { WIRE_F_UINT, WIRE_F_BOOL, WIRE_F_FIXED, WIRE_F_BIN, WIRE_F_STR } wire_kind_t;
+typedef struct {
+    const char *name;           //  as wire.h's frame list names it
+    wire_kind_t kind;
+    size_t at;                  //  offset of the value in wire_frame_t
+    size_t len_at;              //  BIN, STR: offset of its length (a size_t)
+    size_t max;                 //  BIN, STR: most bytes; FIXED: its size
+} wire_field_t;
+#define WIRE_FIELDS_MAX 5
+typedef struct {
+    const char *name;           //  "HELLO"; NULL for a type not in use
+    int nfields;
+    wire_field_t fields [WIRE_FIELDS_MAX];
+} wire_spec_t;
+//  The spec of a frame type, or NULL for an unknown one.
+const wire_spec_t *wire_spec (int type);
+
+//  True when a and b are the same frame, field by field as the table says
+//  (byte fields compared by content).  For tests and the fuzzers.
+bool wire_same (const wire_frame_t *a, const wire_frame_t *b);
+
+//  Handlers by frame type: modules register the types they own, and the
+//  node hands each frame from a peer to them.  A type may have two (the
+//  two roles of video share SEND): they are asked in order until one
+//  takes the frame (returns true).
+typedef bool (wire_handler_fn) (void *arg, const uint8_t peer [32], const wire_frame_t *frame,
+                                int64_t now_ms);
+typedef struct {
+    struct { wire_handler_fn *fn; void *arg; } on [WIRE_TYPE_MAX + 1][2];
+} wire_handlers_t;
+//  Registers fn for type.  Returns 0, or SC_EINVAL (unknown type, or two
+//  handlers there already).
+int wire_handle (wire_handlers_t *self, wire_type_t type, wire_handler_fn *fn, void *arg);
+//  Hands frame to its handlers.  Returns true when one took it.
+bool wire_dispatch (const wire_handlers_t *self, const uint8_t peer [32],
+                    const wire_frame_t *frame, int64_t now_ms);
 
 //  Body of a chat envelope.
 typedef struct {

@@ -332,8 +332,8 @@ s_flood_child (int port, int ctl, int back)
         ids [i] = identity_generate ();
         if (!ids [i] || record_make (ids [i], name, 9, 0, s_wall_ms (), rec) != 0)
             _exit (1);
-        wire_frame_t f = { .type = WIRE_HELLO, .data = rec, .size = RECORD_SIZE,
-                           .seq = randombytes_random () | 1, .seen = 0 };
+        wire_frame_t f = { .type = WIRE_HELLO, .hello = { .record = rec, .record_len = RECORD_SIZE,
+                           .session = randombytes_random () | 1, .seen = 0 } };
         if (wire_encode (&f, &hellos [i], &lens [i]) != 0)
             _exit (1);
     }

@@ -79,17 +79,17 @@ s_answer_watch (const char *mode, const uint8_t sid [16])
     uint8_t *body;
     size_t len;
     wire_frame_t f = { .type = WIRE_STREAM };
-    memcpy (f.id, sid, 16);
+    memcpy (f.stream.sid, sid, 16);
     if (strcmp (mode, "garbage") == 0) {
-        f.data = (const uint8_t *) "\xdd\xff\xff\xff\xff";
-        f.size = 5;
+        f.stream.header = (const uint8_t *) "\xdd\xff\xff\xff\xff";
+        f.stream.header_len = 5;
         s_send (&f);
         return;
     }
     if (wire_header_encode (&h, &body, &len) != 0)
         return;
-    f.data = body;
-    f.size = len;
+    f.stream.header = body;
+    f.stream.header_len = len;
     s_send (&f);
     free (body);
     for (int i = 0; i < 3; i++) {
@@ -101,9 +101,9 @@ s_answer_watch (const char *mode, const uint8_t sid [16])
         p.dts = strcmp (mode, "backwards") == 0 && i == 2? 0: p.pts;
         wire_batch_add (&b, &p);
         wire_batch_finish (&b, &body, &len);
-        wire_frame_t bf = { .type = WIRE_BATCH, .data = body, .size = len,
-                            .index = strcmp (mode, "order") == 0 && i == 1? 7: (uint64_t) i };
-        memcpy (bf.id, sid, 16);
+        wire_frame_t bf = { .type = WIRE_BATCH, .batch = { .packets = body, .packets_len = len,
+                            .seq = strcmp (mode, "order") == 0 && i == 1? 7: (uint64_t) i } };
+        memcpy (bf.batch.sid, sid, 16);
         s_send (&bf);
         free (body);
     }
@@ -193,8 +193,8 @@ s_viewer (int argc, char **argv)
         if (!key->dealer
         ||  record_make (key->id, nick, (uint16_t) transport_port (key->t), 0, s_now_ms (), rec) != 0)
             return 1;
-        wire_frame_t hello = { .type = WIRE_HELLO, .data = rec, .size = RECORD_SIZE,
-                               .seq = (uint64_t) k + 1 };
+        wire_frame_t hello = { .type = WIRE_HELLO, .hello = { .record = rec, .record_len = RECORD_SIZE,
+                               .session = (uint64_t) k + 1 } };
         s_dealer_send (key->dealer, &hello);
     }
     int64_t last_ping = 0, last_grant = 0;
@@ -219,30 +219,33 @@ s_viewer (int argc, char **argv)
                     zmq_msg_close (&rx.msg);
                     continue;
                 }
-                sodium_bin2hex (sid, sizeof sid, f.id, 16);
+                //  The video frames' stream id comes first in each
+                const uint8_t *fid = f.type == WIRE_STREAM? f.stream.sid
+                                   : f.type == WIRE_BATCH? f.batch.sid: f.send.sid;
+                sodium_bin2hex (sid, sizeof sid, fid, 16);
                 if (f.type == WIRE_HELLO && !key->linked) {
                     key->linked = true;
                     printf ("linked %d\n", k);
                     for (int w = 0; w < nwatches; w++) {
                         randombytes_buf (key->sid [w], 16);
                         key->open [w] = true;
-                        wire_frame_t watch = { .type = WIRE_WATCH, .text = name,
-                                               .text_len = strlen (name), .index = offset,
-                                               .ok = 1, .credit = credit };
-                        memcpy (watch.id, key->sid [w], 16);
+                        wire_frame_t watch = { .type = WIRE_WATCH, .watch = { .name = name,
+                                               .name_len = strlen (name), .offset_ms = offset,
+                                               .paced = 1, .credit = credit } };
+                        memcpy (watch.watch.sid, key->sid [w], 16);
                         s_dealer_send (key->dealer, &watch);
                     }
                 }
                 else if (f.type == WIRE_STREAM)
                     printf ("header %d %s\n", k, sid);
                 else if (f.type == WIRE_BATCH)
-                    printf ("batch %d %s %" PRIu64 "\n", k, sid, f.index);
+                    printf ("batch %d %s %" PRIu64 "\n", k, sid, f.batch.seq);
                 else if (f.type == WIRE_SEND) {
                     for (int w = 0; w < nwatches; w++)
-                        if (memcmp (key->sid [w], f.id, 16) == 0)
+                        if (memcmp (key->sid [w], f.send.sid, 16) == 0)
                             key->open [w] = false;
-                    printf ("end %d %s %s %.*s\n", k, sid, f.ok? "ok": "failed",
-                            (int) f.text_len, f.text? f.text: "");
+                    printf ("end %d %s %s %.*s\n", k, sid, f.send.ok? "ok": "failed",
+                            (int) f.send.reason_len, f.send.reason? f.send.reason: "");
                 }
                 zmq_msg_close (&rx.msg);
             }
@@ -251,7 +254,7 @@ s_viewer (int argc, char **argv)
         //  The link stays up on pings; a paused player's grant is repeated
         int64_t now = s_now_ms ();
         for (int k = 0; k < nkeys && now - last_ping >= 500; k++) {
-            wire_frame_t ping = { .type = WIRE_PING, .seq = 1 };
+            wire_frame_t ping = { .type = WIRE_PING, .ping = { .seq = 1 } };
             s_dealer_send (keys [k].dealer, &ping);
         }
         if (now - last_ping >= 500)
@@ -259,8 +262,8 @@ s_viewer (int argc, char **argv)
         for (int k = 0; k < nkeys && credit && now - last_grant >= 1000; k++)
             for (int w = 0; w < nwatches; w++)
                 if (keys [k].linked && keys [k].open [w]) {
-                    wire_frame_t grant = { .type = WIRE_SCREDIT, .credit = credit };
-                    memcpy (grant.id, keys [k].sid [w], 16);
+                    wire_frame_t grant = { .type = WIRE_SCREDIT, .scredit = { .credit = credit } };
+                    memcpy (grant.scredit.sid, keys [k].sid [w], 16);
                     s_dealer_send (keys [k].dealer, &grant);
                 }
         if (now - last_grant >= 1000)
@@ -324,18 +327,19 @@ main (int argc, char **argv)
             wire_frame_t f;
             if (wire_decode (zmq_msg_data (&rx.msg), zmq_msg_size (&rx.msg), &f) == 0) {
                 record_t them;
-                if (f.type == WIRE_HELLO && !s_rid_len && record_decode (f.data, f.size, &them) == 0) {
+                if (f.type == WIRE_HELLO && !s_rid_len && record_decode (f.hello.record, f.hello.record_len, &them) == 0) {
                     //  Say HELLO back on the same link: now we are a peer
                     memcpy (s_rid, rx.rid, rx.rid_len);
                     s_rid_len = rx.rid_len;
-                    wire_frame_t hello = { .type = WIRE_HELLO, .data = rec, .size = RECORD_SIZE,
-                                           .seq = session, .seen = f.seq };
+                    wire_frame_t hello = { .type = WIRE_HELLO, .hello = { .record = rec,
+                                           .record_len = RECORD_SIZE, .session = session,
+                                           .seen = f.hello.session } };
                     s_send (&hello);
                 }
                 else if (f.type == WIRE_WATCH && s_rid_len)
-                    s_answer_watch (mode, f.id);
+                    s_answer_watch (mode, f.watch.sid);
                 else if (f.type == WIRE_PING && s_rid_len) {
-                    wire_frame_t ping = { .type = WIRE_PING, .seq = f.seq };
+                    wire_frame_t ping = { .type = WIRE_PING, .ping = { .seq = f.ping.seq } };
                     s_send (&ping);
                 }
             }
@@ -350,7 +354,7 @@ main (int argc, char **argv)
         //  Keep the link alive: the viewer expects a frame every second
         static int64_t last;
         if (s_rid_len && s_now_ms () - last > 500) {
-            wire_frame_t ping = { .type = WIRE_PING, .seq = 1 };
+            wire_frame_t ping = { .type = WIRE_PING, .ping = { .seq = 1 } };
             s_send (&ping);
             last = s_now_ms ();
         }

@@ -253,24 +253,27 @@ s_batches (void)
 static void
 s_watch_frames (void)
 {
-    wire_frame_t in = { .type = WIRE_WATCH, .text = "talk.mp4", .text_len = 8, .index = 750000,
-                        .ok = 1, .credit = 8, .id = { 9, 8, 7 } }, out;
+    wire_frame_t in = { .type = WIRE_WATCH, .watch = { .sid = { 9, 8, 7 }, .name = "talk.mp4",
+                        .name_len = 8, .offset_ms = 750000, .paced = 1, .credit = 8 } }, out;
     uint8_t *buf;
     size_t len;
     CHECK_RC (wire_encode (&in, &buf, &len), 0);
     CHECK_RC (wire_decode (buf, len, &out), 0);
-    CHECK (out.type == WIRE_WATCH && out.index == 750000 && out.ok && out.credit == 8);
-    CHECK (out.text_len == 8 && memcmp (out.text, "talk.mp4", 8) == 0 && out.id [2] == 7);
+    CHECK (out.type == WIRE_WATCH && out.watch.offset_ms == 750000 && out.watch.paced
+           && out.watch.credit == 8);
+    CHECK (out.watch.name_len == 8 && memcmp (out.watch.name, "talk.mp4", 8) == 0
+           && out.watch.sid [2] == 7);
     free (buf);
-    wire_frame_t end = { .type = WIRE_SEND, .ok = 0, .text = "why", .text_len = 3 };
+    wire_frame_t end = { .type = WIRE_SEND, .send = { .ok = 0, .reason = "why", .reason_len = 3 } };
     CHECK_RC (wire_encode (&end, &buf, &len), 0);
     CHECK_RC (wire_decode (buf, len, &out), 0);
-    CHECK (out.type == WIRE_SEND && !out.ok && out.text_len == 3);
+    CHECK (out.type == WIRE_SEND && !out.send.ok && out.send.reason_len == 3);
     free (buf);
-    wire_frame_t batch = { .type = WIRE_BATCH, .index = 41, .data = (const uint8_t *) "\x90", .size = 1 };
+    wire_frame_t batch = { .type = WIRE_BATCH, .batch = { .seq = 41,
+                           .packets = (const uint8_t *) "\x90", .packets_len = 1 } };
     CHECK_RC (wire_encode (&batch, &buf, &len), 0);
     CHECK_RC (wire_decode (buf, len, &out), 0);
-    CHECK (out.type == WIRE_BATCH && out.index == 41 && out.size == 1);
+    CHECK (out.type == WIRE_BATCH && out.batch.seq == 41 && out.batch.packets_len == 1);
     free (buf);
 }
 

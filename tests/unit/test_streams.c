@@ -274,9 +274,23 @@ s_cap_send (void *arg, const uint8_t peer [32], const wire_frame_t *f)
         s_sent_t *e = &cap->sent [cap->count++];
         e->type = f->type;
         e->peer = peer [0];
-        memcpy (e->sid, f->id, WIRE_ID_SIZE);
-        e->index = f->index;
-        snprintf (e->text, sizeof e->text, "%.*s", (int) f->text_len, f->text? f->text: "");
+        const uint8_t *sid = NULL;
+        const char *text = NULL;
+        size_t text_len = 0;
+        e->index = 0;
+        switch (f->type) {
+            case WIRE_WATCH: sid = f->watch.sid; e->index = f->watch.offset_ms;
+                             text = f->watch.name; text_len = f->watch.name_len; break;
+            case WIRE_STREAM: sid = f->stream.sid; break;
+            case WIRE_BATCH: sid = f->batch.sid; e->index = f->batch.seq; break;
+            case WIRE_SCREDIT: sid = f->scredit.sid; break;
+            case WIRE_SEND: sid = f->send.sid; text = f->send.reason;
+                            text_len = f->send.reason_len; break;
+            default: break;
+        }
+        if (sid)
+            memcpy (e->sid, sid, WIRE_ID_SIZE);
+        snprintf (e->text, sizeof e->text, "%.*s", (int) text_len, text? text: "");
     }
     return 0;
 }
@@ -320,10 +334,10 @@ s_watch_from (owner_t *owner, uint8_t who, uint8_t n, uint64_t offset, uint64_t 
 {
     uint8_t peer [32];
     memset (peer, who, 32);
-    wire_frame_t f = { .type = WIRE_WATCH, .text = "clip.mp4", .text_len = 8, .index = offset,
-                       .ok = 1, .credit = credit };
-    memset (f.id, who, WIRE_ID_SIZE);
-    f.id [0] = n;
+    wire_frame_t f = { .type = WIRE_WATCH, .watch = { .name = "clip.mp4", .name_len = 8,
+                       .offset_ms = offset, .paced = 1, .credit = credit } };
+    memset (f.watch.sid, who, WIRE_ID_SIZE);
+    f.watch.sid [0] = n;
     CHECK (owner_on_frame (owner, peer, &f, s_mono ()));
 }
 
@@ -443,14 +457,14 @@ s_a_paused_stream_ends_after_pause_max (void)
     int64_t t = s_mono ();
     s_side_tick (&node, t);
     //  The viewer repeats its grant every second (a paused player) ...
-    wire_frame_t grant = { .type = WIRE_SCREDIT, .credit = 1 };
-    memset (grant.id, 1, WIRE_ID_SIZE);
-    grant.id [0] = 0;
+    wire_frame_t grant = { .type = WIRE_SCREDIT, .scredit = { .credit = 1 } };
+    memset (grant.scredit.sid, 1, WIRE_ID_SIZE);
+    grant.scredit.sid [0] = 0;
     s_side_frame (&node, peer, &grant);
     s_side_tick (&node, t + 3000);
     CHECK (s_cap_count (cap, WIRE_SEND, NULL) == 0);
     //  ... a grant of more restarts the clock
-    grant.credit = 2;
+    grant.scredit.credit = 2;
     s_side_frame (&node, peer, &grant);
     CHECK (s_pump (&node, cap, 2));
     s_side_tick (&node, t + 3500);
