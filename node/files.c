@@ -270,9 +270,19 @@ static void
 s_send_ctl (files_t *self, const uint8_t peer [32], wire_type_t type, const uint8_t id [16],
             int ok, const char *text)
 {
-    wire_frame_t f = { .type = type, .ok = ok, .text = text, .text_len = text? strlen (text): 0 };
-    if (id)
-        memcpy (f.id, id, 16);
+    wire_frame_t f = { .type = type };
+    size_t text_len = text? strlen (text): 0;
+    if (type == WIRE_REFUSE) {
+        memcpy (f.refuse.id, id, 16);
+        f.refuse.reason = text;
+        f.refuse.reason_len = text_len;
+    }
+    else if (type == WIRE_DONE) {
+        memcpy (f.done.id, id, 16);
+        f.done.ok = ok;
+    }
+    else if (type == WIRE_CANCEL)
+        memcpy (f.cancel.id, id, 16);
     int rc = ctlq_send (self->ctl, peer, &f, self->now);
     if (rc != 0)
         log_warn ("a control frame to %s is lost: %s", s_peer_name (self, peer), sc_strerror (rc));
@@ -1120,7 +1130,7 @@ s_send_shares (files_t *self, const uint8_t peer [32])
     uint8_t *buf;
     size_t len;
     if (wire_shares_encode (e, self->nshares, &buf, &len) == 0) {
-        wire_frame_t f = { .type = WIRE_SHARES, .data = buf, .size = len };
+        wire_frame_t f = { .type = WIRE_SHARES, .shares = { .entries = buf, .entries_len = len } };
         //  A list too long to wait in the queue is asked for again by the user
         if (ctlq_send (self->ctl, peer, &f, self->now) != 0)
             log_warn ("the share list for %s met a full link", s_peer_name (self, peer));
@@ -1180,7 +1190,7 @@ s_on_shares (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
     wire_share_t e [SHARES_MAX];
     size_t n;
     bool videos = s_videos_asked (self, peer, true);
-    if (wire_shares_decode (f->data, f->size, e, SHARES_MAX, &n) != 0)
+    if (wire_shares_decode (f->shares.entries, f->shares.entries_len, e, SHARES_MAX, &n) != 0)
         return;
     json_t *list = json_array ();
     for (size_t i = 0; i < n; i++) {
@@ -1290,7 +1300,7 @@ s_send_offer (files_t *self, s_xfer_t *x, bool first)
     if (rc == 0)
         rc = self->host.seal (self->host.arg, x->peer, body, body_len, &env, &env_len);
     if (rc == 0) {
-        wire_frame_t f = { .type = WIRE_OFFER, .data = env, .size = env_len };
+        wire_frame_t f = { .type = WIRE_OFFER, .offer = { .envelope = env, .envelope_len = env_len } };
         rc = self->host.send (self->host.arg, x->peer, &f);
     }
     if (body)
@@ -1355,9 +1365,9 @@ s_send_chunk (files_t *self, s_xfer_t *x, uint64_t index)
     }
     if (chunk_seal (x->key, x->id, index, x->count, self->buf, (size_t) len, self->sealed) != 0)
         return SC_ECRYPTO;
-    wire_frame_t f = { .type = WIRE_CHUNK, .index = index, .data = self->sealed,
-                       .size = (size_t) len + CHUNK_TAG_SIZE };
-    memcpy (f.id, x->id, 16);
+    wire_frame_t f = { .type = WIRE_CHUNK, .chunk = { .index = index, .data = self->sealed,
+                       .data_len = (size_t) len + CHUNK_TAG_SIZE } };
+    memcpy (f.chunk.id, x->id, 16);
     int rc = self->host.send (self->host.arg, x->peer, &f);
     if (rc == 0) {
         xfer_map_set (x->map, index);
@@ -1416,8 +1426,8 @@ s_send_grant (files_t *self, s_xfer_t *x)
     uint64_t want = s_grant_value (x);
     if (want > x->granted)
         x->granted = want;
-    wire_frame_t f = { .type = WIRE_CREDIT, .credit = x->granted };
-    memcpy (f.id, x->id, 16);
+    wire_frame_t f = { .type = WIRE_CREDIT, .credit = { .credit = x->granted } };
+    memcpy (f.credit.id, x->id, 16);
     x->grant_due = self->host.send (self->host.arg, x->peer, &f) != 0;
     if (!x->grant_due)
         x->last_grant = self->now;
@@ -1430,9 +1440,9 @@ static int
 s_send_accept_frame (files_t *self, s_xfer_t *x)
 {
     x->granted = s_grant_value (x);
-    wire_frame_t f = { .type = WIRE_ACCEPT, .data = x->map, .size = xfer_map_size (x->count),
-                       .credit = x->granted };
-    memcpy (f.id, x->id, 16);
+    wire_frame_t f = { .type = WIRE_ACCEPT, .accept = { .have = x->map,
+                       .have_len = xfer_map_size (x->count), .credit = x->granted } };
+    memcpy (f.accept.id, x->id, 16);
     x->last_resync = x->last_grant = self->now;
     int rc = self->host.send (self->host.arg, x->peer, &f);
     x->accept_due = rc != 0;    //  work() tries again
@@ -1774,15 +1784,15 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
 {
     if (x->state != S_RUNNING)
         return;                 //  paused (disk full) or finished: ignored
-    uint64_t len = f->index < x->count? xfer_chunk_len (x->size, x->chunk_size, f->index): 0;
-    if (f->index >= x->count || f->size != len + CHUNK_TAG_SIZE) {
+    uint64_t len = f->chunk.index < x->count? xfer_chunk_len (x->size, x->chunk_size, f->chunk.index): 0;
+    if (f->chunk.index >= x->count || f->chunk.data_len != len + CHUNK_TAG_SIZE) {
         s_fail (self, x, "the sender sent a chunk out of range or of the wrong size", true);
         return;
     }
     s_heard (self, x);          //  the link lives, even when it is a duplicate
-    if (xfer_map_get (x->map, f->index))
+    if (xfer_map_get (x->map, f->chunk.index))
         return;                 //  a duplicate: already written
-    if (chunk_open (x->key, x->id, f->index, x->count, f->data, f->size, self->buf) != 0) {
+    if (chunk_open (x->key, x->id, f->chunk.index, x->count, f->chunk.data, f->chunk.data_len, self->buf) != 0) {
         s_fail (self, x, "a chunk failed its authentication: the transfer is stopped", true);
         return;
     }
@@ -1793,7 +1803,7 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
         s_report (self, x, self->now);
         return;
     }
-    ssize_t n = pwrite (x->fd, self->buf, (size_t) len, (off_t) (f->index * x->chunk_size));
+    ssize_t n = pwrite (x->fd, self->buf, (size_t) len, (off_t) (f->chunk.index * x->chunk_size));
     if (n != (ssize_t) len) {
         //  A full disk pauses: what is written stays, the rest comes later
         char why [512];
@@ -1805,10 +1815,10 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
         s_report (self, x, self->now);
         return;
     }
-    xfer_map_set (x->map, f->index);
+    xfer_map_set (x->map, f->chunk.index);
     x->have++;
     x->dirty = true;
-    if (x->hst && f->index * x->chunk_size == x->hashed) {
+    if (x->hst && f->chunk.index * x->chunk_size == x->hashed) {
         crypto_generichash_update (x->hst, self->buf, (size_t) len);
         x->hashed += len;
     }
@@ -1837,7 +1847,7 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
     }
     if (f->type == WIRE_GET) {
         char name [XFER_NAME_MAX + 1];
-        char *raw = utf8_sanitize (f->text, f->text_len);
+        char *raw = utf8_sanitize (f->get.name, f->get.name_len);
         snprintf (name, sizeof name, "%s", raw? raw: "");
         free (raw);
         //  Bounded, per peer and in all: each costs a descriptor and a hash
@@ -1849,25 +1859,25 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
                 mine += memcmp (self->xfers [i]->peer, peer, 32) == 0;
             }
         if (mine >= OUT_PER_PEER || all >= OUT_MAX) {
-            s_send_ctl (self, peer, WIRE_REFUSE, f->id, 0, "too many transfers at once; try again later");
+            s_send_ctl (self, peer, WIRE_REFUSE, f->get.id, 0, "too many transfers at once; try again later");
             return;
         }
         for (size_t i = 0; i < self->nshares; i++)
-            if (strcmp (self->shares [i].name, name) == 0 && !s_find (self, f->id)) {
-                s_start_out (self, peer, f->id, self->shares [i].path, self->shares [i].name);
+            if (strcmp (self->shares [i].name, name) == 0 && !s_find (self, f->get.id)) {
+                s_start_out (self, peer, f->get.id, self->shares [i].path, self->shares [i].name);
                 return;
             }
         char why [300];
         snprintf (why, sizeof why, "no file called '%s' is shared", name);
-        s_send_ctl (self, peer, WIRE_REFUSE, f->id, 0, why);
+        s_send_ctl (self, peer, WIRE_REFUSE, f->get.id, 0, why);
         return;
     }
     //  Everything else names a transfer, which must be with this peer
-    s_xfer_t *x = s_find (self, f->id);
+    s_xfer_t *x = s_find (self, wire_frame_id (f));
     if (f->type == WIRE_REFUSE) {
-        char *why = utf8_sanitize (f->text, f->text_len);
+        char *why = utf8_sanitize (f->refuse.reason, f->refuse.reason_len);
         for (size_t i = 0; i < self->ngets; i++)
-            if (memcmp (self->gets [i].id, f->id, 16) == 0 && memcmp (self->gets [i].peer, peer, 32) == 0) {
+            if (memcmp (self->gets [i].id, f->refuse.id, 16) == 0 && memcmp (self->gets [i].peer, peer, 32) == 0) {
                 s_error (self, "refused", "%s refused /get %s: %s", s_peer_name (self, peer),
                          self->gets [i].name, why? why: "");
                 self->gets [i] = self->gets [--self->ngets];
@@ -1892,16 +1902,16 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
                 return;
             }
             if ((x->state != S_OFFERED && x->state != S_PAUSED && x->state != S_RUNNING)
-            ||  f->size != xfer_map_size (x->count) || x->fd < 0)
+            ||  f->accept.have_len != xfer_map_size (x->count) || x->fd < 0)
                 return;
             //  The receiver's bitmap is the truth: send what it lacks
-            memcpy (x->map, f->data, f->size);
+            memcpy (x->map, f->accept.have, f->accept.have_len);
             x->have = 0;
             for (uint64_t i = 0; i < x->count; i++)
                 x->have += xfer_map_get (x->map, i);
             x->next = 0;
             x->limit = 0;
-            s_take_grant (self, x, f->credit);
+            s_take_grant (self, x, f->accept.credit);
             x->state = S_RUNNING;
             x->paused = P_NONE;
             x->error [0] = 0;
@@ -1911,7 +1921,7 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
             break;
         case WIRE_CREDIT:
             if (x->out && x->state == S_RUNNING)
-                s_take_grant (self, x, f->credit);
+                s_take_grant (self, x, f->credit.credit);
             break;
         case WIRE_CHUNK:
             if (!x->out)
@@ -1919,7 +1929,7 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
             break;
         case WIRE_DONE:
             if (x->out && x->state != S_DONE && x->state != S_FAILED) {
-                if (f->ok) {
+                if (f->done.ok) {
                     x->state = S_DONE;
                     x->have = x->count;
                     s_release (self, x, false);
@@ -1951,8 +1961,8 @@ files_get (files_t *self, const uint8_t peer [32], const char *name)
     randombytes_buf (g->id, sizeof g->id);
     memcpy (g->peer, peer, 32);
     snprintf (g->name, sizeof g->name, "%s", name);
-    wire_frame_t f = { .type = WIRE_GET, .text = name, .text_len = strlen (name) };
-    memcpy (f.id, g->id, 16);
+    wire_frame_t f = { .type = WIRE_GET, .get = { .name = name, .name_len = strlen (name) } };
+    memcpy (f.get.id, g->id, 16);
     if (self->host.send (self->host.arg, peer, &f) != 0) {
         s_error (self, "again", "%s is not reachable right now", s_peer_name (self, peer));
         return;

@@ -293,7 +293,7 @@ owner_on_frame (owner_t *self, const uint8_t peer [32], const wire_frame_t *f, i
     }
     if (f->type != WIRE_SCREDIT && f->type != WIRE_SEND)
         return false;
-    s_served_t *o = s_find (self, peer, f->type == WIRE_SCREDIT? f->scredit.sid: f->send.sid);
+    s_served_t *o = s_find (self, peer, wire_frame_id (f));
     if (!o)
         return f->type == WIRE_SCREDIT;     //  a stream that ended, or never was
     if (f->type == WIRE_SCREDIT) {

@@ -510,9 +510,7 @@ viewer_on_frame (viewer_t *self, const uint8_t peer [32], const wire_frame_t *f,
     video_at (self->video, now_ms);
     if (f->type != WIRE_STREAM && f->type != WIRE_BATCH && f->type != WIRE_SEND)
         return;
-    const uint8_t *sid = f->type == WIRE_STREAM? f->stream.sid
-                       : f->type == WIRE_BATCH? f->batch.sid: f->send.sid;
-    s_watch_t *w = s_find (self, peer, sid);
+    s_watch_t *w = s_find (self, peer, wire_frame_id (f));
     if (w)
         s_frame (self, w, f);   //  else a watch that ended, or never was
 }

@@ -239,6 +239,16 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
     return s_pack_end (&sb, rc, out, len);
 }
 
+const uint8_t *
+wire_frame_id (const wire_frame_t *f)
+{
+    const wire_spec_t *spec = wire_spec (f->type);
+    if (!spec || spec->nfields == 0 || spec->fields [0].kind != WIRE_F_FIXED
+    ||  spec->fields [0].max != WIRE_ID_SIZE || strcmp (spec->fields [0].name, "msg_id") == 0)
+        return NULL;
+    return (const uint8_t *) f + spec->fields [0].at;
+}
+
 bool
 wire_same (const wire_frame_t *a, const wire_frame_t *b)
 {

@@ -186,6 +186,10 @@ typedef struct {
 //  The spec of a frame type, or NULL for an unknown one.
 const wire_spec_t *wire_spec (int type);
 
+//  The transfer or stream id a frame names (its first field, "id" or
+//  "sid"), or NULL for a type that names none.  Borrowed from frame.
+const uint8_t *wire_frame_id (const wire_frame_t *frame);
+
 //  True when a and b are the same frame, field by field as the table says
 //  (byte fields compared by content).  For tests and the fuzzers.
 bool wire_same (const wire_frame_t *a, const wire_frame_t *b);

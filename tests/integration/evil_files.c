@@ -60,7 +60,11 @@ s_send_sealed (s_key_t *k, const record_t *node, wire_type_t type, const uint8_t
                             &env, &env_len);
     if (rc != 0)
         return rc;
-    wire_frame_t f = { .type = type, .data = env, .size = env_len };
+    wire_frame_t f = { .type = type };
+    if (type == WIRE_OFFER)
+        f.offer.envelope = env, f.offer.envelope_len = env_len;
+    else
+        f.msg.envelope = env, f.msg.envelope_len = env_len;
     rc = s_send (k, &f);
     free (env);
     return rc;
@@ -144,7 +148,8 @@ main (int argc, char **argv)
         if (!k->dealer || record_make (k->id, name, (uint16_t) transport_port (k->t), 0,
                                        s_now_ms (), rec) != 0)
             return 1;
-        wire_frame_t hello = { .type = WIRE_HELLO, .data = rec, .size = RECORD_SIZE, .seq = session };
+        wire_frame_t hello = { .type = WIRE_HELLO, .hello = { .record = rec, .record_len = RECORD_SIZE,
+                                                              .session = session } };
         s_send (k, &hello);
     }
     int linked = 0, accepts = 0, refuses = 0;

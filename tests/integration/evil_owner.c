@@ -219,10 +219,8 @@ s_viewer (int argc, char **argv)
                     zmq_msg_close (&rx.msg);
                     continue;
                 }
-                //  The video frames' stream id comes first in each
-                const uint8_t *fid = f.type == WIRE_STREAM? f.stream.sid
-                                   : f.type == WIRE_BATCH? f.batch.sid: f.send.sid;
-                sodium_bin2hex (sid, sizeof sid, fid, 16);
+                const uint8_t *fid = wire_frame_id (&f);
+                sodium_bin2hex (sid, sizeof sid, fid? fid: (const uint8_t *) "", fid? 16: 0);
                 if (f.type == WIRE_HELLO && !key->linked) {
                     key->linked = true;
                     printf ("linked %d\n", k);

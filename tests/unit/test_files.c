@@ -216,9 +216,9 @@ s_rx_chunk (s_rx_t *rx, uint64_t index, size_t cut, int flip)
                 (size_t) len, sealed);
     if (flip >= 0)
         sealed [flip] ^= 1;
-    wire_frame_t f = { .type = WIRE_CHUNK, .index = index, .data = sealed,
-                       .size = (size_t) len + 16 - cut };
-    memcpy (f.id, rx->offer.id, 16);
+    wire_frame_t f = { .type = WIRE_CHUNK, .chunk = { .index = index, .data = sealed,
+                       .data_len = (size_t) len + 16 - cut } };
+    memcpy (f.chunk.id, rx->offer.id, 16);
     files_on_frame (rx->files, s_peer, &f);
 }
 
@@ -445,12 +445,12 @@ s_link_deliver (s_side_t *side)
         side->count--;
         wire_frame_t f;
         if (wire_decode (buf, len, &f) == 0) {
-            if (f.type == WIRE_CHUNK && f.index < sizeof side->seen) {
-                side->dups += side->seen [f.index];
-                side->seen [f.index] = 1;
+            if (f.type == WIRE_CHUNK && f.chunk.index < sizeof side->seen) {
+                side->dups += side->seen [f.chunk.index];
+                side->seen [f.chunk.index] = 1;
             }
             if (f.type == WIRE_OFFER)
-                files_on_offer (side->other->files, side->me, f.data, f.size);
+                files_on_offer (side->other->files, side->me, f.offer.envelope, f.offer.envelope_len);
             else
                 files_on_frame (side->other->files, side->me, &f);
         }
@@ -619,11 +619,11 @@ s_absurd_grants_are_held (void)
         files_work (a.files, 1000);
     buf = a.frames [a.head];
     CHECK (wire_decode (buf, a.sizes [a.head], &f) == 0 && f.type == WIRE_CHUNK);
-    memcpy (id, f.id, 16);
-    wire_frame_t grant = { .type = WIRE_CREDIT, .credit = 1ULL << 63 };
-    memcpy (grant.id, id, 16);
+    memcpy (id, f.chunk.id, 16);
+    wire_frame_t grant = { .type = WIRE_CREDIT, .credit = { .credit = 1ULL << 63 } };
+    memcpy (grant.credit.id, id, 16);
     files_on_frame (a.files, b.me, &grant);
-    grant.credit = 3;
+    grant.credit.credit = 3;
     files_on_frame (a.files, b.me, &grant);
     for (int i = 0; i < 100; i++)
         files_work (a.files, 1000 + i);
