@@ -193,6 +193,8 @@ wire_spec (int type)
 //  The value of field d in frame f, by kind.
 #define S_VAL(f, d, t) (*(t *) ((char *) (f) + (d)->at))
 #define S_CVAL(f, d, t) (*(const t *) ((const char *) (f) + (d)->at))
+//  A byte field's pointer in frame f.
+#define S_PTR(f, d) (*(const void *const *) ((const char *) (f) + (d)->at))
 
 int
 wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
@@ -229,10 +231,10 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
                 rc = s_pack_bin (&pk, (const uint8_t *) f + d->at, d->max);
                 break;
             case WIRE_F_BIN:
-                rc = s_pack_bin (&pk, S_CVAL (f, d, const uint8_t *), n);
+                rc = s_pack_bin (&pk, S_PTR (f, d), n);
                 break;
             case WIRE_F_STR:
-                rc = s_pack_str (&pk, S_CVAL (f, d, const char *), n);
+                rc = s_pack_str (&pk, S_PTR (f, d), n);
                 break;
         }
     }
@@ -274,7 +276,7 @@ wire_same (const wire_frame_t *a, const wire_frame_t *b)
             case WIRE_F_STR: {
                 size_t n = *(const size_t *) ((const char *) a + d->len_at);
                 if (n != *(const size_t *) ((const char *) b + d->len_at)
-                ||  (n && memcmp (S_CVAL (a, d, const void *), S_CVAL (b, d, const void *), n) != 0))
+                ||  (n && memcmp (S_PTR (a, d), S_PTR (b, d), n) != 0))
                     return false;
                 break;
             }
