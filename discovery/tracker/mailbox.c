@@ -24,8 +24,8 @@
 #include "../../crypto/log.h"
 #include "mailbox.h"
 
-#define HEAD 105
-#define HASH 32
+#define HEAD MAILBOX_ITEM_HEAD
+#define HASH MAILBOX_ITEM_HASH
 #define NAME_SIZE 36                    //  32 hex digits, ".mb", NUL
 #define DAY_MS (24 * 3600 * 1000LL)
 
@@ -123,9 +123,8 @@ s_index_remove (mailbox_t *self, size_t i, bool unlink_file)
     self->count--;
 }
 
-//  Parses one item file.  0 or SC_ECORRUPT.
-static int
-s_parse (const uint8_t *buf, size_t len, mailbox_item_t *it)
+int
+mailbox_item_decode (const uint8_t *buf, size_t len, mailbox_item_t *it)
 {
     if (len < HEAD + HASH || memcmp (buf, "SCMB", 4) != 0 || buf [4] != 1)
         return SC_ECORRUPT;
@@ -184,7 +183,7 @@ s_load (mailbox_t *self, int64_t now)
             rc = r;
             break;
         }
-        if (r != 0 || s_parse (buf, len, &item.pub) != 0) {
+        if (r != 0 || mailbox_item_decode (buf, len, &item.pub) != 0) {
             log_warn ("%s is damaged or cut short: left alone", path);
             self->st.damaged++;
         }
@@ -410,7 +409,7 @@ mailbox_fetch (mailbox_t *self, const uint8_t recipient [MAILBOX_KEY_SIZE],
     size_t size = 0;
     mailbox_item_t back;
     int rc = fileio_read_all (path, HEAD + MAILBOX_ITEM_MAX + HASH, &buf, &size);
-    if (rc == 0 && (s_parse (buf, size, &back) != 0 || back.len != self->items [i].pub.len))
+    if (rc == 0 && (mailbox_item_decode (buf, size, &back) != 0 || back.len != self->items [i].pub.len))
         rc = SC_ECORRUPT;
     if (rc != 0) {
         log_warn ("could not read %s: %s", path, sc_strerror (rc));

@@ -54,6 +54,8 @@
 #define MAILBOX_KEY_SIZE 32
 #define MAILBOX_ID_SIZE ENVELOPE_ID_SIZE
 #define MAILBOX_ITEM_MAX (ENVELOPE_OVERHEAD + ENVELOPE_MAX_BODY)   //  one envelope
+#define MAILBOX_ITEM_HEAD 105                   //  an item file's header (mailbox.c)
+#define MAILBOX_ITEM_HASH 32                    //  ...and the BLAKE2b-256 after the bytes
 
 #define MAILBOX_RECIPIENT_ITEMS 256             //  items waiting for one recipient
 #define MAILBOX_RECIPIENT_BYTES (4u << 20)      //  ...and their bytes
@@ -154,5 +156,11 @@ size_t mailbox_sweep (mailbox_t *self, int64_t now);
 
 //  Returns the counters and what is held now.
 mailbox_stats_t mailbox_stats (const mailbox_t *self);
+
+//  Decodes len bytes of one item file (as mailbox_new reads each; the
+//  layout is in mailbox.c): checks magic, version, lengths and the hash
+//  before anything is taken.  0 and the index entry in *it, the item's
+//  bytes being buf [MAILBOX_ITEM_HEAD, + it->len); or SC_ECORRUPT.
+int mailbox_item_decode (const uint8_t *buf, size_t len, mailbox_item_t *it);
 
 #endif

@@ -223,4 +223,10 @@ int registry_save (const registry_t *self, const char *path, int64_t now);
 //  SC_ENOENT, SC_ECORRUPT, SC_EIO, SC_ENOMEM.
 int registry_load (registry_t *self, const char *path, int64_t now, size_t *loaded);
 
+//  The same from len bytes of a snapshot in memory (borrowed): what
+//  registry_load does once the file is read.  0 and *loaded (may be NULL),
+//  or SC_ECORRUPT.
+int registry_load_buf (registry_t *self, const uint8_t *buf, size_t len, int64_t now,
+                       size_t *loaded);
+
 #endif
