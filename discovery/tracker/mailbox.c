@@ -135,11 +135,16 @@ mailbox_item_decode (const uint8_t *buf, size_t len, mailbox_item_t *it)
     crypto_generichash (h, HASH, buf, HEAD + n, NULL, 0);
     if (sodium_memcmp (h, buf + HEAD + n, HASH) != 0)
         return SC_ECORRUPT;
+    //  mailbox_put writes a time since 1970 and an end after it; anything
+    //  else (a negative time, an end before the start) is not its file
+    uint64_t stored = bytes_get_be (buf + 85, 8), expires = bytes_get_be (buf + 93, 8);
+    if (stored > INT64_MAX || expires > INT64_MAX || expires <= stored)
+        return SC_ECORRUPT;
     memcpy (it->recipient, buf + 5, MAILBOX_KEY_SIZE);
     memcpy (it->sender, buf + 37, MAILBOX_KEY_SIZE);
     memcpy (it->id, buf + 69, MAILBOX_ID_SIZE);
-    it->stored_ms = (int64_t) bytes_get_be (buf + 85, 8);
-    it->expires_ms = (int64_t) bytes_get_be (buf + 93, 8);
+    it->stored_ms = (int64_t) stored;
+    it->expires_ms = (int64_t) expires;
     it->len = n;
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../../crypto/bytes.h"
 #include "../../crypto/err.h"
 #include "../../crypto/fileio.h"
 #include "../../crypto/log.h"
@@ -717,6 +718,74 @@ s_mailbox_restart (void)
     log_set_level (LOG_WARN);
 }
 
+//  An item file as mailbox_put wrote it, with its times changed and its
+//  hash made right again: what a damaged disk or another program can leave
+static void
+s_item_times (uint8_t *buf, size_t len, uint64_t stored, uint64_t expires)
+{
+    bytes_put_be (buf + 85, stored, 8);
+    bytes_put_be (buf + 93, expires, 8);
+    crypto_generichash (buf + len - MAILBOX_ITEM_HASH, MAILBOX_ITEM_HASH,
+                        buf, len - MAILBOX_ITEM_HASH, NULL, 0);
+}
+
+//  Found by fuzz_tracker: an item file whose hash is right but whose times
+//  mailbox_put never writes (an end before its start, a negative time) was
+//  taken as an item, one that could be held for ever
+static void
+s_mailbox_decode (void)
+{
+    s_keys ();
+    char dir [256];
+    snprintf (dir, sizeof dir, "%s/mailbox", unit_tmpdir ());
+    mailbox_limits_t lim = MAILBOX_LIMITS_DEFAULT;
+    lim.disk_floor = 0;
+    mailbox_t *mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb);
+    uint8_t body [40] = { 7 };
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (1), body, sizeof body, 1, T0, NULL), 0);
+    mailbox_destroy (&mb);
+    DIR *d = opendir (dir);
+    CHECK (d);
+    char path [600] = "";
+    struct dirent *de;
+    while ((de = readdir (d)))
+        if (strstr (de->d_name, ".mb"))
+            snprintf (path, sizeof path, "%s/%s", dir, de->d_name);
+    closedir (d);
+    uint8_t *buf;
+    size_t len;
+    CHECK_RC (fileio_read_all (path, 1 << 20, &buf, &len), 0);
+    mailbox_item_t it;
+    CHECK_RC (mailbox_item_decode (buf, len, &it), 0);
+    CHECK (it.len == sizeof body && it.stored_ms == T0 && it.expires_ms == T0 + DAY
+           && memcmp (it.sender, s_alice, 32) == 0 && memcmp (it.recipient, s_bob, 32) == 0
+           && len == MAILBOX_ITEM_HEAD + sizeof body + MAILBOX_ITEM_HASH);
+    CHECK_RC (mailbox_item_decode (buf, len - 1, &it), SC_ECORRUPT);
+    CHECK_RC (mailbox_item_decode (buf, 3, &it), SC_ECORRUPT);
+    s_item_times (buf, len, T0 + DAY, T0);                  //  ends before it starts
+    CHECK_RC (mailbox_item_decode (buf, len, &it), SC_ECORRUPT);
+    s_item_times (buf, len, T0, T0);
+    CHECK_RC (mailbox_item_decode (buf, len, &it), SC_ECORRUPT);
+    s_item_times (buf, len, (uint64_t) -5, T0 + DAY);       //  before 1970
+    CHECK_RC (mailbox_item_decode (buf, len, &it), SC_ECORRUPT);
+    s_item_times (buf, len, T0, (uint64_t) 1 << 63);        //  past INT64_MAX
+    CHECK_RC (mailbox_item_decode (buf, len, &it), SC_ECORRUPT);
+    //  ... and mailbox_new leaves such a file alone, counted as damaged
+    CHECK_RC (fileio_write_atomic (path, buf, len), 0);
+    log_set_level (LOG_ERROR);
+    mb = mailbox_new (dir, &lim, T0, NULL);
+    log_set_level (LOG_WARN);
+    CHECK (mb && mailbox_stats (mb).damaged == 1 && mailbox_stats (mb).items == 0);
+    mailbox_destroy (&mb);
+    s_item_times (buf, len, T0, T0 + DAY);
+    CHECK_RC (fileio_write_atomic (path, buf, len), 0);
+    mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb && mailbox_stats (mb).loaded == 1 && mailbox_stats (mb).damaged == 0);
+    mailbox_destroy (&mb);
+    free (buf);
+}
+
 void
 tracker_tests (void)
 {
@@ -729,4 +798,5 @@ tracker_tests (void)
     unit_run ("tracker: mailbox put, list, fetch, ack by the recipient only, expiry", s_mailbox);
     unit_run ("tracker: mailbox caps per recipient, sender, in all, and the disk floor", s_mailbox_caps);
     unit_run ("tracker: mailbox restart keeps every acknowledged item, skips damage", s_mailbox_restart);
+    unit_run ("tracker: mailbox item files with impossible times are damaged", s_mailbox_decode);
 }
