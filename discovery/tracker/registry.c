@@ -754,6 +754,10 @@ registry_load_buf (registry_t *self, const uint8_t *buf, size_t len, int64_t now
                && self->st.records < self->lim.records
                && (si = s_source (self, addr, now)) >= 0
                && self->sources [si].keys < self->lim.keys_per_source;
+        //  Never longer than a registration grants now (the clock stepped
+        //  back since the save, or the time to live was shortened)
+        if (expires > now + self->lim.ttl_ms)
+            expires = now + self->lim.ttl_ms;
         if (ok && s_insert (self, &rec, si, registered, expires) >= 0) {
             if (loaded)
                 (*loaded)++;

@@ -215,7 +215,8 @@ int registry_save (const registry_t *self, const char *path, int64_t now);
 
 //  Takes back what registry_save wrote: records past their time, bad ones
 //  and those over a limit are dropped (counted in snapshot_dropped); keys
-//  already held are kept as they are.  Records are checked for layout and
+//  already held are kept as they are; none ends later than a registration
+//  now would (now + ttl_ms), whatever the file says.  Records are checked for layout and
 //  the file as a whole against its hash, but signatures are not verified
 //  again (they were when registered, and the file lives under the
 //  tracker's 0700 home), so a restarted tracker answers at once.  No

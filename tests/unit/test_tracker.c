@@ -475,6 +475,45 @@ s_snapshot (void)
         identity_destroy (&n [i].id);
 }
 
+//  Found by fuzz_tracker: a snapshot record kept the end written in the
+//  file, so after the clock stepped back (or with a time to live shortened)
+//  it was held longer than any registration is granted
+static void
+s_snapshot_clock_back (void)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/records", unit_tmpdir ());
+    registry_t *reg = registry_new (NULL);
+    CHECK (reg);
+    s_node_t a;
+    CHECK_RC (s_node (&a, "alice", T0), 0);
+    CHECK_RC (registry_register (reg, "192.0.2.1", s_link (&a), a.rec, RECORD_SIZE, T0, NULL, NULL), 0);
+    CHECK_RC (registry_save (reg, path, T0), 0);
+    registry_destroy (&reg);
+    //  Loaded with the clock an hour back: it ends one time to live from now
+    int64_t back = T0 - 3600 * 1000;
+    reg = registry_new (NULL);
+    CHECK (reg);
+    size_t loaded;
+    CHECK_RC (registry_load (reg, path, back, &loaded), 0);
+    CHECK (loaded == 1);
+    registry_entry_t e;
+    CHECK_RC (registry_lookup_key (reg, "x", identity_sign_pk (a.id), back, &e, NULL), 0);
+    CHECK (e.expires_ms == back + REGISTRY_TTL_MS && e.registered_ms == T0);
+    CHECK (registry_sweep (reg, back + REGISTRY_TTL_MS) == 1);
+    registry_destroy (&reg);
+    //  ... and with a shorter time to live, that one
+    registry_limits_t lim = REGISTRY_LIMITS_DEFAULT;
+    lim.ttl_ms = 60000;
+    reg = registry_new (&lim);
+    CHECK (reg);
+    CHECK_RC (registry_load (reg, path, T0 + 1000, &loaded), 0);
+    CHECK_RC (registry_lookup_key (reg, "x", identity_sign_pk (a.id), T0 + 1000, &e, NULL), 0);
+    CHECK (e.expires_ms == T0 + 1000 + 60000);
+    registry_destroy (&reg);
+    identity_destroy (&a.id);
+}
+
 //  -------------------------------------------------------------------------
 //  Mailbox
 
@@ -795,6 +834,7 @@ tracker_tests (void)
     unit_run ("tracker: every limit refuses with a retry, others still served", s_limits);
     unit_run ("tracker: 1,000 registrations from one address are capped, memory bounded", s_flood);
     unit_run ("tracker: records snapshot round trip, expired dropped, damage refused", s_snapshot);
+    unit_run ("tracker: a snapshot record ends within the time to live, the clock stepped back", s_snapshot_clock_back);
     unit_run ("tracker: mailbox put, list, fetch, ack by the recipient only, expiry", s_mailbox);
     unit_run ("tracker: mailbox caps per recipient, sender, in all, and the disk floor", s_mailbox_caps);
     unit_run ("tracker: mailbox restart keeps every acknowledged item, skips damage", s_mailbox_restart);
