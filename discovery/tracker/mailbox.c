@@ -359,14 +359,11 @@ mailbox_put (mailbox_t *self, const uint8_t recipient [MAILBOX_KEY_SIZE],
     crypto_generichash (buf + HEAD + len, HASH, buf, HEAD + len, NULL, 0);
     char path [PATH_MAX];
     s_path (self, item.name, path, sizeof path);
-    //  fileio_write_atomic syncs the file and renames it; the rename is made
-    //  durable here, where a failed directory sync is an error
+    //  0 once file and rename are synced.  On a failure the file may be in
+    //  place but not durable: it goes, since it was not acknowledged
     rc = fileio_write_atomic (path, buf, size);
-    if (rc == 0 && fsync (self->dir_fd) != 0) {
-        unlink (path);
-        rc = SC_EIO;
-    }
     if (rc != 0) {
+        unlink (path);
         self->st.io_errors++;
         goto out;
     }

@@ -14,6 +14,7 @@
 #include "../../discovery/record.h"
 #include "../../discovery/tracker/mailbox.h"
 #include "../../discovery/tracker/registry.h"
+#include "fault.h"
 #include "unit.h"
 
 #define T0 1700000000000LL          //  a Unix time in ms: the fake clock starts here
@@ -757,6 +758,35 @@ s_mailbox_restart (void)
     log_set_level (LOG_WARN);
 }
 
+//  A put is acknowledged only once its rename is durable: when the
+//  directory cannot be synced, SC_EIO, counted, and no file is left to
+//  come back as an item nobody was told was stored
+static void
+s_mailbox_dir_sync (void)
+{
+    s_keys ();
+    char dir [256];
+    snprintf (dir, sizeof dir, "%s/mailbox", unit_tmpdir ());
+    mailbox_limits_t lim = MAILBOX_LIMITS_DEFAULT;
+    lim.disk_floor = 0;
+    mailbox_t *mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb);
+    uint8_t body [40] = { 7 };
+    fault_dir_fsync (1);
+    int rc = mailbox_put (mb, s_bob, s_alice, s_id (1), body, sizeof body, 0, T0, NULL);
+    fault_dir_fsync (0);
+    CHECK_RC (rc, SC_EIO);
+    mailbox_item_t items [2];
+    size_t n;
+    CHECK (mailbox_stats (mb).io_errors == 1 && mailbox_stats (mb).items == 0);
+    CHECK (mailbox_list (mb, s_bob, T0, items, 2, &n) == 0);
+    CHECK (s_files (dir, ".mb") == 0);
+    //  The sender's retry is stored
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (1), body, sizeof body, 0, T0, NULL), 0);
+    CHECK (s_files (dir, ".mb") == 1 && mailbox_stats (mb).stored == 1);
+    mailbox_destroy (&mb);
+}
+
 //  An item file as mailbox_put wrote it, with its times changed and its
 //  hash made right again: what a damaged disk or another program can leave
 static void
@@ -839,4 +869,5 @@ tracker_tests (void)
     unit_run ("tracker: mailbox caps per recipient, sender, in all, and the disk floor", s_mailbox_caps);
     unit_run ("tracker: mailbox restart keeps every acknowledged item, skips damage", s_mailbox_restart);
     unit_run ("tracker: mailbox item files with impossible times are damaged", s_mailbox_decode);
+    unit_run ("tracker: a mailbox put whose directory cannot be synced is not stored", s_mailbox_dir_sync);
 }
