@@ -135,7 +135,7 @@ build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)
 	$(Q)$(CC) $(CPPFLAGS) $(SC_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Fuzzing: every decoder has a libFuzzer harness in tests/fuzz (clang, ASan+UBSan).
-FUZZERS := wire envelope record beacon files cmd stream
+FUZZERS := wire envelope record beacon files cmd stream tracker
 FUZZ_BIN := $(FUZZERS:%=build-fuzz/fuzz_%)
 
 fuzz: deps
