@@ -34,6 +34,13 @@ typedef struct {
     char name [NAME_SIZE];
 } s_item_t;
 
+//  A sender's put bucket: tokens x 1000, refilled put_per_s a second
+typedef struct {
+    uint8_t key [MAILBOX_KEY_SIZE];
+    int64_t milli, at_ms, seen_ms;
+    bool used;
+} s_rate_t;
+
 struct _mailbox_t {
     mailbox_limits_t lim;
     mailbox_stats_t st;
@@ -41,6 +48,7 @@ struct _mailbox_t {
     int dir_fd;
     s_item_t *items;                    //  oldest first
     size_t count, cap;
+    s_rate_t *rates;                    //  lim.rate_senders of them
 };
 
 static void
@@ -236,7 +244,8 @@ mailbox_new (const char *dir, const mailbox_limits_t *limits, int64_t now, int *
     int rc = SC_EINVAL;
     mailbox_t *self = NULL;
     if (!dir || !*dir || l->recipient_items == 0 || l->sender_items == 0 || l->total_items == 0
-    ||  l->ttl_days == 0 || l->retry_ms <= 0)
+    ||  l->ttl_days == 0 || l->retry_ms <= 0 || l->put_per_s == 0 || l->put_burst == 0
+    ||  l->rate_senders == 0)
         goto out;
     rc = SC_ENOMEM;
     self = calloc (1, sizeof *self);
@@ -244,6 +253,9 @@ mailbox_new (const char *dir, const mailbox_limits_t *limits, int64_t now, int *
         goto out;
     self->lim = *l;
     self->dir_fd = -1;
+    self->rates = calloc (l->rate_senders, sizeof *self->rates);
+    if (!self->rates)
+        goto out;
     rc = SC_EINVAL;
     if (snprintf (self->dir, sizeof self->dir, "%s", dir) >= (int) sizeof self->dir)
         goto out;
@@ -276,6 +288,7 @@ mailbox_destroy (mailbox_t **self_p)
     if (self->dir_fd >= 0)
         close (self->dir_fd);
     free (self->items);
+    free (self->rates);
     free (self);
     *self_p = NULL;
 }
@@ -291,6 +304,44 @@ s_refuse (mailbox_t *self, mailbox_refusal_t *why, const char *limit, uint64_t *
     return SC_EAGAIN;
 }
 
+//  Takes a token of sender's bucket: true, or false and the wait in *retry_ms.
+//  A sender not kept starts full, in the place of the one heard from least
+//  recently (whose bucket is then full again, as far as anyone can tell).
+static bool
+s_rate_take (mailbox_t *self, const uint8_t *sender, int64_t now, int64_t *retry_ms)
+{
+    s_rate_t *r = NULL, *old = NULL;
+    int64_t cap = (int64_t) self->lim.put_burst * 1000, per_s = self->lim.put_per_s;
+    for (size_t i = 0; i < self->lim.rate_senders && !r; i++) {
+        s_rate_t *e = &self->rates [i];
+        if (e->used && memcmp (e->key, sender, MAILBOX_KEY_SIZE) == 0)
+            r = e;
+        else if (!old || !e->used || (old->used && e->seen_ms < old->seen_ms))
+            old = e;
+    }
+    if (!r) {
+        r = old;
+        memcpy (r->key, sender, MAILBOX_KEY_SIZE);
+        r->milli = cap;
+        r->at_ms = now;
+        r->used = true;
+    }
+    r->seen_ms = now;
+    if (now > r->at_ms) {
+        int64_t add = (now - r->at_ms) * per_s;     //  per_s milli-tokens a ms
+        r->milli = add >= cap - r->milli? cap: r->milli + add;
+        r->at_ms = now;
+    }
+    else if (now < r->at_ms)
+        r->at_ms = now;         //  the clock stepped back: refill from here
+    if (r->milli >= 1000) {
+        r->milli -= 1000;
+        return true;
+    }
+    *retry_ms = (1000 - r->milli + per_s - 1) / per_s;
+    return false;
+}
+
 int
 mailbox_put (mailbox_t *self, const uint8_t recipient [MAILBOX_KEY_SIZE],
              const uint8_t sender [MAILBOX_KEY_SIZE], const uint8_t id [MAILBOX_ID_SIZE],
@@ -304,6 +355,15 @@ mailbox_put (mailbox_t *self, const uint8_t recipient [MAILBOX_KEY_SIZE],
     if (len > MAILBOX_ITEM_MAX) {
         self->st.refused_item_size++;
         return SC_ETOOBIG;
+    }
+    int64_t wait;
+    if (!s_rate_take (self, sender, now, &wait)) {
+        self->st.refused_sender_rate++;
+        if (why) {
+            why->limit = "sender_rate";
+            why->retry_ms = wait < 1? 1: wait;
+        }
+        return SC_EAGAIN;
     }
     if (s_find (self, recipient, sender, id) >= 0) {
         self->st.duplicates++;
