@@ -37,7 +37,7 @@ LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lm
 MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
-CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c crypto/chunk.c
+CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/walk.c crypto/identity.c crypto/envelope.c crypto/chunk.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c \
              discovery/tracker/registry.c discovery/tracker/mailbox.c
 # media/media.c (limits, the codec allowlist) and media/dts.c (timestamps) are plain C; the rest needs FFmpeg
@@ -64,7 +64,7 @@ $(NODE_BIN): $(LIB_OBJ) $(BUILD)/obj/node/main.o
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 MEDIA_HELPER_OBJ := $(MEDIA:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/media/media.o $(BUILD)/obj/media/dts.o $(BUILD)/obj/node/wire.o \
-                    $(BUILD)/obj/crypto/err.o $(BUILD)/obj/node/media_main.o
+                    $(BUILD)/obj/crypto/err.o $(BUILD)/obj/crypto/walk.o $(BUILD)/obj/node/media_main.o
 $(MEDIA_BIN): $(MEDIA_HELPER_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) $(shell pkg-config --libs $(MSGPACK) 2>/dev/null) $(shell pkg-config --libs libseccomp 2>/dev/null) -o $@

@@ -91,10 +91,11 @@
 
     Body of a MSG envelope: [kind: uint (0 = private, 1 = to everyone), text: str]
 
-    Decoding never trusts a declared length: wire_check walks the bytes first,
-    without recursion, and refuses depth over WIRE_MAX_DEPTH and any count or
-    length larger than the bytes really left, before libmsgpack-c (which
-    allocates for a declared array size before it looks) is given the frame. */
+    Decoding never trusts a declared length: wire_check (crypto/walk.h's
+    walk_check) walks the bytes first, without recursion, and refuses depth
+    over WALK_MAX_DEPTH and any count or length larger than the bytes really
+    left, before libmsgpack-c (which allocates for a declared array size
+    before it looks) is given the frame. */
 #ifndef SC_WIRE_H
 #define SC_WIRE_H
 
@@ -103,7 +104,6 @@
 #include "../media/media.h"
 
 #define WIRE_VERSION 1
-#define WIRE_MAX_DEPTH 16
 #define WIRE_MAX_FRAME (1024 * 1024)
 #define WIRE_MAX_ENVELOPE (80 * 1024)
 #define WIRE_ID_SIZE 16
@@ -186,7 +186,8 @@ typedef struct {
     size_t skipped_len;
 } wire_share_t;
 
-//  Walks msgpack bytes without unpacking.  Returns 0 if buf holds exactly one
+//  Walks msgpack bytes without unpacking (crypto/walk.h's walk_check).
+//  Returns 0 if buf holds exactly one
 //  well-formed object within the depth and length limits, else SC_ETRUNC,
 //  SC_EDEPTH, SC_ETOOBIG or SC_EMALFORMED.
 int wire_check (const uint8_t *buf, size_t len);
