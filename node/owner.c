@@ -8,6 +8,7 @@
 #include "../crypto/bytes.h"
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
+#include "../media/media.h"
 #include "mediajob.h"
 #include "owner.h"
 
