@@ -65,8 +65,9 @@ $(NODE_BIN): $(LIB_OBJ) $(BUILD)/obj/node/main.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# The helper links media/ and the base helpers it uses, never node/ code
 MEDIA_HELPER_OBJ := $(MEDIA:%.c=$(BUILD)/obj/%.o) $(MEDIA_PLAIN:%.c=$(BUILD)/obj/%.o) \
-                    $(BUILD)/obj/crypto/err.o $(BUILD)/obj/crypto/walk.o $(BUILD)/obj/node/media_main.o
+                    $(BUILD)/obj/crypto/err.o $(BUILD)/obj/crypto/walk.o $(BUILD)/obj/media/helper.o
 $(MEDIA_BIN): $(MEDIA_HELPER_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) $(shell pkg-config --libs $(MSGPACK) 2>/dev/null) $(shell pkg-config --libs libseccomp 2>/dev/null) -o $@

@@ -14,9 +14,9 @@
 #include "../crypto/err.h"
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
+#include "../media/job.h"
 #include "../media/pack.h"
 #include "child.h"
-#include "mediajob.h"
 #include "viewer.h"
 
 #define HEADER_WAIT_MS 10000        //  a WATCH unanswered this long has failed

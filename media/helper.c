@@ -1,8 +1,11 @@
-/*  securechat-media: the node's helper for everything FFmpeg does.
+/*  helper: the main of securechat-media, the node's helper for everything
+    FFmpeg does.  It links media/ and the base helpers (crypto/err, walk,
+    bytes) only, never node/ code: its job protocol is media/job.h, the
+    bytes it makes and reads media/pack.h.
       securechat-media probe FILE   one line: "video=0|1 audio=0|1
                                     duration=SECONDS streams=N codecs=A,B
                                     tracks=KIND:CODEC:LANG,... skipped=WHAT: WHY; ..."
-      securechat-media serve        jobs from the node (node/mediajob.h)  */
+      securechat-media serve        jobs from the node (media/job.h)  */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -35,11 +38,11 @@
 #   endif
 #endif
 #include "../crypto/bytes.h"
-#include "../media/probe.h"
-#include "../media/sink.h"
-#include "../media/source.h"
-#include "../media/pack.h"
-#include "mediajob.h"
+#include "job.h"
+#include "pack.h"
+#include "probe.h"
+#include "sink.h"
+#include "source.h"
 
 static int64_t
 s_now_ms (void)
@@ -293,7 +296,7 @@ out:
 }
 
 //  ---------------------------------------------------------------------
-//  A job's confinement (mediajob.h)
+//  A job's confinement (job.h)
 
 #ifdef S_SECCOMP
 //  Reading and writing the descriptors the job has, memory that is never
