@@ -3,7 +3,7 @@
     The helper is started (`securechat-media serve`, a child: node/child)
     when the first job needs it, with the node's end of a SOCK_SEQPACKET
     socket as its stdin; a job is one datagram on that socket with two
-    descriptors (node/mediajob.h says what the helper does with them).  A
+    descriptors (media/job.h says what the helper does with them).  A
     helper found gone is started again once, by the job that found it;
     jobs_tick notices one that stopped between jobs.  One jobs_t serves
     both roles of video (node/viewer, node/owner), so a node runs one

@@ -8,7 +8,8 @@
 #include "../crypto/bytes.h"
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
-#include "mediajob.h"
+#include "../media/job.h"
+#include "../media/media.h"
 #include "owner.h"
 
 #define KEEPALIVE_MS 5000           //  an owner whose file is quiet (a paced gap) says so

@@ -6,7 +6,7 @@
     (the end, with why).  Credit is cumulative: the viewer grants "up to
     batch N" (seq < N), so a lost, late or repeated grant can neither shrink
     nor inflate the window.  Each side hands its file or output to a job
-    of the media helper (node/jobs, node/mediajob.h): the node never links
+    of the media helper (node/jobs, media/job.h): the node never links
     FFmpeg and never feeds peer bytes to a demuxer.
 
     Either side ending (SEND, the peer leaving, /stop, an error) ends the

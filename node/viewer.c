@@ -14,8 +14,9 @@
 #include "../crypto/err.h"
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
+#include "../media/job.h"
+#include "../media/pack.h"
 #include "child.h"
-#include "mediajob.h"
 #include "viewer.h"
 
 #define HEADER_WAIT_MS 10000        //  a WATCH unanswered this long has failed
@@ -398,7 +399,7 @@ s_frame (viewer_t *self, s_watch_t *w, const wire_frame_t *f)
             s_refuse (self, w, "a second stream header", "the owner sent a second stream header");
             return;
         }
-        if (wire_header_decode (f->stream.header, f->stream.header_len, &w->hdr, err, sizeof err) != 0) {
+        if (pack_header_decode (f->stream.header, f->stream.header_len, &w->hdr, err, sizeof err) != 0) {
             snprintf (why, sizeof why, "the owner's stream header was refused: %s", err);
             s_refuse (self, w, err, why);
             return;
@@ -419,7 +420,7 @@ s_frame (viewer_t *self, s_watch_t *w, const wire_frame_t *f)
             bad = "packets out of order";
         else if (w->seq >= w->granted)
             bad = "more packets than were granted";
-        else if (wire_batch_decode (f->batch.packets, f->batch.packets_len, &w->hdr, NULL, NULL, err, sizeof err) != 0)
+        else if (pack_batch_decode (f->batch.packets, f->batch.packets_len, &w->hdr, NULL, NULL, err, sizeof err) != 0)
             bad = err;
         if (bad) {
             snprintf (why, sizeof why, "the owner sent %s", bad);

@@ -3,8 +3,8 @@
     /watch draws a stream id, gets the output ready (a new file for --out,
     else a player's stdin: a child, node/child) and hands it to a mux job
     of the media helper; then it asks the owner with WATCH.  The STREAM
-    header and every BATCH is checked here (wire_header_decode,
-    wire_batch_decode: allowlist, bounds, stream indexes, order, credit)
+    header and every BATCH is checked here (pack_header_decode,
+    pack_batch_decode: allowlist, bounds, stream indexes, order, credit)
     before it goes on to the muxer, and credit is returned only as the
     muxer takes batches, so a slow player or disk slows the owner instead
     of filling memory.  The viewer never feeds peer bytes to a demuxer.
