@@ -24,7 +24,7 @@ endif
 Q := $(if $(filter 1,$(V)),,@)
 MSGPACK = $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
 # The node links no FFmpeg: only its helper securechat-media does (start-up and memory)
-NODE_PKGS = libsodium libzmq $(MSGPACK) jansson readline
+NODE_PKGS = libsodium libzmq $(MSGPACK) jansson readline libxxhash
 MEDIA_PKGS = libavformat libavcodec libavutil
 PKGS = $(NODE_PKGS) $(MEDIA_PKGS)
 
