@@ -37,7 +37,7 @@ LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lm
 MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
-CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c crypto/chunk.c
+CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c
 # media/media.c (limits, the codec allowlist) and media/dts.c (timestamps) are plain C; the rest needs FFmpeg
 MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c

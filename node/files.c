@@ -12,7 +12,6 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
-#include "../crypto/chunk.h"
 #include "../crypto/err.h"
 #include "../crypto/fileio.h"
 #include "../crypto/identity.h"
@@ -21,11 +20,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <xxhash.h>
 #include "ctlq.h"
 #include "files.h"
 #include "xfer.h"
 
-#define HASH_SLICE (8 * 1024 * 1024)    //  bytes hashed per work call
+#define HASH_SLICE (8 * 1024 * 1024)    //  bytes read back and checksummed per work call
 #define SEND_BURST 16                   //  chunks sent per work call, all transfers
 #define SHARES_MAX 1024
 #define FREE_MARGIN (16 * 1024 * 1024)  //  keep this much free on the disk
@@ -49,7 +49,6 @@
 #define STATE_FILE_MAX (1536 * 1024)    //  saved state larger than this is not ours
 
 typedef enum {
-    S_HASHING,      //  sender: hashing before the offer
     S_OFFERED,      //  offer sent / received, waiting for an answer
     S_RUNNING,
     S_VERIFYING,    //  receiver: checking the hash
@@ -59,7 +58,7 @@ typedef enum {
 } s_state_t;
 
 static const char *s_state_names [] = {
-    "offered", "offered", "running", "running", "paused", "done", "failed"
+    "offered", "running", "running", "paused", "done", "failed"
 };
 
 //  Why a transfer is paused
@@ -79,11 +78,20 @@ typedef struct {
     char path [PATH_MAX];       //  out: source; in: final path once saved
     char part [XFER_NAME_MAX + 64];     //  in: temporary name in the download folder
     uint64_t size, chunk_size, count;
-    uint8_t hash [32], key [32];
     s_state_t state;
     int fd;
-    crypto_generichash_state *hst;      //  while hashing (sodium_malloc)
+    //  XXH3-128 of the file, taken in order as the data streams: bytes
+    //  [0, hashed) are in xs.  Whatever was not (out of order, before a
+    //  restart) is read back once at the end.
+    XXH3_state_t *xs;
     uint64_t hashed;
+    uint8_t sum [WIRE_SUM_SIZE];        //  in: the sender's, from its DONE
+    bool sum_known;             //  in: the sender's DONE came
+    bool fin;                   //  in: ...and every chunk was here: none may follow
+    bool fin_sent;              //  out: our DONE went (since the last ACCEPT)
+    //  out: the source as offered; a file changed since is not sent on
+    int64_t src_mtime_ns;
+    uint64_t src_ino, src_dev;
     uint8_t *map;               //  out: chunks the receiver holds or we sent; in: chunks we
                                 //  hold (NULL until accepted: an offer holds no bitmap)
     uint64_t have;              //  chunks set in map
@@ -161,14 +169,15 @@ struct _files_t {
     int64_t now;                //  monotonic ms, from the last work or tick
     size_t rr;                  //  the transfer the rate budget goes to first
     int64_t stall_ms;
-    uint8_t *buf;               //  one chunk, plain
-    uint8_t *sealed;            //  one chunk, sealed
+    uint8_t *buf;               //  what the checksum reads back
+    XXH3_state_t *xs_try;       //  a chunk's checksum until the link takes it
     int64_t rate_start;
     uint64_t rate_bytes;
 };
 
 static void s_probe_next (files_t *self);
 static void s_probe_cancel (s_share_t *share);
+static void s_send_offer (files_t *self, s_xfer_t *x, bool first);
 
 //  ---------------------------------------------------------------------
 //  Events and small helpers
@@ -442,10 +451,8 @@ s_release (files_t *self, s_xfer_t *x, bool remove_part)
     if (x->fd >= 0)
         close (x->fd);
     x->fd = -1;
-    if (x->hst) {
-        sodium_free (x->hst);
-        x->hst = NULL;
-    }
+    XXH3_freeState (x->xs);
+    x->xs = NULL;
     if (remove_part && !x->out && x->part [0])
         unlinkat (self->dir_fd, x->part, 0);
     char path [PATH_MAX + 64];
@@ -456,7 +463,6 @@ s_release (files_t *self, s_xfer_t *x, bool remove_part)
         unlink (path);
     }
     //  The bitmap stays (progress is still reported); it goes at destroy
-    sodium_memzero (x->key, sizeof x->key);
 }
 
 static void
@@ -498,23 +504,25 @@ s_save_map (files_t *self, s_xfer_t *x)
 static void
 s_save (files_t *self, s_xfer_t *x)
 {
-    if (x->state == S_DONE || x->state == S_FAILED || x->state == S_HASHING)
+    if (x->state == S_DONE || x->state == S_FAILED)
         return;
-    char peer [65], hash [65], key [65];
+    char peer [65];
     sodium_bin2hex (peer, sizeof peer, x->peer, 32);
-    sodium_bin2hex (hash, sizeof hash, x->hash, 32);
-    sodium_bin2hex (key, sizeof key, x->key, 32);
-    json_t *j = json_pack ("{s:s, s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:b, s:I}",
+    json_t *j = json_pack ("{s:s, s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:I}",
                            "id", x->idhex, "out", x->out, "peer", peer, "name", x->name,
                            "path", x->out? x->path: "", "part", x->part, "size", (json_int_t) x->size,
                            "chunk_size", (json_int_t) x->chunk_size, "count", (json_int_t) x->count,
-                           "hash", hash, "key", key, "pull", x->pull,
-                           "offered_at", (json_int_t) x->offered_at);
+                           "pull", x->pull, "offered_at", (json_int_t) x->offered_at);
+    //  What the source was when offered: a changed file is not sent on
+    if (x->out) {
+        json_object_set_new (j, "mtime_ns", json_integer ((json_int_t) x->src_mtime_ns));
+        json_object_set_new (j, "ino", json_integer ((json_int_t) x->src_ino));
+        json_object_set_new (j, "dev", json_integer ((json_int_t) x->src_dev));
+    }
     //  An offer still waiting for /accept must not come back accepted
     json_object_set_new (j, "accepted", json_boolean (x->out || x->state != S_OFFERED));
     char *text = json_dumps (j, JSON_COMPACT);
     json_decref (j);
-    sodium_memzero (key, sizeof key);
     if (!text)
         return;
     char path [PATH_MAX + 64];
@@ -524,7 +532,6 @@ s_save (files_t *self, s_xfer_t *x)
         rc = s_save_map (self, x);
     if (rc == 0)
         x->dirty = false;
-    sodium_memzero (text, strlen (text));
     free (text);
 }
 
@@ -603,13 +610,13 @@ s_load_one (files_t *self, const char *path)
         return;
     }
     s_xfer_t *x = s_new_xfer (self, id, out, peer);
-    if (!x || s_hexfield (j, "hash", x->hash, 32) || s_hexfield (j, "key", x->key, 32)) {
-        if (x)
-            self->nxfers--, free (x);
-        log_warn ("ignoring damaged transfer state %s", path);
+    if (!x) {
         json_decref (j);
         return;
     }
+    x->src_mtime_ns = (int64_t) json_integer_value (json_object_get (j, "mtime_ns"));
+    x->src_ino = (uint64_t) json_integer_value (json_object_get (j, "ino"));
+    x->src_dev = (uint64_t) json_integer_value (json_object_get (j, "dev"));
     snprintf (x->name, sizeof x->name, "%s", name);
     snprintf (x->path, sizeof x->path, "%s", out? src: "");
     snprintf (x->part, sizeof x->part, "%s", part);
@@ -745,11 +752,11 @@ files_new (const files_opts_t *opts, const files_host_t *host, int *err)
     snprintf (self->downloads, sizeof self->downloads, "%s", opts->downloads);
     snprintf (self->state_dir, sizeof self->state_dir, "%s/transfers", opts->home);
     self->buf = malloc (XFER_CHUNK_MAX);
-    self->sealed = malloc (XFER_CHUNK_MAX + CHUNK_TAG_SIZE);
+    self->xs_try = XXH3_createState ();
     self->ctl = ctlq_new (self->host.send, self->host.arg);
     self->stall_ms = opts->stall_ms > 0? opts->stall_ms: STALL_MS_DEFAULT;
     *err = SC_ENOMEM;
-    if (!self->buf || !self->sealed || !self->ctl)
+    if (!self->buf || !self->xs_try || !self->ctl)
         goto fail;
     *err = fileio_mkdir_private (self->state_dir);
     if (*err == 0)
@@ -827,10 +834,8 @@ files_destroy (files_t **self_p)
             s_save (self, x);
         if (x->fd >= 0)
             close (x->fd);
-        if (x->hst)
-            sodium_free (x->hst);
+        XXH3_freeState (x->xs);
         free (x->map);
-        sodium_memzero (x->key, sizeof x->key);
         free (x);
     }
     free (self->xfers);
@@ -838,7 +843,7 @@ files_destroy (files_t **self_p)
         s_probe_cancel (&self->shares [i]);
     free (self->shares);
     free (self->buf);
-    free (self->sealed);
+    XXH3_freeState (self->xs_try);
     if (self->ctl)
         ctlq_flush (self->ctl, s_now ());   //  what the links take at the last moment
     ctlq_destroy (&self->ctl);
@@ -1218,7 +1223,8 @@ s_on_shares (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
 //  ---------------------------------------------------------------------
 //  Sending
 
-//  Starts an outgoing transfer of path under id (hashing first).
+//  Starts an outgoing transfer of path under id and offers it at once:
+//  nothing reads the file first, its checksum is taken as chunks go.
 static s_xfer_t *
 s_start_out (files_t *self, const uint8_t peer [32], const uint8_t id [16], const char *path,
              const char *name)
@@ -1255,16 +1261,48 @@ s_start_out (files_t *self, const uint8_t peer [32], const uint8_t id [16], cons
     &&     x->size / (x->chunk_size / 2) < XFER_COUNT_MAX)
         x->chunk_size /= 2;
     x->count = x->size / x->chunk_size + (x->size % x->chunk_size != 0);
+    x->src_mtime_ns = (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    x->src_ino = (uint64_t) st.st_ino;
+    x->src_dev = (uint64_t) st.st_dev;
     x->map = calloc (1, xfer_map_size (x->count) + 1);
-    x->hst = sodium_malloc (sizeof *x->hst);
-    if (!x->map || !x->hst) {
+    x->xs = XXH3_createState ();
+    if (!x->map || !x->xs) {
         s_fail (self, x, "out of memory", false);
         return NULL;
     }
-    crypto_generichash_init (x->hst, NULL, 0, 32);
-    randombytes_buf (x->key, sizeof x->key);
-    x->state = S_HASHING;
+    XXH3_128bits_reset (x->xs);
+    x->hashed = 0;
+    x->state = S_PAUSED;        //  saved as not yet accepted: offered again after a restart
+    s_save (self, x);
+    s_send_offer (self, x, true);
     return x;
+}
+
+//  Opens the source again (a resume) and checks that it is the file that
+//  was offered: same size, modification time and inode.  Returns 0, or
+//  fails the transfer with a sentence and returns SC_EIO.
+static int
+s_check_source (files_t *self, s_xfer_t *x)
+{
+    if (x->fd < 0)
+        x->fd = open (x->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (x->fd < 0 || fstat (x->fd, &st) != 0) {
+        s_fail (self, x, "the file to send is gone", true);
+        return SC_EIO;
+    }
+    int64_t mtime = (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if ((uint64_t) st.st_size != x->size || (uint64_t) st.st_ino != x->src_ino
+    ||  (uint64_t) st.st_dev != x->src_dev || mtime != x->src_mtime_ns) {
+        char why [PATH_MAX + 200];
+        snprintf (why, sizeof why, "%.300s changed since it was offered (%s): the transfer is "
+                  "stopped; send it again to send it as it is now", x->path,
+                  (uint64_t) st.st_size != x->size? "its size"
+                  : mtime != x->src_mtime_ns? "its modification time": "it is another file");
+        s_fail (self, x, why, true);
+        return SC_EIO;
+    }
+    return 0;
 }
 
 void
@@ -1282,8 +1320,6 @@ s_send_offer (files_t *self, s_xfer_t *x, bool first)
     wire_offer_t o = { .name = x->name, .name_len = strlen (x->name), .size = x->size,
                        .chunk_size = x->chunk_size, .chunk_count = x->count };
     memcpy (o.id, x->id, 16);
-    memcpy (o.hash, x->hash, 32);
-    memcpy (o.key, x->key, 32);
     uint8_t *body = NULL, *env = NULL;
     size_t body_len, env_len;
     int rc = wire_offer_encode (&o, &body, &body_len);
@@ -1297,7 +1333,6 @@ s_send_offer (files_t *self, s_xfer_t *x, bool first)
         sodium_memzero (body, body_len);
     free (body);
     free (env);
-    sodium_memzero (&o, sizeof o);
     s_state_t before = x->state;
     //  A running transfer runs on: the receiver's ACCEPT brings its bitmap.
     //  Not taken by the link: tried again every REGRANT_MS (the peer's
@@ -1316,50 +1351,122 @@ s_send_offer (files_t *self, s_xfer_t *x, bool first)
         s_report (self, x, self->now);
 }
 
-//  Hashes one slice; offers when done.  Returns true if more remains.
-static bool
-s_hash_slice (files_t *self, s_xfer_t *x)
+//  Sends a frame that is already encoded (taken in every case).
+static int
+s_send_owned (files_t *self, const uint8_t peer [32], uint8_t **buf, size_t len)
 {
+    if (self->host.send_owned)
+        return self->host.send_owned (self->host.arg, peer, buf, len);
+    wire_frame_t f;
+    int rc = wire_decode (*buf, len, &f);
+    if (rc == 0)
+        rc = self->host.send (self->host.arg, peer, &f);
+    free (*buf);
+    *buf = NULL;
+    return rc;
+}
+
+//  Reads back and checksums one slice of what was not checksummed as it
+//  went (after a restart or a resume).  Returns true if more remains.
+static bool
+s_sum_slice (files_t *self, s_xfer_t *x)
+{
+    if (!x->xs) {
+        if (!(x->xs = XXH3_createState ()))
+            return false;
+        XXH3_128bits_reset (x->xs);
+        x->hashed = 0;
+    }
     uint64_t end = x->hashed + HASH_SLICE < x->size? x->hashed + HASH_SLICE: x->size;
     while (x->hashed < end) {
         size_t want = end - x->hashed < XFER_CHUNK_MAX? (size_t) (end - x->hashed): XFER_CHUNK_MAX;
         ssize_t n = pread (x->fd, self->buf, want, (off_t) x->hashed);
         if (n <= 0) {
-            s_fail (self, x, n < 0? "the file could not be read": "the file shrank while hashing",
-                    false);
+            if (x->out)
+                s_fail (self, x, n < 0? "the file could not be read": "the file shrank", true);
+            else
+                s_fail (self, x, "the received data could not be read back", true);
             return false;
         }
-        crypto_generichash_update (x->hst, self->buf, (size_t) n);
+        XXH3_128bits_update (x->xs, self->buf, (size_t) n);
         x->hashed += (uint64_t) n;
     }
-    if (x->hashed < x->size)
-        return true;
-    crypto_generichash_final (x->hst, x->hash, 32);
-    sodium_free (x->hst);
-    x->hst = NULL;
-    x->state = S_PAUSED;        //  saved as not yet accepted: offered again after a restart
-    s_save (self, x);
-    s_send_offer (self, x, true);
+    return x->hashed < x->size;
+}
+
+//  The checksum of the whole file, canonical (big-endian) bytes.
+static void
+s_digest (const s_xfer_t *x, uint8_t sum [WIRE_SUM_SIZE])
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash (&c, XXH3_128bits_digest (x->xs));
+    memcpy (sum, c.digest, WIRE_SUM_SIZE);
+}
+
+//  Everything the receiver lacked is sent: the last frame, DONE with the
+//  checksum, once the source is checked unchanged (it was read as it was
+//  offered, or the receiver would save a mix).  Returns true if more
+//  work remains (reading back).
+static bool
+s_send_fin (files_t *self, s_xfer_t *x)
+{
+    if (x->hashed < x->size || !x->xs) {
+        if (s_sum_slice (self, x) || x->state == S_FAILED)
+            return x->state != S_FAILED;
+    }
+    struct stat st;
+    int64_t mtime = 0;
+    if (fstat (x->fd, &st) == 0)
+        mtime = (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (mtime != x->src_mtime_ns || (uint64_t) st.st_size != x->size) {
+        s_fail (self, x, "the file changed while it was sent: the transfer is stopped; "
+                "send it again", true);
+        return false;
+    }
+    uint8_t sum [WIRE_SUM_SIZE];
+    s_digest (x, sum);
+    wire_frame_t f = { .type = WIRE_DONE, .ok = 1, .data = sum, .size = sizeof sum };
+    memcpy (f.id, x->id, 16);
+    x->fin_sent = self->host.send (self->host.arg, x->peer, &f) == 0;
     return false;
 }
 
-//  Sends one chunk; returns 0, SC_EAGAIN (link full) or another error.
+//  Sends one chunk, read straight into the buffer that becomes the frame
+//  (ZeroMQ frees it once sent), checksummed on the way when it is the
+//  next in order.  Returns 0, SC_EAGAIN (link full) or another error.
 static int
 s_send_chunk (files_t *self, s_xfer_t *x, uint64_t index)
 {
     uint64_t len = xfer_chunk_len (x->size, x->chunk_size, index);
-    ssize_t n = pread (x->fd, self->buf, (size_t) len, (off_t) (index * x->chunk_size));
+    uint8_t head [WIRE_CHUNK_HEAD_MAX];
+    size_t hlen;
+    int rc = wire_chunk_head (x->id, index, (size_t) len, head, &hlen);
+    if (rc != 0)
+        return rc;
+    uint8_t *buf = malloc (hlen + (size_t) len);
+    if (!buf)
+        return SC_ENOMEM;
+    memcpy (buf, head, hlen);
+    ssize_t n = pread (x->fd, buf + hlen, (size_t) len, (off_t) (index * x->chunk_size));
     if (n != (ssize_t) len) {
+        free (buf);
         s_fail (self, x, "the file could not be read (changed or removed?)", true);
         return SC_EIO;
     }
-    if (chunk_seal (x->key, x->id, index, x->count, self->buf, (size_t) len, self->sealed) != 0)
-        return SC_ECRYPTO;
-    wire_frame_t f = { .type = WIRE_CHUNK, .index = index, .data = self->sealed,
-                       .size = (size_t) len + CHUNK_TAG_SIZE };
-    memcpy (f.id, x->id, 16);
-    int rc = self->host.send (self->host.arg, x->peer, &f);
+    //  The checksum moves on only if the link takes the chunk
+    bool in_order = x->xs && index * x->chunk_size == x->hashed;
+    if (in_order) {
+        XXH3_copyState (self->xs_try, x->xs);
+        XXH3_128bits_update (self->xs_try, buf + hlen, (size_t) len);
+    }
+    rc = s_send_owned (self, x->peer, &buf, hlen + (size_t) len);
     if (rc == 0) {
+        if (in_order) {
+            XXH3_state_t *t = x->xs;
+            x->xs = self->xs_try;
+            self->xs_try = t;
+            x->hashed += len;
+        }
         xfer_map_set (x->map, index);
         x->have++;
         x->sent++;
@@ -1452,20 +1559,24 @@ s_send_accept (files_t *self, s_xfer_t *x)
     x->paused = P_NONE;
     x->error [0] = 0;
     x->last_progress = x->last_heard = self->now;
-    if (x->have == x->count) {
-        //  An empty file, or stopped while checking: check (again), DONE follows
+    if (x->have == x->count && x->sum_known) {
+        //  Stopped while checking: check (again), DONE follows
         x->state = S_VERIFYING;
         s_report (self, x, self->now);
         return;
     }
-    //  A fresh transfer hashes chunks as they come in order, so the check
-    //  at the end reads back only what came out of order (after a resume)
-    if (!x->hst && x->have == 0) {
-        x->hst = sodium_malloc (sizeof *x->hst);
-        if (x->hst)
-            crypto_generichash_init (x->hst, NULL, 0, 32);
+    //  A fresh transfer checksums chunks as they come in order, so the
+    //  check at the end reads back only what came out of order (or before
+    //  a restart)
+    if (!x->xs && x->have == 0) {
+        x->xs = XXH3_createState ();
+        if (x->xs)
+            XXH3_128bits_reset (x->xs);
         x->hashed = 0;
     }
+    //  The sender's DONE is believed only with every chunk here; after a
+    //  resume it comes again
+    x->fin = false;
     x->state = S_RUNNING;
     s_send_accept_frame (self, x);
     s_report (self, x, self->now);
@@ -1612,9 +1723,8 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
                         x->state == S_DONE, NULL);
             return;
         }
-        if (x->size != o.size || x->count != o.chunk_count || memcmp (x->hash, o.hash, 32) != 0)
+        if (x->size != o.size || x->count != o.chunk_count || x->chunk_size != o.chunk_size)
             return;
-        memcpy (x->key, o.key, 32);
         //  Waiting for /accept (a new offer, or room on the disk), or
         //  checking what came: DONE follows
         if (x->state == S_OFFERED || x->state == S_VERIFYING
@@ -1666,8 +1776,6 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
     x->count = o.chunk_count;
     x->pull = pulled;
     x->offered_at = s_wall (self);
-    memcpy (x->hash, o.hash, 32);
-    memcpy (x->key, o.key, 32);
     x->state = S_OFFERED;
     if (automatic) {
         if (s_check_space (self, x) != 0) {
@@ -1714,7 +1822,8 @@ s_finish_name (files_t *self, s_xfer_t *x)
     return SC_EIO;
 }
 
-//  Hashes one slice of the received file; finishes when done.
+//  Checksums one slice of the received file that was not checksummed as
+//  it came; when all is, compares with the sender's and finishes.
 static bool
 s_verify_slice (files_t *self, s_xfer_t *x)
 {
@@ -1723,33 +1832,16 @@ s_verify_slice (files_t *self, s_xfer_t *x)
         s_report (self, x, self->now);
         return false;
     }
-    if (!x->hst) {
-        x->hst = sodium_malloc (sizeof *x->hst);
-        if (!x->hst)
-            return false;
-        crypto_generichash_init (x->hst, NULL, 0, 32);
-        x->hashed = 0;
+    if (x->hashed < x->size || !x->xs) {
+        if (s_sum_slice (self, x) || x->state == S_FAILED)
+            return x->state != S_FAILED;
     }
-    uint64_t end = x->hashed + HASH_SLICE < x->size? x->hashed + HASH_SLICE: x->size;
-    while (x->hashed < end) {
-        size_t want = end - x->hashed < XFER_CHUNK_MAX? (size_t) (end - x->hashed): XFER_CHUNK_MAX;
-        ssize_t n = pread (x->fd, self->buf, want, (off_t) x->hashed);
-        if (n <= 0) {
-            s_fail (self, x, "the received data could not be read back", true);
-            return false;
-        }
-        crypto_generichash_update (x->hst, self->buf, (size_t) n);
-        x->hashed += (uint64_t) n;
-    }
-    if (x->hashed < x->size)
-        return true;
-    uint8_t hash [32];
-    crypto_generichash_final (x->hst, hash, 32);
-    sodium_free (x->hst);
-    x->hst = NULL;
-    if (sodium_memcmp (hash, x->hash, 32) != 0) {
+    uint8_t sum [WIRE_SUM_SIZE];
+    s_digest (x, sum);
+    if (memcmp (sum, x->sum, sizeof sum) != 0) {
         s_send_ctl (self, x->peer, WIRE_DONE, x->id, 0, NULL);
-        s_fail (self, x, "the file's hash does not match the offer: discarded", false);
+        self->stats.sums_wrong++;
+        s_fail (self, x, "the file's checksum does not match the sender's: discarded", false);
         return false;
     }
     if (fsync (x->fd) != 0 || s_finish_name (self, x) != 0) {
@@ -1769,23 +1861,41 @@ s_verify_slice (files_t *self, s_xfer_t *x)
     return false;
 }
 
+//  A chunk a peer should not have sent: the transfer fails, counted.
+static void
+s_bad_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f, const char *what)
+{
+    self->stats.bad_chunks++;
+    char why [300];
+    snprintf (why, sizeof why, "%s sent chunk %llu %s: the transfer is stopped",
+              s_peer_name (self, x->peer), (unsigned long long) f->index, what);
+    s_fail (self, x, why, true);
+}
+
 static void
 s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
 {
+    //  After the sender's DONE (all was here) nothing more may come
+    if (x->fin && (x->state == S_RUNNING || x->state == S_VERIFYING)) {
+        s_bad_chunk (self, x, f, "after its DONE");
+        return;
+    }
     if (x->state != S_RUNNING)
         return;                 //  paused (disk full) or finished: ignored
     uint64_t len = f->index < x->count? xfer_chunk_len (x->size, x->chunk_size, f->index): 0;
-    if (f->index >= x->count || f->size != len + CHUNK_TAG_SIZE) {
-        s_fail (self, x, "the sender sent a chunk out of range or of the wrong size", true);
+    if (f->index >= x->count) {
+        s_bad_chunk (self, x, f, "past the end of the file");
+        return;
+    }
+    if (f->size != len) {
+        char what [100];
+        snprintf (what, sizeof what, "of %zu bytes where %llu belong", f->size, (unsigned long long) len);
+        s_bad_chunk (self, x, f, what);
         return;
     }
     s_heard (self, x);          //  the link lives, even when it is a duplicate
     if (xfer_map_get (x->map, f->index))
         return;                 //  a duplicate: already written
-    if (chunk_open (x->key, x->id, f->index, x->count, f->data, f->size, self->buf) != 0) {
-        s_fail (self, x, "a chunk failed its authentication: the transfer is stopped", true);
-        return;
-    }
     //  The temporary file is made when data comes, not when accepted
     if (s_open_part (self, x) != 0) {
         s_pause (self, x, P_DISK, x->error);
@@ -1793,7 +1903,8 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
         s_report (self, x, self->now);
         return;
     }
-    ssize_t n = pwrite (x->fd, self->buf, (size_t) len, (off_t) (f->index * x->chunk_size));
+    //  Straight from the frame ZeroMQ received: no copy of our own
+    ssize_t n = pwrite (x->fd, f->data, (size_t) len, (off_t) (f->index * x->chunk_size));
     if (n != (ssize_t) len) {
         //  A full disk pauses: what is written stays, the rest comes later
         char why [512];
@@ -1805,16 +1916,21 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
         s_report (self, x, self->now);
         return;
     }
+    //  Held only now that it is written
     xfer_map_set (x->map, f->index);
     x->have++;
     x->dirty = true;
-    if (x->hst && f->index * x->chunk_size == x->hashed) {
-        crypto_generichash_update (x->hst, self->buf, (size_t) len);
+    if (x->xs && f->index * x->chunk_size == x->hashed) {
+        XXH3_128bits_update (x->xs, f->data, (size_t) len);
         x->hashed += len;
     }
     x->last_progress = self->now;
     if (x->have == x->count) {
-        x->state = S_VERIFYING;
+        //  The sender's DONE (with the checksum) follows the last chunk
+        if (x->sum_known) {
+            x->fin = true;
+            x->state = S_VERIFYING;
+        }
         s_save (self, x);
         return;
     }
@@ -1901,6 +2017,7 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
                 x->have += xfer_map_get (x->map, i);
             x->next = 0;
             x->limit = 0;
+            x->fin_sent = false;    //  what it lacks goes, then DONE again
             s_take_grant (self, x, f->credit);
             x->state = S_RUNNING;
             x->paused = P_NONE;
@@ -1918,6 +2035,24 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
                 s_on_chunk (self, x, f);
             break;
         case WIRE_DONE:
+            if (!x->out && f->size == WIRE_SUM_SIZE && x->map
+            &&  (x->state == S_RUNNING || x->state == S_PAUSED)) {
+                //  The sender's last frame: its checksum.  With every chunk
+                //  here, check; else ask again for what is missing
+                memcpy (x->sum, f->data, WIRE_SUM_SIZE);
+                x->sum_known = true;
+                if (x->state != S_RUNNING)
+                    break;
+                if (x->have == x->count) {
+                    x->fin = true;
+                    x->state = S_VERIFYING;
+                }
+                else {
+                    self->stats.resyncs++;
+                    s_send_accept_frame (self, x);
+                }
+                break;
+            }
             if (x->out && x->state != S_DONE && x->state != S_FAILED) {
                 if (f->ok) {
                     x->state = S_DONE;
@@ -1926,7 +2061,7 @@ files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *f)
                     s_report (self, x, self->now);
                 }
                 else
-                    s_fail (self, x, "the receiver found the hash wrong", false);
+                    s_fail (self, x, "the receiver found the checksum wrong", false);
             }
             break;
         case WIRE_CANCEL:
@@ -1980,10 +2115,8 @@ files_accept (files_t *self, const char *prefix)
         return;
     if (x->out && x->state == S_PAUSED) {
         //  Resume a send: offer again, the receiver answers with its bitmap
-        if (x->fd < 0 && (x->fd = open (x->path, O_RDONLY | O_CLOEXEC)) < 0) {
-            s_fail (self, x, "the file to send is gone", true);
+        if (s_check_source (self, x) != 0)
             return;
-        }
         s_send_offer (self, x, false);
         if (x->state == S_PAUSED)
             s_error (self, "offline", "%s is not reachable now: %.8s resumes when it is back",
@@ -2056,12 +2189,8 @@ files_peer_up (files_t *self, const uint8_t peer [32])
         s_xfer_t *x = self->xfers [i];
         if (x->out && memcmp (x->peer, peer, 32) == 0
         &&  (x->state == S_PAUSED || x->state == S_OFFERED || x->state == S_RUNNING)) {
-            if (x->fd < 0)
-                x->fd = open (x->path, O_RDONLY | O_CLOEXEC);
-            if (x->fd < 0) {
-                s_fail (self, x, "the file to send is gone", true);
+            if (s_check_source (self, x) != 0)
                 continue;
-            }
             s_send_offer (self, x, false);
         }
     }
@@ -2163,9 +2292,7 @@ files_work (files_t *self, int64_t now)
     for (size_t k = 0; k < n; k++) {
         size_t at = (first + k) % n;
         s_xfer_t *x = self->xfers [at];
-        if (x->state == S_HASHING)
-            more |= s_hash_slice (self, x);
-        else if (x->state == S_VERIFYING)
+        if (x->state == S_VERIFYING)
             more |= s_verify_slice (self, x);
         else if (x->out && x->state == S_RUNNING) {
             //  A send the link refused is tried again at the next wake-up,
@@ -2174,7 +2301,7 @@ files_work (files_t *self, int64_t now)
             &&  (!allowed || self->rate_bytes < allowed)) {
                 uint64_t index = s_next_missing (x);
                 if (index >= x->count)
-                    break;      //  all sent: DONE will come
+                    break;      //  all sent: our DONE (below), then theirs
                 if (s_send_chunk (self, x, index) != 0)
                     break;
                 budget--;
@@ -2182,6 +2309,8 @@ files_work (files_t *self, int64_t now)
                 if (allowed)
                     break;      //  one chunk each while the rate allows
             }
+            if (x->state == S_RUNNING && !x->fin_sent && s_next_missing (x) >= x->count)
+                more |= s_send_fin (self, x);
         }
         else if (!x->out && x->state == S_RUNNING && x->accept_due)
             s_send_accept_frame (self, x);

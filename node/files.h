@@ -49,6 +49,9 @@ typedef enum {
 typedef struct {
     //  Sends a frame to the peer; returns 0, SC_EAGAIN (link full or down).
     int (*send) (void *arg, const uint8_t peer [32], const wire_frame_t *frame);
+    //  Sends an encoded frame without a copy; *buf (malloc'd) is taken in
+    //  every case.  NULL: decoded and given to send.
+    int (*send_owned) (void *arg, const uint8_t peer [32], uint8_t **buf, size_t len);
     //  Seals body to the peer as an envelope (malloc'd into *env).
     int (*seal) (void *arg, const uint8_t peer [32], const uint8_t *body, size_t len,
                  uint8_t **env, size_t *env_len);
@@ -86,6 +89,8 @@ typedef struct {
     uint64_t ctl_dropped;       //  control frames given up
     uint64_t offers_refused;    //  offers refused: a cap reached, or impossible numbers
     uint64_t offers_expired;    //  offers not answered in time, or the oldest put out by newer
+    uint64_t bad_chunks;        //  chunks out of range, of the wrong size or after DONE: failed
+    uint64_t sums_wrong;        //  files whose checksum did not match the sender's: discarded
 } files_stats_t;
 
 typedef struct _files_t files_t;

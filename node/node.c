@@ -160,19 +160,20 @@ s_linked (const peer_t *peer)
 
 //  Sends on the peer's one link (link_route says which).
 static int
-s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
+s_send_buf (node_t *self, peer_t *peer, uint8_t **buf_p, size_t len)
 {
     const uint8_t *rid;
     size_t rid_len;
     uint32_t gen;
     void *dealer = link_route (peer->link, &rid, &rid_len, &gen);
-    if (!dealer && !rid_len)
+    if (!dealer && !rid_len) {
+        free (*buf_p);
+        *buf_p = NULL;
         return SC_EAGAIN;
-    uint8_t *buf;
-    size_t len;
-    int rc = wire_encode (frame, &buf, &len);
-    if (rc != 0)
-        return rc;
+    }
+    uint8_t *buf = *buf_p;
+    *buf_p = NULL;              //  transferred
+    int rc;
     if (dealer)
         rc = transport_send_owned (dealer, &buf, len);
     else {
@@ -183,6 +184,17 @@ s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
         }
     }
     return rc;
+}
+
+static int
+s_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = wire_encode (frame, &buf, &len);
+    if (rc != 0)
+        return rc;
+    return s_send_buf (self, peer, &buf, len);
 }
 
 //  Signs a fresh record (new timestamp) into self->record.
@@ -963,6 +975,20 @@ s_files_send (void *arg, const uint8_t peer_pk [32], const wire_frame_t *frame)
     return s_send (self, peer, frame);
 }
 
+//  A frame the files module built itself (a chunk read into its buffer)
+static int
+s_files_send_owned (void *arg, const uint8_t peer_pk [32], uint8_t **buf, size_t len)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, peer_pk);
+    if (!peer || !link_up (peer->link)) {
+        free (*buf);
+        *buf = NULL;
+        return SC_EAGAIN;
+    }
+    return s_send_buf (self, peer, buf, len);
+}
+
 static bool
 s_files_online (void *arg, const uint8_t peer_pk [32])
 {
@@ -1187,7 +1213,7 @@ s_cmd_stats (node_t *self)
     streams_stats_t ss = streams_stats (self->streams);
     json_t *ev = json_pack (
         "{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I,"
-        " s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+        " s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
         "event", "stats", "discovery", self->beacon != NULL,
         "beacons", "received", (json_int_t) b.received, "wrong_size", (json_int_t) b.wrong_size,
         "malformed", (json_int_t) b.malformed, "bad_signature", (json_int_t) b.bad_signature,
@@ -1207,6 +1233,7 @@ s_cmd_stats (node_t *self)
         "stalls", (json_int_t) fs.stalls, "control_queued", (json_int_t) fs.ctl_queued,
         "control_dropped", (json_int_t) fs.ctl_dropped,
         "offers_refused", (json_int_t) fs.offers_refused, "offers_expired", (json_int_t) fs.offers_expired,
+        "bad_chunks", (json_int_t) fs.bad_chunks, "sums_wrong", (json_int_t) fs.sums_wrong,
         "streams", "credit_clamped", (json_int_t) ss.credit_clamped,
         "credit_stale", (json_int_t) ss.credit_stale,
         "grants_repeated", (json_int_t) ss.grants_repeated, "stalls", (json_int_t) ss.stalls,
@@ -1457,7 +1484,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
                         .accept_max = opts->accept_max, .max_rate = opts->max_rate,
                         .helper = self->helper [0]? self->helper: NULL,
                         .stall_ms = (int64_t) opts->stall_s * 1000 };
-    files_host_t fh = { .send = s_files_send, .seal = s_files_seal, .event = s_files_event,
+    files_host_t fh = { .send = s_files_send, .send_owned = s_files_send_owned, .seal = s_files_seal, .event = s_files_event,
                         .peer_name = s_files_peer_name, .online = s_files_online, .arg = self };
     self->files = files_new (&fo, &fh, err);
     if (!self->files)

@@ -207,9 +207,13 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
                 rc = SC_ENOMEM;
             break;
         case WIRE_DONE:
-            rc = s_pack_begin (&sb, &pk, hint, f->type, 2);
+            //  The sender's DONE carries the checksum; the receiver's none
+            if (f->size != 0 && f->size != WIRE_SUM_SIZE)
+                return SC_EMALFORMED;
+            rc = s_pack_begin (&sb, &pk, hint, f->type, f->size? 3: 2);
             if (rc == 0 && (s_pack_bin (&pk, f->id, WIRE_ID_SIZE)
-                        ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))))
+                        ||  (f->ok? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
+                        ||  (f->size && s_pack_bin (&pk, f->data, f->size))))
                 rc = SC_ENOMEM;
             break;
         case WIRE_CANCEL:
@@ -399,9 +403,14 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
             f->credit = a [3].via.u64;
             break;
         case WIRE_DONE:
-            if (n < 4 || !s_get_id (&a [2], f->id) || a [3].type != MSGPACK_OBJECT_BOOLEAN)
+            if (n < 4 || !s_get_id (&a [2], f->id) || a [3].type != MSGPACK_OBJECT_BOOLEAN
+            ||  (n >= 5 && (a [4].type != MSGPACK_OBJECT_BIN || a [4].via.bin.size != WIRE_SUM_SIZE)))
                 goto out;
             f->ok = a [3].via.boolean;
+            if (n >= 5) {
+                f->data = (const uint8_t *) a [4].via.bin.ptr;
+                f->size = WIRE_SUM_SIZE;
+            }
             break;
         case WIRE_CANCEL:
             if (n < 3 || !s_get_id (&a [2], f->id))
@@ -492,6 +501,29 @@ out:
 }
 
 int
+wire_chunk_head (const uint8_t id [WIRE_ID_SIZE], uint64_t index, size_t data_len,
+                 uint8_t out [WIRE_CHUNK_HEAD_MAX], size_t *len)
+{
+    *len = 0;
+    if (data_len > WIRE_MAX_CHUNK)
+        return SC_ETOOBIG;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int rc = s_pack_begin (&sb, &pk, 0, WIRE_CHUNK, 3);
+    if (rc == 0 && (s_pack_bin (&pk, id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, index)
+                ||  msgpack_pack_bin (&pk, data_len)))
+        rc = SC_ENOMEM;
+    if (rc == 0 && sb.size <= WIRE_CHUNK_HEAD_MAX) {
+        memcpy (out, sb.data, sb.size);
+        *len = sb.size;
+    }
+    else if (rc == 0)
+        rc = SC_ETOOBIG;
+    msgpack_sbuffer_destroy (&sb);
+    return rc;
+}
+
+int
 wire_offer_encode (const wire_offer_t *o, uint8_t **out, size_t *len)
 {
     *out = NULL;
@@ -501,11 +533,11 @@ wire_offer_encode (const wire_offer_t *o, uint8_t **out, size_t *len)
     msgpack_packer pk;
     s_body_begin (&sb, &pk);
     int rc = 0;
-    if (msgpack_pack_array (&pk, 7) || s_pack_bin (&pk, o->id, WIRE_ID_SIZE)
+    if (msgpack_pack_array (&pk, 6) || s_pack_bin (&pk, o->id, WIRE_ID_SIZE)
     ||  s_pack_str (&pk, o->name, o->name_len)
     ||  msgpack_pack_uint64 (&pk, o->size) || msgpack_pack_uint64 (&pk, o->chunk_size)
     ||  msgpack_pack_uint64 (&pk, o->chunk_count)
-    ||  s_pack_bin (&pk, o->hash, 32) || s_pack_bin (&pk, o->key, 32))
+    ||  s_pack_str (&pk, WIRE_SUM_NAME, strlen (WIRE_SUM_NAME)))
         rc = SC_ENOMEM;
     return s_pack_end (&sb, rc, out, len);
 }
@@ -517,22 +549,23 @@ wire_offer_decode (const uint8_t *buf, size_t len, wire_offer_t *o)
     msgpack_zone zone;
     const msgpack_object *a;
     uint32_t n;
-    int rc = s_unpack (buf, len, &zone, 7, &a, &n);
+    int rc = s_unpack (buf, len, &zone, 6, &a, &n);
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
+    //  An earlier version's offer (a hash and a chunk key where the
+    //  checksum's name is) is refused: its chunks would be sealed
     if (!s_get_id (&a [0], o->id) || a [1].type != MSGPACK_OBJECT_STR
     ||  a [1].via.str.size > WIRE_NAME_MAX || !s_is_uint (&a [2]) || !s_is_uint (&a [3])
-    ||  !s_is_uint (&a [4]) || a [5].type != MSGPACK_OBJECT_BIN || a [5].via.bin.size != 32
-    ||  a [6].type != MSGPACK_OBJECT_BIN || a [6].via.bin.size != 32)
+    ||  !s_is_uint (&a [4]) || a [5].type != MSGPACK_OBJECT_STR
+    ||  a [5].via.str.size != strlen (WIRE_SUM_NAME)
+    ||  memcmp (a [5].via.str.ptr, WIRE_SUM_NAME, strlen (WIRE_SUM_NAME)) != 0)
         goto out;
     o->name = a [1].via.str.ptr;
     o->name_len = a [1].via.str.size;
     o->size = a [2].via.u64;
     o->chunk_size = a [3].via.u64;
     o->chunk_count = a [4].via.u64;
-    memcpy (o->hash, a [5].via.bin.ptr, 32);
-    memcpy (o->key, a [6].via.bin.ptr, 32);
     rc = 0;
 out:
     msgpack_zone_destroy (&zone);
