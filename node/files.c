@@ -26,6 +26,7 @@
 #include "xfer.h"
 
 #define HASH_SLICE (8 * 1024 * 1024)    //  bytes read back and checksummed per work call
+#define WRITEBACK_BYTES (16 * 1024 * 1024)  //  receiver: start writing to the disk this often
 #define SEND_BURST 16                   //  chunks sent per work call, all transfers
 #define SHARES_MAX 1024
 #define FREE_MARGIN (16 * 1024 * 1024)  //  keep this much free on the disk
@@ -85,6 +86,7 @@ typedef struct {
     //  restart) is read back once at the end.
     XXH3_state_t *xs;
     uint64_t hashed;
+    uint64_t unsynced;          //  in: bytes written since the disk was last told to write back
     uint8_t sum [WIRE_SUM_SIZE];        //  in: the sender's, from its DONE
     bool sum_known;             //  in: the sender's DONE came
     bool fin;                   //  in: ...and every chunk was here: none may follow
@@ -1916,6 +1918,13 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
         s_report (self, x, self->now);
         return;
     }
+    //  The disk writes back as data comes (without waiting), so the
+    //  fsync before the rename has little left to do
+    x->unsynced += len;
+    if (x->unsynced >= WRITEBACK_BYTES) {
+        sync_file_range (x->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        x->unsynced = 0;
+    }
     //  Held only now that it is written
     xfer_map_set (x->map, f->index);
     x->have++;
@@ -1925,6 +1934,10 @@ s_on_chunk (files_t *self, s_xfer_t *x, const wire_frame_t *f)
         x->hashed += len;
     }
     x->last_progress = self->now;
+    //  The first bytes written in this run are said at once (then once a
+    //  second): the user sees the transfer move
+    if (x->last_bytes == 0)
+        s_report (self, x, self->now);
     if (x->have == x->count) {
         //  The sender's DONE (with the checksum) follows the last chunk
         if (x->sum_known) {

@@ -175,6 +175,26 @@ proc_rss_kb (pid_t pid)
     return proc_status_kb (pid, "VmRSS:");
 }
 
+double
+proc_cpu_s (pid_t pid)
+{
+    char path [64], text [1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread (text, 1, sizeof text - 1, f);
+    fclose (f);
+    text [n] = 0;
+    //  Fields after the command (which may hold spaces): state is the 3rd,
+    //  utime and stime the 14th and 15th
+    char *p = strrchr (text, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double) (ut + st) / (double) sysconf (_SC_CLK_TCK);
+}
+
 void
 proc_row (const char *what, const char *ours, const char *base, double ratio,
           const char *target, int ok)

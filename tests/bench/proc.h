@@ -36,6 +36,8 @@ void proc_stop (proc_t *p);
 long proc_rss_kb (pid_t pid);
 //  A kB field of /proc/PID/status ("VmRSS:", "VmHWM:"), or -1.
 long proc_status_kb (pid_t pid, const char *field);
+//  CPU seconds (user + system, all threads) the process has used, or -1.
+double proc_cpu_s (pid_t pid);
 //  Prints one row of the bench table (flushed, so rows show as they come).
 void proc_row (const char *what, const char *ours, const char *base, double ratio,
                const char *target, int ok);
