@@ -41,7 +41,7 @@ CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identit
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c
 # media/media.c (limits, the codec allowlist) and media/dts.c (timestamps) are plain C; the rest needs FFmpeg
 MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c
-NODE := node/wire.c node/xfer.c node/ctlq.c node/link.c node/files.c node/streams.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
+NODE := node/wire.c node/xfer.c node/ctlq.c node/link.c node/files.c node/files_state.c node/files_shares.c node/files_send.c node/files_recv.c node/streams.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
 LIB_SRC := $(CRYPTO) $(DISCOVERY) media/media.c media/dts.c $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
