@@ -18,6 +18,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             ||  g.seq != f.seq || g.seen != f.seen
             ||  (f.size && memcmp (g.data, f.data, f.size) != 0))
                 abort ();
+            //  A CHUNK built as its head and the data is that same frame
+            //  (the sender reads data straight behind the head)
+            uint8_t head [WIRE_CHUNK_HEAD_MAX];
+            size_t hlen;
+            if (f.type == WIRE_CHUNK
+            &&  (wire_chunk_head (f.id, f.index, f.size, head, &hlen) != 0
+                 || hlen + f.size != len || memcmp (head, buf, hlen) != 0))
+                abort ();
+            //  DONE: the sender's carries its sum, the receiver's none
+            if (f.type == WIRE_DONE && f.size != 0 && f.size != WIRE_SUM_SIZE)
+                abort ();
             free (buf);
         }
     }
