@@ -441,9 +441,13 @@ s_on_chunk (files_t *self, files_xfer_t *x, const wire_frame_t *f)
     }
     //  The disk writes back as data comes (without waiting), so the
     //  fsync before the rename has little left to do
+    //  (the range behind this chunk: asking for the whole file walks all
+    //  its pages each time, 4x the CPU of the writes, measured)
     x->unsynced += len;
     if (x->unsynced >= WRITEBACK_BYTES) {
-        sync_file_range (x->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        uint64_t end = f->index * x->chunk_size + len;
+        uint64_t start = end > 2 * WRITEBACK_BYTES? end - 2 * WRITEBACK_BYTES: 0;
+        sync_file_range (x->fd, (off_t) start, (off_t) (end - start), SYNC_FILE_RANGE_WRITE);
         x->unsynced = 0;
     }
     //  Held only now that it is written

@@ -204,6 +204,7 @@ typedef struct {
     double rate;                //  MB/s, command to saved (0: not done)
     double first_ms;            //  command to the receiver's first bytes written
     double tx_cpu, rx_cpu;      //  CPU seconds of the sending and receiving node
+    proc_cpu_t tx, rx;          //  the same by thread kind
 } s_run_t;
 
 //  One transfer of path from a to b: by /send (a's command) or /get (b's).
@@ -239,6 +240,9 @@ s_transfer (const char *node, const char *tmp, const char *path, bool get)
     else
         snprintf (cmd, sizeof cmd, "/send bob %s", path);
     double cpu_a = proc_cpu_s (a.pid), cpu_b = proc_cpu_s (b.pid);
+    proc_cpu_t split_a, split_b;
+    proc_cpu_split (a.pid, &split_a);
+    proc_cpu_split (b.pid, &split_b);
     int64_t t0 = now_ns ();
     proc_send (get? &b: &a, cmd);
     int64_t end = now_ns () + 120000000000LL;
@@ -256,6 +260,10 @@ s_transfer (const char *node, const char *tmp, const char *path, bool get)
     int64_t t1 = now_ns ();
     r.tx_cpu = proc_cpu_s (a.pid) - cpu_a;
     r.rx_cpu = proc_cpu_s (b.pid) - cpu_b;
+    proc_cpu_split (a.pid, &r.tx);
+    proc_cpu_split (b.pid, &r.rx);
+    proc_cpu_diff (&r.tx, &split_a);
+    proc_cpu_diff (&r.rx, &split_b);
     r.rate = done? TOTAL / ((double) (t1 - t0) / 1e9) / 1e6: 0;
     proc_stop (&b);
     proc_stop (&a);
@@ -317,12 +325,16 @@ main (int argc, char **argv)
         s_run_t *x = runs [i];
         char what [200];
         snprintf (what, sizeof what, "sender node CPU per GiB (%s)", how [i]);
-        snprintf (ours, sizeof ours, "%.2f s", x->tx_cpu);
+        snprintf (ours, sizeof ours, "%.2f s (loop: user %.2f, system %.2f; ZeroMQ threads: user %.2f, "
+                  "system %.2f)", x->tx_cpu, x->tx.loop_user, x->tx.loop_sys, x->tx.threads_user,
+                  x->tx.threads_sys);
         snprintf (base, sizeof base, "bare CURVE sender %.2f s + XXH3-128 alone %.2f s = %.2f s",
                   s_curve_tx_cpu, xxh3, s_curve_tx_cpu + xxh3);
         proc_row (what, ours, base, x->tx_cpu / (s_curve_tx_cpu + xxh3), "(for scale)", 1);
         snprintf (what, sizeof what, "receiver node CPU per GiB (%s)", how [i]);
-        snprintf (ours, sizeof ours, "%.2f s", x->rx_cpu);
+        snprintf (ours, sizeof ours, "%.2f s (loop: user %.2f, system %.2f; ZeroMQ threads: user %.2f, "
+                  "system %.2f)", x->rx_cpu, x->rx.loop_user, x->rx.loop_sys, x->rx.threads_user,
+                  x->rx.threads_sys);
         snprintf (base, sizeof base, "bare CURVE receiver %.2f s + XXH3-128 alone %.2f s = %.2f s",
                   s_curve_rx_cpu, xxh3, s_curve_rx_cpu + xxh3);
         proc_row (what, ours, base, x->rx_cpu / (s_curve_rx_cpu + xxh3), "(for scale)", 1);
