@@ -335,8 +335,10 @@ files_tick (files_t *self, int64_t now)
         s_watch (self, x, now);
         if (x->state == S_RUNNING && now - x->last_event >= PROGRESS_MS)
             fstate_report (self, x, now);
-        //  Chunks came: the bitmap is saved (a small file of bits)
-        if (!x->out && x->dirty && x->state != S_DONE && x->state != S_FAILED)
+        //  Chunks came: the bitmap is saved (a small file of bits), at
+        //  most once a second (each waits for the data to be on the disk)
+        if (!x->out && x->dirty && x->state != S_DONE && x->state != S_FAILED
+        &&  now - x->map_saved >= MAP_SAVE_MS)
             fstate_save_map (self, x);
     }
 }

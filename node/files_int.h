@@ -38,6 +38,7 @@
 #define SHARES_MAX 1024
 #define FREE_MARGIN (16 * 1024 * 1024)  //  keep this much free on the disk
 #define PROGRESS_MS 1000
+#define MAP_SAVE_MS 1000                //  a running receiver saves its bitmap this often
 #define REGRANT_MS 1000                 //  receiver: repeat the grant when nothing came this long
 #define STALLED_MS 3000                 //  no progress this long: said in the events
 #define RESYNC_MS 10000                 //  nothing came this long: compare bitmaps again
@@ -123,6 +124,7 @@ typedef struct {
     int64_t last_resync;        //  when bitmaps were last compared (ACCEPT or OFFER again)
     files_pause_t paused;
     bool dirty;                 //  in: state to save
+    int64_t map_saved;          //  in: when the bitmap was last saved
     bool pull;                  //  in: we asked for it (/get)
     int64_t offered_at;         //  in: wall clock ms when the offer first came (it expires)
     int64_t last_event;

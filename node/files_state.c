@@ -325,9 +325,14 @@ fstate_fail (files_t *self, files_xfer_t *x, const char *why, bool tell_peer)
 
 //  Saves a receiver's bitmap: only as far as its last chunk held, so a
 //  transfer that has just begun saves next to nothing.  None: no file.
+//  The data is on the disk first, so the bitmap never claims more than
+//  the file holds, even after a power cut.
 int
 fstate_save_map (files_t *self, files_xfer_t *x)
 {
+    if (!x->out && x->fd >= 0 && fdatasync (x->fd) != 0)
+        return SC_EIO;
+    x->map_saved = self->now;
     char path [PATH_MAX + 64];
     s_map_path (self, x, path, sizeof path);
     size_t n = x->map? xfer_map_size (x->count): 0;
