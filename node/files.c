@@ -335,6 +335,8 @@ files_tick (files_t *self, int64_t now)
         s_watch (self, x, now);
         if (x->state == S_RUNNING && now - x->last_event >= PROGRESS_MS)
             fstate_report (self, x, now);
+        if (x->save_due)
+            fstate_save (self, x);
         //  Chunks came: the bitmap is saved (a small file of bits), at
         //  most once a second (each waits for the data to be on the disk)
         if (!x->out && x->dirty && x->state != S_DONE && x->state != S_FAILED

@@ -307,8 +307,9 @@ files_on_offer (files_t *self, const uint8_t peer [32], const uint8_t *body, siz
             fstate_fail (self, x, why, false);
             return;
         }
+        //  Saved at the next tick: the first chunk does not wait for an fsync
         s_send_accept (self, x);
-        fstate_save (self, x);
+        x->save_due = true;
         return;
     }
     //  Waits for /accept: no bitmap, no file, a few hundred bytes saved

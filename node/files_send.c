@@ -78,8 +78,10 @@ s_start_out (files_t *self, const uint8_t peer [32], const uint8_t id [16], cons
     }
     XXH3_128bits_reset (x->xs);
     x->hashed = 0;
-    x->state = S_PAUSED;        //  saved as not yet accepted: offered again after a restart
-    fstate_save (self, x);
+    //  Saved as not yet accepted (offered again after a restart), at the
+    //  next tick: the offer and the first chunks do not wait for an fsync
+    x->state = S_PAUSED;
+    x->save_due = true;
     fsend_offer (self, x, true);
     return x;
 }

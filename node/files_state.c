@@ -351,6 +351,7 @@ fstate_save_map (files_t *self, files_xfer_t *x)
 void
 fstate_save (files_t *self, files_xfer_t *x)
 {
+    x->save_due = false;
     if (x->state == S_DONE || x->state == S_FAILED)
         return;
     char peer [65];
