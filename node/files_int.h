@@ -186,11 +186,6 @@ struct _files_t {
     uint64_t rate_bytes;
 };
 
-
-//  ---------------------------------------------------------------------
-//  Events and small helpers
-
-
 //  ---------------------------------------------------------------------
 //  The transfer records (files_state.c): events, lookup, the end of a transfer, saved state
 
