@@ -125,6 +125,8 @@ typedef struct {
     files_pause_t paused;
     bool dirty;                 //  in: state to save
     int64_t map_saved;          //  in: when the bitmap was last saved
+    int accepts;                //  in: ACCEPTs sent in this run
+    int64_t asked_again;        //  in: when we last sent one after the first (0: never)
     bool save_due;              //  saved at the next tick (a new transfer: its first data first)
     bool pull;                  //  in: we asked for it (/get)
     int64_t offered_at;         //  in: wall clock ms when the offer first came (it expires)

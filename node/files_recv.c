@@ -64,6 +64,10 @@ frecv_accept_frame (files_t *self, files_xfer_t *x)
                        .credit = x->granted };
     memcpy (f.id, x->id, 16);
     x->last_resync = x->last_grant = self->now;
+    //  Not the first of this run: chunks on their way may cross it, and
+    //  the sender sends again what it names (see frecv_on_chunk)
+    if (x->accepts++ > 0)
+        x->asked_again = self->now;
     int rc = self->host.send (self->host.arg, x->peer, &f);
     x->accept_due = rc != 0;    //  work() tries again
     return rc;
@@ -399,8 +403,14 @@ s_bad_chunk (files_t *self, files_xfer_t *x, const wire_frame_t *f, const char *
 static void
 s_on_chunk (files_t *self, files_xfer_t *x, const wire_frame_t *f)
 {
-    //  After the sender's DONE (all was here) nothing more may come
+    //  After the sender's DONE (all was here) nothing more may come, but
+    //  for a chunk we hold that crossed an ACCEPT we sent again lately
+    //  (its bitmap lacked what was on the way): the sender sends what an
+    //  ACCEPT names, and its DONE may have left first
     if (x->fin && (x->state == S_RUNNING || x->state == S_VERIFYING)) {
+        if (f->index < x->count && xfer_map_get (x->map, f->index) && x->asked_again
+        &&  self->now - x->asked_again < 2 * fstate_resync_ms (x))
+            return;
         s_bad_chunk (self, x, f, "after its DONE");
         return;
     }

@@ -47,7 +47,9 @@
                from the sender, with sum: its last frame, once every chunk the
                receiver lacked is sent; sum is XXH3-128 of the whole file
                (canonical, big-endian).  The receiver checks it, then renames.
-               A chunk that comes after it, unasked, fails the transfer.
+               A chunk that comes after it fails the transfer, unless the
+               receiver had sent its bitmap again lately and holds that chunk
+               (it crossed the ACCEPT on the way).
                From the receiver, without sum: it checked the sum and saved
                the file (or not)
       CANCEL   [1, 12, id: bin (16)]

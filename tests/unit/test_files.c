@@ -345,6 +345,24 @@ s_receiver_chunk_after_done (void)
     CHECK (strcmp (s_last_state (), "done") == 0);      //  its checksum was known
     files_destroy (&rx.files);
     json_decref (s_events);
+    //  An honest sender: we sent our bitmap again (one of two links
+    //  closed) while chunks 2 and 3 were on their way; they come, then its
+    //  DONE, then chunk 3 again, which our ACCEPT named: taken in stride
+    s_rx_start (&rx, false);
+    files_tick (rx.files, 500);
+    s_rx_chunk (&rx, 0, 0, -1);
+    s_rx_chunk (&rx, 1, 0, -1);
+    files_link_reset (rx.files, s_peer);
+    CHECK (s_sent [s_nsent - 1] == WIRE_ACCEPT);
+    s_rx_chunk (&rx, 2, 0, -1);
+    s_rx_chunk (&rx, 3, 0, -1);
+    s_rx_done (&rx);
+    s_rx_chunk (&rx, 3, 0, -1);
+    CHECK (files_stats (rx.files).bad_chunks == 0);
+    s_rx_finish (&rx);
+    CHECK (strcmp (s_last_state (), "done") == 0);
+    files_destroy (&rx.files);
+    json_decref (s_events);
 }
 
 static void
