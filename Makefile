@@ -37,12 +37,15 @@ LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lm
 MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
-CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c
-DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c
-# media/media.c (limits, the codec allowlist) and media/dts.c (timestamps) are plain C; the rest needs FFmpeg
+CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/walk.c crypto/identity.c crypto/envelope.c
+DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c \
+             discovery/tracker/registry.c discovery/tracker/mailbox.c
+# media/media.c (limits, the codec allowlist), media/dts.c (timestamps) and media/pack.c
+# (the stream header and batch codec, msgpack-c) are plain C; the rest needs FFmpeg
+MEDIA_PLAIN := media/media.c media/dts.c media/pack.c
 MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c
-NODE := node/wire.c node/xfer.c node/ctlq.c node/link.c node/files.c node/files_state.c node/files_shares.c node/files_send.c node/files_recv.c node/streams.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
-LIB_SRC := $(CRYPTO) $(DISCOVERY) media/media.c media/dts.c $(NODE)
+NODE := node/chat.c node/meet.c node/commands.c node/wire.c node/xfer.c node/ctlq.c node/child.c node/link.c node/files.c node/files_state.c node/files_shares.c node/files_send.c node/files_recv.c node/jobs.c node/video.c node/viewer.c node/owner.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
+LIB_SRC := $(CRYPTO) $(DISCOVERY) $(MEDIA_PLAIN) $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -62,15 +65,17 @@ $(NODE_BIN): $(LIB_OBJ) $(BUILD)/obj/node/main.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-MEDIA_HELPER_OBJ := $(MEDIA:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/media/media.o $(BUILD)/obj/media/dts.o $(BUILD)/obj/node/wire.o \
-                    $(BUILD)/obj/crypto/err.o $(BUILD)/obj/node/media_main.o
+# The helper links media/ and the base helpers it uses, never node/ code
+MEDIA_HELPER_OBJ := $(MEDIA:%.c=$(BUILD)/obj/%.o) $(MEDIA_PLAIN:%.c=$(BUILD)/obj/%.o) \
+                    $(BUILD)/obj/crypto/err.o $(BUILD)/obj/crypto/walk.o $(BUILD)/obj/media/helper.o
 $(MEDIA_BIN): $(MEDIA_HELPER_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) $(shell pkg-config --libs $(MSGPACK) 2>/dev/null) $(shell pkg-config --libs libseccomp 2>/dev/null) -o $@
 
+# --wrap=fsync: tests/unit/fault.c makes chosen fsyncs fail
 $(UNIT_BIN): $(LIB_OBJ) $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) -Wl,--wrap=fsync $^ $(LDLIBS) -o $@
 
 # Installs what is missing, then builds; run/test/bench/fuzz start here so
 # that each is one command on a fresh Debian machine.
@@ -133,7 +138,7 @@ build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)
 	$(Q)$(CC) $(CPPFLAGS) $(SC_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Fuzzing: every decoder has a libFuzzer harness in tests/fuzz (clang, ASan+UBSan).
-FUZZERS := wire envelope record beacon files cmd stream
+FUZZERS := wire envelope record beacon files cmd stream tracker
 FUZZ_BIN := $(FUZZERS:%=build-fuzz/fuzz_%)
 
 fuzz: deps

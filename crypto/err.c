@@ -33,6 +33,8 @@ static const struct {
     { "network", "a network operation failed" },
     { "exists", "already exists" },
     { "not_permitted", "not permitted" },
+    { "offline", "the peer is not online now" },
+    { "queue_full", "a queue is full: try again later" },
 };
 
 const char *

@@ -36,7 +36,9 @@ enum {
     SC_ENET = -26,        /* a socket call failed */
     SC_EEXIST = -27,      /* already exists */
     SC_EPERM = -28,       /* not permitted */
-    SC_ELAST = -29
+    SC_EOFFLINE = -29,    /* the peer is not online now */
+    SC_EFULL = -30,       /* a queue is full */
+    SC_ELAST = -31
 };
 
 //  Returns a static sentence describing rc (0 or negative); never NULL.

@@ -3,13 +3,13 @@
 #include <time.h>
 #include "log.h"
 
-static int s_level = LOG_WARN;
+static int s_level = LOG_LEVEL_WARN;
 static const char *s_names [] = { "error", "warning", "info", "debug" };
 
 void
 log_set_level (int level)
 {
-    s_level = level < LOG_ERROR? LOG_ERROR: level > LOG_DEBUG? LOG_DEBUG: level;
+    s_level = level < LOG_LEVEL_ERROR? LOG_LEVEL_ERROR: level > LOG_LEVEL_DEBUG? LOG_LEVEL_DEBUG: level;
 }
 
 int
@@ -28,7 +28,7 @@ log_write (int level, const char *module, const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (line, sizeof line, fmt, ap);
     va_end (ap);
-    if (s_level >= LOG_DEBUG) {
+    if (s_level >= LOG_LEVEL_DEBUG) {
         //  With -vv every line carries monotonic milliseconds, for timelines
         struct timespec ts;
         clock_gettime (CLOCK_MONOTONIC, &ts);

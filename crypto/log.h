@@ -5,7 +5,8 @@
 #ifndef SC_LOG_H
 #define SC_LOG_H
 
-enum { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+//  Levels (not LOG_INFO and the like, which <syslog.h> defines)
+enum { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN = 1, LOG_LEVEL_INFO = 2, LOG_LEVEL_DEBUG = 3 };
 
 #ifndef LOG_MODULE
 #define LOG_MODULE "sc"
@@ -19,9 +20,9 @@ int log_enabled (int level);
 void log_write (int level, const char *module, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-#define log_error(...) log_write (LOG_ERROR, LOG_MODULE, __VA_ARGS__)
-#define log_warn(...)  log_write (LOG_WARN, LOG_MODULE, __VA_ARGS__)
-#define log_info(...)  log_write (LOG_INFO, LOG_MODULE, __VA_ARGS__)
-#define log_debug(...) log_write (LOG_DEBUG, LOG_MODULE, __VA_ARGS__)
+#define log_error(...) log_write (LOG_LEVEL_ERROR, LOG_MODULE, __VA_ARGS__)
+#define log_warn(...)  log_write (LOG_LEVEL_WARN, LOG_MODULE, __VA_ARGS__)
+#define log_info(...)  log_write (LOG_LEVEL_INFO, LOG_MODULE, __VA_ARGS__)
+#define log_debug(...) log_write (LOG_LEVEL_DEBUG, LOG_MODULE, __VA_ARGS__)
 
 #endif

@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <string.h>
+#include "../crypto/err.h"
 #include "media.h"
 
 //  Codecs that Matroska and players handle well and that FFmpeg names the
@@ -125,11 +126,11 @@ media_header_check (const media_header_t *h, char *err, size_t err_size)
     if (h->nstreams < 1 || h->nstreams > MEDIA_STREAMS_MAX) {
         snprintf (err, err_size, "a stream header must list 1 to %d streams, not %d",
                   MEDIA_STREAMS_MAX, h->nstreams);
-        return -1;
+        return SC_EMALFORMED;
     }
     if (h->duration_ms < 0 || h->start_ms < 0) {
         snprintf (err, err_size, "negative duration or start in a stream header");
-        return -1;
+        return SC_EMALFORMED;
     }
     bool video = false;
     for (int i = 0; i < h->nstreams; i++) {
@@ -139,21 +140,21 @@ media_header_check (const media_header_t *h, char *err, size_t err_size)
         ||  !media_codec_allowed (s->codec, &kind) || kind != s->kind) {
             snprintf (err, err_size, "stream %d: codec '%.*s' is not one we play", i,
                       (int) strnlen (s->codec, sizeof s->codec - 1), s->codec);
-            return -1;
+            return SC_EMALFORMED;
         }
         if (s->tb_num < 1 || s->tb_den < 1) {
             snprintf (err, err_size, "stream %d: bad time base %d/%d", i, s->tb_num, s->tb_den);
-            return -1;
+            return SC_EMALFORMED;
         }
         if (s->extradata_size > MEDIA_EXTRADATA_MAX || (s->extradata_size && !s->extradata)) {
             snprintf (err, err_size, "stream %d: %zu bytes of codec data (at most %d)", i,
                       s->extradata_size, MEDIA_EXTRADATA_MAX);
-            return -1;
+            return SC_ETOOBIG;
         }
         if (!s_codec_data_fits (s)) {
             snprintf (err, err_size, "stream %d: the %s codec data does not hold what it declares",
                       i, s->codec);
-            return -1;
+            return SC_EMALFORMED;
         }
         if (s->kind == MEDIA_VIDEO) {
             video = true;
@@ -161,14 +162,14 @@ media_header_check (const media_header_t *h, char *err, size_t err_size)
             ||  s->sar_num < 0 || s->sar_den < 0) {
                 snprintf (err, err_size, "stream %d: picture size %dx%d is out of bounds (at most %d)",
                           i, s->width, s->height, MEDIA_DIM_MAX);
-                return -1;
+                return SC_ETOOBIG;
             }
         }
         else if (s->kind == MEDIA_AUDIO
              && (!s_in (s->sample_rate, 1, MEDIA_RATE_MAX) || !s_in (s->channels, 1, MEDIA_CHANNELS_MAX))) {
             snprintf (err, err_size, "stream %d: %d Hz with %d channels is out of bounds", i,
                       s->sample_rate, s->channels);
-            return -1;
+            return SC_EMALFORMED;
         }
         //  Everything else is a small number; a negative or huge one is a lie
         if (!s_in (s->frame_size, 0, 1 << 20) || !s_in (s->initial_padding, 0, 1 << 20)
@@ -178,28 +179,28 @@ media_header_check (const media_header_t *h, char *err, size_t err_size)
         ||  !s_in (s->color_primaries, 0, 255) || !s_in (s->color_trc, 0, 255)
         ||  !s_in (s->color_space, 0, 255) || !s_in (s->chroma_location, 0, 16)) {
             snprintf (err, err_size, "stream %d: codec parameters out of bounds", i);
-            return -1;
+            return SC_EMALFORMED;
         }
         if (!s_in (s->video_delay, 0, MEDIA_DELAY_MAX) || !s_word (s->language, MEDIA_LANG_MAX, false)) {
             snprintf (err, err_size, "stream %d: reordering or language out of bounds", i);
-            return -1;
+            return SC_EMALFORMED;
         }
     }
     if (h->nchapters < 0 || h->nchapters > MEDIA_CHAPTERS_MAX) {
         snprintf (err, err_size, "%d chapters (at most %d)", h->nchapters, MEDIA_CHAPTERS_MAX);
-        return -1;
+        return SC_ETOOBIG;
     }
     for (int i = 0; i < h->nchapters; i++) {
         const media_chapter_t *c = &h->chapters [i];
         if (c->start_ms < 0 || c->end_ms < c->start_ms || c->end_ms > INT64_MAX / 1000
         ||  !s_word (c->title, MEDIA_TITLE_MAX, true)) {
             snprintf (err, err_size, "chapter %d is out of bounds", i);
-            return -1;
+            return SC_EMALFORMED;
         }
     }
     if (!video) {
         snprintf (err, err_size, "the stream has no video");
-        return -1;
+        return SC_EMALFORMED;
     }
     return 0;
 }
@@ -212,7 +213,7 @@ media_offset_check (uint64_t offset_ms, char *err, size_t err_size)
     snprintf (err, err_size, "the offset %llu.%03llu s is past any video we stream (at most %lld s)",
               (unsigned long long) (offset_ms / 1000), (unsigned long long) (offset_ms % 1000),
               MEDIA_OFFSET_MAX_MS / 1000);
-    return -1;
+    return SC_EINVAL;
 }
 
 int
@@ -220,15 +221,15 @@ media_packet_check (const media_header_t *h, const media_packet_t *p, char *err,
 {
     if (p->stream < 0 || p->stream >= h->nstreams) {
         snprintf (err, err_size, "a packet names stream %d of %d", p->stream, h->nstreams);
-        return -1;
+        return SC_EMALFORMED;
     }
     if (p->size == 0 || p->size > MEDIA_PART_MAX) {
         snprintf (err, err_size, "a packet record of %zu bytes (1 to %d)", p->size, MEDIA_PART_MAX);
-        return -1;
+        return SC_EMALFORMED;
     }
     if (p->duration < 0) {
         snprintf (err, err_size, "a packet with a negative duration");
-        return -1;
+        return SC_EMALFORMED;
     }
     return 0;
 }

@@ -90,15 +90,15 @@ bool media_codec_allowed (const char *codec, int *kind);
 const char *media_kind_name (int kind);
 
 //  Checks a header against the allowlist and the bounds above.  Returns 0,
-//  or -1 with a sentence in err.
+//  or SC_EMALFORMED (crypto/err.h) with a sentence in err.
 int media_header_check (const media_header_t *header, char *err, size_t err_size);
 
 //  Checks where a stream is asked to start (a WATCH's offset, any 64-bit
-//  number): returns 0, or -1 with a sentence in err past MEDIA_OFFSET_MAX_MS.
+//  number): returns 0, or SC_EINVAL with a sentence in err past MEDIA_OFFSET_MAX_MS.
 int media_offset_check (uint64_t offset_ms, char *err, size_t err_size);
 
 //  Checks one packet record (a whole packet or a part) against its header.
-//  Returns 0 or -1 with err.
+//  Returns 0 or SC_EMALFORMED with err.
 int media_packet_check (const media_header_t *header, const media_packet_t *packet,
                         char *err, size_t err_size);
 

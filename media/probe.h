@@ -21,8 +21,8 @@ typedef struct {
     char skipped [512];     //  what stays home and why, "; " between: "" when all travel
 } probe_info_t;
 
-//  Probes path.  Returns 0 and fills info (a file that is not media gives
-//  0 with everything false), or -1 when the file cannot be opened at all.
+//  Probes path.  Returns 0 and fills info; a file that is not media, or
+//  cannot be opened, gives 0 with everything false.
 int probe_file (const char *path, probe_info_t *info);
 
 //  Whether a stream of a file travels to a viewer.  Returns NULL and sets

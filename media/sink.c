@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../crypto/err.h"
 #include "fdio.h"
 #include "sink.h"
 
@@ -58,12 +59,12 @@ s_stream (AVFormatContext *fmt, const media_stream_t *s, char *err, size_t err_s
                           : s->kind == MEDIA_AUDIO? AVMEDIA_TYPE_AUDIO: AVMEDIA_TYPE_SUBTITLE;
     if (!desc || desc->type != type) {
         snprintf (err, err_size, "this FFmpeg does not know the codec '%s'", s->codec);
-        return -1;
+        return SC_EMALFORMED;
     }
     AVStream *st = avformat_new_stream (fmt, NULL);
     if (!st) {
         snprintf (err, err_size, "out of memory");
-        return -1;
+        return SC_ENOMEM;
     }
     AVCodecParameters *par = st->codecpar;
     par->codec_type = type;
@@ -73,7 +74,7 @@ s_stream (AVFormatContext *fmt, const media_stream_t *s, char *err, size_t err_s
         par->extradata = av_mallocz (s->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE);
         if (!par->extradata) {
             snprintf (err, err_size, "out of memory");
-            return -1;
+            return SC_ENOMEM;
         }
         memcpy (par->extradata, s->extradata, s->extradata_size);
         par->extradata_size = (int) s->extradata_size;
@@ -111,7 +112,7 @@ s_stream (AVFormatContext *fmt, const media_stream_t *s, char *err, size_t err_s
     par->bit_rate = s->bit_rate;
     if (s->language [0] && av_dict_set (&st->metadata, "language", s->language, 0) < 0) {
         snprintf (err, err_size, "out of memory");
-        return -1;
+        return SC_ENOMEM;
     }
     return 0;
 }
@@ -124,18 +125,18 @@ s_chapters (AVFormatContext *fmt, const media_header_t *h)
         return 0;
     fmt->chapters = av_calloc ((size_t) h->nchapters, sizeof *fmt->chapters);
     if (!fmt->chapters)
-        return -1;
+        return SC_ENOMEM;
     for (int i = 0; i < h->nchapters; i++) {
         AVChapter *ch = av_mallocz (sizeof *ch);
         if (!ch)
-            return -1;
+            return SC_ENOMEM;
         fmt->chapters [fmt->nb_chapters++] = ch;
         ch->id = i + 1;
         ch->time_base = (AVRational) { 1, 1000 };
         ch->start = h->chapters [i].start_ms;
         ch->end = h->chapters [i].end_ms;
         if (h->chapters [i].title [0] && av_dict_set (&ch->metadata, "title", h->chapters [i].title, 0) < 0)
-            return -1;
+            return SC_ENOMEM;
     }
     return 0;
 }
@@ -159,21 +160,22 @@ media_sink_open (const media_header_t *h, const char *format, int fd,
 {
     *out = NULL;
     av_log_set_level (AV_LOG_QUIET);
-    if (media_header_check (h, err, err_size) != 0)
-        return -1;
+    int rc = media_header_check (h, err, err_size);
+    if (rc != 0)
+        return rc;
     media_sink_t *self = calloc (1, sizeof *self);
     uint8_t *buffer = av_malloc (IO_BUFFER);
     if (!self || !buffer) {
         av_free (buffer);
         free (self);
         snprintf (err, err_size, "out of memory");
-        return -1;
+        return SC_ENOMEM;
     }
     self->fd = fd;
     self->header = *h;
     for (int i = 0; i < h->nstreams; i++)
         self->header.streams [i].extradata = NULL;      //  not ours to keep
-    int rc = -1;
+    rc = SC_EMALFORMED;         //  what the header asks cannot be written, unless said below
     struct stat st;
     bool seekable = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
     self->io = avio_alloc_context (buffer, IO_BUFFER, 1, self, NULL, s_write,
@@ -239,7 +241,7 @@ int
 media_sink_write (media_sink_t *self, const media_packet_t *p, char *err, size_t err_size)
 {
     if (media_packet_check (&self->header, p, err, err_size) != 0)
-        return -1;
+        return SC_EMALFORMED;
     if (!p->more && !self->part_len)
         return s_mux_one (self, p, err, err_size);
     //  A part: joined with the others of its packet, within a bound
@@ -247,11 +249,11 @@ media_sink_write (media_sink_t *self, const media_packet_t *p, char *err, size_t
         self->first = *p;
     else if (p->stream != self->first.stream || p->pts != self->first.pts || p->dts != self->first.dts) {
         snprintf (err, err_size, "the parts of a packet are mixed with another packet");
-        return -1;
+        return SC_EMALFORMED;
     }
     if (p->size > MEDIA_PACKET_MAX - self->part_len) {
         snprintf (err, err_size, "a packet of more than %d bytes", MEDIA_PACKET_MAX);
-        return -1;
+        return SC_ETOOBIG;
     }
     if (self->part_len + p->size > self->part_cap) {
         size_t cap = self->part_cap? self->part_cap * 2: 2 * MEDIA_PART_MAX;
@@ -260,7 +262,7 @@ media_sink_write (media_sink_t *self, const media_packet_t *p, char *err, size_t
         uint8_t *more = realloc (self->part, cap);
         if (!more) {
             snprintf (err, err_size, "out of memory");
-            return -1;
+            return SC_ENOMEM;
         }
         self->part = more;
         self->part_cap = cap;
@@ -302,7 +304,7 @@ s_mux_one (media_sink_t *self, const media_packet_t *p, char *err, size_t err_si
     av_packet_unref (pkt);
     if (rc < 0) {
         s_averror (self, rc, "muxing a packet failed", err, err_size);
-        return -1;
+        return SC_EIO;
     }
     return 0;
 }
@@ -320,7 +322,7 @@ media_sink_close (media_sink_t **self_p, bool write, char *err, size_t err_size)
             avio_flush (self->io);
         if (arc < 0 || self->io_error) {
             s_averror (self, arc, "finishing the file failed", err, err_size);
-            rc = -1;
+            rc = SC_EIO;
         }
     }
     av_packet_free (&self->pkt);

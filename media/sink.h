@@ -13,15 +13,15 @@ typedef struct _media_sink_t media_sink_t;
 //  Checks the header, creates the streams and writes the container header
 //  to fd (borrowed; a regular file is seeked to finish the index, a pipe is
 //  written straight through).  format is "matroska" or "mpegts".  Returns 0
-//  and *out, or -1 with a sentence in err.
+//  and *out, or an SC_E* code (crypto/err.h) with a sentence in err.
 int media_sink_open (const media_header_t *header, const char *format, int fd,
                      media_sink_t **out, char *err, size_t err_size);
 
-//  Checks and muxes one packet.  Returns 0, or -1 with err.
+//  Checks and muxes one packet.  Returns 0, or an SC_E* code with err.
 int media_sink_write (media_sink_t *self, const media_packet_t *packet, char *err, size_t err_size);
 
 //  Writes the trailer (when write is true) and frees the sink; accepts
-//  NULL, nulls the pointer.  Returns 0, or -1 with err.
+//  NULL, nulls the pointer.  Returns 0, or an SC_E* code with err.
 int media_sink_close (media_sink_t **self_p, bool write, char *err, size_t err_size);
 
 #endif

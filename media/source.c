@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../crypto/err.h"
 #include "dts.h"
 #include "fdio.h"
 #include "probe.h"
@@ -88,10 +89,10 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
     //  Bounded before any arithmetic on it (a WATCH says any 64-bit number)
     if (offset_ms < 0) {
         snprintf (err, err_size, "a negative offset");
-        return -1;
+        return SC_EINVAL;
     }
     if (media_offset_check ((uint64_t) offset_ms, err, err_size) != 0)
-        return -1;
+        return SC_EINVAL;
     av_log_set_level (AV_LOG_QUIET);
     media_source_t *self = calloc (1, sizeof *self);
     uint8_t *buffer = av_malloc (IO_BUFFER);
@@ -99,11 +100,11 @@ media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, s
         av_free (buffer);
         free (self);
         snprintf (err, err_size, "out of memory");
-        return -1;
+        return SC_ENOMEM;
     }
     self->fd = fd;
     self->video = -1;
-    int rc = -1;
+    int rc = SC_EIO;            //  the file cannot be read as a video, unless said below
     self->io = avio_alloc_context (buffer, IO_BUFFER, 0, self, s_read, NULL, fdio_seek);
     self->fmt = avformat_alloc_context ();
     self->pkt = av_packet_alloc ();
@@ -229,7 +230,7 @@ s_next (media_source_t *self, char *err, size_t err_size)
             char text [AV_ERROR_MAX_STRING_SIZE];
             av_strerror (rc, text, sizeof text);
             snprintf (err, err_size, "reading the file failed: %s", text);
-            return -1;
+            return SC_EIO;
         }
         int index = self->pkt->stream_index;
         if (index < 0 || index >= 64 || (unsigned) index >= self->fmt->nb_streams
@@ -246,7 +247,7 @@ s_next (media_source_t *self, char *err, size_t err_size)
         if (self->pkt->size > MEDIA_PACKET_MAX) {       //  parts join up to this
             snprintf (err, err_size, "a packet of %d bytes is larger than we stream (%d)",
                       self->pkt->size, MEDIA_PACKET_MAX);
-            return -1;
+            return SC_ETOOBIG;
         }
         if (self->pkt->size <= 0)
             continue;
@@ -279,7 +280,7 @@ s_look_ahead (media_source_t *self, char *err, size_t err_size)
             break;
         int rc = s_next (self, err, err_size);
         if (rc < 0)
-            return -1;
+            return rc;
         if (rc == 0)
             break;
         if (self->ahead_len == self->ahead_cap) {
@@ -287,7 +288,7 @@ s_look_ahead (media_source_t *self, char *err, size_t err_size)
             AVPacket **more = realloc (self->ahead, cap * sizeof *more);
             if (!more) {
                 snprintf (err, err_size, "out of memory");
-                return -1;
+                return SC_ENOMEM;
             }
             self->ahead = more;
             self->ahead_cap = cap;
@@ -295,7 +296,7 @@ s_look_ahead (media_source_t *self, char *err, size_t err_size)
         AVPacket *copy = av_packet_alloc ();
         if (!copy) {
             snprintf (err, err_size, "out of memory");
-            return -1;
+            return SC_ENOMEM;
         }
         av_packet_move_ref (copy, self->pkt);
         self->ahead [self->ahead_len++] = copy;

@@ -10,7 +10,7 @@
 typedef struct _media_source_t media_source_t;
 
 //  Opens the file on fd (borrowed, must be seekable) and seeks to the
-//  keyframe at or before offset_ms.  Returns 0 and *out, or -1 with a
+//  keyframe at or before offset_ms.  Returns 0 and *out, or an SC_E* code (crypto/err.h) with a
 //  sentence in err (not media, no playable video, an offset negative or past
 //  MEDIA_OFFSET_MAX_MS or past the end, cannot seek).
 int media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, size_t err_size);
@@ -19,7 +19,7 @@ int media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *er
 const media_header_t *media_source_header (const media_source_t *self);
 
 //  Reads the next packet into *packet (its data is valid until the next
-//  call).  Returns 1, 0 at the end of the file, or -1 with err.
+//  call).  Returns 1, 0 at the end of the file, or an SC_E* code with err.
 int media_source_read (media_source_t *self, media_packet_t *packet, char *err, size_t err_size);
 
 //  Closes the source (not the descriptor); accepts NULL, nulls the pointer.

@@ -14,29 +14,9 @@ typedef struct {
 } s_spec_t;
 
 static const s_spec_t s_specs [] = {
-    { "msg", CMD_MSG, 2, 2, 1, "/msg PEER TEXT", "send a private, end-to-end sealed message" },
-    { "peers", CMD_PEERS, 0, 1, 0, "/peers", "list peers: name, fingerprint, address, verified" },
-    { "whoami", CMD_WHOAMI, 0, 0, 0, "/whoami", "show your name, fingerprint, safety number and address" },
-    { "verify", CMD_VERIFY, 1, 2, 0, "/verify PEER [yes]", "show safety numbers; 'yes' marks the peer verified" },
-    { "history", CMD_HISTORY, 0, 1, 0, "/history [PEER]", "show recent messages (all, or with one peer)" },
-    { "send", CMD_SEND, 2, 2, 1, "/send PEER PATH", "send a file, encrypted end to end (resumes if cut)" },
-    { "share", CMD_SHARE, 1, 1, 1, "/share PATH", "offer a file to peers by its name" },
-    { "unshare", CMD_UNSHARE, 1, 1, 1, "/unshare NAME", "withdraw a shared file" },
-    { "files", CMD_FILES, 1, 1, 0, "/files PEER", "list the files a peer shares" },
-    { "get", CMD_GET, 2, 2, 1, "/get PEER NAME", "fetch a file a peer shares" },
-    { "videos", CMD_VIDEOS, 1, 1, 0, "/videos PEER", "list the videos a peer shares (duration, codecs)" },
-    { "watch", CMD_WATCH, 2, 2, 1, "/watch PEER NAME [OFFSET] [--out FILE]",
-      "stream a peer's video to the player, or save it (.mkv, or .ts for MPEG-TS); "
-      "OFFSET is SECONDS, MM:SS or HH:MM:SS" },
-    { "stop", CMD_STOP, 0, 1, 0, "/stop [ID]", "stop watching (every stream, or the one whose id starts with ID)" },
-    { "streams", CMD_STREAMS, 0, 0, 0, "/streams", "list the video streams running, both ways" },
-    { "transfers", CMD_TRANSFERS, 0, 0, 0, "/transfers", "list transfers with their progress" },
-    { "accept", CMD_ACCEPT, 1, 1, 0, "/accept ID", "accept an offered file, or resume a paused one" },
-    { "reject", CMD_REJECT, 1, 1, 0, "/reject ID", "decline an offered file" },
-    { "cancel", CMD_CANCEL, 1, 1, 0, "/cancel ID", "stop a transfer (its partial file is removed)" },
-    { "stats", CMD_STATS, 0, 0, 0, "/stats", "counts of what was dropped: beacons, frames, messages" },
-    { "help", CMD_HELP, 0, 1, 0, "/help", "show this help" },
-    { "quit", CMD_QUIT, 0, 0, 0, "/quit", "leave (peers are told)" },
+#define S_SPEC(type, name, min, max, rest, usage, help) { #name, CMD_##type, min, max, rest, usage, help },
+    CMD_TABLE (S_SPEC)
+#undef S_SPEC
 };
 #define SPECS (sizeof s_specs / sizeof s_specs [0])
 

@@ -14,30 +14,47 @@
 #define CMD_ARGS_MAX 4
 #define CMD_LINE_MAX 4096
 
+/*  The slash commands, one row each, in the order /help lists them:
+
+        X (TYPE, name, min, max, rest, usage, help)
+
+    TYPE makes CMD_TYPE; name is the word after '/'; min and max count the
+    arguments and rest says the last one is the rest of the line, verbatim;
+    usage and help are the command's line in /help.  The node runs a
+    command with its handler s_cmd_<name> (node/node.c), so a new command is
+    a row here and that one function there.  */
+#define CMD_TABLE(X) \
+    X (MSG, msg, 2, 2, 1, "/msg PEER TEXT", "send a private, end-to-end sealed message") \
+    X (PEERS, peers, 0, 1, 0, "/peers", "list peers: name, fingerprint, address, verified") \
+    X (WHOAMI, whoami, 0, 0, 0, "/whoami", "show your name, fingerprint, safety number and address") \
+    X (VERIFY, verify, 1, 2, 0, "/verify PEER [yes]", "show safety numbers; 'yes' marks the peer verified") \
+    X (HISTORY, history, 0, 1, 0, "/history [PEER]", "show recent messages (all, or with one peer)") \
+    X (SEND, send, 2, 2, 1, "/send PEER PATH", "send a file, encrypted end to end (resumes if cut)") \
+    X (SHARE, share, 1, 1, 1, "/share PATH", "offer a file to peers by its name") \
+    X (UNSHARE, unshare, 1, 1, 1, "/unshare NAME", "withdraw a shared file") \
+    X (FILES, files, 1, 1, 0, "/files PEER", "list the files a peer shares") \
+    X (GET, get, 2, 2, 1, "/get PEER NAME", "fetch a file a peer shares") \
+    X (VIDEOS, videos, 1, 1, 0, "/videos PEER", "list the videos a peer shares (duration, codecs)") \
+    X (WATCH, watch, 2, 2, 1, "/watch PEER NAME [OFFSET] [--out FILE]", \
+       "stream a peer's video to the player, or save it (.mkv, or .ts for MPEG-TS); " \
+       "OFFSET is SECONDS, MM:SS or HH:MM:SS") \
+    X (STOP, stop, 0, 1, 0, "/stop [ID]", "stop watching (every stream, or the one whose id starts with ID)") \
+    X (STREAMS, streams, 0, 0, 0, "/streams", "list the video streams running, both ways") \
+    X (TRANSFERS, transfers, 0, 0, 0, "/transfers", "list transfers with their progress") \
+    X (ACCEPT, accept, 1, 1, 0, "/accept ID", "accept an offered file, or resume a paused one") \
+    X (REJECT, reject, 1, 1, 0, "/reject ID", "decline an offered file") \
+    X (CANCEL, cancel, 1, 1, 0, "/cancel ID", "stop a transfer (its partial file is removed)") \
+    X (STATS, stats, 0, 0, 0, "/stats", "counts of what was dropped: beacons, frames, messages") \
+    X (HELP, help, 0, 1, 0, "/help", "show this help") \
+    X (QUIT, quit, 0, 0, 0, "/quit", "leave (peers are told)")
+
 typedef enum {
-    CMD_EMPTY = 0,
-    CMD_SAY,
-    CMD_MSG,
-    CMD_PEERS,
-    CMD_WHOAMI,
-    CMD_VERIFY,
-    CMD_HISTORY,
-    CMD_STATS,
-    CMD_SEND,
-    CMD_SHARE,
-    CMD_UNSHARE,
-    CMD_FILES,
-    CMD_GET,
-    CMD_VIDEOS,
-    CMD_WATCH,                  //  argv: PEER, NAME; and offset, out (or NULL)
-    CMD_STOP,
-    CMD_STREAMS,
-    CMD_TRANSFERS,
-    CMD_ACCEPT,
-    CMD_REJECT,
-    CMD_CANCEL,
-    CMD_HELP,
-    CMD_QUIT,
+    CMD_EMPTY = 0,              //  nothing but blanks: nothing to do
+    CMD_SAY,                    //  argv: TEXT, to every online peer
+#define CMD_ENUM(type, name, min, max, rest, usage, help) CMD_##type,
+    CMD_TABLE (CMD_ENUM)
+#undef CMD_ENUM
+    CMD_TYPES                   //  how many types there are
 } cmd_type_t;
 
 typedef struct {

@@ -101,7 +101,10 @@ s_name (const opts_t *opts, const char *home, char *out, size_t size)
             return SC_EINVAL;
         }
         snprintf (out, size, "%s", opts->name);
-        fileio_write_atomic (path, opts->name, strlen (opts->name));
+        int rc = fileio_write_atomic (path, opts->name, strlen (opts->name));
+        if (rc != 0)
+            log_warn ("could not remember the name in %s (%s): it is used for this run; "
+                      "give --name again next time", path, sc_strerror (rc));
         return 0;
     }
     uint8_t *data;
@@ -131,7 +134,7 @@ main (int argc, char **argv)
         fprintf (stderr, "securechat-node: %s\n", err);
         return 2;
     }
-    log_set_level (LOG_WARN + opts.verbose);
+    log_set_level (LOG_LEVEL_WARN + opts.verbose);
     //  File chunks and video batches (up to 1 MiB frames) come from the
     //  heap, not a fresh mmap each: ZeroMQ's thread allocates what the
     //  loop frees, and an mmap per frame cost a receiver a quarter of a

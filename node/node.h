@@ -5,6 +5,7 @@
 #define SC_NODE_H
 
 #include "../crypto/identity.h"
+#include "cmd.h"
 #include "opts.h"
 
 typedef struct _node_t node_t;
@@ -16,6 +17,10 @@ node_t *node_new (const opts_t *opts, const char *home, const char *name,
 
 //  Runs until /quit, end of input or SIGINT/SIGTERM.  Returns 0.
 int node_run (node_t *self);
+
+//  Says whether the node has a handler for commands of this type (every
+//  type has one: a test holds cmd.h's table to that).
+bool node_handles (cmd_type_t type);
 
 //  Tells peers we leave, closes everything; accepts NULL, nulls the pointer.
 void node_destroy (node_t **self_p);

@@ -97,8 +97,8 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
     o->accept_max = 2ULL << 30;
     o->accept_policy = 1;       //  verified: a link alone costs an attacker one key pair
     o->stall_s = 60;
-    o->serve_max = 16;          //  STREAMS_SERVED_MAX
-    o->pause_max_s = 600;       //  STREAMS_PAUSE_MAX_MS
+    o->serve_max = 16;          //  OWNER_SERVED_MAX
+    o->pause_max_s = 600;       //  OWNER_PAUSE_MAX_MS
     opterr = 0;
     optind = 1;
     int c;

@@ -1,5 +1,6 @@
 #define LOG_MODULE "transport"
 #include <errno.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,12 @@
 #define ROUTER_BACKLOG 1024
 #define LINK_HWM 256            //  frames queued one way on one link: with 256 KiB
                                 //  chunks at most 64 MiB, whatever a peer grants
+
+//  Set by every call here that may change what a ZeroMQ socket has to say
+//  (send, receive, connect, close, monitor), cleared by transport_poll when
+//  it has asked every socket.  One per process, as ZeroMQ's sockets are
+//  reachable from any transport: set too often only costs a little.
+static bool s_used = true;
 
 struct _transport_t {
     unsigned watches;           //  for unique inproc names
@@ -159,6 +166,7 @@ s_close_parts (zmq_msg_t *parts, int count, int max)
 int
 transport_zap_handle (transport_t *self)
 {
+    s_used = true;
     enum { MAX = 8 };
     zmq_msg_t req [MAX];
     int n = s_recv_parts (self->zap, req, MAX);
@@ -189,6 +197,7 @@ transport_zap_handle (transport_t *self)
 int
 transport_recv (transport_t *self, transport_rx_t *rx)
 {
+    s_used = true;
     enum { MAX = 2 };
     zmq_msg_t parts [MAX];
     int n = s_recv_parts (self->router, parts, MAX);
@@ -220,6 +229,7 @@ drop:
 int
 transport_recv_dealer (void *dealer, transport_rx_t *rx)
 {
+    s_used = true;
     zmq_msg_t parts [1];
     int n = s_recv_parts (dealer, parts, 1);
     if (n < 0)
@@ -237,6 +247,7 @@ transport_recv_dealer (void *dealer, transport_rx_t *rx)
 void *
 transport_watch (transport_t *self, void *sock)
 {
+    s_used = true;
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "inproc://securechat-watch-%u", self->watches++);
     if (zmq_socket_monitor (sock, endpoint, ZMQ_EVENT_DISCONNECTED) != 0)
@@ -254,6 +265,7 @@ transport_watch (transport_t *self, void *sock)
 int
 transport_watch_read (void *watch, bool *closed, int *fd)
 {
+    s_used = true;
     //  An event is two parts: [event: u16, value: u32] and the endpoint
     enum { MAX = 2 };
     zmq_msg_t parts [MAX];
@@ -277,6 +289,7 @@ transport_watch_read (void *watch, bool *closed, int *fd)
 void
 transport_unwatch (void *sock, void **watch_p)
 {
+    s_used = true;
     if (!watch_p || !*watch_p)
         return;
     if (sock)
@@ -288,6 +301,7 @@ transport_unwatch (void *sock, void **watch_p)
 void *
 transport_connect (transport_t *self, const uint8_t server_key [32], const char *endpoint)
 {
+    s_used = true;
     void *dealer = zmq_socket (self->ctx, ZMQ_DEALER);
     if (!dealer)
         return NULL;
@@ -310,6 +324,7 @@ transport_connect (transport_t *self, const uint8_t server_key [32], const char 
 void
 transport_disconnect (void **dealer_p)
 {
+    s_used = true;
     if (dealer_p && *dealer_p) {
         zmq_close (*dealer_p);
         *dealer_p = NULL;
@@ -325,6 +340,7 @@ s_free (void *data, void *hint)
 int
 transport_send_owned (void *dealer, uint8_t **data_p, size_t len)
 {
+    s_used = true;
     zmq_msg_t msg;
     if (zmq_msg_init_data (&msg, *data_p, len, s_free, NULL) != 0) {
         free (*data_p);
@@ -343,6 +359,7 @@ int
 transport_reply_owned (transport_t *self, const uint8_t *rid, size_t rid_len,
                        uint8_t **data_p, size_t len)
 {
+    s_used = true;
     //  With ROUTER_MANDATORY the routing id part fails when the link is
     //  gone (EHOSTUNREACH) or full (EAGAIN); then nothing was queued
     if (zmq_send (self->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
@@ -356,7 +373,85 @@ transport_reply_owned (transport_t *self, const uint8_t *rid, size_t rid_len,
 int
 transport_send (void *dealer, const void *data, size_t len)
 {
+    s_used = true;
     if (zmq_send (dealer, data, len, ZMQ_DONTWAIT) >= 0)
         return 0;
     return errno == EAGAIN? SC_EAGAIN: SC_ENET;
+}
+
+int
+transport_poll (zmq_pollitem_t *items, int count, long timeout_ms)
+{
+    enum { STACK = 128 };
+    struct pollfd stack [STACK], *fds = stack;
+    if (count > STACK && !(fds = malloc (count * sizeof *fds))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    bool ask = s_used;
+    s_used = false;
+    int ready = 0;
+    for (int i = 0; i < count; i++) {
+        zmq_pollitem_t *it = &items [i];
+        it->revents = 0;
+        fds [i] = (struct pollfd) { .fd = it->fd, .events = 0 };
+        if (!it->socket) {
+            fds [i].events = (it->events & ZMQ_POLLIN? POLLIN: 0)
+                           | (it->events & ZMQ_POLLOUT? POLLOUT: 0);
+            continue;
+        }
+        size_t size = sizeof fds [i].fd;
+        if (zmq_getsockopt (it->socket, ZMQ_FD, &fds [i].fd, &size) != 0)
+            goto fail;
+        fds [i].events = POLLIN;
+        if (ask) {
+            int events;
+            size = sizeof events;
+            if (zmq_getsockopt (it->socket, ZMQ_EVENTS, &events, &size) != 0)
+                goto fail;
+            it->revents = (short) (events & it->events);
+            ready += it->revents != 0;
+        }
+    }
+    int rc = poll (fds, count, ready? 0: (int) timeout_ms);
+    if (rc < 0)
+        goto fail;
+    for (int i = 0; rc > 0 && i < count; i++) {
+        zmq_pollitem_t *it = &items [i];
+        if (!fds [i].revents)
+            continue;
+        if (it->socket) {
+            //  The signal says only that something changed
+            int events;
+            size_t size = sizeof events;
+            if (zmq_getsockopt (it->socket, ZMQ_EVENTS, &events, &size) != 0)
+                goto fail;
+            bool was = it->revents != 0;
+            it->revents |= (short) (events & it->events);
+            ready += !was && it->revents;
+        }
+        else {
+            bool was = it->revents != 0;
+            it->revents |= (fds [i].revents & POLLIN? ZMQ_POLLIN: 0)
+                         | (fds [i].revents & POLLOUT? ZMQ_POLLOUT: 0)
+                         | (fds [i].revents & ~(POLLIN | POLLOUT)? ZMQ_POLLERR: 0);
+            ready += !was && it->revents;
+        }
+    }
+    //  A socket found ready may be left unread (a bounded batch, a link
+    //  closed meanwhile): its descriptor will not fire again for it
+    for (int i = 0; i < count; i++)
+        if (items [i].socket && items [i].revents)
+            s_used = true;
+    if (fds != stack)
+        free (fds);
+    return ready;
+fail:
+    s_used = true;
+    if (fds != stack) {
+        int saved = errno;
+        free (fds);
+        errno = saved;
+    }
+    return -1;
 }

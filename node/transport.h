@@ -88,4 +88,16 @@ int transport_send_owned (void *dealer, uint8_t **data_p, size_t len);
 int transport_reply_owned (transport_t *self, const uint8_t *rid, size_t rid_len,
                            uint8_t **data_p, size_t len);
 
+//  zmq_poll, at a cost that does not grow with the number of idle sockets.
+//  zmq_poll asks every ZeroMQ socket for its events on every call, two
+//  system calls each: with a DEALER and a watch per peer that was most of
+//  an idle node's CPU, woken ~40 times a second by beacons and timers.
+//  ZeroMQ signals a socket's descriptor when its state changes, not while
+//  messages wait, so a socket is asked here only when its descriptor
+//  fired, or when any socket was used through this module (every ZeroMQ
+//  call of the node is in it) or was found ready by the last poll: then
+//  all are asked, as zmq_poll would.  Same items and results as zmq_poll;
+//  returns the number of items with events, -1 with errno on failure.
+int transport_poll (zmq_pollitem_t *items, int count, long timeout_ms);
+
 #endif

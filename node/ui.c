@@ -342,198 +342,323 @@ s_transfer_line (ui_t *self, json_t *ev, char *line, size_t size)
               s_str (ev, "transfer_id"));
 }
 
+//  ---------------------------------------------------------------------
+//  Event renderers: one per event type, each printing the event's lines
+//  for a person (every text from outside through s_safe).  A new event is
+//  a function and a row in s_renderers.
+
+//  Scratch for the renderers: one event is rendered at a time
+static char s_line [LINE_MAX_BYTES * 4 + 512];
+static char s_text [LINE_MAX_BYTES * 4 + 16];
+
+static void
+s_render_message (ui_t *self, json_t *ev)
+{
+    char name [256];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    s_safe (s_text, sizeof s_text, s_str (ev, "text"));
+    bool priv = json_is_true (json_object_get (ev, "private"));
+    snprintf (s_line, sizeof s_line, "%s[%s%s]%s %s", priv? C ("35"): C ("36"), name,
+              priv? " -> you": "", C ("0"), s_text);
+    s_print (self, s_line);
+}
+
+static void
+s_render_peer_joined (ui_t *self, json_t *ev)
+{
+    char name [256];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    snprintf (s_line, sizeof s_line, "%s* %s joined (%.16s, %s, %s)%s", C ("32"), name,
+              s_str (ev, "id"), s_str (ev, "addr"),
+              json_is_true (json_object_get (ev, "verified"))? "verified": "unverified",
+              C ("0"));
+    s_print (self, s_line);
+}
+
+static void
+s_render_peer_left (ui_t *self, json_t *ev)
+{
+    char name [256];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    snprintf (s_line, sizeof s_line, "%s* %s left%s", C ("33"), name, C ("0"));
+    s_print (self, s_line);
+}
+
+static void
+s_render_delivered (ui_t *self, json_t *ev)
+{
+    char name [256];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    snprintf (s_line, sizeof s_line, "%s  (delivered to %s)%s", C ("2"), name, C ("0"));
+    s_print (self, s_line);
+}
+
+//  Only a message that waits for its peer says anything
+static void
+s_render_sent (ui_t *self, json_t *ev)
+{
+    if (!json_is_true (json_object_get (ev, "queued")))
+        return;
+    char name [256];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    snprintf (s_line, sizeof s_line, "%s  (%s is offline: queued)%s", C ("2"), name, C ("0"));
+    s_print (self, s_line);
+}
+
+//  "error" and "warning"
+static void
+s_render_problem (ui_t *self, json_t *ev)
+{
+    s_safe (s_text, sizeof s_text, s_str (ev, "message"));
+    snprintf (s_line, sizeof s_line, "%s! %s%s", C ("31"), s_text, C ("0"));
+    s_print (self, s_line);
+}
+
+//  Our own multi-line text: one line at a time, each made safe
+static void
+s_render_info (ui_t *self, json_t *ev)
+{
+    const char *p = s_str (ev, "message");
+    while (*p) {
+        size_t n = strcspn (p, "\n");
+        char part [1024];
+        snprintf (part, sizeof part, "%.*s", (int) (n < 1000? n: 1000), p);
+        s_safe (s_text, sizeof s_text, part);
+        s_print (self, s_text);
+        p += n + (p [n] == '\n');
+    }
+}
+
+//  "ready" and "whoami"
+static void
+s_render_whoami (ui_t *self, json_t *ev)
+{
+    char name [256];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    snprintf (s_line, sizeof s_line,
+              "%syou are %s%s, fingerprint %.16s, listening on port %d\n"
+              "  safety number: %s\n  others can add you with: --peer %s%s",
+              C ("1"), name, C ("0"), s_str (ev, "id"),
+              (int) json_integer_value (json_object_get (ev, "port")),
+              s_str (ev, "safety"), s_str (ev, "address"),
+              strcmp (s_str (ev, "event"), "ready") == 0? "\n  type /help for the commands": "");
+    s_print (self, s_line);
+}
+
+static void
+s_render_verify (ui_t *self, json_t *ev)
+{
+    char name [256], verified [32];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    snprintf (verified, sizeof verified, "%s",
+              json_is_true (json_object_get (ev, "verified"))? "verified": "not verified yet");
+    snprintf (s_line, sizeof s_line, "  %s (%.16s): %s\n  their safety number: %s\n"
+              "  yours:              %s", name, s_str (ev, "id"), verified,
+              s_str (ev, "safety"), s_str (ev, "own_safety"));
+    s_print (self, s_line);
+}
+
+static void
+s_render_peers (ui_t *self, json_t *ev)
+{
+    json_t *peers = json_object_get (ev, "peers");
+    if (json_array_size (peers) == 0) {
+        s_print (self, "no peers yet");
+        return;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach (peers, i, p) {
+        char name [256];
+        s_safe (name, sizeof name, s_str (p, "name"));
+        snprintf (s_line, sizeof s_line, "  %-16s %.16s  %-22s %s%s", name, s_str (p, "id"),
+                  s_str (p, "addr"),
+                  json_is_true (json_object_get (p, "verified"))? "verified": "unverified",
+                  json_is_true (json_object_get (p, "online"))? "": "  (offline)");
+        s_print (self, s_line);
+    }
+}
+
+static void
+s_render_transfer (ui_t *self, json_t *ev)
+{
+    s_transfer_line (self, ev, s_line, sizeof s_line);
+    s_print (self, s_line);
+}
+
+static void
+s_render_transfers (ui_t *self, json_t *ev)
+{
+    size_t i;
+    json_t *t;
+    if (json_array_size (json_object_get (ev, "transfers")) == 0)
+        s_print (self, "no transfers");
+    json_array_foreach (json_object_get (ev, "transfers"), i, t) {
+        s_transfer_line (self, t, s_line, sizeof s_line);
+        s_print (self, s_line);
+    }
+}
+
+static void
+s_render_files (ui_t *self, json_t *ev)
+{
+    char name [256];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    size_t i;
+    json_t *f;
+    json_t *files = json_object_get (ev, "files");
+    snprintf (s_line, sizeof s_line, "%s shares %zu file%s%s", name, json_array_size (files),
+              json_array_size (files) == 1? "": "s", json_array_size (files)? ":": "");
+    s_print (self, s_line);
+    json_array_foreach (files, i, f) {
+        char size [32];
+        s_safe (s_text, sizeof s_text, s_str (f, "name"));
+        s_size (json_integer_value (json_object_get (f, "size")), size, sizeof size);
+        snprintf (s_line, sizeof s_line, "  %-40s %10s%s", s_text, size,
+                  json_is_true (json_object_get (f, "video"))? "  video": "");
+        s_print (self, s_line);
+    }
+}
+
+static void
+s_render_videos (ui_t *self, json_t *ev)
+{
+    char name [256];
+    s_safe (name, sizeof name, s_str (ev, "name"));
+    size_t i;
+    json_t *v;
+    json_t *videos = json_object_get (ev, "videos");
+    snprintf (s_line, sizeof s_line, "%s shares %zu video%s%s", name, json_array_size (videos),
+              json_array_size (videos) == 1? "": "s", json_array_size (videos)? ":": "");
+    s_print (self, s_line);
+    json_array_foreach (videos, i, v) {
+        char when [32], codecs [256] = "";
+        s_safe (s_text, sizeof s_text, s_str (v, "name"));
+        s_duration (json_real_value (json_object_get (v, "duration")), when, sizeof when);
+        size_t k;
+        json_t *c;
+        //  Each track with its language, when the owner says them
+        json_t *tracks = json_object_get (v, "tracks");
+        json_array_foreach (json_array_size (tracks)? tracks: json_object_get (v, "streams"), k, c) {
+            size_t used = strlen (codecs);
+            const char *codec = json_is_string (c)? json_string_value (c): s_str (c, "codec");
+            const char *lang = json_is_object (c)? s_str (c, "language"): NULL;
+            bool sub = json_is_object (c) && strcmp (s_str (c, "kind"), "subtitle") == 0;
+            snprintf (codecs + used, sizeof codecs - used, "%s%s%s%s%s%s", k? ", ": "",
+                      codec? codec: "?", sub? " subtitles": "", lang && *lang? " (": "",
+                      lang && *lang? lang: "", lang && *lang? ")": "");
+        }
+        char safe [256];
+        s_safe (safe, sizeof safe, codecs);
+        snprintf (s_line, sizeof s_line, "  %-40s %9s  %s", s_text, when, safe);
+        s_print (self, s_line);
+        json_array_foreach (json_object_get (v, "not_carried"), k, c) {
+            s_safe (safe, sizeof safe, json_string_value (c)? json_string_value (c): "?");
+            snprintf (s_line, sizeof s_line, "  %-40s %9s  not carried: %s", "", "", safe);
+            s_print (self, s_line);
+        }
+    }
+}
+
+static void
+s_render_stream (ui_t *self, json_t *ev)
+{
+    s_stream_line (self, ev, s_line, sizeof s_line);
+    s_print (self, s_line);
+}
+
+static void
+s_render_streams (ui_t *self, json_t *ev)
+{
+    size_t i;
+    json_t *st;
+    if (json_array_size (json_object_get (ev, "streams")) == 0)
+        s_print (self, "no streams");
+    json_array_foreach (json_object_get (ev, "streams"), i, st) {
+        s_stream_line (self, st, s_line, sizeof s_line);
+        s_print (self, s_line);
+    }
+}
+
+//  "shared" and "unshared"
+static void
+s_render_shared (ui_t *self, json_t *ev)
+{
+    s_safe (s_text, sizeof s_text, s_str (ev, "name"));
+    snprintf (s_line, sizeof s_line, "%s %s",
+              strcmp (s_str (ev, "event"), "shared") == 0? "now sharing": "no longer sharing", s_text);
+    s_print (self, s_line);
+}
+
+static void
+s_render_history (ui_t *self, json_t *ev)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach (json_object_get (ev, "entries"), i, e) {
+        char name [256];
+        s_safe (name, sizeof name, s_str (e, "name"));
+        s_safe (s_text, sizeof s_text, s_str (e, "text"));
+        bool out = strcmp (s_str (e, "dir"), "out") == 0;
+        snprintf (s_line, sizeof s_line, "  %s %s %s: %s", s_str (e, "time"),
+                  out? "to": "from", name, s_text);
+        s_print (self, s_line);
+    }
+}
+
+//  Any other event: its text fields, one per line
+static void
+s_render_fields (ui_t *self, json_t *ev)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (ev, key, value) {
+        if (strcmp (key, "event") == 0 || !json_is_string (value))
+            continue;
+        s_safe (s_text, sizeof s_text, json_string_value (value));
+        snprintf (s_line, sizeof s_line, "  %s: %s", key, s_text);
+        s_print (self, s_line);
+    }
+}
+
+static const struct {
+    const char *event;
+    void (*render) (ui_t *self, json_t *ev);
+} s_renderers [] = {
+    { "message", s_render_message },
+    { "peer_joined", s_render_peer_joined },
+    { "peer_left", s_render_peer_left },
+    { "delivered", s_render_delivered },
+    { "sent", s_render_sent },
+    { "error", s_render_problem },
+    { "warning", s_render_problem },
+    { "info", s_render_info },
+    { "ready", s_render_whoami },
+    { "whoami", s_render_whoami },
+    { "verify", s_render_verify },
+    { "peers", s_render_peers },
+    { "transfer", s_render_transfer },
+    { "transfers", s_render_transfers },
+    { "files", s_render_files },
+    { "videos", s_render_videos },
+    { "stream", s_render_stream },
+    { "streams", s_render_streams },
+    { "shared", s_render_shared },
+    { "unshared", s_render_shared },
+    { "history", s_render_history },
+};
+
+//  Prints an event for a person: its type's renderer, else its text fields.
 static void
 s_format (ui_t *self, json_t *ev)
 {
     const char *type = s_str (ev, "event");
-    static char line [LINE_MAX_BYTES * 4 + 512];
-    char text [LINE_MAX_BYTES * 4 + 16], name [256];
-    s_safe (name, sizeof name, s_str (ev, "name"));
-    if (strcmp (type, "message") == 0) {
-        s_safe (text, sizeof text, s_str (ev, "text"));
-        bool priv = json_is_true (json_object_get (ev, "private"));
-        snprintf (line, sizeof line, "%s[%s%s]%s %s", priv? C ("35"): C ("36"), name,
-                  priv? " -> you": "", C ("0"), text);
-    }
-    else if (strcmp (type, "peer_joined") == 0)
-        snprintf (line, sizeof line, "%s* %s joined (%.16s, %s, %s)%s", C ("32"), name,
-                  s_str (ev, "id"), s_str (ev, "addr"),
-                  json_is_true (json_object_get (ev, "verified"))? "verified": "unverified",
-                  C ("0"));
-    else if (strcmp (type, "peer_left") == 0)
-        snprintf (line, sizeof line, "%s* %s left%s", C ("33"), name, C ("0"));
-    else if (strcmp (type, "delivered") == 0)
-        snprintf (line, sizeof line, "%s  (delivered to %s)%s", C ("2"), name, C ("0"));
-    else if (strcmp (type, "sent") == 0) {
-        if (!json_is_true (json_object_get (ev, "queued")))
-            return;
-        snprintf (line, sizeof line, "%s  (%s is offline: queued)%s", C ("2"), name, C ("0"));
-    }
-    else if (strcmp (type, "error") == 0 || strcmp (type, "warning") == 0) {
-        s_safe (text, sizeof text, s_str (ev, "message"));
-        snprintf (line, sizeof line, "%s! %s%s", C ("31"), text, C ("0"));
-    }
-    else if (strcmp (type, "info") == 0) {
-        //  Our own multi-line text: one line at a time, each made safe
-        const char *p = s_str (ev, "message");
-        while (*p) {
-            size_t n = strcspn (p, "\n");
-            char part [1024];
-            snprintf (part, sizeof part, "%.*s", (int) (n < 1000? n: 1000), p);
-            s_safe (text, sizeof text, part);
-            s_print (self, text);
-            p += n + (p [n] == '\n');
-        }
-        return;
-    }
-    else if (strcmp (type, "ready") == 0 || strcmp (type, "whoami") == 0) {
-        snprintf (line, sizeof line,
-                  "%syou are %s%s, fingerprint %.16s, listening on port %d\n"
-                  "  safety number: %s\n  others can add you with: --peer %s%s",
-                  C ("1"), name, C ("0"), s_str (ev, "id"),
-                  (int) json_integer_value (json_object_get (ev, "port")),
-                  s_str (ev, "safety"), s_str (ev, "address"),
-                  strcmp (type, "ready") == 0? "\n  type /help for the commands": "");
-    }
-    else if (strcmp (type, "verify") == 0) {
-        char verified [32];
-        snprintf (verified, sizeof verified, "%s",
-                  json_is_true (json_object_get (ev, "verified"))? "verified": "not verified yet");
-        snprintf (line, sizeof line, "  %s (%.16s): %s\n  their safety number: %s\n"
-                  "  yours:              %s", name, s_str (ev, "id"), verified,
-                  s_str (ev, "safety"), s_str (ev, "own_safety"));
-    }
-    else if (strcmp (type, "peers") == 0) {
-        json_t *peers = json_object_get (ev, "peers");
-        if (json_array_size (peers) == 0) {
-            s_print (self, "no peers yet");
+    for (size_t i = 0; i < sizeof s_renderers / sizeof s_renderers [0]; i++)
+        if (strcmp (s_renderers [i].event, type) == 0) {
+            s_renderers [i].render (self, ev);
             return;
         }
-        size_t i;
-        json_t *p;
-        json_array_foreach (peers, i, p) {
-            s_safe (name, sizeof name, s_str (p, "name"));
-            snprintf (line, sizeof line, "  %-16s %.16s  %-22s %s%s", name, s_str (p, "id"),
-                      s_str (p, "addr"),
-                      json_is_true (json_object_get (p, "verified"))? "verified": "unverified",
-                      json_is_true (json_object_get (p, "online"))? "": "  (offline)");
-            s_print (self, line);
-        }
-        return;
-    }
-    else if (strcmp (type, "transfer") == 0) {
-        s_transfer_line (self, ev, line, sizeof line);
-    }
-    else if (strcmp (type, "transfers") == 0) {
-        size_t i;
-        json_t *t;
-        if (json_array_size (json_object_get (ev, "transfers")) == 0)
-            s_print (self, "no transfers");
-        json_array_foreach (json_object_get (ev, "transfers"), i, t) {
-            s_transfer_line (self, t, line, sizeof line);
-            s_print (self, line);
-        }
-        return;
-    }
-    else if (strcmp (type, "files") == 0) {
-        size_t i;
-        json_t *f;
-        json_t *files = json_object_get (ev, "files");
-        snprintf (line, sizeof line, "%s shares %zu file%s%s", name, json_array_size (files),
-                  json_array_size (files) == 1? "": "s", json_array_size (files)? ":": "");
-        s_print (self, line);
-        json_array_foreach (files, i, f) {
-            char size [32];
-            s_safe (text, sizeof text, s_str (f, "name"));
-            s_size (json_integer_value (json_object_get (f, "size")), size, sizeof size);
-            snprintf (line, sizeof line, "  %-40s %10s%s", text, size,
-                      json_is_true (json_object_get (f, "video"))? "  video": "");
-            s_print (self, line);
-        }
-        return;
-    }
-    else if (strcmp (type, "videos") == 0) {
-        size_t i;
-        json_t *v;
-        json_t *videos = json_object_get (ev, "videos");
-        snprintf (line, sizeof line, "%s shares %zu video%s%s", name, json_array_size (videos),
-                  json_array_size (videos) == 1? "": "s", json_array_size (videos)? ":": "");
-        s_print (self, line);
-        json_array_foreach (videos, i, v) {
-            char when [32], codecs [256] = "";
-            s_safe (text, sizeof text, s_str (v, "name"));
-            s_duration (json_real_value (json_object_get (v, "duration")), when, sizeof when);
-            size_t k;
-            json_t *c;
-            //  Each track with its language, when the owner says them
-            json_t *tracks = json_object_get (v, "tracks");
-            json_array_foreach (json_array_size (tracks)? tracks: json_object_get (v, "streams"), k, c) {
-                size_t used = strlen (codecs);
-                const char *codec = json_is_string (c)? json_string_value (c): s_str (c, "codec");
-                const char *lang = json_is_object (c)? s_str (c, "language"): NULL;
-                bool sub = json_is_object (c) && strcmp (s_str (c, "kind"), "subtitle") == 0;
-                snprintf (codecs + used, sizeof codecs - used, "%s%s%s%s%s%s", k? ", ": "",
-                          codec? codec: "?", sub? " subtitles": "", lang && *lang? " (": "",
-                          lang && *lang? lang: "", lang && *lang? ")": "");
-            }
-            char safe [256];
-            s_safe (safe, sizeof safe, codecs);
-            snprintf (line, sizeof line, "  %-40s %9s  %s", text, when, safe);
-            s_print (self, line);
-            json_array_foreach (json_object_get (v, "not_carried"), k, c) {
-                s_safe (safe, sizeof safe, json_string_value (c)? json_string_value (c): "?");
-                snprintf (line, sizeof line, "  %-40s %9s  not carried: %s", "", "", safe);
-                s_print (self, line);
-            }
-        }
-        return;
-    }
-    else if (strcmp (type, "stream") == 0) {
-        s_stream_line (self, ev, line, sizeof line);
-    }
-    else if (strcmp (type, "streams") == 0) {
-        size_t i;
-        json_t *st;
-        if (json_array_size (json_object_get (ev, "streams")) == 0)
-            s_print (self, "no streams");
-        json_array_foreach (json_object_get (ev, "streams"), i, st) {
-            s_stream_line (self, st, line, sizeof line);
-            s_print (self, line);
-        }
-        return;
-    }
-    else if (strcmp (type, "shared") == 0 || strcmp (type, "unshared") == 0) {
-        s_safe (text, sizeof text, s_str (ev, "name"));
-        snprintf (line, sizeof line, "%s %s", strcmp (type, "shared") == 0? "now sharing": "no longer sharing",
-                  text);
-    }
-    else if (strcmp (type, "history") == 0) {
-        size_t i;
-        json_t *e;
-        json_array_foreach (json_object_get (ev, "entries"), i, e) {
-            s_safe (name, sizeof name, s_str (e, "name"));
-            s_safe (text, sizeof text, s_str (e, "text"));
-            bool out = strcmp (s_str (e, "dir"), "out") == 0;
-            snprintf (line, sizeof line, "  %s %s %s: %s", s_str (e, "time"),
-                      out? "to": "from", name, text);
-            s_print (self, line);
-        }
-        return;
-    }
-    else {
-        //  Anything else: the event's text fields, one per line
-        const char *key;
-        json_t *value;
-        json_object_foreach (ev, key, value) {
-            if (strcmp (key, "event") == 0 || !json_is_string (value))
-                continue;
-            s_safe (text, sizeof text, json_string_value (value));
-            snprintf (line, sizeof line, "  %s: %s", key, text);
-            s_print (self, line);
-        }
-        return;
-    }
-    s_print (self, line);
+    s_render_fields (self, ev);
 }
 
 void

@@ -61,15 +61,15 @@
       GET      [1, 15, id: bin (16), name: str]
                asks for a shared file by name; answered by OFFER or REFUSE
 
-      Video (see node/streams.h).  SID is a 16-byte stream id the viewer draws.
+      Video (see node/video.h).  SID is a 16-byte stream id the viewer draws.
       WATCH    [1, 16, sid: bin (16), name: str, offset_ms: uint, paced: bool, credit: uint]
                asks the owner to stream a shared video from the keyframe at
                or before offset_ms, paced to real time (for a player) or as
                fast as credit allows (to a file); credit counts batches
       STREAM   [1, 17, sid: bin (16), header: bin]
-               the stream header (wire_header_encode), once, first
+               the stream header (pack_header_encode), once, first
       BATCH    [1, 18, sid: bin (16), seq: uint, packets: bin]
-               packets (wire_batch_encode), about MEDIA_BATCH_BYTES; seq
+               packets (pack_batch_finish), about MEDIA_BATCH_BYTES; seq
                counts from 0 and each batch takes one credit
       SCREDIT  [1, 19, sid: bin (16), credit: uint]
                the viewer's grant, cumulative: batches with seq < credit may
@@ -81,38 +81,24 @@
                either side ends the stream: the owner at the end of the
                file (ok) or on an error, the viewer on /stop or an error
 
-    Body of a STREAM header: [duration_ms: uint, start_ms: uint, streams: array,
-    chapters: array] with each stream [kind (0 video, 1 audio, 2 subtitle),
-    codec: str, tb_num, tb_den, extradata: bin, width,
-    height, sar_num, sar_den, field_order, color_range, color_primaries,
-    color_trc, color_space, chroma_location, sample_rate, channels,
-    channel_mask, frame_size, initial_padding, trailing_padding, seek_preroll,
-    block_align, bits_per_coded_sample, profile: int, level: int, bit_rate,
-    video_delay, language: str] and each chapter [start_ms: int, end_ms: int,
-    title: str] (media/media.h says what each is; media_header_check bounds
-    them).  Older owners send neither chapters nor the last two stream
-    fields: they read as none, 0 and "".
-    Body of a BATCH: [[stream: uint, pts: int|nil, dts: int|nil,
-    duration: uint, key: bool, data: bin (<= MEDIA_PART_MAX), more: bool], ...]
-    A packet larger than MEDIA_PART_MAX goes as parts in consecutive records
-    (each in a batch of its own), all but the last with more = true (absent
-    means false); the viewer joins them, up to MEDIA_PACKET_MAX.
+    The bodies of a STREAM header and of a BATCH are written down in
+    media/pack.h (media/pack.c makes and reads them: the media helper makes
+    them, the owner's node forwards them as they are, the viewer's checks).
 
     Body of a MSG envelope: [kind: uint (0 = private, 1 = to everyone), text: str]
 
-    Decoding never trusts a declared length: wire_check walks the bytes first,
-    without recursion, and refuses depth over WIRE_MAX_DEPTH and any count or
-    length larger than the bytes really left, before libmsgpack-c (which
-    allocates for a declared array size before it looks) is given the frame. */
+    Decoding never trusts a declared length: wire_check (crypto/walk.h's
+    walk_check) walks the bytes first, without recursion, and refuses depth
+    over WALK_MAX_DEPTH and any count or length larger than the bytes really
+    left, before libmsgpack-c (which allocates for a declared array size
+    before it looks) is given the frame. */
 #ifndef SC_WIRE_H
 #define SC_WIRE_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../media/media.h"
 
 #define WIRE_VERSION 1
-#define WIRE_MAX_DEPTH 16
 #define WIRE_MAX_FRAME (1024 * 1024)
 #define WIRE_MAX_ENVELOPE (80 * 1024)
 #define WIRE_ID_SIZE 16
@@ -196,7 +182,8 @@ typedef struct {
     size_t skipped_len;
 } wire_share_t;
 
-//  Walks msgpack bytes without unpacking.  Returns 0 if buf holds exactly one
+//  Walks msgpack bytes without unpacking (crypto/walk.h's walk_check).
+//  Returns 0 if buf holds exactly one
 //  well-formed object within the depth and length limits, else SC_ETRUNC,
 //  SC_EDEPTH, SC_ETOOBIG or SC_EMALFORMED.
 int wire_check (const uint8_t *buf, size_t len);
@@ -224,32 +211,5 @@ int wire_offer_decode (const uint8_t *buf, size_t len, wire_offer_t *offer);
 //  Encodes n share entries; decodes at most max into entries (*n set).
 int wire_shares_encode (const wire_share_t *entries, size_t n, uint8_t **out, size_t *len);
 int wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *entries, size_t max, size_t *n);
-
-//  Encodes a stream header.  Returns 0 and a malloc'd buffer, or an error.
-int wire_header_encode (const media_header_t *header, uint8_t **out, size_t *len);
-//  Decodes a stream header (extradata borrows from buf) and checks it with
-//  media_header_check.  Returns 0, or an error with a sentence in err.
-int wire_header_decode (const uint8_t *buf, size_t len, media_header_t *header,
-                        char *err, size_t err_size);
-
-//  Builds a BATCH body packet by packet (the data is copied).
-typedef struct {
-    void *buf;                  //  packed packets so far (msgpack_sbuffer)
-    size_t count;
-} wire_batch_t;
-void wire_batch_init (wire_batch_t *batch);
-int wire_batch_add (wire_batch_t *batch, const media_packet_t *packet);
-//  Bytes packed so far.
-size_t wire_batch_size (const wire_batch_t *batch);
-//  Returns 0 and the body (malloc'd, caller frees), and empties the batch.
-int wire_batch_finish (wire_batch_t *batch, uint8_t **out, size_t *len);
-void wire_batch_clear (wire_batch_t *batch);
-
-//  Decodes a BATCH body and calls fn for each packet (its data borrows from
-//  buf), in order, checked against header; stops at the first fn that does
-//  not return 0.  Returns 0, that value, or an error with a sentence in err.
-int wire_batch_decode (const uint8_t *buf, size_t len, const media_header_t *header,
-                       int (*fn) (void *arg, const media_packet_t *packet), void *arg,
-                       char *err, size_t err_size);
 
 #endif

@@ -77,7 +77,7 @@ def run_module(folder, mod):
 def main():
     started = time.monotonic()
     unit()
-    for folder in ("integration", "netns"):
+    for folder in ("source", "integration", "netns"):
         for f, mod in modules(folder):
             run_module(f, mod)
     print("(%.0f s%s)" % (time.monotonic() - started, ", sanitizers" if harness.SAN else ""))

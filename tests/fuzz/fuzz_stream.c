@@ -1,5 +1,5 @@
 //  libFuzzer harness: what a viewer gets from an owner.  Stream headers and
-//  packet batches are decoded (node/wire.c) and, when they pass the checks,
+//  packet batches are decoded (media/pack.c) and, when they pass the checks,
 //  handed to the real muxer (media/sink.c) writing to /dev/null, the way the
 //  viewer's helper does.  The first byte picks how the rest is read:
 //    even: [2-byte header length][header msgpack][batch msgpack]
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../../media/pack.h"
 #include "../../media/sink.h"
-#include "../../node/wire.h"
 
 static int s_null = -1;
 
@@ -50,7 +50,7 @@ s_mux (const media_header_t *h, const uint8_t *batch, size_t batch_len, bool dec
     if (media_sink_open (h, format, s_null, &sink, err, sizeof err) != 0)
         return;
     if (decoded)
-        (void) wire_batch_decode (batch, batch_len, h, s_write, sink, err, sizeof err);
+        (void) pack_batch_decode (batch, batch_len, h, s_write, sink, err, sizeof err);
     else {
         //  Packets straight from the bytes: [stream][dts:2][pts:1][size:2][data]
         int64_t dts = 0;
@@ -93,7 +93,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         size_t hlen = ((size_t) data [0] << 8 | data [1]) % (size - 1);
         data += 2;
         size -= 2;
-        if (wire_header_decode (data, hlen, &h, err, sizeof err) == 0)
+        if (pack_header_decode (data, hlen, &h, err, sizeof err) == 0)
             s_mux (&h, data + hlen, size - hlen, true);
         //  The rest alone as a batch, against a header that allows stream 0
         return 0;
@@ -148,9 +148,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     uint8_t *buf;
     size_t len;
     media_header_t back;
-    if (wire_header_encode (&h, &buf, &len) != 0)
+    if (pack_header_encode (&h, &buf, &len) != 0)
         abort ();
-    if (wire_header_decode (buf, len, &back, err, sizeof err) != 0 || back.nstreams != h.nstreams)
+    if (pack_header_decode (buf, len, &back, err, sizeof err) != 0 || back.nstreams != h.nstreams)
         abort ();
     for (int i = 0; i < h.nstreams; i++)
         if (strcmp (back.streams [i].codec, h.streams [i].codec) != 0

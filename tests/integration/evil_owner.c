@@ -36,6 +36,7 @@
 #include "../../discovery/beacon.h"
 #include "../../discovery/record.h"
 #include "../../discovery/udp.h"
+#include "../../media/pack.h"
 #include "../../node/transport.h"
 #include "../../node/wire.h"
 
@@ -86,21 +87,21 @@ s_answer_watch (const char *mode, const uint8_t sid [16])
         s_send (&f);
         return;
     }
-    if (wire_header_encode (&h, &body, &len) != 0)
+    if (pack_header_encode (&h, &body, &len) != 0)
         return;
     f.data = body;
     f.size = len;
     s_send (&f);
     free (body);
     for (int i = 0; i < 3; i++) {
-        wire_batch_t b;
-        wire_batch_init (&b);
+        pack_batch_t b;
+        pack_batch_init (&b);
         media_packet_t p = { .stream = strcmp (mode, "stream") == 0 && i == 1? 5: 0,
                              .pts = i * 40, .duration = 40, .key = true,
                              .data = (const uint8_t *) "\0\0\0\1junk", .size = 8 };
         p.dts = strcmp (mode, "backwards") == 0 && i == 2? 0: p.pts;
-        wire_batch_add (&b, &p);
-        wire_batch_finish (&b, &body, &len);
+        pack_batch_add (&b, &p);
+        pack_batch_finish (&b, &body, &len);
         wire_frame_t bf = { .type = WIRE_BATCH, .data = body, .size = len,
                             .index = strcmp (mode, "order") == 0 && i == 1? 7: (uint64_t) i };
         memcpy (bf.id, sid, 16);

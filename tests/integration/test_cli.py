@@ -6,7 +6,7 @@ import select
 import subprocess
 import time
 
-from harness import NODE, Cluster, Node, Workdir, deadline
+from harness import NODE, Cluster, Node, Workdir, deadline, poll_until
 
 
 def _run(*args, **kw):
@@ -178,10 +178,11 @@ def test_terminal_screen_stays_clean_in_tmux():
                                       text=True).stdout
 
             def until(needle):
-                end = deadline(10)
-                while needle not in screen():
-                    assert time.monotonic() < end, "no %r on screen:\n%s" % (needle, screen())
-                    time.sleep(0.05)
+                try:
+                    poll_until(lambda: needle in screen(), timeout=10, every=0.05,
+                               what="%r on screen" % needle)
+                except AssertionError:
+                    raise AssertionError("no %r on screen:\n%s" % (needle, screen()))
 
             until("bob joined")
             subprocess.run(tm + ["send-keys", "/peers", "Enter"], check=True)

@@ -82,3 +82,36 @@ def test_a_huge_old_history_is_shown_from_its_end():
         assert os.path.getsize(path) > OLD_BYTES, "reading changes nothing"
     finally:
         w.close()
+
+
+def test_a_history_or_known_peers_that_cannot_be_saved_is_told_once():
+    """A save that fails (here: a directory where the file goes, as a full
+    disk or a read-only home would) is told as a warning, once, and the
+    node goes on; the known peers are tried again each second."""
+    from harness import Cluster, poll_until
+    with Cluster() as c:
+        a = c.start("alice")
+        b = c.start("bob")
+        a.wait_peers(b)
+        hist = os.path.join(a.home, "history")
+        if os.path.exists(hist):
+            os.remove(hist)
+        os.mkdir(hist)
+        for i in range(3):
+            b.send("/msg alice line %d" % i)
+        a.wait("message", text="line 2")
+        warned = [e for e in a.events if e["event"] == "warning" and e.get("code") == "save_failed"]
+        assert len(warned) == 1 and "history" in warned[0]["message"], warned
+        known = os.path.join(a.home, "known_peers.json")
+        if os.path.exists(known):
+            os.remove(known)
+        os.mkdir(known)
+        carol = c.start("carol")
+        a.wait_peers(carol)
+        e = a.wait("warning", code="save_failed", pred=lambda e: "known peers" in e["message"])
+        # Told once though it fails each second; then it works again
+        os.rmdir(known)
+        poll_until(lambda: os.path.isfile(known), what="the known peers saved again")
+        n = len([x for x in a.events if x["event"] == "warning" and "known peers" in x.get("message", "")])
+        assert n == 1, n
+        assert a.home in e["message"]

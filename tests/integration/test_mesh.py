@@ -192,10 +192,9 @@ def test_capture_holds_no_plaintext():
         a.wait("message", text="PLAINTEXT-MARKER-broadcast")
         a.wait("delivered")
         b.wait("delivered")
-        end = deadline(10)
-        while os.path.getsize(pcap) < 2000 and time.monotonic() < end:
-            cap.poll()      # the file grows as packets are written (-U)
-            time.sleep(0.05)
+        # the file grows as packets are written (-U)
+        poll_until(lambda: cap.poll() is not None or os.path.getsize(pcap) >= 2000,
+                   timeout=10, every=0.05, what="the capture's packets on disk")
         cap.terminate()
         cap.wait(10)
         with open(pcap, "rb") as f:

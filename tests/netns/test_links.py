@@ -1,7 +1,6 @@
 """Links that stay up on machines with several addresses, and liveness:
 hosts in network namespaces with real broadcast, as users run nodes."""
 import subprocess
-import time
 
 from harness import Cluster, poll_until
 from netlab import Lab
@@ -27,15 +26,19 @@ def _stay_idle(nodes, spaces, seconds):
     ports = {n.port for n in nodes}
     before = {ns: _links(ns, ports) for ns in spaces}
     marks = [len(n.events) for n in nodes]
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:           # observing, not waiting for an event
-        for ns in spaces:
-            now = _links(ns, ports)
-            assert now == before[ns], "links changed in %s: %s -> %s" % (ns, before[ns], now)
-        for n, m in zip(nodes, marks):
-            left = [e for e in n.events[m:] if e["event"] == "peer_left"]
-            assert not left, "%s: %s" % (n.name, left)
-        time.sleep(0.5)
+    # The window passes as a wait for the event that must not come; any
+    # relink in it leaves a connection with a new port behind
+    try:
+        e = nodes[0].wait("peer_left", timeout=seconds, after=marks[0])
+    except AssertionError:
+        e = None
+    assert e is None, "%s: %s" % (nodes[0].name, e)
+    for n, m in zip(nodes, marks):
+        left = [e for e in n.events[m:] if e["event"] == "peer_left"]
+        assert not left, "%s: %s" % (n.name, left)
+    for ns in spaces:
+        now = _links(ns, ports)
+        assert now == before[ns], "links changed in %s: %s -> %s" % (ns, before[ns], now)
 
 
 def test_five_idle_nodes_on_a_machine_with_a_lan_address_keep_their_links():

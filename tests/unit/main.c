@@ -15,6 +15,10 @@ void files_tests (void);
 void media_tests (void);
 void streams_tests (void);
 void link_tests (void);
+void transport_tests (void);
+void resolve_tests (void);
+void child_tests (void);
+void tracker_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -85,7 +89,11 @@ main (int argc, char **argv)
     record_tests ();
     node_tests ();
     link_tests ();
+    transport_tests ();
+    resolve_tests ();
+    tracker_tests ();
     files_tests ();
+    child_tests ();
     media_tests ();
     streams_tests ();
     char cmd [128];

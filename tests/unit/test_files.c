@@ -997,9 +997,9 @@ s_resume_state_is_checked (void)
         snprintf (path, sizeof path, "%s/in-%s.json", state, ids [i]);
         fileio_write_atomic (path, text, strlen (text));
     }
-    log_set_level (LOG_ERROR);          //  the four warnings are expected
+    log_set_level (LOG_LEVEL_ERROR);          //  the four warnings are expected
     files_t *files = s_hostile_files (dir, FILES_ACCEPT_KNOWN);
-    log_set_level (LOG_WARN);
+    log_set_level (LOG_LEVEL_WARN);
     CHECK (s_count_state (files, "paused") == 1);       //  only the last is ours
     for (int i = 0; i < 5; i++) {
         char prefix [9];

@@ -1,10 +1,11 @@
-/*  The stream header and batch codecs (node/wire.c), the header and packet
+/*  The stream header and batch codecs (media/pack.c), the header and packet
     checks (media/media.c), decode timestamps (media/dts.c), and /watch
     parsing (node/cmd.c).  */
 #include <stdlib.h>
 #include <string.h>
 #include "../../crypto/err.h"
 #include "../../media/dts.h"
+#include "../../media/pack.h"
 #include "../../node/cmd.h"
 #include "../../node/wire.h"
 #include "alloc.h"
@@ -54,8 +55,8 @@ s_header_round_trip (void)
     uint8_t *buf;
     size_t len;
     char err [256];
-    CHECK_RC (wire_header_encode (&h, &buf, &len), 0);
-    CHECK_RC (wire_header_decode (buf, len, &back, err, sizeof err), 0);
+    CHECK_RC (pack_header_encode (&h, &buf, &len), 0);
+    CHECK_RC (pack_header_decode (buf, len, &back, err, sizeof err), 0);
     CHECK (back.nstreams == 2 && back.duration_ms == 4000);
     CHECK (strcmp (back.streams [0].codec, "h264") == 0 && back.streams [0].tb_den == 12800);
     CHECK (back.streams [0].extradata_size == sizeof s_avcc
@@ -65,7 +66,7 @@ s_header_round_trip (void)
     CHECK (back.streams [1].channels == 2 && back.streams [1].channel_mask == 3);
     CHECK (back.streams [1].profile == -99 && back.streams [1].bit_rate == 128000);
     for (size_t cut = 0; cut < len; cut++)
-        CHECK (wire_header_decode (buf, cut, &back, err, sizeof err) != 0);
+        CHECK (pack_header_decode (buf, cut, &back, err, sizeof err) != 0);
     free (buf);
 }
 
@@ -76,10 +77,10 @@ s_refused (media_header_t h, const char *text)
     uint8_t *buf;
     size_t len;
     char err [256] = "";
-    if (wire_header_encode (&h, &buf, &len) != 0)
+    if (pack_header_encode (&h, &buf, &len) != 0)
         return 0;               //  refused even earlier
     media_header_t back;
-    int rc = wire_header_decode (buf, len, &back, err, sizeof err);
+    int rc = pack_header_decode (buf, len, &back, err, sizeof err);
     free (buf);
     if (rc == 0)
         return -1;
@@ -162,7 +163,7 @@ s_header_lies (void)
     const uint8_t lie [] = { 0x93, 0x00, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff };
     if (alloc_counting ()) {
         alloc_track_begin ();
-        int rc = wire_header_decode (lie, sizeof lie, &h, err, sizeof err);
+        int rc = pack_header_decode (lie, sizeof lie, &h, err, sizeof err);
         size_t allocated = alloc_track_end ();
         CHECK (rc == SC_ETOOBIG);
         CHECK (allocated <= sizeof lie);
@@ -171,11 +172,11 @@ s_header_lies (void)
     media_header_t good = s_header ();
     uint8_t *buf;
     size_t len;
-    CHECK_RC (wire_header_encode (&good, &buf, &len), 0);
+    CHECK_RC (pack_header_encode (&good, &buf, &len), 0);
     uint8_t *at = memmem (buf, len, "aac", 3);
     CHECK (at != NULL);
     at [1] = 0;
-    CHECK (wire_header_decode (buf, len, &h, err, sizeof err) == SC_EMALFORMED);
+    CHECK (pack_header_decode (buf, len, &h, err, sizeof err) == SC_EMALFORMED);
     free (buf);
 }
 
@@ -202,8 +203,8 @@ static void
 s_batches (void)
 {
     media_header_t h = s_header ();
-    wire_batch_t b;
-    wire_batch_init (&b);
+    pack_batch_t b;
+    pack_batch_init (&b);
     media_packet_t in [3] = {
         { .stream = 0, .pts = 1024, .dts = -512, .duration = 512, .key = true,
           .data = (const uint8_t *) "frame-one", .size = 9, .more = true },
@@ -213,15 +214,15 @@ s_batches (void)
           .data = (const uint8_t *) "frame-two!", .size = 10 },
     };
     for (int i = 0; i < 3; i++)
-        CHECK_RC (wire_batch_add (&b, &in [i]), 0);
-    CHECK (wire_batch_size (&b) > 22);
+        CHECK_RC (pack_batch_add (&b, &in [i]), 0);
+    CHECK (pack_batch_size (&b) > 22);
     uint8_t *buf;
     size_t len;
-    CHECK_RC (wire_batch_finish (&b, &buf, &len), 0);
-    CHECK (b.count == 0 && wire_batch_size (&b) == 0);
+    CHECK_RC (pack_batch_finish (&b, &buf, &len), 0);
+    CHECK (b.count == 0 && pack_batch_size (&b) == 0);
     s_seen_t seen = { .n = 0 };
     char err [256];
-    CHECK_RC (wire_batch_decode (buf, len, &h, s_collect, &seen, err, sizeof err), 0);
+    CHECK_RC (pack_batch_decode (buf, len, &h, s_collect, &seen, err, sizeof err), 0);
     CHECK (seen.n == 3);
     for (int i = 0; i < 3; i++) {
         CHECK (seen.got [i].stream == in [i].stream && seen.got [i].pts == in [i].pts);
@@ -234,19 +235,19 @@ s_batches (void)
     media_header_t one = h;
     one.nstreams = 1;
     seen.n = 0;
-    CHECK (wire_batch_decode (buf, len, &one, s_collect, &seen, err, sizeof err) != 0);
+    CHECK (pack_batch_decode (buf, len, &one, s_collect, &seen, err, sizeof err) != 0);
     CHECK (strstr (err, "stream 1 of 1") != NULL);
     //  The callback's refusal stops the walk and is returned
     seen.n = 8;
-    CHECK_RC (wire_batch_decode (buf, len, &h, s_collect, &seen, err, sizeof err), -7);
+    CHECK_RC (pack_batch_decode (buf, len, &h, s_collect, &seen, err, sizeof err), -7);
     for (size_t cut = 0; cut < len; cut++)
-        CHECK (wire_batch_decode (buf, cut, &h, NULL, NULL, err, sizeof err) != 0);
+        CHECK (pack_batch_decode (buf, cut, &h, NULL, NULL, err, sizeof err) != 0);
     free (buf);
     //  An empty packet is refused
     media_packet_t empty = { .stream = 0, .data = (const uint8_t *) "", .size = 0 };
-    CHECK_RC (wire_batch_add (&b, &empty), 0);
-    CHECK_RC (wire_batch_finish (&b, &buf, &len), 0);
-    CHECK (wire_batch_decode (buf, len, &h, NULL, NULL, err, sizeof err) != 0);
+    CHECK_RC (pack_batch_add (&b, &empty), 0);
+    CHECK_RC (pack_batch_finish (&b, &buf, &len), 0);
+    CHECK (pack_batch_decode (buf, len, &h, NULL, NULL, err, sizeof err) != 0);
     free (buf);
 }
 
@@ -312,9 +313,9 @@ s_watch_commands (void)
     CHECK_RC (cmd_parse_offset ("9999999.999", &ms), 0);
     CHECK (media_offset_check ((uint64_t) ms, err, sizeof err) == 0);
     CHECK (media_offset_check (MEDIA_OFFSET_MAX_MS, err, sizeof err) == 0);
-    CHECK (media_offset_check (MEDIA_OFFSET_MAX_MS + 1, err, sizeof err) == -1);
+    CHECK (media_offset_check (MEDIA_OFFSET_MAX_MS + 1, err, sizeof err) == SC_EINVAL);
     CHECK (strcmp (err, "the offset 10000000.001 s is past any video we stream (at most 10000000 s)") == 0);
-    CHECK (media_offset_check (UINT64_MAX, err, sizeof err) == -1);
+    CHECK (media_offset_check (UINT64_MAX, err, sizeof err) == SC_EINVAL);
     CHECK (strstr (err, "the offset 18446744073709551.615 s is past any video") == err);
 }
 
@@ -338,8 +339,8 @@ s_header_subtitles_and_chapters (void)
     uint8_t *buf;
     size_t len;
     char err [256];
-    CHECK_RC (wire_header_encode (&h, &buf, &len), 0);
-    CHECK_RC (wire_header_decode (buf, len, &back, err, sizeof err), 0);
+    CHECK_RC (pack_header_encode (&h, &buf, &len), 0);
+    CHECK_RC (pack_header_decode (buf, len, &back, err, sizeof err), 0);
     free (buf);
     CHECK (back.nstreams == 3 && back.streams [2].kind == MEDIA_SUBTITLE);
     CHECK (strcmp (back.streams [2].language, "eng") == 0 && back.streams [0].language [0] == 0);

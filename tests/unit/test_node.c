@@ -8,6 +8,7 @@
 #include "../../node/cmd.h"
 #include "../../node/history.h"
 #include "../../node/known.h"
+#include "../../node/node.h"
 #include "../../node/opts.h"
 #include "../../node/peers.h"
 #include "unit.h"
@@ -39,6 +40,57 @@ s_cmd (void)
     CHECK_RC (cmd_parse (big, &c, err, sizeof err), SC_ETOOBIG);
     free (big);
     CHECK (strstr (cmd_help (), "/history [PEER]"));
+}
+
+//  The command table, /help and the node agree: every row has help text,
+//  a line of its own in /help, parses to its type and has a handler; /help
+//  lists no command that is not in the table.
+static void
+s_cmd_table (void)
+{
+    static const struct {
+        cmd_type_t type;
+        const char *name, *usage, *help;
+        int min;
+    } rows [] = {
+#define ROW(type, name, min, max, rest, usage, help) { CMD_##type, #name, usage, help, min },
+        CMD_TABLE (ROW)
+#undef ROW
+    };
+    size_t count = sizeof rows / sizeof rows [0];
+    CHECK (count == CMD_TYPES - 2);     //  all but CMD_EMPTY and CMD_SAY
+    CHECK (node_handles (CMD_EMPTY) && node_handles (CMD_SAY));
+    const char *help = cmd_help ();
+    for (size_t i = 0; i < count; i++) {
+        CHECK (rows [i].help && *rows [i].help);
+        char line [512];
+        snprintf (line, sizeof line, "/%s", rows [i].name);
+        CHECK (strncmp (rows [i].usage, line, strlen (line)) == 0);
+        snprintf (line, sizeof line, "\n%-24s %s\n", rows [i].usage, rows [i].help);
+        CHECK (strstr (help, line));
+        //  The command with its fewest arguments is that command
+        snprintf (line, sizeof line, "/%s", rows [i].name);
+        for (int k = 0; k < rows [i].min; k++)
+            strcat (line, " x");
+        cmd_t c;
+        char err [256];
+        CHECK_RC (cmd_parse (line, &c, err, sizeof err), 0);
+        CHECK (c.type == rows [i].type);
+        CHECK (node_handles (rows [i].type));
+    }
+    //  Every command /help names is a row of the table
+    size_t listed = 0;
+    for (const char *p = help; p && *p; p = strchr (p, '\n'), p = p? p + 1: NULL)
+        if (*p == '/') {
+            listed++;
+            char word [64];
+            snprintf (word, sizeof word, "%.*s", (int) strcspn (p, " \n"), p);
+            bool found = false;
+            for (size_t i = 0; i < count; i++)
+                found = found || strcmp (word + 1, rows [i].name) == 0;
+            CHECK (found);
+        }
+    CHECK (listed == count);
 }
 
 static void
@@ -507,6 +559,7 @@ void
 node_tests (void)
 {
     unit_run ("cmd: parsing, usage errors, limits", s_cmd);
+    unit_run ("cmd: every command in the table has help and a handler", s_cmd_table);
     unit_run ("opts: peer addresses and options", s_peer_addresses);
     unit_run ("known + peers: TOFU, name clashes, resolution", s_known_and_resolve);
     unit_run ("known: bounded, verified and messaged keys kept", s_known_bounded);

@@ -1,6 +1,7 @@
-/*  The real streams module, owner and viewer, on a fake link that refuses
-    sends at random (as a full link does), with the real media helper doing
-    the demuxing and muxing.  */
+/*  The real video modules, owner and viewer (node/owner, node/viewer, what
+    they share in node/video), on a fake link that refuses sends at random
+    (as a full link does), with the real media helper doing the demuxing
+    and muxing.  Each side is wired as the node wires it.  */
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -9,12 +10,77 @@
 #include <time.h>
 #include <unistd.h>
 #include "../../crypto/err.h"
-#include "../../node/streams.h"
+#include "../../node/owner.h"
+#include "../../node/viewer.h"
 #include "unit.h"
+
+//  Both roles over what they share, as node.c has them
+typedef struct {
+    video_t *video;
+    viewer_t *viewer;
+    owner_t *owner;
+    int nviewer;                //  poll items the viewer gave, first
+} s_side_t;
+
+static int64_t
+s_mono (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+s_side_new (s_side_t *side, const video_opts_t *opts, const video_host_t *host)
+{
+    side->video = video_new (opts, host);
+    side->viewer = side->video? viewer_new (side->video): NULL;
+    side->owner = side->video? owner_new (side->video): NULL;
+    return side->viewer && side->owner;
+}
+
+static void
+s_side_destroy (s_side_t *side)
+{
+    viewer_destroy (&side->viewer);
+    owner_destroy (&side->owner);
+    video_destroy (&side->video);
+}
+
+static void
+s_side_frame (s_side_t *side, const uint8_t peer [32], const wire_frame_t *f)
+{
+    if (!owner_on_frame (side->owner, peer, f, s_mono ()))
+        viewer_on_frame (side->viewer, peer, f, s_mono ());
+}
+
+static int
+s_side_poll_items (s_side_t *side, zmq_pollitem_t *items)
+{
+    side->nviewer = viewer_poll_items (side->viewer, items, VIEWER_MAX);
+    return side->nviewer + owner_poll_items (side->owner, items + side->nviewer, OWNER_SERVED_LIMIT);
+}
+
+static void
+s_side_on_poll (s_side_t *side, const zmq_pollitem_t *items, int count, int64_t now)
+{
+    viewer_on_poll (side->viewer, items, side->nviewer, now);
+    owner_on_poll (side->owner, items + side->nviewer, count - side->nviewer, now);
+}
+
+static void
+s_side_tick (s_side_t *side, int64_t now)
+{
+    video_tick (side->video, now);
+    viewer_tick (side->viewer, now);
+    owner_tick (side->owner, now);
+}
+
+#define SIDE_ITEMS (VIEWER_MAX + OWNER_SERVED_LIMIT)
 
 typedef struct s_end s_end_t;
 struct s_end {
-    streams_t *streams;
+    s_side_t side;
     uint8_t me [32];
     s_end_t *other;
     uint8_t *frames [4096];
@@ -104,17 +170,9 @@ s_deliver (s_end_t *end)
         end->count--;
         wire_frame_t f;
         if (wire_decode (buf, len, &f) == 0)
-            streams_on_frame (end->other->streams, end->me, &f);
+            s_side_frame (&end->other->side, end->me, &f);
         free (buf);
     }
-}
-
-static int64_t
-s_mono (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -147,42 +205,40 @@ s_full_link_never_stalls_a_stream (void)
     owner.other = &viewer;
     viewer.other = &owner;
     snprintf (owner.share, sizeof owner.share, "%s", clip);
-    streams_opts_t o = { .helper = helper, .player = "cat >/dev/null", .stall_ms = 60000 };
-    streams_host_t ho = { .send = s_send, .event = s_event, .peer_name = s_name,
+    video_opts_t o = { .helper = helper, .player = "cat >/dev/null", .stall_ms = 60000 };
+    video_host_t ho = { .send = s_send, .event = s_event, .peer_name = s_name,
                           .find_share = s_find_share, .arg = &owner };
-    streams_host_t hv = ho;
+    video_host_t hv = ho;
     hv.arg = &viewer;
-    owner.streams = streams_new (&o, &ho);
-    viewer.streams = streams_new (&o, &hv);
-    CHECK (owner.streams && viewer.streams);
+    CHECK (s_side_new (&owner.side, &o, &ho) && s_side_new (&viewer.side, &o, &hv));
     //  The WATCH itself may meet the full link: the user is told, and tries again
     for (int i = 0; i < 10 && !viewer.state; i++)
-        streams_watch (viewer.streams, owner.me, "clip.mp4", 0, out);
+        viewer_watch (viewer.side.viewer, owner.me, "clip.mp4", 0, out, s_mono ());
     int64_t start = s_mono (), next_tick = start;
     while (s_mono () - start < 60000 && (!viewer.state || strcmp (viewer.state, "other") == 0)) {
-        zmq_pollitem_t items [2 * STREAMS_MAX];
-        int no = streams_poll_items (owner.streams, items, STREAMS_MAX);
-        int nv = streams_poll_items (viewer.streams, items + no, STREAMS_MAX);
+        zmq_pollitem_t items [2 * SIDE_ITEMS];
+        int no = s_side_poll_items (&owner.side, items);
+        int nv = s_side_poll_items (&viewer.side, items + no);
         zmq_poll (items, no + nv, 10);
         int64_t now = s_mono ();
-        streams_on_poll (owner.streams, items, no, now);
-        streams_on_poll (viewer.streams, items + no, nv, now);
+        s_side_on_poll (&owner.side, items, no, now);
+        s_side_on_poll (&viewer.side, items + no, nv, now);
         s_deliver (&viewer);
         s_deliver (&owner);
         if (now >= next_tick) {
-            streams_tick (owner.streams, now);
-            streams_tick (viewer.streams, now);
+            s_side_tick (&owner.side, now);
+            s_side_tick (&viewer.side, now);
             next_tick = now + 100;
         }
     }
-    streams_stats_t so = streams_stats (owner.streams), sv = streams_stats (viewer.streams);
+    video_stats_t so = video_stats (owner.side.video), sv = video_stats (viewer.side.video);
     CHECK (owner.refused > 0 && viewer.refused > 0);
     CHECK (viewer.state && strcmp (viewer.state, "ended") == 0);
     CHECK (so.stalls == 0 && sv.stalls == 0);
     struct stat st;
     CHECK (stat (out, &st) == 0 && st.st_size > 100 * 1024);
-    streams_destroy (&owner.streams);
-    streams_destroy (&viewer.streams);
+    s_side_destroy (&owner.side);
+    s_side_destroy (&viewer.side);
     for (s_end_t *e = &owner; e; e = e == &owner? &viewer: NULL)
         while (e->count) {
             free (e->frames [e->head]);
@@ -260,7 +316,7 @@ s_cap_count (const s_cap_t *cap, int type, const char *text)
 }
 
 static void
-s_watch_from (streams_t *owner, uint8_t who, uint8_t n, uint64_t offset, uint64_t credit)
+s_watch_from (owner_t *owner, uint8_t who, uint8_t n, uint64_t offset, uint64_t credit)
 {
     uint8_t peer [32];
     memset (peer, who, 32);
@@ -268,7 +324,7 @@ s_watch_from (streams_t *owner, uint8_t who, uint8_t n, uint64_t offset, uint64_
                        .ok = 1, .credit = credit };
     memset (f.id, who, WIRE_ID_SIZE);
     f.id [0] = n;
-    streams_on_frame (owner, peer, &f);
+    CHECK (owner_on_frame (owner, peer, &f, s_mono ()));
 }
 
 //  The helper beside the unit tests and a clip; false (skipped) when either
@@ -307,58 +363,58 @@ s_watches_are_bounded_and_never_started_ones_end (void)
         free (cap);
         return;
     }
-    streams_opts_t o = { .helper = helper, .player = "cat >/dev/null" };
-    streams_host_t h = { .send = s_cap_send, .event = s_cap_event, .peer_name = s_name,
+    video_opts_t o = { .helper = helper, .player = "cat >/dev/null" };
+    video_host_t h = { .send = s_cap_send, .event = s_cap_event, .peer_name = s_name,
                          .find_share = s_cap_find_share, .arg = cap };
-    streams_t *owner = streams_new (&o, &h);
-    CHECK (owner);
+    s_side_t node = { 0 };
+    CHECK (s_side_new (&node, &o, &h));
     int64_t start = s_mono ();
     //  Nine throwaway keys, three WATCHes each, none with credit
     for (uint8_t who = 1; who <= 9; who++)
         for (uint8_t n = 0; n < 3; n++)
-            s_watch_from (owner, who, n, 0, 0);
+            s_watch_from (node.owner, who, n, 0, 0);
     CHECK (s_cap_count (cap, WIRE_SEND, "too many streams to you at once (at most 2)") == 8);
     CHECK (s_cap_count (cap, WIRE_SEND, "too many streams at once (at most 16)") == 3);
     CHECK (s_cap_count (cap, WIRE_SEND, NULL) == 11);
     CHECK (strcmp (cap->state, "requested") == 0);
     //  No credit, no job: nothing to poll, nothing sent
-    zmq_pollitem_t items [STREAMS_MAX];
-    CHECK (streams_poll_items (owner, items, STREAMS_MAX) == 0);
+    zmq_pollitem_t items [SIDE_ITEMS];
+    CHECK (s_side_poll_items (&node, items) == 0);
     CHECK (s_cap_count (cap, WIRE_STREAM, NULL) == 0);
     //  Our own /watch has room
     uint8_t peer [32];
     memset (peer, 0x42, 32);
     snprintf (out, sizeof out, "%s/own.mkv", unit_tmpdir ());
-    streams_watch (owner, peer, "clip.mp4", 0, out);
+    viewer_watch (node.viewer, peer, "clip.mp4", 0, out, s_mono ());
     CHECK (strcmp (cap->state, "requested") == 0);
     CHECK (s_cap_count (cap, WIRE_WATCH, NULL) == 1);
     //  A grant that repeats nothing keeps none of them: a few seconds on,
     //  all sixteen end, each viewer told why
-    streams_tick (owner, start + STREAMS_START_MS - 1000);
+    s_side_tick (&node, start + OWNER_START_MS - 1000);
     CHECK (s_cap_count (cap, WIRE_SEND, "no credit came") == 0);
-    streams_tick (owner, start + STREAMS_START_MS + 1000);
+    s_side_tick (&node, start + OWNER_START_MS + 1000);
     CHECK (s_cap_count (cap, WIRE_SEND, "no credit came within 5 s of the WATCH") == 16);
     //  and take new WATCHes again
-    s_watch_from (owner, 9, 0, 0, 0);
+    s_watch_from (node.owner, 9, 0, 0, 0);
     CHECK (s_cap_count (cap, WIRE_SEND, NULL) == 11 + 16);
     //  An offset past any video is refused before anything is opened
-    s_watch_from (owner, 10, 0, UINT64_MAX, 32);
-    s_watch_from (owner, 10, 1, (uint64_t) INT64_MAX + 1, 32);
+    s_watch_from (node.owner, 10, 0, UINT64_MAX, 32);
+    s_watch_from (node.owner, 10, 1, (uint64_t) INT64_MAX + 1, 32);
     CHECK (s_cap_count (cap, WIRE_SEND, "is past any video we stream (at most 10000000 s)") == 2);
-    streams_destroy (&owner);
+    s_side_destroy (&node);
     free (cap);
 }
 
 //  Runs owner's polling until it has sent want batches in all.
 static bool
-s_pump (streams_t *owner, s_cap_t *cap, int want)
+s_pump (s_side_t *node, s_cap_t *cap, int want)
 {
     int64_t deadline = s_mono () + 20000;
     while (s_cap_count (cap, WIRE_BATCH, NULL) < want && s_mono () < deadline) {
-        zmq_pollitem_t items [STREAMS_MAX];
-        int n = streams_poll_items (owner, items, STREAMS_MAX);
+        zmq_pollitem_t items [SIDE_ITEMS];
+        int n = s_side_poll_items (node, items);
         zmq_poll (items, n, 10);
-        streams_on_poll (owner, items, n, s_mono ());
+        s_side_on_poll (node, items, n, s_mono ());
     }
     return s_cap_count (cap, WIRE_BATCH, NULL) >= want;
 }
@@ -373,39 +429,39 @@ s_a_paused_stream_ends_after_pause_max (void)
         free (cap);
         return;
     }
-    streams_opts_t o = { .helper = helper, .pause_max_ms = 4000 };
-    streams_host_t h = { .send = s_cap_send, .event = s_cap_event, .peer_name = s_name,
+    video_opts_t o = { .helper = helper, .pause_max_ms = 4000 };
+    video_host_t h = { .send = s_cap_send, .event = s_cap_event, .peer_name = s_name,
                          .find_share = s_cap_find_share, .arg = cap };
-    streams_t *owner = streams_new (&o, &h);
-    CHECK (owner);
+    s_side_t node = { 0 };
+    CHECK (s_side_new (&node, &o, &h));
     uint8_t peer [32];
     memset (peer, 1, 32);
     //  One batch granted: the job starts, sends it, and waits
-    s_watch_from (owner, 1, 0, 0, 1);
-    CHECK (s_pump (owner, cap, 1));
+    s_watch_from (node.owner, 1, 0, 0, 1);
+    CHECK (s_pump (&node, cap, 1));
     CHECK (s_cap_count (cap, WIRE_STREAM, NULL) == 1);
     int64_t t = s_mono ();
-    streams_tick (owner, t);
+    s_side_tick (&node, t);
     //  The viewer repeats its grant every second (a paused player) ...
     wire_frame_t grant = { .type = WIRE_SCREDIT, .credit = 1 };
     memset (grant.id, 1, WIRE_ID_SIZE);
     grant.id [0] = 0;
-    streams_on_frame (owner, peer, &grant);
-    streams_tick (owner, t + 3000);
+    s_side_frame (&node, peer, &grant);
+    s_side_tick (&node, t + 3000);
     CHECK (s_cap_count (cap, WIRE_SEND, NULL) == 0);
     //  ... a grant of more restarts the clock
     grant.credit = 2;
-    streams_on_frame (owner, peer, &grant);
-    CHECK (s_pump (owner, cap, 2));
-    streams_tick (owner, t + 3500);
-    streams_tick (owner, t + 7000);
+    s_side_frame (&node, peer, &grant);
+    CHECK (s_pump (&node, cap, 2));
+    s_side_tick (&node, t + 3500);
+    s_side_tick (&node, t + 7000);
     CHECK (s_cap_count (cap, WIRE_SEND, NULL) == 0);
     //  ... and only the pause limit ends it
-    streams_on_frame (owner, peer, &grant);
-    streams_tick (owner, t + 7500);
+    s_side_frame (&node, peer, &grant);
+    s_side_tick (&node, t + 7500);
     CHECK (s_cap_count (cap, WIRE_SEND, "the stream was paused for longer than 4 s") == 1);
     CHECK (strcmp (cap->state, "failed") == 0 && strstr (cap->message, "(--pause-max)"));
-    streams_destroy (&owner);
+    s_side_destroy (&node);
     free (cap);
 }
 

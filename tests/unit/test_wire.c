@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../../crypto/err.h"
+#include "../../crypto/walk.h"
 #include "../../node/wire.h"
 #include "alloc.h"
 #include "unit.h"
@@ -51,7 +52,7 @@ s_lying_frame (void)
     //  array32 declaring 4 billion items in 5 bytes
     const uint8_t lie [5] = { 0xdd, 0xff, 0xff, 0xff, 0xff };
     wire_frame_t f;
-    CHECK_RC (wire_check (lie, sizeof lie), SC_ETOOBIG);
+    CHECK_RC (walk_check (lie, sizeof lie), SC_ETOOBIG);
     if (alloc_counting ()) {
         alloc_track_begin ();
         int rc = wire_decode (lie, sizeof lie, &f);
@@ -65,9 +66,9 @@ s_lying_frame (void)
     const uint8_t map [5] = { 0xdf, 0x80, 0, 0, 0 };
     const uint8_t bin [8] = { 0x93, 1, 3, 0xc6, 0x7f, 0xff, 0xff, 0xff };
     const uint8_t str [8] = { 0x93, 1, 3, 0xdb, 0, 0, 0, 9 };
-    CHECK_RC (wire_check (map, sizeof map), SC_ETOOBIG);
-    CHECK_RC (wire_check (bin, sizeof bin), SC_ETOOBIG);
-    CHECK_RC (wire_check (str, sizeof str), SC_ETRUNC);
+    CHECK_RC (walk_check (map, sizeof map), SC_ETOOBIG);
+    CHECK_RC (walk_check (bin, sizeof bin), SC_ETOOBIG);
+    CHECK_RC (walk_check (str, sizeof str), SC_ETRUNC);
 }
 
 static void
@@ -76,24 +77,24 @@ s_deep_and_odd (void)
     uint8_t deep [64];
     memset (deep, 0x91, sizeof deep);       //  [[[[...
     deep [sizeof deep - 1] = 0x01;
-    CHECK_RC (wire_check (deep, sizeof deep), SC_EDEPTH);
+    CHECK_RC (walk_check (deep, sizeof deep), SC_EDEPTH);
     //  Sixteen levels are fine
     uint8_t ok [17];
     memset (ok, 0x91, 16);
     ok [16] = 0x01;
-    CHECK_RC (wire_check (ok, sizeof ok), 0);
+    CHECK_RC (walk_check (ok, sizeof ok), 0);
     //  Trailing bytes, ext types, the never-used byte
     const uint8_t trail [3] = { 0x92, 0x01, 0x02 };
     uint8_t trail2 [4];
     memcpy (trail2, trail, 3);
     trail2 [3] = 0x00;
-    CHECK_RC (wire_check (trail, 3), 0);
-    CHECK_RC (wire_check (trail2, 4), SC_EMALFORMED);
+    CHECK_RC (walk_check (trail, 3), 0);
+    CHECK_RC (walk_check (trail2, 4), SC_EMALFORMED);
     const uint8_t ext [3] = { 0xd4, 0x01, 0x02 };
-    CHECK_RC (wire_check (ext, sizeof ext), SC_EMALFORMED);
+    CHECK_RC (walk_check (ext, sizeof ext), SC_EMALFORMED);
     const uint8_t c1 [1] = { 0xc1 };
-    CHECK_RC (wire_check (c1, 1), SC_EMALFORMED);
-    CHECK_RC (wire_check (c1, 0), SC_ETRUNC);
+    CHECK_RC (walk_check (c1, 1), SC_EMALFORMED);
+    CHECK_RC (walk_check (c1, 0), SC_ETRUNC);
     //  Well-formed msgpack that is not a valid frame
     wire_frame_t f;
     const uint8_t not_array [1] = { 0x05 };

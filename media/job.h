@@ -1,4 +1,4 @@
-/*  mediajob: how the node talks to its media helper, securechat-media.
+/*  job: how the node talks to its media helper, securechat-media.
 
     The node never links FFmpeg (it would cost every node 40 ms of start-up
     and 20 MB), and a muxer or demuxer that trips over a file should not
@@ -15,8 +15,8 @@
     a SOCK_STREAM socketpair, in messages: a 4-byte big-endian length, then
     that many bytes: one kind byte and a body.
 
-      demux child -> node   'H' stream header (wire_header_encode)
-                            'B' packet batch (wire_batch_encode), paced to
+      demux child -> node   'H' stream header (media/pack.h)
+                            'B' packet batch (media/pack.h), paced to
                                 real time when PACED is 1
                             'E' the end: empty body, or a sentence on error
       node -> mux child     'H' then 'B' ..., as they came from the owner;
@@ -35,8 +35,8 @@
     system call fails with EPERM.  A child that cannot be confined runs no
     job.  In ASan builds the address-space limit and the filter stay off
     (ASan reserves terabytes and makes calls of its own).  */
-#ifndef SC_MEDIAJOB_H
-#define SC_MEDIAJOB_H
+#ifndef SC_MEDIA_JOB_H
+#define SC_MEDIA_JOB_H
 
 #define MEDIAJOB_HEADER 4                       //  length prefix
 #define MEDIAJOB_MAX (1024 * 1024)              //  largest message, kind included

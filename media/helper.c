@@ -1,8 +1,11 @@
-/*  securechat-media: the node's helper for everything FFmpeg does.
+/*  helper: the main of securechat-media, the node's helper for everything
+    FFmpeg does.  It links media/ and the base helpers (crypto/err, walk,
+    bytes) only, never node/ code: its job protocol is media/job.h, the
+    bytes it makes and reads media/pack.h.
       securechat-media probe FILE   one line: "video=0|1 audio=0|1
                                     duration=SECONDS streams=N codecs=A,B
                                     tracks=KIND:CODEC:LANG,... skipped=WHAT: WHY; ..."
-      securechat-media serve        jobs from the node (node/mediajob.h)  */
+      securechat-media serve        jobs from the node (media/job.h)  */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -35,11 +38,11 @@
 #   endif
 #endif
 #include "../crypto/bytes.h"
-#include "../media/probe.h"
-#include "../media/sink.h"
-#include "../media/source.h"
-#include "mediajob.h"
-#include "wire.h"
+#include "job.h"
+#include "pack.h"
+#include "probe.h"
+#include "sink.h"
+#include "source.h"
 
 static int64_t
 s_now_ms (void)
@@ -105,13 +108,13 @@ s_send_text (int fd, char kind, const char *text)
 //  demux: the owner's side
 
 static int
-s_flush (int fd, wire_batch_t *batch)
+s_flush (int fd, pack_batch_t *batch)
 {
     if (batch->count == 0)
         return 0;
     uint8_t *body;
     size_t len;
-    if (wire_batch_finish (batch, &body, &len) != 0)
+    if (pack_batch_finish (batch, &body, &len) != 0)
         return -1;
     int rc = s_send (fd, 'B', body, len);
     free (body);
@@ -129,14 +132,14 @@ s_demux (int data, int file, int64_t offset_ms, bool paced)
 {
     char err [256] = "";
     media_source_t *src = NULL;
-    wire_batch_t batch;
-    wire_batch_init (&batch);
+    pack_batch_t batch;
+    pack_batch_init (&batch);
     if (media_source_open (file, offset_ms, &src, err, sizeof err) != 0)
         goto out;
     const media_header_t *h = media_source_header (src);
     uint8_t *body;
     size_t len;
-    if (wire_header_encode (h, &body, &len) != 0) {
+    if (pack_header_encode (h, &body, &len) != 0) {
         snprintf (err, sizeof err, "cannot encode the stream header");
         goto out;
     }
@@ -183,7 +186,7 @@ s_demux (int data, int file, int64_t offset_ms, bool paced)
                 part.data = p.data + off;
                 part.size = p.size - off < MEDIA_PART_MAX? p.size - off: MEDIA_PART_MAX;
                 part.more = off + part.size < p.size;
-                if (wire_batch_add (&batch, &part) != 0) {
+                if (pack_batch_add (&batch, &part) != 0) {
                     snprintf (err, sizeof err, "out of memory");
                     goto out;
                 }
@@ -192,13 +195,13 @@ s_demux (int data, int file, int64_t offset_ms, bool paced)
             }
             continue;
         }
-        if (wire_batch_size (&batch) + p.size > MEDIA_BATCH_BYTES && s_flush (data, &batch) != 0)
+        if (pack_batch_size (&batch) + p.size > MEDIA_BATCH_BYTES && s_flush (data, &batch) != 0)
             goto gone;
-        if (wire_batch_add (&batch, &p) != 0) {
+        if (pack_batch_add (&batch, &p) != 0) {
             snprintf (err, sizeof err, "out of memory");
             goto out;
         }
-        if (wire_batch_size (&batch) >= MEDIA_BATCH_BYTES && s_flush (data, &batch) != 0)
+        if (pack_batch_size (&batch) >= MEDIA_BATCH_BYTES && s_flush (data, &batch) != 0)
             goto gone;
     }
     if (s_flush (data, &batch) != 0)
@@ -206,7 +209,7 @@ s_demux (int data, int file, int64_t offset_ms, bool paced)
 out:
     s_send_text (data, 'E', err);
 gone:
-    wire_batch_clear (&batch);
+    pack_batch_clear (&batch);
     media_source_destroy (&src);
     return err [0]? 1: 0;
 }
@@ -258,13 +261,13 @@ s_mux (int data, int out, const char *format)
         }
         char kind = (char) buf [0];
         if (kind == 'H' && !m.sink) {
-            if (wire_header_decode (buf + 1, len - 1, &h, err, sizeof err) != 0
+            if (pack_header_decode (buf + 1, len - 1, &h, err, sizeof err) != 0
             ||  media_sink_open (&h, format, out, &m.sink, err, sizeof err) != 0)
                 goto out;
             s_send (data, 'S', NULL, 0);
         }
         else if (kind == 'B' && m.sink) {
-            if (wire_batch_decode (buf + 1, len - 1, &h, s_mux_packet, &m, err, sizeof err) != 0) {
+            if (pack_batch_decode (buf + 1, len - 1, &h, s_mux_packet, &m, err, sizeof err) != 0) {
                 if (!err [0])
                     snprintf (err, sizeof err, "a packet could not be muxed");
                 goto out;
@@ -293,7 +296,7 @@ out:
 }
 
 //  ---------------------------------------------------------------------
-//  A job's confinement (mediajob.h)
+//  A job's confinement (job.h)
 
 #ifdef S_SECCOMP
 //  Reading and writing the descriptors the job has, memory that is never

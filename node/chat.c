@@ -1,0 +1,302 @@
+/*  chat: sealed chat lines and their receipts.  See chat.h.  */
+#define LOG_MODULE "chat"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sodium.h>
+#include "../crypto/err.h"
+#include "../crypto/log.h"
+#include "../crypto/utf8.h"
+#include "chat.h"
+#include "link.h"
+
+struct _chat_t {
+    const identity_t *id;
+    envelope_opener_t *opener;
+    peers_t *peers;
+    history_t *history;
+    ui_t *ui;
+    chat_host_t host;
+    int budget;                 //  seals left in this loop pass
+    bool more;                  //  a message waits only for the next pass
+    size_t pump_next;           //  the peer the next pass starts with
+    bool history_failing;       //  told once
+    uint64_t refused;
+};
+
+chat_t *
+chat_new (const identity_t *id, envelope_opener_t *opener, peers_t *peers,
+          history_t *history, ui_t *ui, const chat_host_t *host)
+{
+    chat_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    *self = (chat_t) { .id = id, .opener = opener, .peers = peers, .history = history,
+                       .ui = ui, .host = *host, .budget = CHAT_SEND_BUDGET };
+    return self;
+}
+
+void
+chat_destroy (chat_t **self_p)
+{
+    if (self_p && *self_p) {
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+uint64_t chat_refused (chat_t *self) { return self->refused; }
+bool chat_more (chat_t *self) { return self->more; }
+
+void
+chat_pass (chat_t *self)
+{
+    self->budget = CHAT_SEND_BUDGET;
+    self->more = false;
+}
+
+static void
+s_hex_id (const uint8_t id [ENVELOPE_ID_SIZE], char out [2 * ENVELOPE_ID_SIZE + 1])
+{
+    sodium_bin2hex (out, 2 * ENVELOPE_ID_SIZE + 1, id, ENVELOPE_ID_SIZE);
+}
+
+static int
+s_send_message (chat_t *self, peer_t *peer, peers_out_t *m, int64_t wall)
+{
+    wire_chat_t chat = { .kind = m->kind, .text = m->text, .text_len = strlen (m->text) };
+    uint8_t *body = NULL, *env = NULL;
+    size_t body_len, env_len;
+    int rc = wire_chat_encode (&chat, &body, &body_len);
+    if (rc == 0)
+        rc = envelope_seal (self->id, peer->sign_pk, peer->box_pk, wall,
+                            body, body_len, m->msg_id, &env, &env_len);
+    if (rc == 0) {
+        wire_frame_t f = { .type = WIRE_MSG, .data = env, .size = env_len };
+        rc = self->host.send (self->host.arg, peer, &f);
+    }
+    free (body);
+    free (env);
+    return rc;
+}
+
+//  True when the next frame to the peer takes the link its messages in
+//  flight took.  Two links deliver in no order between them: a new message
+//  waits until the old link's are acknowledged before it takes a new one.
+static bool
+s_link_same (const peer_t *peer)
+{
+    const uint8_t *rid;
+    size_t rid_len;
+    uint32_t gen;
+    if (link_route (peer->link, &rid, &rid_len, &gen))
+        return peer->chat_rid_len == 0 && peer->chat_gen == gen;
+    return peer->chat_rid_len == rid_len && memcmp (peer->chat_rid, rid, rid_len) == 0;
+}
+
+static void
+s_link_note (peer_t *peer)
+{
+    const uint8_t *rid;
+    size_t rid_len;
+    uint32_t gen;
+    if (link_route (peer->link, &rid, &rid_len, &gen)) {
+        peer->chat_gen = gen;
+        peer->chat_rid_len = 0;
+    }
+    else {
+        memcpy (peer->chat_rid, rid, rid_len);
+        peer->chat_rid_len = rid_len;
+    }
+}
+
+//  Takes one seal from this loop pass's budget; false when it is spent
+//  (the loop then comes back at once instead of waiting).
+static bool
+s_spend (chat_t *self)
+{
+    if (self->budget <= 0) {
+        self->more = true;
+        return false;
+    }
+    self->budget--;
+    return true;
+}
+
+//  Sends what waits for a peer that is online, oldest first: receipts owed,
+//  messages whose receipt is overdue, then new messages while the window
+//  has room and the pass's budget lasts.  A send the link refuses (full, or
+//  gone) ends the turn: that message and all after it stay where they are
+//  and go on a later pass, so nothing overtakes an older message.
+static void
+s_flush (chat_t *self, peer_t *peer, int64_t now, int64_t wall)
+{
+    if (!link_up (peer->link))
+        return;
+    while (peer->owed_len) {
+        wire_frame_t f = { .type = WIRE_RECEIPT };
+        memcpy (f.msg_id, peer->owed [peer->owed_len - 1], ENVELOPE_ID_SIZE);
+        if (self->host.send (self->host.arg, peer, &f) != 0)
+            return;
+        peer->owed_len--;
+    }
+    //  Their receipts may have met a full link: the peer answers a copy it
+    //  has seen with a receipt again
+    for (size_t i = 0; i < peers_outbox_in_flight (peer); i++) {
+        peers_out_t *m = peers_outbox_at (peer, i);
+        if (now - m->sent_at < CHAT_RESEND_MS)
+            continue;
+        if (!s_spend (self) || s_send_message (self, peer, m, wall) != 0)
+            return;
+        m->sent_at = now;
+    }
+    while (peers_outbox_next (peer)) {
+        if (peers_outbox_in_flight (peer) && !s_link_same (peer))
+            return;             //  the receipts bring it back here
+        if (!s_spend (self) || s_send_message (self, peer, peers_outbox_next (peer), wall) != 0)
+            return;
+        s_link_note (peer);
+        peers_outbox_mark_sent (peer, now);
+    }
+}
+
+void
+chat_pump (chat_t *self, int64_t now, int64_t wall)
+{
+    size_t n = peers_size (self->peers);
+    for (size_t k = 0; k < n && self->budget > 0; k++) {
+        peer_t *peer = peers_at (self->peers, (self->pump_next + k) % n);
+        if (peers_outbox_len (peer) || peer->owed_len)
+            s_flush (self, peer, now, wall);
+    }
+    self->pump_next = n? (self->pump_next + 1) % n: 0;
+}
+
+void
+chat_peer_up (chat_t *self, peer_t *peer, int64_t now, int64_t wall)
+{
+    peers_outbox_rewind (peer);
+    s_flush (self, peer, now, wall);
+}
+
+static void
+s_history (chat_t *self, peer_t *peer, const char *dir, const char *text, bool priv,
+           const char *msg_id, int64_t wall)
+{
+    time_t t = (time_t) (wall / 1000);
+    struct tm tm;
+    char when [32];
+    localtime_r (&t, &tm);
+    strftime (when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    json_t *e = json_pack ("{s:I, s:s, s:s, s:s, s:s, s:s, s:b, s:s}",
+                           "ts", (json_int_t) wall, "time", when, "dir", dir,
+                           "peer", peer->id, "name", peer->name, "text", text,
+                           "private", priv, "msg_id", msg_id);
+    int rc = e? history_append (self->history, e): SC_ENOMEM;
+    json_decref (e);
+    //  Told once, and again after it worked in between: a full disk must
+    //  not print a line per message
+    if (rc != 0 && !self->history_failing)
+        ui_warning (self->ui, "save_failed", "the chat history could not be saved: %s",
+                    sc_strerror (rc));
+    self->history_failing = rc != 0;
+}
+
+int
+chat_queue (chat_t *self, peer_t *peer, unsigned kind, const char *text,
+            int64_t now, int64_t wall, char *err, size_t err_size)
+{
+    peers_out_t *m;
+    int rc = peers_outbox_add (peer, kind, text, &m);
+    if (rc == SC_EAGAIN) {
+        double mib = (double) peers_outbox_bytes (peer) / (1024 * 1024);
+        if (link_up (peer->link))
+            snprintf (err, err_size,
+                      "the outbox to %s is full (%zu messages, %.1f MiB, waiting for receipts): "
+                      "not queued; %s is online and they are going out, so try again in a moment",
+                      peer->name, peers_outbox_len (peer), mib, peer->name);
+        else
+            snprintf (err, err_size,
+                      "the outbox to %s is full (%zu messages, %.1f MiB, kept while %s is away): "
+                      "not queued; try again when %s is back",
+                      peer->name, peers_outbox_len (peer), mib, peer->name, peer->name);
+        return SC_EFULL;
+    }
+    if (rc != 0) {
+        snprintf (err, err_size, "the message to %s was not queued: %s", peer->name, sc_strerror (rc));
+        return rc;
+    }
+    char msg_id [33];
+    s_hex_id (m->msg_id, msg_id);
+    //  On the wire first; reporting and the history are off the critical path
+    bool online = link_up (peer->link);
+    s_flush (self, peer, now, wall);
+    ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:b}", "event", "sent",
+                                  "to", peer->id, "name", peer->name, "msg_id", msg_id,
+                                  "private", kind == 0, "queued", !online));
+    s_history (self, peer, "out", text, kind == 0, msg_id, wall);
+    return 0;
+}
+
+//  A receipt the link does not take now is kept and sent when it does
+//  (receipts need no order; if too many are owed, the peer's re-send of
+//  the message asks again).
+static void
+s_send_receipt (chat_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE])
+{
+    wire_frame_t f = { .type = WIRE_RECEIPT };
+    memcpy (f.msg_id, msg_id, ENVELOPE_ID_SIZE);
+    if (self->host.send (self->host.arg, peer, &f) != 0)
+        peers_receipt_owe (peer, msg_id);
+}
+
+void
+chat_on_msg (chat_t *self, peer_t *peer, const wire_frame_t *f, int64_t wall)
+{
+    envelope_msg_t msg;
+    int rc = envelope_open (self->opener, f->data, f->size, peer->sign_pk, wall, &msg);
+    if (rc == SC_EREPLAY) {
+        s_send_receipt (self, peer, msg.msg_id);        //  ours may have been lost
+        return;
+    }
+    if (rc != 0) {
+        self->refused++;
+        ui_warning (self->ui, sc_errname (rc), "a message from %s (%.16s) was refused: %s",
+                    peer->name, peer->id, sc_strerror (rc));
+        return;
+    }
+    wire_chat_t chat;
+    rc = wire_chat_decode (msg.body, msg.body_len, &chat);
+    if (rc == 0) {
+        char *text = utf8_sanitize (chat.text, chat.text_len);
+        char msg_id [33];
+        s_hex_id (msg.msg_id, msg_id);
+        if (text) {
+            s_send_receipt (self, peer, msg.msg_id);
+            ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:I}",
+                                          "event", "message", "from", peer->id, "name", peer->name,
+                                          "text", text, "private", chat.kind == 0,
+                                          "msg_id", msg_id, "ts", (json_int_t) msg.ts_ms));
+            s_history (self, peer, "in", text, chat.kind == 0, msg_id, wall);
+        }
+        free (text);
+    }
+    else {
+        self->refused++;
+        ui_warning (self->ui, "malformed", "a message from %s (%.16s) has a malformed body",
+                    peer->name, peer->id);
+    }
+    envelope_msg_clear (&msg);
+}
+
+void
+chat_on_receipt (chat_t *self, peer_t *peer, const wire_frame_t *f)
+{
+    if (peers_outbox_remove (peer, f->msg_id)) {
+        char msg_id [33];
+        s_hex_id (f->msg_id, msg_id);
+        ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s}", "event", "delivered",
+                                      "to", peer->id, "name", peer->name, "msg_id", msg_id));
+    }
+}

@@ -1,0 +1,138 @@
+/*  node_int: the node's parts, shared by the files that implement it.
+
+    The node is one object whose work is split by role over several files:
+    node.c (the loop, the dispatch of frames, timers and the calls into the
+    modules), meet.c (meeting peers: records from beacons, --peer answers
+    and HELLOs, the peer table's admission rules, the link module's host),
+    commands.c (what the user types: one handler per command).
+    They share node_t, defined here; nothing outside node.c, meet.c and
+    commands.c includes this header (the node's API is node.h).  */
+#ifndef SC_NODE_INT_H
+#define SC_NODE_INT_H
+
+#include <limits.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "../crypto/envelope.h"
+#include "../crypto/identity.h"
+#include "../discovery/beacon.h"
+#include "../discovery/record.h"
+#include "../discovery/resolve.h"
+#include "chat.h"
+#include "files.h"
+#include "history.h"
+#include "known.h"
+#include "node.h"
+#include "opts.h"
+#include "peers.h"
+#include "owner.h"
+#include "video.h"
+#include "viewer.h"
+#include "transport.h"
+#include "ui.h"
+#include "wire.h"
+
+#define TICK_MS 100
+#define FIXED 7                 //  poll items before the jobs' and the links'
+                                //  (each seal and signature costs ~0.1-0.3 ms)
+#define HISTORY_SHOW 50
+#define BEACON_MS 1000          //  beacon interval
+#define ANSWER_MS 250           //  at most one early beacon per this, for newcomers
+                                //  (they also learn us from our HELLO at once)
+#define PEERS_MAX 1024          //  identities kept in one session
+#define UNCONFIRMED_MAX 64      //  links open to peers that never said HELLO
+#define PEERS_PER_ADDR 64       //  linked, unverified, never written to, from one address
+
+
+struct _node_t {
+    opts_t opts;
+    char *home;
+    char name [RECORD_NAME_MAX + 1];
+    identity_t *id;
+    char my_id [IDENTITY_FP_HEX_SIZE];
+    transport_t *transport;
+    resolve_t *resolve;         //  --peer targets, and answers to record requests
+    bool known_failing;         //  saves failing: told once
+    chat_t *chat;               //  chat lines and receipts
+    ui_t *ui;
+    peers_t *peers;
+    known_t *known;
+    history_t *history;
+    envelope_opener_t *opener;
+    beacon_t *beacon;
+    files_t *files;
+    video_t *video;             //  what both roles of video share: the helper, ends that wait
+    viewer_t *viewer;           //  our /watches
+    owner_t *owner;             //  the videos we serve
+    char helper [PATH_MAX];     //  securechat-media, beside our binary
+    uint64_t session;
+    uint8_t record [RECORD_SIZE];
+    int64_t next_beacon;        //  monotonic ms
+    int64_t next_save;
+    int64_t last_beacon;
+    bool beaconed;              //  the start beacon went out
+    bool answer_due;
+    void *router_watch;         //  links to our ROUTER that close
+    uint64_t forgotten;         //  peers dropped (a pointer held across a call may be gone)
+    bool trim_due;              //  links closed: memory to give back
+    int64_t next_trim;
+    zmq_pollitem_t *items;      //  for the loop: fixed ones, then jobs, then DEALERs
+    size_t items_cap;
+    bool quit;
+    int64_t next_tick;
+    struct {
+        uint64_t bad_frames, unknown_sender, refused_msgs, peers_refused;
+        uint64_t elsewhere;     //  records of linked peers from another address, ignored
+        uint64_t key_claims;    //  records claiming a key another identity proved
+    } stats;
+};
+
+//  Where a verified record came from
+typedef enum {
+    MEET_VIA_LINK,         //  a HELLO: proven by CURVE, and the link exists
+    MEET_VIA_ANSWER,       //  the answer to our UDP request: connect now
+    MEET_VIA_BEACON        //  a beacon: connect now if it is a start beacon, else
+                        //  after LINK_CONNECT_WAIT_MS unless the peer connects first
+} meet_via_t;
+
+//  The clocks: monotonic ms for timers, wall ms (since the epoch) for what
+//  is signed and shown.  Read in node.c's loop and passed in below it.
+int64_t node_mono_ms (void);
+int64_t node_wall_ms (void);
+
+//  Sends on the peer's one link (link_route says which): 0, SC_EAGAIN when
+//  the link does not take it now, or an error.
+int node_send (node_t *self, peer_t *peer, const wire_frame_t *frame);
+//  The same for a frame already encoded: *buf (malloc'd) is taken in every case.
+int node_send_buf (node_t *self, peer_t *peer, uint8_t **buf, size_t len);
+
+//  meet.c
+//  Signs a fresh record (new timestamp) into self->record.
+void meet_refresh_record (node_t *self, uint8_t flags);
+//  Sends our HELLO on the peer's link.
+void meet_send_hello (node_t *self, peer_t *peer);
+//  Sends a beacon (the first of a run with the START flag).
+void meet_send_beacon (node_t *self, int64_t now);
+//  The peer as /peers shows it (a new JSON object).
+json_t *meet_peer_json (node_t *self, peer_t *peer);
+//  Handles a verified record.  Returns the peer, or NULL when the record
+//  is ours or could not be used.  *fresh is set when the peer has started
+//  a new session (newer record) or is new; *connected when a link was opened.
+peer_t *meet_on_record (node_t *self, const record_t *rec, const char *host, meet_via_t via,
+                        bool *fresh, bool *connected);
+//  Forgets a peer that claimed an X25519 key another identity proved.
+void meet_forget_claim (node_t *self, peer_t *peer);
+//  The peer whose link to our ROUTER has this routing id (NULL: none).
+peer_t *meet_peer_by_rid (node_t *self, const uint8_t *rid, size_t rid_len);
+//  Reads the UDP socket (record requests and answers) and the beacons.
+void meet_on_udp (node_t *self, int64_t now);
+void meet_on_beacon (node_t *self, int64_t now);
+
+//  commands.c
+//  The ui's line callback (arg: the node): parses and runs one command.
+void commands_on_line (const char *line, void *arg);
+//  The node's identity as an event of that name ("ready", "whoami").
+json_t *commands_whoami_json (node_t *self, const char *event);
+
+#endif
