@@ -24,7 +24,7 @@ endif
 Q := $(if $(filter 1,$(V)),,@)
 MSGPACK = $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
 # The node links no FFmpeg: only its helper securechat-media does (start-up and memory)
-NODE_PKGS = libsodium libzmq $(MSGPACK) jansson readline
+NODE_PKGS = libsodium libzmq $(MSGPACK) jansson readline libxxhash
 MEDIA_PKGS = libavformat libavcodec libavutil
 PKGS = $(NODE_PKGS) $(MEDIA_PKGS)
 
@@ -37,14 +37,14 @@ LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lm
 MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
-CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/walk.c crypto/identity.c crypto/envelope.c crypto/chunk.c
+CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/walk.c crypto/identity.c crypto/envelope.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c \
              discovery/tracker/registry.c discovery/tracker/mailbox.c
 # media/media.c (limits, the codec allowlist), media/dts.c (timestamps) and media/pack.c
 # (the stream header and batch codec, msgpack-c) are plain C; the rest needs FFmpeg
 MEDIA_PLAIN := media/media.c media/dts.c media/pack.c
 MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c
-NODE := node/chat.c node/meet.c node/commands.c node/wire.c node/xfer.c node/ctlq.c node/child.c node/link.c node/files.c node/jobs.c node/video.c node/viewer.c node/owner.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
+NODE := node/chat.c node/meet.c node/commands.c node/wire.c node/xfer.c node/ctlq.c node/child.c node/link.c node/files.c node/files_state.c node/files_shares.c node/files_send.c node/files_recv.c node/jobs.c node/video.c node/viewer.c node/owner.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
 LIB_SRC := $(CRYPTO) $(DISCOVERY) $(MEDIA_PLAIN) $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 

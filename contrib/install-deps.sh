@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential make pkg-config
-libsodium-dev libzmq3-dev libmsgpack-dev
+libsodium-dev libzmq3-dev libmsgpack-dev libxxhash-dev
 libavformat-dev libavcodec-dev libavutil-dev libseccomp-dev
 libjansson-dev libreadline-dev
 clang libclang-rt-14-dev

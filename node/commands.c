@@ -341,7 +341,7 @@ s_cmd_stats (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
     video_stats_t ss = video_stats (self->video);
     json_t *ev = json_pack (
         "{s:s, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I,"
-        " s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+        " s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
         "event", "stats", "discovery", self->beacon != NULL,
         "beacons", "received", (json_int_t) b.received, "wrong_size", (json_int_t) b.wrong_size,
         "malformed", (json_int_t) b.malformed, "bad_signature", (json_int_t) b.bad_signature,
@@ -361,6 +361,7 @@ s_cmd_stats (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
         "stalls", (json_int_t) fs.stalls, "control_queued", (json_int_t) fs.ctl_queued,
         "control_dropped", (json_int_t) fs.ctl_dropped,
         "offers_refused", (json_int_t) fs.offers_refused, "offers_expired", (json_int_t) fs.offers_expired,
+        "bad_chunks", (json_int_t) fs.bad_chunks, "sums_wrong", (json_int_t) fs.sums_wrong,
         "streams", "credit_clamped", (json_int_t) ss.credit_clamped,
         "credit_stale", (json_int_t) ss.credit_stale,
         "grants_repeated", (json_int_t) ss.grants_repeated, "stalls", (json_int_t) ss.stalls,

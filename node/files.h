@@ -3,22 +3,26 @@
     Shares: /share offers a regular file by its base name; peers list them
     (LIST / SHARES) and fetch one by name (GET): never by path.
 
-    Transfers: the sender hashes the file (BLAKE2b-256, in slices), draws a
-    random chunk key and sends a signed, sealed OFFER.  The receiver decides
-    by policy (or asks) and grants XFER_WINDOW chunks past what it holds; the grant is cumulative and
-    moves on as chunks are written, so a slow receiver is never flooded and
-    a lost grant is made good by the next.  The temporary file in the
-    download folder (O_EXCL | O_NOFOLLOW, relative to the folder's
-    descriptor) is made when the first chunk comes.  A transfer with no progress is
-    recovered (the grant repeated, bitmaps compared again), then paused
-    after the stall timeout.  Chunks are sealed alone (crypto/chunk.h), so
-    any of them can be sent again.  When all are there the receiver checks
-    the hash, then renames without overwriting (a suffix is added) and says
-    DONE.  A full disk or a lost peer pauses a transfer; nothing written is
-    lost.  Both sides keep unfinished transfers under HOME/transfers, so the
-    sender offers again when the peer is back (or after a restart) and the
-    receiver answers with the bitmap of what it holds: only what is missing
-    is sent.
+    Transfers: /send and GET go one path.  The sender offers at once (a
+    signed, sealed OFFER: id, name, size, chunk size and count) and reads
+    nothing first.  The receiver decides by policy (or asks) and grants
+    XFER_WINDOW chunks past what it holds; the grant is cumulative and
+    moves on as chunks are written, so a slow receiver is never flooded
+    and a lost grant is made good by the next.  Chunks travel as they are:
+    the CURVE link encrypts and authenticates every frame, from the
+    identity proven on it.  Both ends take XXH3-128 of the data as it
+    streams; the sender's last frame (DONE) carries it, and the receiver
+    checks it before it renames the file without overwriting (a suffix
+    is added).  The temporary file in the download folder (O_EXCL |
+    O_NOFOLLOW, relative to the folder's descriptor) is made when the
+    first chunk comes.  A transfer with no progress is recovered (the
+    grant repeated, bitmaps compared again), then paused after the stall
+    timeout.  A full disk or a lost peer pauses a transfer; nothing
+    written is lost.  Both sides keep unfinished transfers under
+    HOME/transfers, so the sender offers again when the peer is back (or
+    after a restart) and the receiver answers with the bitmap of what it
+    holds: only what is missing is sent.  A source changed since the
+    offer (size, mtime, inode) is not sent on: the transfer fails.
 
     Hostile peers cost a key pair each, so everything a peer can make us
     keep is bounded: offers waiting for /accept (8 per peer, 64 in all, the
@@ -30,7 +34,8 @@
     name for that transfer, inside the download folder.
 
     No sockets here: the node gives a host (send a frame, seal an envelope,
-    report an event, name a peer).  */
+    report an event, name a peer).  The work is split by role behind this
+    header (files_int.h): shares, sending, receiving, a dispatcher.  */
 #ifndef SC_FILES_H
 #define SC_FILES_H
 
@@ -49,6 +54,9 @@ typedef enum {
 typedef struct {
     //  Sends a frame to the peer; returns 0, SC_EAGAIN (link full or down).
     int (*send) (void *arg, const uint8_t peer [32], const wire_frame_t *frame);
+    //  Sends an encoded frame without a copy; *buf (malloc'd) is taken in
+    //  every case.  NULL: decoded and given to send.
+    int (*send_owned) (void *arg, const uint8_t peer [32], uint8_t **buf, size_t len);
     //  Seals body to the peer as an envelope (malloc'd into *env).
     int (*seal) (void *arg, const uint8_t peer [32], const uint8_t *body, size_t len,
                  uint8_t **env, size_t *env_len);
@@ -86,6 +94,8 @@ typedef struct {
     uint64_t ctl_dropped;       //  control frames given up
     uint64_t offers_refused;    //  offers refused: a cap reached, or impossible numbers
     uint64_t offers_expired;    //  offers not answered in time, or the oldest put out by newer
+    uint64_t bad_chunks;        //  chunks out of range, of the wrong size or after DONE: failed
+    uint64_t sums_wrong;        //  files whose checksum did not match the sender's: discarded
 } files_stats_t;
 
 typedef struct _files_t files_t;
@@ -128,7 +138,7 @@ int files_poll_items (files_t *self, zmq_pollitem_t *items, int max);
 //  Reads what the probes said, for the items files_poll_items gave.
 void files_on_poll (files_t *self, const zmq_pollitem_t *items, int count);
 
-//  Does a slice of pending work (hashing, sending chunks).  Returns true
+//  Does a slice of pending work (sending chunks, checking what came).  Returns true
 //  when more can be done at once (poll without waiting).
 bool files_work (files_t *self, int64_t now_ms);
 //  Once in a while: progress events, saving receiver state, control

@@ -58,21 +58,22 @@ node_wall_ms (void)
 //  ---------------------------------------------------------------------
 //  Sending
 
-//  Sends on the peer's one link (link_route says which).
+//  Sends an encoded frame on the peer's one link (link_route says which).
 int
-node_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
+node_send_buf (node_t *self, peer_t *peer, uint8_t **buf_p, size_t len)
 {
     const uint8_t *rid;
     size_t rid_len;
     uint32_t gen;
     void *dealer = link_route (peer->link, &rid, &rid_len, &gen);
-    if (!dealer && !rid_len)
+    if (!dealer && !rid_len) {
+        free (*buf_p);
+        *buf_p = NULL;
         return SC_EAGAIN;
-    uint8_t *buf;
-    size_t len;
-    int rc = wire_encode (frame, &buf, &len);
-    if (rc != 0)
-        return rc;
+    }
+    uint8_t *buf = *buf_p;
+    *buf_p = NULL;              //  transferred
+    int rc;
     if (dealer)
         rc = transport_send_owned (dealer, &buf, len);
     else {
@@ -83,6 +84,18 @@ node_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
         }
     }
     return rc;
+}
+
+//  Sends on the peer's one link (link_route says which).
+int
+node_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = wire_encode (frame, &buf, &len);
+    if (rc != 0)
+        return rc;
+    return node_send_buf (self, peer, &buf, len);
 }
 
 static int
@@ -257,6 +270,20 @@ s_files_send (void *arg, const uint8_t peer_pk [32], const wire_frame_t *frame)
     if (!peer || !link_up (peer->link))
         return SC_EAGAIN;
     return node_send (self, peer, frame);
+}
+
+//  A frame the files module built itself (a chunk read into its buffer)
+static int
+s_files_send_owned (void *arg, const uint8_t peer_pk [32], uint8_t **buf, size_t len)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, peer_pk);
+    if (!peer || !link_up (peer->link)) {
+        free (*buf);
+        *buf = NULL;
+        return SC_EAGAIN;
+    }
+    return node_send_buf (self, peer, buf, len);
 }
 
 static bool
@@ -452,7 +479,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
                         .accept_max = opts->accept_max, .max_rate = opts->max_rate,
                         .helper = self->helper [0]? self->helper: NULL,
                         .stall_ms = (int64_t) opts->stall_s * 1000 };
-    files_host_t fh = { .send = s_files_send, .seal = s_files_seal, .event = s_files_event,
+    files_host_t fh = { .send = s_files_send, .send_owned = s_files_send_owned, .seal = s_files_seal, .event = s_files_event,
                         .peer_name = s_files_peer_name, .online = s_files_online, .arg = self };
     self->files = files_new (&fo, &fh, err);
     if (!self->files)

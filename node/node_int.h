@@ -105,6 +105,8 @@ int64_t node_wall_ms (void);
 //  Sends on the peer's one link (link_route says which): 0, SC_EAGAIN when
 //  the link does not take it now, or an error.
 int node_send (node_t *self, peer_t *peer, const wire_frame_t *frame);
+//  The same for a frame already encoded: *buf (malloc'd) is taken in every case.
+int node_send_buf (node_t *self, peer_t *peer, uint8_t **buf, size_t len);
 
 //  meet.c
 //  Signs a fresh record (new timestamp) into self->record.

@@ -85,6 +85,8 @@ s_pack_end (msgpack_sbuffer *sb, int rc, uint8_t **out, size_t *len)
 #define S_ID(n, m) { n, WIRE_F_FIXED, S_AT (m), 0, WIRE_ID_SIZE }
 #define S_BIN(n, m, max) { n, WIRE_F_BIN, S_AT (m), S_AT (m##_len), max }
 #define S_STR(n, m, max) { n, WIRE_F_STR, S_AT (m), S_AT (m##_len), max }
+//  A trailing fixed-size field that may be missing (m##_len: 0, or its size)
+#define S_OPT_FIXED(n, m, size) { n, WIRE_F_FIXED, S_AT (m), S_AT (m##_len), size, true }
 
 static const wire_spec_t s_specs [WIRE_TYPE_MAX + 1] = {
     [WIRE_HELLO] = { "HELLO", 3, { S_BIN ("record", hello.record, WIRE_MAX_ENVELOPE),
@@ -103,7 +105,8 @@ static const wire_spec_t s_specs [WIRE_TYPE_MAX + 1] = {
     [WIRE_CHUNK] = { "CHUNK", 3, { S_ID ("id", chunk.id), S_UINT ("index", chunk.index),
                                    S_BIN ("data", chunk.data, WIRE_MAX_CHUNK) } },
     [WIRE_CREDIT] = { "CREDIT", 2, { S_ID ("id", credit.id), S_UINT ("credit", credit.credit) } },
-    [WIRE_DONE] = { "DONE", 2, { S_ID ("id", done.id), S_BOOL ("ok", done.ok) } },
+    [WIRE_DONE] = { "DONE", 3, { S_ID ("id", done.id), S_BOOL ("ok", done.ok),
+                                 S_OPT_FIXED ("sum", done.sum, WIRE_SUM_SIZE) } },
     [WIRE_CANCEL] = { "CANCEL", 1, { S_ID ("id", cancel.id) } },
     [WIRE_LIST] = { "LIST", 0, { { 0 } } },
     [WIRE_SHARES] = { "SHARES", 1, { S_BIN ("entries", shares.entries, WIRE_MAX_ENVELOPE) } },
@@ -145,19 +148,24 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
     if (!spec)
         return SC_ETYPE;
     size_t hint = 64;
+    int present = spec->nfields;        //  fields sent: optional ones only when set
     for (int i = 0; i < spec->nfields; i++) {
         const wire_field_t *d = &spec->fields [i];
-        if (d->kind == WIRE_F_BIN || d->kind == WIRE_F_STR) {
-            size_t n = *(const size_t *) ((const char *) f + d->len_at);
-            if (n > d->max)
-                return SC_ETOOBIG;
-            hint += n;
+        size_t n = d->len_at? *(const size_t *) ((const char *) f + d->len_at): 0;
+        if (d->optional && n == 0) {
+            present = i;
+            break;
         }
+        if (d->kind == WIRE_F_FIXED && d->len_at && n != d->max)
+            return SC_EMALFORMED;
+        if (n > d->max)
+            return SC_ETOOBIG;
+        hint += n;
     }
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    int rc = s_pack_begin (&sb, &pk, hint, f->type, (size_t) spec->nfields);
-    for (int i = 0; rc == 0 && i < spec->nfields; i++) {
+    int rc = s_pack_begin (&sb, &pk, hint, f->type, (size_t) present);
+    for (int i = 0; rc == 0 && i < present; i++) {
         const wire_field_t *d = &spec->fields [i];
         size_t n = d->len_at? *(const size_t *) ((const char *) f + d->len_at): 0;
         switch (d->kind) {
@@ -209,10 +217,14 @@ wire_same (const wire_frame_t *a, const wire_frame_t *b)
                 if (!S_CVAL (a, d, int) != !S_CVAL (b, d, int))
                     return false;
                 break;
-            case WIRE_F_FIXED:
-                if (memcmp ((const char *) a + d->at, (const char *) b + d->at, d->max) != 0)
+            case WIRE_F_FIXED: {
+                //  An optional one that is missing on both is the same
+                size_t n = d->len_at? *(const size_t *) ((const char *) a + d->len_at): d->max;
+                if ((d->len_at && n != *(const size_t *) ((const char *) b + d->len_at))
+                ||  (n && memcmp ((const char *) a + d->at, (const char *) b + d->at, d->max) != 0))
                     return false;
                 break;
+            }
             case WIRE_F_BIN:
             case WIRE_F_STR: {
                 size_t n = *(const size_t *) ((const char *) a + d->len_at);
@@ -324,11 +336,15 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
         goto out;
     }
     f->type = (wire_type_t) a [1].via.u64;
-    //  Fields after the known ones are allowed: later versions may add them
-    if (n < 2 + (uint32_t) spec->nfields)
-        goto out;
+    //  Fields after the known ones are allowed: later versions may add them;
+    //  optional ones (trailing) may be missing
     for (int i = 0; i < spec->nfields; i++) {
         const wire_field_t *d = &spec->fields [i];
+        if (2 + (uint32_t) i >= n) {
+            if (d->optional)
+                break;
+            goto out;
+        }
         const msgpack_object *o = &a [2 + i];
         switch (d->kind) {
             case WIRE_F_UINT:
@@ -345,6 +361,8 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
                 if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != d->max)
                     goto out;
                 memcpy ((uint8_t *) f + d->at, o->via.bin.ptr, d->max);
+                if (d->len_at)
+                    *(size_t *) ((char *) f + d->len_at) = d->max;
                 break;
             case WIRE_F_BIN:
             case WIRE_F_STR:
@@ -404,6 +422,29 @@ out:
 }
 
 int
+wire_chunk_head (const uint8_t id [WIRE_ID_SIZE], uint64_t index, size_t data_len,
+                 uint8_t out [WIRE_CHUNK_HEAD_MAX], size_t *len)
+{
+    *len = 0;
+    if (data_len > WIRE_MAX_CHUNK)
+        return SC_ETOOBIG;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int rc = s_pack_begin (&sb, &pk, 0, WIRE_CHUNK, 3);
+    if (rc == 0 && (s_pack_bin (&pk, id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, index)
+                ||  msgpack_pack_bin (&pk, data_len)))
+        rc = SC_ENOMEM;
+    if (rc == 0 && sb.size <= WIRE_CHUNK_HEAD_MAX) {
+        memcpy (out, sb.data, sb.size);
+        *len = sb.size;
+    }
+    else if (rc == 0)
+        rc = SC_ETOOBIG;
+    msgpack_sbuffer_destroy (&sb);
+    return rc;
+}
+
+int
 wire_offer_encode (const wire_offer_t *o, uint8_t **out, size_t *len)
 {
     *out = NULL;
@@ -413,11 +454,11 @@ wire_offer_encode (const wire_offer_t *o, uint8_t **out, size_t *len)
     msgpack_packer pk;
     s_body_begin (&sb, &pk);
     int rc = 0;
-    if (msgpack_pack_array (&pk, 7) || s_pack_bin (&pk, o->id, WIRE_ID_SIZE)
+    if (msgpack_pack_array (&pk, 6) || s_pack_bin (&pk, o->id, WIRE_ID_SIZE)
     ||  s_pack_str (&pk, o->name, o->name_len)
     ||  msgpack_pack_uint64 (&pk, o->size) || msgpack_pack_uint64 (&pk, o->chunk_size)
     ||  msgpack_pack_uint64 (&pk, o->chunk_count)
-    ||  s_pack_bin (&pk, o->hash, 32) || s_pack_bin (&pk, o->key, 32))
+    ||  s_pack_str (&pk, WIRE_SUM_NAME, strlen (WIRE_SUM_NAME)))
         rc = SC_ENOMEM;
     return s_pack_end (&sb, rc, out, len);
 }
@@ -429,22 +470,23 @@ wire_offer_decode (const uint8_t *buf, size_t len, wire_offer_t *o)
     msgpack_zone zone;
     const msgpack_object *a;
     uint32_t n;
-    int rc = s_unpack (buf, len, &zone, 7, &a, &n);
+    int rc = s_unpack (buf, len, &zone, 6, &a, &n);
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
+    //  An earlier version's offer (a hash and a chunk key where the
+    //  checksum's name is) is refused: its chunks would be sealed
     if (!s_get_id (&a [0], o->id) || a [1].type != MSGPACK_OBJECT_STR
     ||  a [1].via.str.size > WIRE_NAME_MAX || !s_is_uint (&a [2]) || !s_is_uint (&a [3])
-    ||  !s_is_uint (&a [4]) || a [5].type != MSGPACK_OBJECT_BIN || a [5].via.bin.size != 32
-    ||  a [6].type != MSGPACK_OBJECT_BIN || a [6].via.bin.size != 32)
+    ||  !s_is_uint (&a [4]) || a [5].type != MSGPACK_OBJECT_STR
+    ||  a [5].via.str.size != strlen (WIRE_SUM_NAME)
+    ||  memcmp (a [5].via.str.ptr, WIRE_SUM_NAME, strlen (WIRE_SUM_NAME)) != 0)
         goto out;
     o->name = a [1].via.str.ptr;
     o->name_len = a [1].via.str.size;
     o->size = a [2].via.u64;
     o->chunk_size = a [3].via.u64;
     o->chunk_count = a [4].via.u64;
-    memcpy (o->hash, a [5].via.bin.ptr, 32);
-    memcpy (o->key, a [6].via.bin.ptr, 32);
     rc = 0;
 out:
     msgpack_zone_destroy (&zone);

@@ -23,8 +23,8 @@
 
       Files (see node/files.h).  ID is the 16-byte transfer id.
       OFFER    [1, 6, envelope: bin]
-               a sealed envelope whose body is an offer (node/xfer.h): id, name,
-               size, chunk size and count, BLAKE2b of the content, chunk key
+               a signed, sealed envelope whose body is an offer (node/xfer.h):
+               id, name, size, chunk size and count, the checksum's name
       ACCEPT   [1, 7, id: bin (16), have: bin, credit: uint]
                the receiver takes the offer; `have` is a bitmap of the chunks
                it already holds (resume), credit its grant (as in CREDIT).
@@ -33,7 +33,9 @@
       REFUSE   [1, 8, id: bin (16), reason: str]
                an offer, a GET or a transfer is refused, with a sentence
       CHUNK    [1, 9, id: bin (16), index: uint, data: bin (<= WIRE_MAX_CHUNK)]
-               chunk `index`, sealed (crypto/chunk.h)
+               chunk `index` of the file as it is: the CURVE link encrypts and
+               authenticates it, and the sender is the link's proven identity.
+               The sender builds it as wire_chunk_head + the bytes read
       CREDIT   [1, 10, id: bin (16), credit: uint]
                the receiver's grant, cumulative: the sender may have sent up
                to `credit` chunks in all (those the receiver holds plus those
@@ -41,8 +43,15 @@
                its own window, so a lost, late or repeated CREDIT can neither
                shrink nor inflate the window; the receiver repeats it when
                nothing comes
-      DONE     [1, 11, id: bin (16), ok: bool]
-               the receiver checked the hash and saved the file (or not)
+      DONE     [1, 11, id: bin (16), ok: bool, sum: bin (16)?]
+               from the sender, with sum: its last frame, once every chunk the
+               receiver lacked is sent; sum is XXH3-128 of the whole file
+               (canonical, big-endian).  The receiver checks it, then renames.
+               A chunk that comes after it fails the transfer, unless the
+               receiver had sent its bitmap again lately and holds that chunk
+               (it crossed the ACCEPT on the way).
+               From the receiver, without sum: it checked the sum and saved
+               the file (or not)
       CANCEL   [1, 12, id: bin (16)]
                either side stops a transfer
       LIST     [1, 13]
@@ -96,6 +105,9 @@
 #define WIRE_ID_SIZE 16
 #define WIRE_MAX_CHUNK (WIRE_MAX_FRAME - 1024)
 #define WIRE_NAME_MAX 1024
+#define WIRE_SUM_SIZE 16                //  DONE: XXH3-128 of the file
+#define WIRE_SUM_NAME "xxh3-128"        //  OFFER: the checksum the DONE carries
+#define WIRE_CHUNK_HEAD_MAX 40          //  a CHUNK frame before its data
 
 typedef enum {
     WIRE_HELLO = 1,
@@ -140,7 +152,8 @@ typedef struct {
         struct { uint8_t id [WIRE_ID_SIZE]; uint64_t index; const uint8_t *data;
                  size_t data_len; } chunk;
         struct { uint8_t id [WIRE_ID_SIZE]; uint64_t credit; } credit;
-        struct { uint8_t id [WIRE_ID_SIZE]; int ok; } done;
+        struct { uint8_t id [WIRE_ID_SIZE]; int ok; uint8_t sum [WIRE_SUM_SIZE];
+                 size_t sum_len; } done;
         struct { uint8_t id [WIRE_ID_SIZE]; } cancel;
         struct { const uint8_t *entries; size_t entries_len; } shares;
         struct { uint8_t id [WIRE_ID_SIZE]; const char *name; size_t name_len; } get;
@@ -162,6 +175,8 @@ typedef struct {
     size_t at;                  //  offset of the value in wire_frame_t
     size_t len_at;              //  BIN, STR: offset of its length (a size_t)
     size_t max;                 //  BIN, STR: most bytes; FIXED: its size
+    bool optional;              //  may be left out (trailing fields only): a FIXED
+                                //  one then has a length field, 0 or its size
 } wire_field_t;
 #define WIRE_FIELDS_MAX 5
 typedef struct {
@@ -204,14 +219,12 @@ typedef struct {
 } wire_chat_t;
 
 //  Body of an OFFER envelope: [id: bin (16), name: str, size: uint,
-//  chunk_size: uint, chunk_count: uint, hash: bin (32), key: bin (32)]
+//  chunk_size: uint, chunk_count: uint, check: str (WIRE_SUM_NAME)]
 typedef struct {
     uint8_t id [WIRE_ID_SIZE];
     const char *name;           //  borrowed, not NUL-terminated
     size_t name_len;
     uint64_t size, chunk_size, chunk_count;
-    uint8_t hash [32];
-    uint8_t key [32];
 } wire_offer_t;
 
 //  One entry of a SHARES list: [name: str, size: uint, video: bool,
@@ -243,6 +256,12 @@ int wire_encode (const wire_frame_t *frame, uint8_t **out, size_t *len);
 
 //  Decodes a frame; byte fields borrow from buf.  Returns 0 or an SC_E* code.
 int wire_decode (const uint8_t *buf, size_t len, wire_frame_t *frame);
+
+//  Writes the bytes of a CHUNK frame that come before its data_len bytes
+//  of data, so a sender reads the data straight into the frame's buffer.
+//  Returns 0 with *len (at most WIRE_CHUNK_HEAD_MAX), or SC_ETOOBIG.
+int wire_chunk_head (const uint8_t id [WIRE_ID_SIZE], uint64_t index, size_t data_len,
+                     uint8_t out [WIRE_CHUNK_HEAD_MAX], size_t *len);
 
 //  Encodes / decodes the chat body carried inside an envelope.
 int wire_chat_encode (const wire_chat_t *chat, uint8_t **out, size_t *len);

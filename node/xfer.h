@@ -15,7 +15,7 @@
 #define XFER_SIZE_MAX (1ULL << 40)          //  1 TiB: larger offers are refused
 #define XFER_COUNT_MAX (1ULL << 22)         //  chunks: a bitmap of at most 512 KiB fits a frame
 #define XFER_NAME_MAX 200                   //  bytes of a saved name
-#define XFER_WINDOW 16                      //  chunks granted ahead
+#define XFER_WINDOW 32                      //  chunks granted ahead
 
 //  Checks an offer's declared numbers before anything is allocated: size at
 //  most XFER_SIZE_MAX, chunk size within limits, chunk count exactly what

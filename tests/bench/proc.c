@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -173,6 +174,82 @@ long
 proc_rss_kb (pid_t pid)
 {
     return proc_status_kb (pid, "VmRSS:");
+}
+
+double
+proc_cpu_s (pid_t pid)
+{
+    char path [64], text [1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread (text, 1, sizeof text - 1, f);
+    fclose (f);
+    text [n] = 0;
+    //  Fields after the command (which may hold spaces): state is the 3rd,
+    //  utime and stime the 14th and 15th
+    char *p = strrchr (text, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double) (ut + st) / (double) sysconf (_SC_CLK_TCK);
+}
+
+//  utime and stime of /proc/PID/task/TID/stat (or /proc/PID/stat), in s.
+static int
+s_stat_times (const char *path, double *user, double *sys)
+{
+    char text [1024];
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread (text, 1, sizeof text - 1, f);
+    fclose (f);
+    text [n] = 0;
+    char *p = strrchr (text, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    *user = (double) ut / (double) sysconf (_SC_CLK_TCK);
+    *sys = (double) st / (double) sysconf (_SC_CLK_TCK);
+    return 0;
+}
+
+int
+proc_cpu_split (pid_t pid, proc_cpu_t *cpu)
+{
+    memset (cpu, 0, sizeof *cpu);
+    char path [96];
+    snprintf (path, sizeof path, "/proc/%d/task", (int) pid);
+    DIR *d = opendir (path);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        if (e->d_name [0] == '.')
+            continue;
+        char stat [300];
+        double u, s;
+        snprintf (stat, sizeof stat, "/proc/%d/task/%s/stat", (int) pid, e->d_name);
+        if (s_stat_times (stat, &u, &s) != 0)
+            continue;
+        if (atoi (e->d_name) == (int) pid)
+            cpu->loop_user += u, cpu->loop_sys += s;
+        else
+            cpu->threads_user += u, cpu->threads_sys += s;
+    }
+    closedir (d);
+    return 0;
+}
+
+void
+proc_cpu_diff (proc_cpu_t *after, const proc_cpu_t *before)
+{
+    after->loop_user -= before->loop_user;
+    after->loop_sys -= before->loop_sys;
+    after->threads_user -= before->threads_user;
+    after->threads_sys -= before->threads_sys;
 }
 
 void

@@ -36,6 +36,17 @@ void proc_stop (proc_t *p);
 long proc_rss_kb (pid_t pid);
 //  A kB field of /proc/PID/status ("VmRSS:", "VmHWM:"), or -1.
 long proc_status_kb (pid_t pid, const char *field);
+//  CPU seconds (user + system, all threads) the process has used, or -1.
+double proc_cpu_s (pid_t pid);
+//  CPU seconds of a process by thread kind: its main thread (the node's
+//  loop) and the others (ZeroMQ's), user and system.
+typedef struct {
+    double loop_user, loop_sys, threads_user, threads_sys;
+} proc_cpu_t;
+//  Reads them from /proc/PID/task.  0 or -1.
+int proc_cpu_split (pid_t pid, proc_cpu_t *cpu);
+//  after -= before, field by field.
+void proc_cpu_diff (proc_cpu_t *after, const proc_cpu_t *before);
 //  Prints one row of the bench table (flushed, so rows show as they come).
 void proc_row (const char *what, const char *ours, const char *base, double ratio,
                const char *target, int ok);

@@ -32,6 +32,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             wire_frame_t g;
             if (wire_decode (buf, len, &g) != 0 || !wire_same (&f, &g))
                 abort ();
+            //  A CHUNK built as its head and the data is that same frame
+            //  (the sender reads data straight behind the head)
+            uint8_t head [WIRE_CHUNK_HEAD_MAX];
+            size_t hlen;
+            if (f.type == WIRE_CHUNK
+            &&  (wire_chunk_head (f.chunk.id, f.chunk.index, f.chunk.data_len, head, &hlen) != 0
+                 || hlen + f.chunk.data_len != len || memcmp (head, buf, hlen) != 0))
+                abort ();
+            //  DONE: the sender's carries its sum, the receiver's none
+            if (f.type == WIRE_DONE && f.done.sum_len != 0 && f.done.sum_len != WIRE_SUM_SIZE)
+                abort ();
             free (buf);
         }
     }

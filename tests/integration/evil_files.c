@@ -2,13 +2,20 @@
     anyone who can reach its port can, for the tests of the receiver's caps.
     It speaks the real protocol (CURVE, signed record, HELLO, sealed offers)
     through the project's own modules, so the node takes each key as a peer.
-      sc-evil-files PORT KEYS OFFERS SIZE CHUNK
+      sc-evil-files PORT KEYS OFFERS SIZE CHUNK [MODE]
     Asks the node on 127.0.0.1:PORT for its record (UDP), then links KEYS
     fresh identities to it; each offers OFFERS files of SIZE bytes in CHUNK
     byte chunks (no data ever follows), then sends the private message
     "evil-done": the node has handled every offer of that key once it shows
     the message.  Prints "linked K" once all are linked, then one line
-    "answers accept A refuse R" at each answer; exits when stdin closes.  */
+    "answers accept A refuse R" at each answer; exits when stdin closes.
+    With MODE, a hostile sender: at each ACCEPT it sends the file's chunks
+    (bytes i * 7) and then
+      sum     DONE with a checksum that is not the file's
+      range   a chunk past the end (index = count) instead of the last
+      size    the last chunk one byte too long
+      after   DONE with the right checksum, then chunk 0 again
+    and prints "sent MODE".  */
 #include <poll.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -22,6 +29,7 @@
 #include "../../discovery/udp.h"
 #include "../../node/transport.h"
 #include "../../node/wire.h"
+#include <xxhash.h>
 
 #define KEYS_MAX 128
 
@@ -79,8 +87,6 @@ s_offer_all (s_key_t *k, const record_t *node, int offers, uint64_t size, uint64
         wire_offer_t o = { .name = name, .name_len = strlen (name), .size = size,
                            .chunk_size = chunk, .chunk_count = size / chunk + (size % chunk != 0) };
         randombytes_buf (o.id, sizeof o.id);
-        randombytes_buf (o.hash, sizeof o.hash);
-        randombytes_buf (o.key, sizeof o.key);
         uint8_t *body;
         size_t len;
         if (wire_offer_encode (&o, &body, &len) == 0) {
@@ -97,13 +103,54 @@ s_offer_all (s_key_t *k, const record_t *node, int offers, uint64_t size, uint64
     }
 }
 
+//  The hostile sender: the chunks of a file of size bytes, then what mode says.
+static void
+s_send_file (s_key_t *k, const uint8_t id [16], uint64_t size, uint64_t chunk, const char *mode)
+{
+    uint8_t *data = malloc (size + 1);
+    if (!data)
+        return;
+    for (uint64_t i = 0; i <= size; i++)
+        data [i] = (uint8_t) (i * 7);
+    uint64_t count = size / chunk + (size % chunk != 0);
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t len = i + 1 < count? chunk: size - i * chunk;
+        wire_frame_t f = { .type = WIRE_CHUNK, .chunk = { .index = i, .data = data + i * chunk,
+                           .data_len = len } };
+        memcpy (f.chunk.id, id, 16);
+        if (i + 1 == count && strcmp (mode, "range") == 0)
+            f.chunk.index = count;
+        if (i + 1 == count && strcmp (mode, "size") == 0)
+            f.chunk.data_len++;
+        s_send (k, &f);
+    }
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash (&c, XXH3_128bits (data, size));
+    if (strcmp (mode, "sum") == 0)
+        c.digest [5] ^= 0x40;
+    wire_frame_t done = { .type = WIRE_DONE, .done = { .ok = 1, .sum_len = WIRE_SUM_SIZE } };
+    memcpy (done.done.sum, c.digest, WIRE_SUM_SIZE);
+    memcpy (done.done.id, id, 16);
+    s_send (k, &done);
+    if (strcmp (mode, "after") == 0) {
+        wire_frame_t f = { .type = WIRE_CHUNK, .chunk = { .index = 0, .data = data,
+                           .data_len = chunk < size? chunk: size } };
+        memcpy (f.chunk.id, id, 16);
+        s_send (k, &f);
+    }
+    free (data);
+    printf ("sent %s\n", mode);
+    fflush (stdout);
+}
+
 int
 main (int argc, char **argv)
 {
-    if (argc != 6 || sodium_init () < 0) {
-        fprintf (stderr, "usage: sc-evil-files PORT KEYS OFFERS SIZE CHUNK\n");
+    if ((argc != 6 && argc != 7) || sodium_init () < 0) {
+        fprintf (stderr, "usage: sc-evil-files PORT KEYS OFFERS SIZE CHUNK [MODE]\n");
         return 2;
     }
+    const char *mode = argc == 7? argv [6]: NULL;
     int port = atoi (argv [1]), nkeys = atoi (argv [2]), offers = atoi (argv [3]);
     uint64_t size = strtoull (argv [4], NULL, 10), chunk = strtoull (argv [5], NULL, 10);
     if (port <= 0 || nkeys < 1 || nkeys > KEYS_MAX || offers < 0 || chunk == 0) {
@@ -183,6 +230,8 @@ main (int argc, char **argv)
                         }
                     }
                     else if (f.type == WIRE_ACCEPT || f.type == WIRE_REFUSE) {
+                        if (f.type == WIRE_ACCEPT && mode && accepts == 0)
+                            s_send_file (k, f.accept.id, size, chunk, mode);
                         accepts += f.type == WIRE_ACCEPT;
                         refuses += f.type == WIRE_REFUSE;
                         printf ("answers accept %d refuse %d\n", accepts, refuses);

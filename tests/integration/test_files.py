@@ -114,20 +114,86 @@ def test_sender_killed_half_way_resumes_after_restart():
 def test_receiver_killed_resumes_from_what_it_saved():
     with Cluster() as c:
         size = 40 * 1024 * 1024
+        count = size // (256 * 1024)
         a, b = _pair(c, a_args=["--max-rate", "12M"])
         src = _random_file(c.dir.sub("resume2.bin"), size)
         a.send("/send bob " + src)
         b.wait("transfer", direction="in", pred=lambda e: e["bytes"] >= size * 0.5, timeout=30)
         b.kill()
-        a.wait("transfer", state="paused", direction="out", timeout=15)
+        paused = a.wait("transfer", state="paused", direction="out", timeout=15)
+        before = paused["chunks_sent"]
         b2 = c.start("bob", args=["--downloads", c.dir.sub("dl-bob"), "--accept", "known"])
+        # What bob's saved state claims (never more than his file holds)
+        held = b2.wait("transfer", direction="in", state="running")["bytes"] // (256 * 1024)
         done = b2.wait("transfer", state="done", direction="in", timeout=60)
         assert _sha(done["path"]) == _sha(src)
         sent = a.wait("transfer", state="done", direction="out", timeout=30)
-        # bob kept what he had (80+ of 160 chunks): alice sent the file about
-        # once in all, not once plus everything again (240+)
-        print("    chunks sent in all: %d of 160" % sent["chunks_sent"])
-        assert sent["chunks_sent"] < 200, sent
+        # bob kept what he had: alice sent again exactly what he lacked
+        after = sent["chunks_sent"] - before
+        print("    chunks: %d before the kill, %d held after it, %d sent again, of %d"
+              % (before, held, after, count))
+        assert 0 < held < count and after == count - held, (before, held, after, count)
+
+
+def test_a_file_changed_between_kill_and_restart_fails_cleanly():
+    with Cluster() as c:
+        size = 24 * 1024 * 1024
+        a, b = _pair(c, a_args=["--max-rate", "8M"])
+        src = _random_file(c.dir.sub("changing.bin"), size)
+        a.send("/send bob " + src)
+        b.wait("transfer", direction="in", pred=lambda e: e["bytes"] >= size * 0.25, timeout=30)
+        a.kill()
+        b.wait("transfer", state="paused", direction="in", timeout=15)
+        # The same size, other bytes in the middle, a later time
+        with open(src, "r+b") as f:
+            f.seek(size // 2)
+            f.write(b"changed!" * 1024)
+        st = os.stat(src)
+        os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+        a2 = c.start("alice", args=["--downloads", c.dir.sub("dl-alice"), "--accept", "known"])
+        failed = a2.wait("transfer", state="failed", direction="out", timeout=20)
+        assert "changed since it was offered" in failed["error"], failed
+        assert "modification time" in failed["error"], failed
+        # bob is told, and keeps nothing of it
+        gone = b.wait("transfer", state="failed", direction="in", timeout=20)
+        assert "cancelled" in gone["error"], gone
+        assert os.listdir(c.dir.sub("dl-bob")) == []
+
+
+def _evil_sender(c, mode, size=1024 * 1024 + 1000, chunk=64 * 1024):
+    """sc-evil-files as a hostile sender (MODE) of one file to a fresh bob."""
+    b = c.start("bob", args=["--downloads", c.dir.sub("dl-bob"), "--accept", "known"])
+    evil = subprocess.Popen([EVIL_FILES, str(b.port), "1", "1", str(size), str(chunk), mode],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert evil.stdout.readline().strip() == "linked 1"
+        # At bob's ACCEPT: the whole hostile transfer, then the answer's line
+        assert evil.stdout.readline().strip() == "sent " + mode
+        assert evil.stdout.readline().strip().startswith("answers accept 1")
+        failed = b.wait("transfer", state="failed", direction="in", timeout=20)
+        stats = b.ask("/stats", "stats")["files"]
+    finally:
+        evil.stdin.close()
+        evil.wait(10)
+    # No final file, no temporary file
+    assert os.listdir(c.dir.sub("dl-bob")) == []
+    return failed, stats
+
+
+def test_a_sender_whose_checksum_does_not_match_leaves_no_file():
+    with Cluster() as c:
+        failed, stats = _evil_sender(c, "sum")
+        assert "checksum does not match" in failed["error"], failed
+        assert stats["sums_wrong"] == 1 and stats["bad_chunks"] == 0, stats
+
+
+def test_hostile_chunks_out_of_range_wrong_size_or_after_done_fail_with_a_reason():
+    for mode, reason in (("range", "past the end of the file"), ("size", "of 1001 bytes where 1000 belong"),
+                         ("after", "after its DONE")):
+        with Cluster() as c:
+            failed, stats = _evil_sender(c, mode)
+            assert reason in failed["error"], (mode, failed)
+            assert stats["bad_chunks"] == 1 and stats["sums_wrong"] == 0, (mode, stats)
 
 
 def test_existing_names_symlinks_and_hostile_names_are_safe():

@@ -22,7 +22,11 @@ s_fill (wire_frame_t *f, int type, const uint8_t *blob, size_t blob_len, uint64_
         switch (d->kind) {
             case WIRE_F_UINT: *(uint64_t *) at = seed * 1000003 + (uint64_t) i; break;
             case WIRE_F_BOOL: *(int *) at = (int) ((seed + (uint64_t) i) & 1); break;
-            case WIRE_F_FIXED: memcpy (at, blob + i, d->max); break;
+            case WIRE_F_FIXED:
+                memcpy (at, blob + i, d->max);
+                if (d->len_at)      //  an optional one: set on seed 1, missing on seed 2
+                    *(size_t *) ((char *) f + d->len_at) = seed == 1? d->max: 0;
+                break;
             case WIRE_F_BIN:
             case WIRE_F_STR:
                 *(const void **) at = blob + i;
