@@ -29,6 +29,10 @@
 files_t *
 files_new (const files_opts_t *opts, const files_host_t *host, int *err)
 {
+    if (!host->wall_ms || !host->send) {
+        *err = SC_EINVAL;       //  a programmer's error: the host gives both
+        return NULL;
+    }
     files_t *self = calloc (1, sizeof *self);
     if (!self) {
         *err = SC_ENOMEM;
@@ -91,7 +95,7 @@ files_destroy (files_t **self_p)
     free (self->buf);
     XXH3_freeState (self->xs_try);
     if (self->ctl)
-        ctlq_flush (self->ctl, fstate_now ());   //  what the links take at the last moment
+        ctlq_flush (self->ctl, self->now);      //  what the links take at the last moment
     ctlq_destroy (&self->ctl);
     if (self->dir_fd >= 0)
         close (self->dir_fd);

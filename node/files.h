@@ -67,7 +67,7 @@ typedef struct {
     //  Whether the peer is online now (NULL: taken as online).
     bool (*online) (void *arg, const uint8_t peer [32]);
     //  Wall clock, ms since 1970, for offers that expire across restarts
-    //  (NULL: the system's).
+    //  (required: the module reads no clock of its own).
     int64_t (*wall_ms) (void *arg);
     void *arg;
 } files_host_t;

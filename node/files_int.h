@@ -29,6 +29,7 @@
 #include <sys/types.h>
 #include <xxhash.h>
 #include "ctlq.h"
+#include "child.h"
 #include "files.h"
 #include "xfer.h"
 
@@ -149,7 +150,7 @@ typedef struct {
     //  The probe runs in a child; the event loop reads its answer
     bool probing;               //  asked for (started, or waiting for a slot)
     bool announce;              //  say "shared" once it is known (a /share, not a start-up)
-    pid_t probe_pid;
+    child_t *probe;             //  the probe process, while it runs (node/child)
     int probe_fd;               //  -1 when not running
     char probe_text [1024];
     size_t probe_len;
@@ -212,9 +213,6 @@ json_t *fstate_xfer_json (files_t *self, const files_xfer_t *x);
 
 //  Reports a transfer's progress and state now (and its rate since the last report).
 void fstate_report (files_t *self, files_xfer_t *x, int64_t now);
-
-//  Monotonic ms, for what has no clock passed in (destroy).
-int64_t fstate_now (void);
 
 //  Sends a control frame that must not be lost: when the link is full it
 //  waits in the control queue (ctlq.h) and goes when the link takes it.

@@ -113,28 +113,16 @@ fshares_load (files_t *self)
 static void
 s_probe_cancel (files_share_t *share)
 {
-    if (share->probe_fd >= 0)
-        close (share->probe_fd);
+    child_destroy (&share->probe);      //  killed, reaped, its pipe closed
     share->probe_fd = -1;
-    if (share->probe_pid > 0) {
-        kill (share->probe_pid, SIGKILL);
-        waitpid (share->probe_pid, NULL, 0);
-    }
-    share->probe_pid = 0;
     share->probing = false;
 }
 
 static void
 s_probe_done (files_t *self, files_share_t *share)
 {
-    if (share->probe_fd >= 0)
-        close (share->probe_fd);
+    child_destroy (&share->probe);      //  done or too slow: either way, gone
     share->probe_fd = -1;
-    if (share->probe_pid > 0) {
-        kill (share->probe_pid, SIGKILL);       //  done or too slow: either way, gone
-        waitpid (share->probe_pid, NULL, 0);
-    }
-    share->probe_pid = 0;
     share->probing = false;
     const char *text = share->probe_text;
     //  "video=1 audio=1 duration=3.000 streams=2 codecs=h264,aac"
@@ -172,28 +160,17 @@ s_probe_next (files_t *self)
         if (!share->probing || share->probe_fd >= 0)
             continue;
         const char *helper = self->opts.helper;
-        int out [2] = { -1, -1 };
-        pid_t pid = -1;
-        if (helper && access (helper, X_OK) == 0 && pipe2 (out, O_CLOEXEC | O_NONBLOCK) == 0) {
-            pid = fork ();
-            if (pid == 0) {
-                dup2 (out [1], STDOUT_FILENO);
-                int null = open ("/dev/null", O_RDWR);
-                dup2 (null, STDIN_FILENO);
-                dup2 (null, STDERR_FILENO);
-                execl (helper, helper, "probe", share->path, (char *) NULL);
-                _exit (127);
-            }
-            close (out [1]);
+        if (helper && access (helper, X_OK) == 0) {
+            const char *argv [] = { helper, "probe", share->path, NULL };
+            child_opts_t co = { .file = helper, .argv = argv, .in = CHILD_NULL,
+                                .out = CHILD_PIPE, .err = CHILD_NULL, .nonblock = true };
+            share->probe = child_new (&co);
         }
-        if (pid <= 0) {
-            if (out [0] >= 0)
-                close (out [0]);
+        if (!share->probe) {
             s_probe_done (self, share);         //  no helper: not a video
             continue;
         }
-        share->probe_pid = pid;
-        share->probe_fd = out [0];
+        share->probe_fd = child_fd (share->probe);
         share->probe_end = self->now + PROBE_MS;
         running++;
     }

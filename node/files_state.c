@@ -26,6 +26,7 @@
 #include "../crypto/log.h"
 #include "../crypto/utf8.h"
 #include "files_int.h"
+#include "ui.h"
 
 const char *files_state_names [] = {
     "offered", "running", "running", "paused", "done", "failed"
@@ -48,12 +49,10 @@ fstate_emit (files_t *self, json_t *ev)
 void
 fstate_error (files_t *self, const char *code, const char *fmt, ...)
 {
-    char message [512];
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (message, sizeof message, fmt, ap);
+    fstate_emit (self, ui_report_json ("error", code, fmt, ap));
     va_end (ap);
-    fstate_emit (self, json_pack ("{s:s, s:s, s:s}", "event", "error", "message", message, "code", code));
 }
 
 void
@@ -108,14 +107,6 @@ fstate_report (files_t *self, files_xfer_t *x, int64_t now)
     fstate_emit (self, fstate_xfer_json (self, x));
     x->last_event = now;
     x->last_bytes = bytes;
-}
-
-int64_t
-fstate_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 //  Sends a control frame that must not be lost: when the link is full it
@@ -239,11 +230,7 @@ s_prune (files_t *self)
 int64_t
 fstate_wall (files_t *self)
 {
-    if (self->host.wall_ms)
-        return self->host.wall_ms (self->host.arg);
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return self->host.wall_ms (self->host.arg);
 }
 
 //  Incoming transfers from peer (NULL: from everyone) waiting for /accept,

@@ -480,7 +480,8 @@ node_new (const opts_t *opts, const char *home, const char *name,
                         .helper = self->helper [0]? self->helper: NULL,
                         .stall_ms = (int64_t) opts->stall_s * 1000 };
     files_host_t fh = { .send = s_files_send, .send_owned = s_files_send_owned, .seal = s_files_seal, .event = s_files_event,
-                        .peer_name = s_files_peer_name, .online = s_files_online, .arg = self };
+                        .peer_name = s_files_peer_name, .online = s_files_online,
+                        .wall_ms = s_chat_wall, .arg = self };
     self->files = files_new (&fo, &fh, err);
     if (!self->files)
         goto fail;

@@ -681,12 +681,18 @@ ui_emit (ui_t *self, json_t *event)
     json_decref (event);
 }
 
-static void
-s_report (ui_t *self, const char *type, const char *code, const char *fmt, va_list ap)
+json_t *
+ui_report_json (const char *type, const char *code, const char *fmt, va_list ap)
 {
     char message [1024];
     vsnprintf (message, sizeof message, fmt, ap);
-    ui_emit (self, json_pack ("{s:s, s:s, s:s}", "event", type, "message", message, "code", code));
+    return json_pack ("{s:s, s:s, s:s}", "event", type, "message", message, "code", code);
+}
+
+static void
+s_report (ui_t *self, const char *type, const char *code, const char *fmt, va_list ap)
+{
+    ui_emit (self, ui_report_json (type, code, fmt, ap));
 }
 
 void

@@ -11,6 +11,7 @@
 #define SC_UI_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 
 typedef struct _ui_t ui_t;
@@ -50,6 +51,11 @@ void ui_emit (ui_t *self, json_t *event);
 
 //  Says whether the UI is in JSON mode.
 bool ui_is_json (ui_t *self);
+
+//  The event an error or a warning is (type "error" or "warning", a stable
+//  code, a sentence): for modules that emit events through their host.
+//  A new JSON object, or NULL when out of memory.
+json_t *ui_report_json (const char *type, const char *code, const char *fmt, va_list ap);
 
 //  Builds and emits {"event":"error"|"warning","message":..,"code":..}.
 void ui_error (ui_t *self, const char *code, const char *fmt, ...)

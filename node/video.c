@@ -13,6 +13,7 @@
 #include "ctlq.h"
 #include "jobs.h"
 #include "video.h"
+#include "ui.h"
 
 struct _video_t {
     video_opts_t opts;
@@ -175,12 +176,10 @@ video_emit (video_t *self, json_t *ev)
 void
 video_error (video_t *self, const char *code, const char *fmt, ...)
 {
-    char message [512];
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (message, sizeof message, fmt, ap);
+    video_emit (self, ui_report_json ("error", code, fmt, ap));
     va_end (ap);
-    video_emit (self, json_pack ("{s:s, s:s, s:s}", "event", "error", "message", message, "code", code));
 }
 
 const char *

@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -117,6 +118,16 @@ static int s_nsent;
 static json_t *s_events;
 static uint8_t s_peer [32];
 
+//  The wall clock the files module is given (the node gives its own).
+static int64_t
+s_real_wall (void *arg)
+{
+    (void) arg;
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int
 s_host_send (void *arg, const uint8_t peer [32], const wire_frame_t *f)
 {
@@ -184,7 +195,8 @@ s_rx_start (s_rx_t *rx, bool corrupt_sum)
     s_nsent = 0;
     files_opts_t o = { .home = home, .downloads = rx->downloads, .policy = FILES_ACCEPT_KNOWN,
                        .accept_max = 1ULL << 30 };
-    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name };
+    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name,
+                       .wall_ms = s_real_wall };
     int err;
     rx->files = files_new (&o, &h, &err);
     randombytes_buf (rx->data, sizeof rx->data);
@@ -377,7 +389,8 @@ s_receiver_refuses_impossible_offers (void)
     s_events = json_array ();
     s_nsent = 0;
     files_opts_t o = { .home = home, .downloads = dl, .accept_max = 1ULL << 30 };
-    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name };
+    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name,
+                       .wall_ms = s_real_wall };
     int err;
     files_t *files = files_new (&o, &h, &err);
     wire_offer_t of = { .name = "x", .name_len = 1, .size = 1ULL << 63, .chunk_size = 4096,
@@ -538,7 +551,7 @@ s_link_files (s_side_t *side, const char *dir, const char *name)
     files_opts_t o = { .home = home, .downloads = dl, .accept_max = 1ULL << 40,
                        .stall_ms = 60000 };
     files_host_t h = { .send = s_link_send, .seal = s_link_seal, .event = s_link_event,
-                       .peer_name = s_link_name, .arg = side };
+                       .peer_name = s_link_name, .wall_ms = s_real_wall, .arg = side };
     int err;
     return files_new (&o, &h, &err);
 }
@@ -818,7 +831,8 @@ s_hostile_files (const char *dir, files_policy_t policy)
     s_events = json_array ();
     s_nsent = 0;
     files_opts_t o = { .home = home, .downloads = dl, .policy = policy, .accept_max = 1ULL << 30 };
-    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name };
+    files_host_t h = { .send = s_host_send, .event = s_host_event, .peer_name = s_host_name,
+                       .wall_ms = s_real_wall };
     int err;
     return files_new (&o, &h, &err);
 }
