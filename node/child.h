@@ -5,8 +5,7 @@
     a socket of ours as its stdin: node/jobs), a player (`sh -c CMD` in a
     process group of its own, reading a pipe on its stdin: node/viewer),
     and a probe (`securechat-media probe PATH`, writing one line on a pipe
-    on its stdout, CHILD_NULL elsewhere, nonblock: node/files, which still
-    forks its own until its rewrite lands).
+    on its stdout, CHILD_NULL elsewhere, nonblock: node/files_shares).
 
     Each of stdin, stdout and stderr is /dev/null, the node's own, a new
     pipe (at most one of the three: the node's end is child_fd), or a
