@@ -1,9 +1,9 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include "bytes.h"
+#include "base/bytes.h"
 #include "envelope.h"
-#include "err.h"
+#include "base/err.h"
 
 #define CTX "securechat envelope v1"
 #define INNER_HEADER 93

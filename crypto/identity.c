@@ -3,11 +3,11 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include "bytes.h"
-#include "err.h"
-#include "fileio.h"
+#include "base/bytes.h"
+#include "base/err.h"
+#include "base/fileio.h"
 #include "identity.h"
-#include "log.h"
+#include "base/log.h"
 
 #define BIND_CTX "securechat identity binding v1"
 #define HEADER_SIZE 134

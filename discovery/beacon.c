@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 #define LOG_MODULE "beacon"
-#include "../crypto/bytes.h"
-#include "../crypto/err.h"
-#include "../crypto/log.h"
+#include "../crypto/base/bytes.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/log.h"
 #include "beacon.h"
 #include "udp.h"
 

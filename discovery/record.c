@@ -1,7 +1,7 @@
 #include <string.h>
-#include "../crypto/bytes.h"
-#include "../crypto/err.h"
-#include "../crypto/utf8.h"
+#include "../crypto/base/bytes.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/utf8.h"
 #include "record.h"
 
 #define CTX "securechat record v1"

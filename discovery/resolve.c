@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "../crypto/err.h"
+#include "../crypto/base/err.h"
 #include "../crypto/identity.h"
-#include "../crypto/log.h"
+#include "../crypto/base/log.h"
 #include "resolve.h"
 #include "udp.h"
 

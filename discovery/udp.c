@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "../crypto/err.h"
+#include "../crypto/base/err.h"
 #include "udp.h"
 
 int

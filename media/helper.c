@@ -37,7 +37,7 @@
 #       define S_SECCOMP 1
 #   endif
 #endif
-#include "../crypto/bytes.h"
+#include "../crypto/base/bytes.h"
 #include "job.h"
 #include "pack.h"
 #include "probe.h"

@@ -1,6 +1,6 @@
 #include <stdio.h>
 #include <string.h>
-#include "../crypto/err.h"
+#include "../crypto/base/err.h"
 #include "media.h"
 
 //  Codecs that Matroska and players handle well and that FFmpeg names the

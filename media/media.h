@@ -90,7 +90,7 @@ bool media_codec_allowed (const char *codec, int *kind);
 const char *media_kind_name (int kind);
 
 //  Checks a header against the allowlist and the bounds above.  Returns 0,
-//  or SC_EMALFORMED (crypto/err.h) with a sentence in err.
+//  or SC_EMALFORMED (crypto/base/err.h) with a sentence in err.
 int media_header_check (const media_header_t *header, char *err, size_t err_size);
 
 //  Checks where a stream is asked to start (a WATCH's offset, any 64-bit

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
-#include "../crypto/walk.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/walk.h"
 #include "pack.h"
 
 //  Starts a body (not a frame) in sb.

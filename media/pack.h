@@ -23,7 +23,7 @@
     (each in a batch of its own), all but the last with more = true (absent
     means false); the viewer joins them, up to MEDIA_PACKET_MAX.
 
-    Decoding never trusts a declared length: crypto/walk.h's walk_check
+    Decoding never trusts a declared length: crypto/base/walk.h's walk_check
     walks the bytes first, before libmsgpack-c is given them.  */
 #ifndef SC_PACK_H
 #define SC_PACK_H

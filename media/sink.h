@@ -13,7 +13,7 @@ typedef struct _media_sink_t media_sink_t;
 //  Checks the header, creates the streams and writes the container header
 //  to fd (borrowed; a regular file is seeked to finish the index, a pipe is
 //  written straight through).  format is "matroska" or "mpegts".  Returns 0
-//  and *out, or an SC_E* code (crypto/err.h) with a sentence in err.
+//  and *out, or an SC_E* code (crypto/base/err.h) with a sentence in err.
 int media_sink_open (const media_header_t *header, const char *format, int fd,
                      media_sink_t **out, char *err, size_t err_size);
 

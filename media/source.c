@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../crypto/err.h"
+#include "../crypto/base/err.h"
 #include "dts.h"
 #include "fdio.h"
 #include "probe.h"

@@ -10,7 +10,7 @@
 typedef struct _media_source_t media_source_t;
 
 //  Opens the file on fd (borrowed, must be seekable) and seeks to the
-//  keyframe at or before offset_ms.  Returns 0 and *out, or an SC_E* code (crypto/err.h) with a
+//  keyframe at or before offset_ms.  Returns 0 and *out, or an SC_E* code (crypto/base/err.h) with a
 //  sentence in err (not media, no playable video, an offset negative or past
 //  MEDIA_OFFSET_MAX_MS or past the end, cannot seek).
 int media_source_open (int fd, int64_t offset_ms, media_source_t **out, char *err, size_t err_size);

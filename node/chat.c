@@ -5,9 +5,9 @@
 #include <string.h>
 #include <time.h>
 #include <sodium.h>
-#include "../crypto/err.h"
-#include "../crypto/log.h"
-#include "../crypto/utf8.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/log.h"
+#include "../crypto/base/utf8.h"
 #include "chat.h"
 #include "link.h"
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "../crypto/err.h"
+#include "../crypto/base/err.h"
 #include "child.h"
 
 struct _child_t {

@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
+#include "../crypto/base/err.h"
 #include "cmd.h"
 
 typedef struct {

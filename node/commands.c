@@ -9,16 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
-#include "../crypto/log.h"
-#include "../crypto/utf8.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/log.h"
+#include "../crypto/base/utf8.h"
 #include "cmd.h"
 #include "link.h"
 #include "node_int.h"
 
 //  ---------------------------------------------------------------------
 //  Commands: one handler per row of cmd.h's table, s_cmd_<name>.  A handler
-//  returns 0, or an error code of crypto/err.h with a sentence for the user
+//  returns 0, or an error code of crypto/base/err.h with a sentence for the user
 //  in err; s_cmd_error turns that into the "error" event.
 
 typedef int (s_cmd_fn) (node_t *self, const cmd_t *cmd, char *err, size_t err_size);

@@ -1,7 +1,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
+#include "../crypto/base/err.h"
 #include "ctlq.h"
 
 typedef struct {

@@ -23,11 +23,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "../crypto/err.h"
-#include "../crypto/fileio.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/fileio.h"
 #include "../crypto/identity.h"
-#include "../crypto/log.h"
-#include "../crypto/utf8.h"
+#include "../crypto/base/log.h"
+#include "../crypto/base/utf8.h"
 #include "files_int.h"
 
 //  The grant: what we hold plus a window, never past the end.

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include "../crypto/bytes.h"
-#include "../crypto/err.h"
-#include "../crypto/log.h"
+#include "../crypto/base/bytes.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/log.h"
 #include "history.h"
 
 #define MAX_ENTRY (128 * 1024)

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "../crypto/err.h"
-#include "../crypto/log.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/log.h"
 #include "child.h"
 #include "jobs.h"
 

@@ -3,9 +3,9 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
-#include "../crypto/fileio.h"
-#include "../crypto/log.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/fileio.h"
+#include "../crypto/base/log.h"
 #include "../discovery/record.h"
 #include "known.h"
 

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/log.h"
+#include "../crypto/base/log.h"
 #include "link.h"
 
 struct _link_t {

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
-#include "../crypto/err.h"
-#include "../crypto/fileio.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/fileio.h"
 #include "../crypto/identity.h"
-#include "../crypto/log.h"
+#include "../crypto/base/log.h"
 #include "../discovery/record.h"
 #include "node.h"
 #include "opts.h"

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
-#include "../crypto/log.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/log.h"
 #include "../discovery/udp.h"
 #include "link.h"
 #include "node_int.h"

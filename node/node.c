@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "../crypto/err.h"
-#include "../crypto/log.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/log.h"
 #include "../discovery/beacon.h"
 #include "../discovery/record.h"
 #include "../discovery/resolve.h"

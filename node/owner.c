@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "../crypto/bytes.h"
-#include "../crypto/log.h"
-#include "../crypto/utf8.h"
+#include "../crypto/base/bytes.h"
+#include "../crypto/base/log.h"
+#include "../crypto/base/utf8.h"
 #include "../media/job.h"
 #include "../media/media.h"
 #include "owner.h"

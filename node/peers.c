@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
+#include "../crypto/base/err.h"
 #include "peers.h"
 
 struct _peers_t {

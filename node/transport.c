@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
-#include "../crypto/log.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/log.h"
 #include "transport.h"
 #include "wire.h"
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <readline/history.h>
 #include <readline/readline.h>
-#include "../crypto/log.h"
+#include "../crypto/base/log.h"
 #include "ui.h"
 
 #define LINE_MAX_BYTES (64 * 1024)

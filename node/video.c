@@ -7,9 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <errno.h>
-#include "../crypto/err.h"
+#include "../crypto/base/err.h"
 #include "../crypto/identity.h"
-#include "../crypto/log.h"
+#include "../crypto/base/log.h"
 #include "ctlq.h"
 #include "jobs.h"
 #include "video.h"

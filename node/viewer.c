@@ -10,10 +10,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "../crypto/bytes.h"
-#include "../crypto/err.h"
-#include "../crypto/log.h"
-#include "../crypto/utf8.h"
+#include "../crypto/base/bytes.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/log.h"
+#include "../crypto/base/utf8.h"
 #include "../media/job.h"
 #include "../media/pack.h"
 #include "child.h"

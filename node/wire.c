@@ -3,13 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
-#include "../crypto/walk.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/walk.h"
 #include "../media/pack.h"
 #include "wire.h"
 
 
-//  The walk lives in crypto/walk.c, where media/pack.c can use it too
+//  The walk lives in crypto/base/walk.c, where media/pack.c can use it too
 _Static_assert (WIRE_MAX_FRAME == WALK_MAX_LEN, "the walk's length bound is the largest frame");
 //  A STREAM or BATCH frame carries one media/pack.c body
 _Static_assert (PACK_MAX_BODY <= WIRE_MAX_CHUNK, "a header or batch body fits its frame");

@@ -87,7 +87,7 @@
 
     Body of a MSG envelope: [kind: uint (0 = private, 1 = to everyone), text: str]
 
-    Decoding never trusts a declared length: wire_check (crypto/walk.h's
+    Decoding never trusts a declared length: wire_check (crypto/base/walk.h's
     walk_check) walks the bytes first, without recursion, and refuses depth
     over WALK_MAX_DEPTH and any count or length larger than the bytes really
     left, before libmsgpack-c (which allocates for a declared array size
@@ -245,7 +245,7 @@ typedef struct {
     size_t skipped_len;
 } wire_share_t;
 
-//  Walks msgpack bytes without unpacking (crypto/walk.h's walk_check).
+//  Walks msgpack bytes without unpacking (crypto/base/walk.h's walk_check).
 //  Returns 0 if buf holds exactly one
 //  well-formed object within the depth and length limits, else SC_ETRUNC,
 //  SC_EDEPTH, SC_ETOOBIG or SC_EMALFORMED.

@@ -1,8 +1,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../crypto/err.h"
-#include "../crypto/utf8.h"
+#include "../crypto/base/err.h"
+#include "../crypto/base/utf8.h"
 #include "xfer.h"
 
 int

@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-#include "../../crypto/bytes.h"
-#include "../../crypto/err.h"
-#include "../../crypto/fileio.h"
-#include "../../crypto/log.h"
+#include "../../crypto/base/bytes.h"
+#include "../../crypto/base/err.h"
+#include "../../crypto/base/fileio.h"
+#include "../../crypto/base/log.h"
 #include "mailbox.h"
 
 #define HEAD MAILBOX_ITEM_HEAD

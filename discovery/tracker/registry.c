@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../crypto/bytes.h"
-#include "../../crypto/err.h"
-#include "../../crypto/fileio.h"
+#include "../../crypto/base/bytes.h"
+#include "../../crypto/base/err.h"
+#include "../../crypto/base/fileio.h"
 #include "registry.h"
 
 #define SNAP_MAGIC "SCTS"

@@ -1,7 +1,7 @@
 //  libFuzzer harness: typed command lines, peer addresses and UTF-8 cleaning.
 #include <stdlib.h>
 #include <string.h>
-#include "../../crypto/utf8.h"
+#include "../../crypto/base/utf8.h"
 #include "../../discovery/record.h"
 #include "../../node/cmd.h"
 #include "../../node/opts.h"

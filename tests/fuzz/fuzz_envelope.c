@@ -6,7 +6,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../crypto/bytes.h"
+#include "../../crypto/base/bytes.h"
 #include "../../crypto/envelope.h"
 
 #define NOW 1700000000000LL

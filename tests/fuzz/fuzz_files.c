@@ -1,7 +1,7 @@
 //  libFuzzer harness: file offers, share lists and received file names.
 #include <stdlib.h>
 #include <string.h>
-#include "../../crypto/utf8.h"
+#include "../../crypto/base/utf8.h"
 #include "../../node/wire.h"
 #include "../../node/xfer.h"
 

@@ -6,7 +6,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../crypto/bytes.h"
+#include "../../crypto/base/bytes.h"
 #include "../../discovery/record.h"
 #include "../../discovery/tracker/mailbox.h"
 #include "../../discovery/tracker/registry.h"

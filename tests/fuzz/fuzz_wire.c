@@ -1,10 +1,10 @@
-//  libFuzzer harness: the bounded walk (crypto/walk.c), wire frames and chat
+//  libFuzzer harness: the bounded walk (crypto/base/walk.c), wire frames and chat
 //  bodies.  The stream header and batches (media/pack.c): fuzz_stream.c.
 #include <msgpack.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../crypto/walk.h"
+#include "../../crypto/base/walk.h"
 #include "../../node/wire.h"
 
 int

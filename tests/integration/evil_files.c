@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "../../crypto/envelope.h"
-#include "../../crypto/err.h"
+#include "../../crypto/base/err.h"
 #include "../../discovery/record.h"
 #include "../../discovery/udp.h"
 #include "../../node/transport.h"

@@ -32,7 +32,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "../../crypto/err.h"
+#include "../../crypto/base/err.h"
 #include "../../discovery/beacon.h"
 #include "../../discovery/record.h"
 #include "../../discovery/udp.h"

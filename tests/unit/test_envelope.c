@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../../crypto/envelope.h"
-#include "../../crypto/err.h"
+#include "../../crypto/base/err.h"
 #include "unit.h"
 
 #define NOW 1700000000000LL

@@ -7,9 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
-#include "../../crypto/err.h"
-#include "../../crypto/fileio.h"
-#include "../../crypto/log.h"
+#include "../../crypto/base/err.h"
+#include "../../crypto/base/fileio.h"
+#include "../../crypto/base/log.h"
 #include "../../node/files.h"
 #include "../../node/opts.h"
 #include "../../node/xfer.h"

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "../../crypto/bytes.h"
-#include "../../crypto/err.h"
-#include "../../crypto/fileio.h"
+#include "../../crypto/base/bytes.h"
+#include "../../crypto/base/err.h"
+#include "../../crypto/base/fileio.h"
 #include "../../crypto/identity.h"
 #include "fault.h"
 #include "unit.h"

@@ -3,7 +3,7 @@
     parsing (node/cmd.c).  */
 #include <stdlib.h>
 #include <string.h>
-#include "../../crypto/err.h"
+#include "../../crypto/base/err.h"
 #include "../../media/dts.h"
 #include "../../media/pack.h"
 #include "../../node/cmd.h"

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "../../crypto/err.h"
-#include "../../crypto/utf8.h"
+#include "../../crypto/base/err.h"
+#include "../../crypto/base/utf8.h"
 #include "../../node/cmd.h"
 #include "../../node/history.h"
 #include "../../node/known.h"

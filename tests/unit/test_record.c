@@ -1,5 +1,5 @@
 #include <string.h>
-#include "../../crypto/err.h"
+#include "../../crypto/base/err.h"
 #include "../../discovery/record.h"
 #include "unit.h"
 

@@ -4,7 +4,7 @@
 #include <poll.h>
 #include <unistd.h>
 #include <string.h>
-#include "../../crypto/err.h"
+#include "../../crypto/base/err.h"
 #include "../../crypto/identity.h"
 #include "../../discovery/resolve.h"
 #include "../../discovery/udp.h"

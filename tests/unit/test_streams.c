@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "../../crypto/err.h"
+#include "../../crypto/base/err.h"
 #include "../../node/owner.h"
 #include "../../node/viewer.h"
 #include "unit.h"

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../../crypto/bytes.h"
-#include "../../crypto/err.h"
-#include "../../crypto/fileio.h"
-#include "../../crypto/log.h"
+#include "../../crypto/base/bytes.h"
+#include "../../crypto/base/err.h"
+#include "../../crypto/base/fileio.h"
+#include "../../crypto/base/log.h"
 #include "../../discovery/record.h"
 #include "../../discovery/tracker/mailbox.h"
 #include "../../discovery/tracker/registry.h"

@@ -1,8 +1,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../../crypto/err.h"
-#include "../../crypto/walk.h"
+#include "../../crypto/base/err.h"
+#include "../../crypto/base/walk.h"
 #include "../../node/wire.h"
 #include "alloc.h"
 #include "unit.h"
