@@ -370,3 +370,37 @@ files_stats (files_t *self)
     st.ctl_dropped = q.dropped;
     return st;
 }
+
+static bool
+s_on_frame (void *arg, const uint8_t peer [32], const wire_frame_t *f, int64_t now_ms)
+{
+    files_t *self = arg;
+    (void) now_ms;
+    if (f->type != WIRE_OFFER) {
+        files_on_frame (self, peer, f);
+        return true;
+    }
+    //  An offer is a signed, sealed envelope like a message
+    uint8_t *body;
+    size_t len;
+    if (self->host.open
+    &&  self->host.open (self->host.arg, peer, f->offer.envelope, f->offer.envelope_len,
+                         &body, &len) == 0) {
+        files_on_offer (self, peer, body, len);
+        sodium_memzero (body, len);
+        free (body);
+    }
+    return true;
+}
+
+int
+files_register (files_t *self, wire_handlers_t *handlers)
+{
+    static const wire_type_t types [] = { WIRE_OFFER, WIRE_ACCEPT, WIRE_REFUSE, WIRE_CHUNK,
+                                          WIRE_CREDIT, WIRE_DONE, WIRE_CANCEL, WIRE_LIST,
+                                          WIRE_SHARES, WIRE_GET };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof types / sizeof types [0]; i++)
+        rc = wire_handle (handlers, types [i], s_on_frame, self);
+    return rc;
+}

@@ -60,6 +60,11 @@ typedef struct {
     //  Seals body to the peer as an envelope (malloc'd into *env).
     int (*seal) (void *arg, const uint8_t peer [32], const uint8_t *body, size_t len,
                  uint8_t **env, size_t *env_len);
+    //  Opens an OFFER's envelope from the peer: 0 and the body (malloc'd
+    //  into *body), or an error (the host has said why: a replay, a seal
+    //  that does not open).  NULL: offers are refused.
+    int (*open) (void *arg, const uint8_t peer [32], const uint8_t *env, size_t env_len,
+                 uint8_t **body, size_t *body_len);
     //  Reports an event (taken).
     void (*event) (void *arg, json_t *event);
     //  The peer's display name and whether it is verified (name NULL if unknown).
@@ -121,6 +126,10 @@ void files_cancel (files_t *self, const char *id_prefix);
 //  Finds a share by name: 0 with its path and whether it is a video, or
 //  SC_ENOENT.  Peers name shares, never paths.
 int files_find_share (files_t *self, const char *name, char *path, size_t path_size, bool *video);
+
+//  Registers the frames the files module owns (OFFER, ACCEPT, REFUSE,
+//  CHUNK, CREDIT, DONE, CANCEL, LIST, SHARES, GET) in handlers.
+int files_register (files_t *self, wire_handlers_t *handlers);
 
 //  A frame from a peer (attributed by the link); OFFER bodies come opened.
 void files_on_frame (files_t *self, const uint8_t peer [32], const wire_frame_t *frame);

@@ -306,6 +306,54 @@ meet_forget_claim (node_t *self, peer_t *peer)
     peers_drop (self->peers, peer);
 }
 
+//  A HELLO on a link: the record must be the one of the key that made the
+//  link; it is met like any record (MEET_VIA_LINK), the key is proven for
+//  its identity (others that claimed it are forgotten), and the link hears
+//  of it.  peer: who that link belongs to so far (may be NULL); owner: the
+//  peer of our DEALER it came on (NULL: our ROUTER).
+void
+meet_on_hello (node_t *self, transport_rx_t *rx, const wire_frame_t *f, peer_t *peer,
+               peer_t *owner, int64_t now)
+{
+    if (!peer)
+        peer = peers_find_box (self->peers, rx->key);     //  its record, to skip a check
+    record_t rec;
+    //  Mostly the record its beacon brought: then checked already
+    int rc = f->hello.record_len == RECORD_SIZE
+       ? record_decode_known (f->hello.record, RECORD_SIZE, peer? peer->record: NULL, &rec)
+       : SC_EMALFORMED;
+    //  The record must be the one of the key that made the link
+    if (rc != 0 || memcmp (rec.box_pk, rx->key, 32) != 0 || rec.flags & RECORD_FLAG_LEAVE) {
+        self->stats.bad_frames++;
+        log_debug ("bad HELLO from %s: %s", rx->addr, rc? sc_strerror (rc): "key mismatch");
+        return;
+    }
+    //  Our DEALER to a peer that claimed this key reached another
+    //  identity: that claim was false
+    if (owner && memcmp (owner->sign_pk, rec.sign_pk, 32) != 0) {
+        meet_forget_claim (self, owner);
+        return;
+    }
+    bool fresh, connected;
+    peer = meet_on_record (self, &rec, rx->addr, MEET_VIA_LINK, &fresh, &connected);
+    if (!peer)
+        return;
+    log_debug ("HELLO from %s", peer->name);
+    //  Beacons skipped unchecked while linked leave no time behind: the
+    //  HELLO's (verified) does, so copies of them are replays
+    if (self->beacon)
+        beacon_note (self->beacon, rec.sign_pk, rec.ts_ms);
+    //  The key is proven for this identity now: others that claimed it
+    //  go (a claim nobody proved)
+    for (size_t i = peers_size (self->peers); i-- > 0; ) {
+        peer_t *other = peers_at (self->peers, i);
+        if (other != peer && memcmp (other->box_pk, rec.box_pk, 32) == 0)
+            meet_forget_claim (self, other);
+    }
+    link_on_hello (peer->link, rx->rid, rx->rid_len, rx->fd, f->hello.session,
+                   f->hello.seen == self->session, now);
+}
+
 //  The peer whose link to our ROUTER has this routing id (NULL: none).
 peer_t *
 meet_peer_by_rid (node_t *self, const uint8_t *rid, size_t rid_len)

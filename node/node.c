@@ -128,43 +128,7 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
     }
     peer_t *peer = owner? owner: meet_peer_by_rid (self, rx->rid, rx->rid_len);
     if (f.type == WIRE_HELLO) {
-        if (!peer)
-            peer = peers_find_box (self->peers, rx->key);     //  its record, to skip a check
-        record_t rec;
-        //  Mostly the record its beacon brought: then checked already
-        rc = f.hello.record_len == RECORD_SIZE
-           ? record_decode_known (f.hello.record, RECORD_SIZE, peer? peer->record: NULL, &rec)
-           : SC_EMALFORMED;
-        //  The record must be the one of the key that made the link
-        if (rc != 0 || memcmp (rec.box_pk, rx->key, 32) != 0 || rec.flags & RECORD_FLAG_LEAVE) {
-            self->stats.bad_frames++;
-            log_debug ("bad HELLO from %s: %s", rx->addr, rc? sc_strerror (rc): "key mismatch");
-            return;
-        }
-        //  Our DEALER to a peer that claimed this key reached another
-        //  identity: that claim was false
-        if (owner && memcmp (owner->sign_pk, rec.sign_pk, 32) != 0) {
-            meet_forget_claim (self, owner);
-            return;
-        }
-        bool fresh, connected;
-        peer = meet_on_record (self, &rec, rx->addr, MEET_VIA_LINK, &fresh, &connected);
-        if (!peer)
-            return;
-        log_debug ("HELLO from %s", peer->name);
-        //  Beacons skipped unchecked while linked leave no time behind: the
-        //  HELLO's (verified) does, so copies of them are replays
-        if (self->beacon)
-            beacon_note (self->beacon, rec.sign_pk, rec.ts_ms);
-        //  The key is proven for this identity now: others that claimed it
-        //  go (a claim nobody proved)
-        for (size_t i = peers_size (self->peers); i-- > 0; ) {
-            peer_t *other = peers_at (self->peers, i);
-            if (other != peer && memcmp (other->box_pk, rec.box_pk, 32) == 0)
-                meet_forget_claim (self, other);
-        }
-        link_on_hello (peer->link, rx->rid, rx->rid_len, rx->fd, f.hello.session,
-                       f.hello.seen == self->session, now);
+        meet_on_hello (self, rx, &f, peer, owner, now);
         return;
     }
     if (!peer) {
@@ -178,38 +142,6 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         link_on_bye (peer->link, now);
     else if (f.type != WIRE_PING)
         wire_dispatch (&self->handlers, peer->sign_pk, &f, now);
-}
-
-//  An offer is a signed, sealed envelope like a message: opened here, with
-//  the node's opener, then handed to the files module.
-static bool
-s_on_offer (void *arg, const uint8_t peer_pk [32], const wire_frame_t *f, int64_t now)
-{
-    node_t *self = arg;
-    peer_t *peer = peers_find_sign (self->peers, peer_pk);
-    if (!peer)
-        return false;
-    envelope_msg_t msg;
-    int rc = envelope_open (self->opener, f->offer.envelope, f->offer.envelope_len, peer_pk,
-                            node_wall_ms (), &msg);
-    if (rc == 0) {
-        files_on_offer (self->files, peer_pk, msg.body, msg.body_len);
-        envelope_msg_clear (&msg);
-    }
-    else if (rc != SC_EREPLAY) {
-        self->stats.refused_msgs++;
-        ui_warning (self->ui, sc_errname (rc), "a file offer from %s (%.16s) was refused: %s",
-                    peer->name, peer->id, sc_strerror (rc));
-    }
-    return true;
-}
-
-static bool
-s_on_files (void *arg, const uint8_t peer_pk [32], const wire_frame_t *f, int64_t now)
-{
-    node_t *self = arg;
-    files_on_frame (self->files, peer_pk, f);
-    return true;
 }
 
 //  ---------------------------------------------------------------------
@@ -313,6 +245,35 @@ s_files_event (void *arg, json_t *event)
 {
     node_t *self = arg;
     ui_emit (self->ui, event);
+}
+
+//  An OFFER's envelope, opened with the node's opener (replay state, pinned
+//  keys) like a message's; what does not open is told and counted here.
+static int
+s_files_open (void *arg, const uint8_t peer_pk [32], const uint8_t *env, size_t env_len,
+              uint8_t **body, size_t *body_len)
+{
+    node_t *self = arg;
+    peer_t *peer = peers_find_sign (self->peers, peer_pk);
+    envelope_msg_t msg;
+    int rc = peer? envelope_open (self->opener, env, env_len, peer_pk, node_wall_ms (), &msg)
+                 : SC_EUNKNOWN;
+    if (rc == 0) {
+        *body = malloc (msg.body_len? msg.body_len: 1);
+        if (*body) {
+            memcpy (*body, msg.body, msg.body_len);
+            *body_len = msg.body_len;
+        }
+        else
+            rc = SC_ENOMEM;
+        envelope_msg_clear (&msg);
+    }
+    else if (peer && rc != SC_EREPLAY) {
+        self->stats.refused_msgs++;
+        ui_warning (self->ui, sc_errname (rc), "a file offer from %s (%.16s) was refused: %s",
+                    peer->name, peer->id, sc_strerror (rc));
+    }
+    return rc;
 }
 
 static const char *
@@ -481,7 +442,7 @@ node_new (const opts_t *opts, const char *home, const char *name,
                         .stall_ms = (int64_t) opts->stall_s * 1000 };
     files_host_t fh = { .send = s_files_send, .send_owned = s_files_send_owned, .seal = s_files_seal, .event = s_files_event,
                         .peer_name = s_files_peer_name, .online = s_files_online,
-                        .wall_ms = s_chat_wall, .arg = self };
+                        .open = s_files_open, .wall_ms = s_chat_wall, .arg = self };
     self->files = files_new (&fo, &fh, err);
     if (!self->files)
         goto fail;
@@ -510,18 +471,13 @@ node_new (const opts_t *opts, const char *home, const char *name,
     }
     //  Each frame type to the module that owns it (the owner before the
     //  viewer: both take SEND, each for its own streams)
-    static const wire_type_t files_types [] = { WIRE_ACCEPT, WIRE_REFUSE, WIRE_CHUNK, WIRE_CREDIT,
-                                                WIRE_DONE, WIRE_CANCEL, WIRE_LIST, WIRE_SHARES,
-                                                WIRE_GET };
     *err = chat_register (self->chat, &self->handlers);
+    if (*err == 0)
+        *err = files_register (self->files, &self->handlers);
     if (*err == 0)
         *err = owner_register (self->owner, &self->handlers);
     if (*err == 0)
         *err = viewer_register (self->viewer, &self->handlers);
-    if (*err == 0)
-        *err = wire_handle (&self->handlers, WIRE_OFFER, s_on_offer, self);
-    for (size_t i = 0; *err == 0 && i < sizeof files_types / sizeof files_types [0]; i++)
-        *err = wire_handle (&self->handlers, files_types [i], s_on_files, self);
     if (*err != 0)
         goto fail;
     ui_emit (self->ui, commands_whoami_json (self, "ready"));

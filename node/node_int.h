@@ -124,6 +124,9 @@ peer_t *meet_on_record (node_t *self, const record_t *rec, const char *host, mee
                         bool *fresh, bool *connected);
 //  Forgets a peer that claimed an X25519 key another identity proved.
 void meet_forget_claim (node_t *self, peer_t *peer);
+//  A HELLO on a link (rx): see meet.c.
+void meet_on_hello (node_t *self, transport_rx_t *rx, const wire_frame_t *f, peer_t *peer,
+                    peer_t *owner, int64_t now);
 //  The peer whose link to our ROUTER has this routing id (NULL: none).
 peer_t *meet_peer_by_rid (node_t *self, const uint8_t *rid, size_t rid_len);
 //  Reads the UDP socket (record requests and answers) and the beacons.
