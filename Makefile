@@ -69,9 +69,10 @@ $(MEDIA_BIN): $(MEDIA_HELPER_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) $(shell pkg-config --libs $(MSGPACK) 2>/dev/null) $(shell pkg-config --libs libseccomp 2>/dev/null) -o $@
 
+# --wrap=fsync: tests/unit/fault.c makes chosen fsyncs fail
 $(UNIT_BIN): $(LIB_OBJ) $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 	$(if $(Q),@echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) -Wl,--wrap=fsync $^ $(LDLIBS) -o $@
 
 # Installs what is missing, then builds; run/test/bench/fuzz start here so
 # that each is one command on a fresh Debian machine.
@@ -134,7 +135,7 @@ build-bench/bench_%: tests/bench/bench_%.c $(BENCH_SRC) $(LIB_OBJ)
 	$(Q)$(CC) $(CPPFLAGS) $(SC_CFLAGS) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # Fuzzing: every decoder has a libFuzzer harness in tests/fuzz (clang, ASan+UBSan).
-FUZZERS := wire envelope record beacon files cmd stream
+FUZZERS := wire envelope record beacon files cmd stream tracker
 FUZZ_BIN := $(FUZZERS:%=build-fuzz/fuzz_%)
 
 fuzz: deps

@@ -67,7 +67,9 @@ fileio_write_atomic (const char *path, const void *data, size_t len)
     fd = -1;
     if (rename (tmp, path) != 0)
         goto out;
-    //  Make the rename itself durable
+    //  Make the rename itself durable: until the directory is synced, a
+    //  crash can bring the old file back.  A file system that cannot sync
+    //  a directory at all (EINVAL) has nothing more to give.
     char dir [PATH_MAX];
     snprintf (dir, sizeof dir, "%s", path);
     char *slash = strrchr (dir, '/');
@@ -76,11 +78,11 @@ fileio_write_atomic (const char *path, const void *data, size_t len)
     else
         strcpy (dir, ".");
     int dfd = open (*dir? dir: "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync (dfd);
-        close (dfd);
-    }
-    return 0;
+    if (dfd < 0)
+        return SC_EIO;
+    int synced = fsync (dfd) == 0 || errno == EINVAL;
+    close (dfd);
+    return synced? 0: SC_EIO;
 out:
     if (fd >= 0)
         close (fd);

@@ -732,8 +732,10 @@ s_save_shares (files_t *self)
     json_decref (list);
     char path [PATH_MAX + 16];
     snprintf (path, sizeof path, "%s/shares.json", self->home);
-    if (text)
-        fileio_write_atomic (path, text, strlen (text));
+    int rc = text? fileio_write_atomic (path, text, strlen (text)): SC_ENOMEM;
+    if (rc != 0)
+        log_warn ("could not save the share list to %s (%s): the shares hold for this run "
+                  "and saving is tried again at their next change", path, sc_strerror (rc));
     free (text);
 }
 

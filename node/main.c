@@ -100,7 +100,10 @@ s_name (const opts_t *opts, const char *home, char *out, size_t size)
             return SC_EINVAL;
         }
         snprintf (out, size, "%s", opts->name);
-        fileio_write_atomic (path, opts->name, strlen (opts->name));
+        int rc = fileio_write_atomic (path, opts->name, strlen (opts->name));
+        if (rc != 0)
+            log_warn ("could not remember the name in %s (%s): it is used for this run; "
+                      "give --name again next time", path, sc_strerror (rc));
         return 0;
     }
     uint8_t *data;

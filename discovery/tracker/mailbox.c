@@ -24,8 +24,8 @@
 #include "../../crypto/log.h"
 #include "mailbox.h"
 
-#define HEAD 105
-#define HASH 32
+#define HEAD MAILBOX_ITEM_HEAD
+#define HASH MAILBOX_ITEM_HASH
 #define NAME_SIZE 36                    //  32 hex digits, ".mb", NUL
 #define DAY_MS (24 * 3600 * 1000LL)
 
@@ -34,6 +34,13 @@ typedef struct {
     char name [NAME_SIZE];
 } s_item_t;
 
+//  A sender's put bucket: tokens x 1000, refilled put_per_s a second
+typedef struct {
+    uint8_t key [MAILBOX_KEY_SIZE];
+    int64_t milli, at_ms, seen_ms;
+    bool used;
+} s_rate_t;
+
 struct _mailbox_t {
     mailbox_limits_t lim;
     mailbox_stats_t st;
@@ -41,6 +48,7 @@ struct _mailbox_t {
     int dir_fd;
     s_item_t *items;                    //  oldest first
     size_t count, cap;
+    s_rate_t *rates;                    //  lim.rate_senders of them
 };
 
 static void
@@ -123,9 +131,8 @@ s_index_remove (mailbox_t *self, size_t i, bool unlink_file)
     self->count--;
 }
 
-//  Parses one item file.  0 or SC_ECORRUPT.
-static int
-s_parse (const uint8_t *buf, size_t len, mailbox_item_t *it)
+int
+mailbox_item_decode (const uint8_t *buf, size_t len, mailbox_item_t *it)
 {
     if (len < HEAD + HASH || memcmp (buf, "SCMB", 4) != 0 || buf [4] != 1)
         return SC_ECORRUPT;
@@ -136,11 +143,16 @@ s_parse (const uint8_t *buf, size_t len, mailbox_item_t *it)
     crypto_generichash (h, HASH, buf, HEAD + n, NULL, 0);
     if (sodium_memcmp (h, buf + HEAD + n, HASH) != 0)
         return SC_ECORRUPT;
+    //  mailbox_put writes a time since 1970 and an end after it; anything
+    //  else (a negative time, an end before the start) is not its file
+    uint64_t stored = bytes_get_be (buf + 85, 8), expires = bytes_get_be (buf + 93, 8);
+    if (stored > INT64_MAX || expires > INT64_MAX || expires <= stored)
+        return SC_ECORRUPT;
     memcpy (it->recipient, buf + 5, MAILBOX_KEY_SIZE);
     memcpy (it->sender, buf + 37, MAILBOX_KEY_SIZE);
     memcpy (it->id, buf + 69, MAILBOX_ID_SIZE);
-    it->stored_ms = (int64_t) bytes_get_be (buf + 85, 8);
-    it->expires_ms = (int64_t) bytes_get_be (buf + 93, 8);
+    it->stored_ms = (int64_t) stored;
+    it->expires_ms = (int64_t) expires;
     it->len = n;
     return 0;
 }
@@ -184,7 +196,7 @@ s_load (mailbox_t *self, int64_t now)
             rc = r;
             break;
         }
-        if (r != 0 || s_parse (buf, len, &item.pub) != 0) {
+        if (r != 0 || mailbox_item_decode (buf, len, &item.pub) != 0) {
             log_warn ("%s is damaged or cut short: left alone", path);
             self->st.damaged++;
         }
@@ -232,7 +244,8 @@ mailbox_new (const char *dir, const mailbox_limits_t *limits, int64_t now, int *
     int rc = SC_EINVAL;
     mailbox_t *self = NULL;
     if (!dir || !*dir || l->recipient_items == 0 || l->sender_items == 0 || l->total_items == 0
-    ||  l->ttl_days == 0 || l->retry_ms <= 0)
+    ||  l->ttl_days == 0 || l->retry_ms <= 0 || l->put_per_s == 0 || l->put_burst == 0
+    ||  l->rate_senders == 0)
         goto out;
     rc = SC_ENOMEM;
     self = calloc (1, sizeof *self);
@@ -240,6 +253,9 @@ mailbox_new (const char *dir, const mailbox_limits_t *limits, int64_t now, int *
         goto out;
     self->lim = *l;
     self->dir_fd = -1;
+    self->rates = calloc (l->rate_senders, sizeof *self->rates);
+    if (!self->rates)
+        goto out;
     rc = SC_EINVAL;
     if (snprintf (self->dir, sizeof self->dir, "%s", dir) >= (int) sizeof self->dir)
         goto out;
@@ -272,6 +288,7 @@ mailbox_destroy (mailbox_t **self_p)
     if (self->dir_fd >= 0)
         close (self->dir_fd);
     free (self->items);
+    free (self->rates);
     free (self);
     *self_p = NULL;
 }
@@ -287,6 +304,44 @@ s_refuse (mailbox_t *self, mailbox_refusal_t *why, const char *limit, uint64_t *
     return SC_EAGAIN;
 }
 
+//  Takes a token of sender's bucket: true, or false and the wait in *retry_ms.
+//  A sender not kept starts full, in the place of the one heard from least
+//  recently (whose bucket is then full again, as far as anyone can tell).
+static bool
+s_rate_take (mailbox_t *self, const uint8_t *sender, int64_t now, int64_t *retry_ms)
+{
+    s_rate_t *r = NULL, *old = NULL;
+    int64_t cap = (int64_t) self->lim.put_burst * 1000, per_s = self->lim.put_per_s;
+    for (size_t i = 0; i < self->lim.rate_senders && !r; i++) {
+        s_rate_t *e = &self->rates [i];
+        if (e->used && memcmp (e->key, sender, MAILBOX_KEY_SIZE) == 0)
+            r = e;
+        else if (!old || !e->used || (old->used && e->seen_ms < old->seen_ms))
+            old = e;
+    }
+    if (!r) {
+        r = old;
+        memcpy (r->key, sender, MAILBOX_KEY_SIZE);
+        r->milli = cap;
+        r->at_ms = now;
+        r->used = true;
+    }
+    r->seen_ms = now;
+    if (now > r->at_ms) {
+        int64_t add = (now - r->at_ms) * per_s;     //  per_s milli-tokens a ms
+        r->milli = add >= cap - r->milli? cap: r->milli + add;
+        r->at_ms = now;
+    }
+    else if (now < r->at_ms)
+        r->at_ms = now;         //  the clock stepped back: refill from here
+    if (r->milli >= 1000) {
+        r->milli -= 1000;
+        return true;
+    }
+    *retry_ms = (1000 - r->milli + per_s - 1) / per_s;
+    return false;
+}
+
 int
 mailbox_put (mailbox_t *self, const uint8_t recipient [MAILBOX_KEY_SIZE],
              const uint8_t sender [MAILBOX_KEY_SIZE], const uint8_t id [MAILBOX_ID_SIZE],
@@ -300,6 +355,15 @@ mailbox_put (mailbox_t *self, const uint8_t recipient [MAILBOX_KEY_SIZE],
     if (len > MAILBOX_ITEM_MAX) {
         self->st.refused_item_size++;
         return SC_ETOOBIG;
+    }
+    int64_t wait;
+    if (!s_rate_take (self, sender, now, &wait)) {
+        self->st.refused_sender_rate++;
+        if (why) {
+            why->limit = "sender_rate";
+            why->retry_ms = wait < 1? 1: wait;
+        }
+        return SC_EAGAIN;
     }
     if (s_find (self, recipient, sender, id) >= 0) {
         self->st.duplicates++;
@@ -355,14 +419,11 @@ mailbox_put (mailbox_t *self, const uint8_t recipient [MAILBOX_KEY_SIZE],
     crypto_generichash (buf + HEAD + len, HASH, buf, HEAD + len, NULL, 0);
     char path [PATH_MAX];
     s_path (self, item.name, path, sizeof path);
-    //  fileio_write_atomic syncs the file and renames it; the rename is made
-    //  durable here, where a failed directory sync is an error
+    //  0 once file and rename are synced.  On a failure the file may be in
+    //  place but not durable: it goes, since it was not acknowledged
     rc = fileio_write_atomic (path, buf, size);
-    if (rc == 0 && fsync (self->dir_fd) != 0) {
-        unlink (path);
-        rc = SC_EIO;
-    }
     if (rc != 0) {
+        unlink (path);
         self->st.io_errors++;
         goto out;
     }
@@ -410,7 +471,7 @@ mailbox_fetch (mailbox_t *self, const uint8_t recipient [MAILBOX_KEY_SIZE],
     size_t size = 0;
     mailbox_item_t back;
     int rc = fileio_read_all (path, HEAD + MAILBOX_ITEM_MAX + HASH, &buf, &size);
-    if (rc == 0 && (s_parse (buf, size, &back) != 0 || back.len != self->items [i].pub.len))
+    if (rc == 0 && (mailbox_item_decode (buf, size, &back) != 0 || back.len != self->items [i].pub.len))
         rc = SC_ECORRUPT;
     if (rc != 0) {
         log_warn ("could not read %s: %s", path, sc_strerror (rc));

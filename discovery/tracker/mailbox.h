@@ -30,13 +30,17 @@
     What it bounds.  Every limit has a default below, can be changed in
     mailbox_limits_t and is counted in mailbox_stats_t: an item's size (one
     envelope: ENVELOPE_OVERHEAD + ENVELOPE_MAX_BODY); items and bytes per
-    recipient, per sender and in all; the disk's free space kept (a
-    statvfs of the directory before each put); the time to live (days, the
-    sender's ask capped).  Over a limit the answer is SC_EAGAIN with a
-    mailbox_refusal_t (the limit's name, and retry_ms), or SC_ETOOBIG for
-    an item larger than any envelope.  Only an index is held in memory
-    (about 140 bytes an item, so at most total_items x 140 bytes: 2.2 MiB
-    with the defaults); the bytes stay on disk until fetched.
+    recipient, per sender and in all; puts a second per sender (a token
+    bucket, checked first, before any other work: each put that is stored
+    costs two fsyncs); the disk's free space kept (a statvfs of the
+    directory before each put); the time to live (days, the sender's ask
+    capped).  Over a limit the answer is SC_EAGAIN with a mailbox_refusal_t
+    (the limit's name, and retry_ms), or SC_ETOOBIG for an item larger than
+    any envelope.  Only an index is held in memory (about 140 bytes an
+    item, so at most total_items x 140 bytes: 2.2 MiB with the defaults),
+    and the buckets of the rate_senders senders heard from last (56 bytes
+    each; a sender forgotten has a full bucket again); the bytes stay on
+    disk until fetched.
 
     Cost.  Puts, lists and caps walk the index (at most total_items
     entries), which is small beside the two fsyncs each put costs.
@@ -54,6 +58,8 @@
 #define MAILBOX_KEY_SIZE 32
 #define MAILBOX_ID_SIZE ENVELOPE_ID_SIZE
 #define MAILBOX_ITEM_MAX (ENVELOPE_OVERHEAD + ENVELOPE_MAX_BODY)   //  one envelope
+#define MAILBOX_ITEM_HEAD 105                   //  an item file's header (mailbox.c)
+#define MAILBOX_ITEM_HASH 32                    //  ...and the BLAKE2b-256 after the bytes
 
 #define MAILBOX_RECIPIENT_ITEMS 256             //  items waiting for one recipient
 #define MAILBOX_RECIPIENT_BYTES (4u << 20)      //  ...and their bytes
@@ -63,7 +69,10 @@
 #define MAILBOX_TOTAL_BYTES (256u << 20)        //  bytes in all
 #define MAILBOX_DISK_FLOOR (256u << 20)         //  free space the disk keeps
 #define MAILBOX_TTL_DAYS 7                      //  longest time to live
-#define MAILBOX_RETRY_MS 60000                  //  retry_ms of a refusal
+#define MAILBOX_RETRY_MS 60000                  //  retry_ms of a refusal by a cap
+#define MAILBOX_PUT_PER_S 4                     //  puts a second per sender...
+#define MAILBOX_PUT_BURST 64                    //  ...after a burst of this many
+#define MAILBOX_RATE_SENDERS 1024               //  senders whose buckets are kept
 
 typedef struct {
     size_t recipient_items, recipient_bytes;
@@ -72,14 +81,18 @@ typedef struct {
     uint64_t total_bytes;
     uint64_t disk_floor;                //  bytes that must stay free on the disk
     uint32_t ttl_days;
-    int64_t retry_ms;
+    int64_t retry_ms;                   //  of a refusal by a cap (a rate says its own)
+    uint32_t put_per_s, put_burst;      //  per sender
+    size_t rate_senders;                //  buckets kept (the least recent goes)
 } mailbox_limits_t;
 
 #define MAILBOX_LIMITS_DEFAULT { .recipient_items = MAILBOX_RECIPIENT_ITEMS, \
     .recipient_bytes = MAILBOX_RECIPIENT_BYTES, .sender_items = MAILBOX_SENDER_ITEMS, \
     .sender_bytes = MAILBOX_SENDER_BYTES, .total_items = MAILBOX_TOTAL_ITEMS, \
     .total_bytes = MAILBOX_TOTAL_BYTES, .disk_floor = MAILBOX_DISK_FLOOR, \
-    .ttl_days = MAILBOX_TTL_DAYS, .retry_ms = MAILBOX_RETRY_MS }
+    .ttl_days = MAILBOX_TTL_DAYS, .retry_ms = MAILBOX_RETRY_MS, \
+    .put_per_s = MAILBOX_PUT_PER_S, .put_burst = MAILBOX_PUT_BURST, \
+    .rate_senders = MAILBOX_RATE_SENDERS }
 
 typedef struct {
     size_t items;                       //  held now
@@ -90,6 +103,7 @@ typedef struct {
     uint64_t refused_item_size;         //  larger than one envelope
     uint64_t refused_recipient;         //  limit "recipient"
     uint64_t refused_sender;            //  limit "sender"
+    uint64_t refused_sender_rate;       //  limit "sender_rate"
     uint64_t refused_total;             //  limit "total"
     uint64_t refused_disk;              //  limit "disk_floor"
     uint64_t io_errors;                 //  writes that failed (nothing was acknowledged)
@@ -100,8 +114,8 @@ typedef struct {
 
 typedef struct {
     int64_t retry_ms;                   //  try again after this long
-    const char *limit;                  //  static: "recipient", "sender", "total",
-                                        //  "disk_floor"; NULL when no limit was hit
+    const char *limit;                  //  static: "sender_rate", "recipient", "sender",
+                                        //  "total", "disk_floor"; NULL when no limit was hit
 } mailbox_refusal_t;
 
 //  What the index holds of an item.
@@ -124,9 +138,11 @@ mailbox_t *mailbox_new (const char *dir, const mailbox_limits_t *limits, int64_t
 void mailbox_destroy (mailbox_t **self_p);
 
 //  Stores len bytes for recipient from sender under id, for ttl_days (0 or
-//  more than the limit: the limit).  Returns 0 once the item is on disk
-//  (also when it was held already), SC_EAGAIN over a limit (*why, may be
-//  NULL), SC_ETOOBIG (larger than one envelope), SC_EINVAL (empty), SC_EIO.
+//  more than the limit: the limit).  Every put that is not SC_EINVAL or
+//  SC_ETOOBIG takes a token of the sender's bucket, a repeat too.
+//  Returns 0 once the item is on disk (also when it was held already),
+//  SC_EAGAIN over a limit (*why, may be NULL), SC_ETOOBIG (larger than
+//  one envelope), SC_EINVAL (empty), SC_EIO.
 int mailbox_put (mailbox_t *self, const uint8_t recipient [MAILBOX_KEY_SIZE],
                  const uint8_t sender [MAILBOX_KEY_SIZE], const uint8_t id [MAILBOX_ID_SIZE],
                  const uint8_t *data, size_t len, uint32_t ttl_days, int64_t now,
@@ -154,5 +170,11 @@ size_t mailbox_sweep (mailbox_t *self, int64_t now);
 
 //  Returns the counters and what is held now.
 mailbox_stats_t mailbox_stats (const mailbox_t *self);
+
+//  Decodes len bytes of one item file (as mailbox_new reads each; the
+//  layout is in mailbox.c): checks magic, version, lengths and the hash
+//  before anything is taken.  0 and the index entry in *it, the item's
+//  bytes being buf [MAILBOX_ITEM_HEAD, + it->len); or SC_ECORRUPT.
+int mailbox_item_decode (const uint8_t *buf, size_t len, mailbox_item_t *it);
 
 #endif

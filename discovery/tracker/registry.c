@@ -724,29 +724,20 @@ registry_save (const registry_t *self, const char *path, int64_t now)
 }
 
 int
-registry_load (registry_t *self, const char *path, int64_t now, size_t *loaded)
+registry_load_buf (registry_t *self, const uint8_t *buf, size_t len, int64_t now, size_t *loaded)
 {
     if (loaded)
         *loaded = 0;
-    uint8_t *buf = NULL;
-    size_t len;
-    int rc = fileio_read_all (path, SNAP_FILE_MAX, &buf, &len);
-    if (rc == SC_ETOOBIG)
-        rc = SC_ECORRUPT;
-    if (rc != 0)
-        return rc;
-    rc = SC_ECORRUPT;
     uint8_t hash [SNAP_HASH];
-    if (len < SNAP_HEAD + SNAP_HASH || memcmp (buf, SNAP_MAGIC, 4) != 0 || buf [4] != 1)
-        goto out;
+    if (!buf || len < SNAP_HEAD + SNAP_HASH || memcmp (buf, SNAP_MAGIC, 4) != 0 || buf [4] != 1)
+        return SC_ECORRUPT;
     size_t count = (size_t) bytes_get_be (buf + 5, 4);
     if ((len - SNAP_HEAD - SNAP_HASH) / SNAP_ENTRY != count
     ||  (len - SNAP_HEAD - SNAP_HASH) % SNAP_ENTRY != 0)
-        goto out;
+        return SC_ECORRUPT;
     crypto_generichash (hash, SNAP_HASH, buf, len - SNAP_HASH, NULL, 0);
     if (sodium_memcmp (hash, buf + len - SNAP_HASH, SNAP_HASH) != 0)
-        goto out;
-    rc = 0;
+        return SC_ECORRUPT;
     const uint8_t *p = buf + SNAP_HEAD;
     for (size_t k = 0; k < count; k++, p += SNAP_ENTRY) {
         record_t rec;
@@ -763,6 +754,10 @@ registry_load (registry_t *self, const char *path, int64_t now, size_t *loaded)
                && self->st.records < self->lim.records
                && (si = s_source (self, addr, now)) >= 0
                && self->sources [si].keys < self->lim.keys_per_source;
+        //  Never longer than a registration grants now (the clock stepped
+        //  back since the save, or the time to live was shortened)
+        if (expires > now + self->lim.ttl_ms)
+            expires = now + self->lim.ttl_ms;
         if (ok && s_insert (self, &rec, si, registered, expires) >= 0) {
             if (loaded)
                 (*loaded)++;
@@ -770,7 +765,21 @@ registry_load (registry_t *self, const char *path, int64_t now, size_t *loaded)
         else
             self->st.snapshot_dropped++;
     }
-out:
+    return 0;
+}
+
+int
+registry_load (registry_t *self, const char *path, int64_t now, size_t *loaded)
+{
+    if (loaded)
+        *loaded = 0;
+    uint8_t *buf = NULL;
+    size_t len;
+    int rc = fileio_read_all (path, SNAP_FILE_MAX, &buf, &len);
+    if (rc == SC_ETOOBIG)
+        rc = SC_ECORRUPT;
+    if (rc == 0)
+        rc = registry_load_buf (self, buf, len, now, loaded);
     free (buf);
     return rc;
 }

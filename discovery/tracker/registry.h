@@ -215,12 +215,19 @@ int registry_save (const registry_t *self, const char *path, int64_t now);
 
 //  Takes back what registry_save wrote: records past their time, bad ones
 //  and those over a limit are dropped (counted in snapshot_dropped); keys
-//  already held are kept as they are.  Records are checked for layout and
+//  already held are kept as they are; none ends later than a registration
+//  now would (now + ttl_ms), whatever the file says.  Records are checked for layout and
 //  the file as a whole against its hash, but signatures are not verified
 //  again (they were when registered, and the file lives under the
 //  tracker's 0700 home), so a restarted tracker answers at once.  No
 //  notices.  Returns 0 and how many were taken in *loaded (may be NULL),
 //  SC_ENOENT, SC_ECORRUPT, SC_EIO, SC_ENOMEM.
 int registry_load (registry_t *self, const char *path, int64_t now, size_t *loaded);
+
+//  The same from len bytes of a snapshot in memory (borrowed): what
+//  registry_load does once the file is read.  0 and *loaded (may be NULL),
+//  or SC_ECORRUPT.
+int registry_load_buf (registry_t *self, const uint8_t *buf, size_t len, int64_t now,
+                       size_t *loaded);
 
 #endif

@@ -1,12 +1,14 @@
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "../../crypto/bytes.h"
 #include "../../crypto/err.h"
 #include "../../crypto/fileio.h"
 #include "../../crypto/identity.h"
+#include "fault.h"
 #include "unit.h"
 
 static void
@@ -208,6 +210,31 @@ s_fingerprints (void)
     identity_destroy (&b);
 }
 
+//  A write is acknowledged only once its rename is durable: a directory
+//  that cannot be synced is an error (it used to be ignored), and the new
+//  contents are in place all the same
+static void
+s_dir_sync (void)
+{
+    char path [PATH_MAX];
+    snprintf (path, sizeof path, "%s/state", unit_tmpdir ());
+    CHECK_RC (fileio_write_atomic (path, "old", 3), 0);
+    fault_dir_fsync (1);
+    int rc = fileio_write_atomic (path, "new", 3);
+    fault_dir_fsync (0);
+    CHECK_RC (rc, SC_EIO);
+    uint8_t *data;
+    size_t len;
+    CHECK_RC (fileio_read_all (path, 16, &data, &len), 0);
+    CHECK (len == 3 && memcmp (data, "new", 3) == 0);
+    free (data);
+    CHECK_RC (fileio_write_atomic (path, "newer", 5), 0);
+    //  A directory that cannot be opened is not synced either
+    char missing [PATH_MAX + 16];
+    snprintf (missing, sizeof missing, "%s/none/state", unit_tmpdir ());
+    CHECK_RC (fileio_write_atomic (missing, "x", 1), SC_EIO);
+}
+
 void
 identity_tests (void)
 {
@@ -218,4 +245,5 @@ identity_tests (void)
               s_passphrase_old_cost);
     unit_run ("identity: corrupt or truncated file", s_corrupt);
     unit_run ("identity: fingerprint and safety number", s_fingerprints);
+    unit_run ("fileio: a directory that cannot be synced fails the write", s_dir_sync);
 }

@@ -7,12 +7,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../../crypto/bytes.h"
 #include "../../crypto/err.h"
 #include "../../crypto/fileio.h"
 #include "../../crypto/log.h"
 #include "../../discovery/record.h"
 #include "../../discovery/tracker/mailbox.h"
 #include "../../discovery/tracker/registry.h"
+#include "fault.h"
 #include "unit.h"
 
 #define T0 1700000000000LL          //  a Unix time in ms: the fake clock starts here
@@ -474,6 +476,45 @@ s_snapshot (void)
         identity_destroy (&n [i].id);
 }
 
+//  Found by fuzz_tracker: a snapshot record kept the end written in the
+//  file, so after the clock stepped back (or with a time to live shortened)
+//  it was held longer than any registration is granted
+static void
+s_snapshot_clock_back (void)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/records", unit_tmpdir ());
+    registry_t *reg = registry_new (NULL);
+    CHECK (reg);
+    s_node_t a;
+    CHECK_RC (s_node (&a, "alice", T0), 0);
+    CHECK_RC (registry_register (reg, "192.0.2.1", s_link (&a), a.rec, RECORD_SIZE, T0, NULL, NULL), 0);
+    CHECK_RC (registry_save (reg, path, T0), 0);
+    registry_destroy (&reg);
+    //  Loaded with the clock an hour back: it ends one time to live from now
+    int64_t back = T0 - 3600 * 1000;
+    reg = registry_new (NULL);
+    CHECK (reg);
+    size_t loaded;
+    CHECK_RC (registry_load (reg, path, back, &loaded), 0);
+    CHECK (loaded == 1);
+    registry_entry_t e;
+    CHECK_RC (registry_lookup_key (reg, "x", identity_sign_pk (a.id), back, &e, NULL), 0);
+    CHECK (e.expires_ms == back + REGISTRY_TTL_MS && e.registered_ms == T0);
+    CHECK (registry_sweep (reg, back + REGISTRY_TTL_MS) == 1);
+    registry_destroy (&reg);
+    //  ... and with a shorter time to live, that one
+    registry_limits_t lim = REGISTRY_LIMITS_DEFAULT;
+    lim.ttl_ms = 60000;
+    reg = registry_new (&lim);
+    CHECK (reg);
+    CHECK_RC (registry_load (reg, path, T0 + 1000, &loaded), 0);
+    CHECK_RC (registry_lookup_key (reg, "x", identity_sign_pk (a.id), T0 + 1000, &e, NULL), 0);
+    CHECK (e.expires_ms == T0 + 1000 + 60000);
+    registry_destroy (&reg);
+    identity_destroy (&a.id);
+}
+
 //  -------------------------------------------------------------------------
 //  Mailbox
 
@@ -717,6 +758,161 @@ s_mailbox_restart (void)
     log_set_level (LOG_LEVEL_WARN);
 }
 
+//  Puts a second per sender: a token bucket like the registry's, checked
+//  before anything else, one sender's flood leaving the others served
+static void
+s_mailbox_rate (void)
+{
+    s_keys ();
+    char dir [256];
+    snprintf (dir, sizeof dir, "%s/mailbox", unit_tmpdir ());
+    mailbox_limits_t lim = MAILBOX_LIMITS_DEFAULT;
+    CHECK (lim.put_per_s == MAILBOX_PUT_PER_S && lim.put_burst == MAILBOX_PUT_BURST);
+    lim.disk_floor = 0;
+    lim.put_per_s = 2;
+    lim.put_burst = 3;
+    lim.rate_senders = 2;
+    mailbox_t *mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb);
+    uint8_t body [16] = { 1 };
+    mailbox_refusal_t why;
+    //  alice's burst of 3, then a wait of 500 ms a put
+    for (int i = 0; i < 3; i++)
+        CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (i), body, sizeof body, 0, T0, NULL), 0);
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (3), body, sizeof body, 0, T0, &why), SC_EAGAIN);
+    CHECK (strcmp (why.limit, "sender_rate") == 0 && why.retry_ms == 500);
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (3), body, sizeof body, 0, T0 + 499, &why), SC_EAGAIN);
+    CHECK (why.retry_ms == 1);
+    //  ... carol is served meanwhile, to the same recipient
+    CHECK_RC (mailbox_put (mb, s_bob, s_carol, s_id (0), body, sizeof body, 0, T0 + 499, NULL), 0);
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (3), body, sizeof body, 0, T0 + 500, NULL), 0);
+    //  A repeat of an item held takes a token too (no flood of them for free)
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (0), body, sizeof body, 0, T0 + 500, &why), SC_EAGAIN);
+    CHECK (strcmp (why.limit, "sender_rate") == 0);
+    //  A clock that steps back refills from there, no later than it would have
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (4), body, sizeof body, 0, T0 - 60000, &why), SC_EAGAIN);
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (4), body, sizeof body, 0, T0 - 59500, NULL), 0);
+    mailbox_stats_t ms = mailbox_stats (mb);
+    CHECK (ms.refused_sender_rate == 4 && ms.stored == 6 && ms.refused_sender == 0);
+    //  Two buckets kept: a third sender takes the place of the one heard
+    //  from least recently, whose bucket is then full again.  (Buckets are
+    //  not kept across a restart either.)
+    mailbox_destroy (&mb);
+    mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb);
+    int64_t t1 = T0 + 600000;
+    for (int i = 10; i < 13; i++)
+        CHECK_RC (mailbox_put (mb, s_carol, s_alice, s_id (i), body, sizeof body, 0, t1, NULL), 0);
+    CHECK_RC (mailbox_put (mb, s_carol, s_alice, s_id (13), body, sizeof body, 0, t1 + 1, NULL), SC_EAGAIN);
+    CHECK_RC (mailbox_put (mb, s_alice, s_carol, s_id (10), body, sizeof body, 0, t1 + 2, NULL), 0);
+    uint8_t dave [32];
+    randombytes_buf (dave, 32);
+    CHECK_RC (mailbox_put (mb, s_carol, dave, s_id (10), body, sizeof body, 0, t1 + 3, NULL), 0);
+    CHECK_RC (mailbox_put (mb, s_carol, s_alice, s_id (13), body, sizeof body, 0, t1 + 4, NULL), 0);
+    mailbox_destroy (&mb);
+    //  A limit of 0 is refused
+    lim.put_per_s = 0;
+    int err = 0;
+    CHECK (mailbox_new (dir, &lim, T0, &err) == NULL && err == SC_EINVAL);
+}
+
+//  A put is acknowledged only once its rename is durable: when the
+//  directory cannot be synced, SC_EIO, counted, and no file is left to
+//  come back as an item nobody was told was stored
+static void
+s_mailbox_dir_sync (void)
+{
+    s_keys ();
+    char dir [256];
+    snprintf (dir, sizeof dir, "%s/mailbox", unit_tmpdir ());
+    mailbox_limits_t lim = MAILBOX_LIMITS_DEFAULT;
+    lim.disk_floor = 0;
+    mailbox_t *mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb);
+    uint8_t body [40] = { 7 };
+    fault_dir_fsync (1);
+    int rc = mailbox_put (mb, s_bob, s_alice, s_id (1), body, sizeof body, 0, T0, NULL);
+    fault_dir_fsync (0);
+    CHECK_RC (rc, SC_EIO);
+    mailbox_item_t items [2];
+    size_t n;
+    CHECK (mailbox_stats (mb).io_errors == 1 && mailbox_stats (mb).items == 0);
+    CHECK (mailbox_list (mb, s_bob, T0, items, 2, &n) == 0);
+    CHECK (s_files (dir, ".mb") == 0);
+    //  The sender's retry is stored
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (1), body, sizeof body, 0, T0, NULL), 0);
+    CHECK (s_files (dir, ".mb") == 1 && mailbox_stats (mb).stored == 1);
+    mailbox_destroy (&mb);
+}
+
+//  An item file as mailbox_put wrote it, with its times changed and its
+//  hash made right again: what a damaged disk or another program can leave
+static void
+s_item_times (uint8_t *buf, size_t len, uint64_t stored, uint64_t expires)
+{
+    bytes_put_be (buf + 85, stored, 8);
+    bytes_put_be (buf + 93, expires, 8);
+    crypto_generichash (buf + len - MAILBOX_ITEM_HASH, MAILBOX_ITEM_HASH,
+                        buf, len - MAILBOX_ITEM_HASH, NULL, 0);
+}
+
+//  Found by fuzz_tracker: an item file whose hash is right but whose times
+//  mailbox_put never writes (an end before its start, a negative time) was
+//  taken as an item, one that could be held for ever
+static void
+s_mailbox_decode (void)
+{
+    s_keys ();
+    char dir [256];
+    snprintf (dir, sizeof dir, "%s/mailbox", unit_tmpdir ());
+    mailbox_limits_t lim = MAILBOX_LIMITS_DEFAULT;
+    lim.disk_floor = 0;
+    mailbox_t *mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb);
+    uint8_t body [40] = { 7 };
+    CHECK_RC (mailbox_put (mb, s_bob, s_alice, s_id (1), body, sizeof body, 1, T0, NULL), 0);
+    mailbox_destroy (&mb);
+    DIR *d = opendir (dir);
+    CHECK (d);
+    char path [600] = "";
+    struct dirent *de;
+    while ((de = readdir (d)))
+        if (strstr (de->d_name, ".mb"))
+            snprintf (path, sizeof path, "%s/%s", dir, de->d_name);
+    closedir (d);
+    uint8_t *buf;
+    size_t len;
+    CHECK_RC (fileio_read_all (path, 1 << 20, &buf, &len), 0);
+    mailbox_item_t it;
+    CHECK_RC (mailbox_item_decode (buf, len, &it), 0);
+    CHECK (it.len == sizeof body && it.stored_ms == T0 && it.expires_ms == T0 + DAY
+           && memcmp (it.sender, s_alice, 32) == 0 && memcmp (it.recipient, s_bob, 32) == 0
+           && len == MAILBOX_ITEM_HEAD + sizeof body + MAILBOX_ITEM_HASH);
+    CHECK_RC (mailbox_item_decode (buf, len - 1, &it), SC_ECORRUPT);
+    CHECK_RC (mailbox_item_decode (buf, 3, &it), SC_ECORRUPT);
+    s_item_times (buf, len, T0 + DAY, T0);                  //  ends before it starts
+    CHECK_RC (mailbox_item_decode (buf, len, &it), SC_ECORRUPT);
+    s_item_times (buf, len, T0, T0);
+    CHECK_RC (mailbox_item_decode (buf, len, &it), SC_ECORRUPT);
+    s_item_times (buf, len, (uint64_t) -5, T0 + DAY);       //  before 1970
+    CHECK_RC (mailbox_item_decode (buf, len, &it), SC_ECORRUPT);
+    s_item_times (buf, len, T0, (uint64_t) 1 << 63);        //  past INT64_MAX
+    CHECK_RC (mailbox_item_decode (buf, len, &it), SC_ECORRUPT);
+    //  ... and mailbox_new leaves such a file alone, counted as damaged
+    CHECK_RC (fileio_write_atomic (path, buf, len), 0);
+    log_set_level (LOG_ERROR);
+    mb = mailbox_new (dir, &lim, T0, NULL);
+    log_set_level (LOG_WARN);
+    CHECK (mb && mailbox_stats (mb).damaged == 1 && mailbox_stats (mb).items == 0);
+    mailbox_destroy (&mb);
+    s_item_times (buf, len, T0, T0 + DAY);
+    CHECK_RC (fileio_write_atomic (path, buf, len), 0);
+    mb = mailbox_new (dir, &lim, T0, NULL);
+    CHECK (mb && mailbox_stats (mb).loaded == 1 && mailbox_stats (mb).damaged == 0);
+    mailbox_destroy (&mb);
+    free (buf);
+}
+
 void
 tracker_tests (void)
 {
@@ -726,7 +922,11 @@ tracker_tests (void)
     unit_run ("tracker: every limit refuses with a retry, others still served", s_limits);
     unit_run ("tracker: 1,000 registrations from one address are capped, memory bounded", s_flood);
     unit_run ("tracker: records snapshot round trip, expired dropped, damage refused", s_snapshot);
+    unit_run ("tracker: a snapshot record ends within the time to live, the clock stepped back", s_snapshot_clock_back);
     unit_run ("tracker: mailbox put, list, fetch, ack by the recipient only, expiry", s_mailbox);
     unit_run ("tracker: mailbox caps per recipient, sender, in all, and the disk floor", s_mailbox_caps);
     unit_run ("tracker: mailbox restart keeps every acknowledged item, skips damage", s_mailbox_restart);
+    unit_run ("tracker: mailbox item files with impossible times are damaged", s_mailbox_decode);
+    unit_run ("tracker: a mailbox put whose directory cannot be synced is not stored", s_mailbox_dir_sync);
+    unit_run ("tracker: mailbox puts a second per sender, refused with a retry", s_mailbox_rate);
 }
