@@ -900,9 +900,9 @@ s_mailbox_decode (void)
     CHECK_RC (mailbox_item_decode (buf, len, &it), SC_ECORRUPT);
     //  ... and mailbox_new leaves such a file alone, counted as damaged
     CHECK_RC (fileio_write_atomic (path, buf, len), 0);
-    log_set_level (LOG_ERROR);
+    log_set_level (LOG_LEVEL_ERROR);
     mb = mailbox_new (dir, &lim, T0, NULL);
-    log_set_level (LOG_WARN);
+    log_set_level (LOG_LEVEL_WARN);
     CHECK (mb && mailbox_stats (mb).damaged == 1 && mailbox_stats (mb).items == 0);
     mailbox_destroy (&mb);
     s_item_times (buf, len, T0, T0 + DAY);
