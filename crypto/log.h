@@ -5,7 +5,7 @@
 #ifndef SC_LOG_H
 #define SC_LOG_H
 
-//  Levels (not LOG_LEVEL_INFO and the like, which <syslog.h> defines)
+//  Levels (not LOG_INFO and the like, which <syslog.h> defines)
 enum { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN = 1, LOG_LEVEL_INFO = 2, LOG_LEVEL_DEBUG = 3 };
 
 #ifndef LOG_MODULE
