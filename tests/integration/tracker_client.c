@@ -288,7 +288,7 @@ s_flood (s_client_t *c, int n)
         for (int i = 0; i < FLOOD_WINDOW && started < n; i++)
             if (!w [i].d) {
                 uint8_t rec [RECORD_SIZE];
-                char name [16];
+                char name [24];
                 snprintf (name, sizeof name, "flood%d", started);
                 w [i].id = identity_generate ();
                 w [i].d = w [i].id? s_throwaway_link (c, w [i].id): NULL;
