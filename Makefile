@@ -38,7 +38,7 @@ LDLIBS += $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lm
 MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
 CRYPTO := crypto/err.c crypto/log.c crypto/fileio.c crypto/utf8.c crypto/identity.c crypto/envelope.c crypto/chunk.c
-DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c \
+DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c discovery/tclient.c \
              discovery/tracker/registry.c discovery/tracker/mailbox.c
 # media/media.c (limits, the codec allowlist) and media/dts.c (timestamps) are plain C; the rest needs FFmpeg
 MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c
