@@ -42,7 +42,7 @@ DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/res
              discovery/tracker/registry.c discovery/tracker/mailbox.c
 # media/media.c (limits, the codec allowlist) and media/dts.c (timestamps) are plain C; the rest needs FFmpeg
 MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c
-NODE := node/chat.c node/meet.c node/commands.c node/wire.c node/xfer.c node/ctlq.c node/child.c node/link.c node/files.c node/jobs.c node/video.c node/viewer.c node/owner.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c node/tracker.c
+NODE := node/chat.c node/meet.c node/commands.c node/wire.c node/xfer.c node/ctlq.c node/child.c node/link.c node/files.c node/jobs.c node/video.c node/viewer.c node/owner.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c node/tracking.c node/tracker.c
 LIB_SRC := $(CRYPTO) $(DISCOVERY) media/media.c media/dts.c $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 

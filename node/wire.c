@@ -499,7 +499,7 @@ wire_chat_decode (const uint8_t *buf, size_t len, wire_chat_t *chat)
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
-    if (!s_is_uint (&a [0]) || a [0].via.u64 > 1 || a [1].type != MSGPACK_OBJECT_STR)
+    if (!s_is_uint (&a [0]) || a [0].via.u64 > 2 || a [1].type != MSGPACK_OBJECT_STR)
         goto out;
     chat->kind = (unsigned) a [0].via.u64;
     chat->text = a [1].via.str.ptr;

@@ -345,7 +345,8 @@ bool wire_dispatch (const wire_handlers_t *self, const uint8_t peer [32],
 
 //  Body of a chat envelope.
 typedef struct {
-    unsigned kind;              //  0 private, 1 to everyone
+    unsigned kind;              //  0 private, 1 to everyone, 2 a receipt by mailbox (text:
+                                //  the hex msg_id of the message it settles)
     const char *text;           //  borrowed, not NUL-terminated
     size_t text_len;
 } wire_chat_t;
