@@ -357,11 +357,13 @@ s_open (chat_t *self, peer_t *peer, const uint8_t *sealed, size_t len, int64_t w
             if (self->host.seen && self->host.seen (self->host.arg, msg.from, msg.msg_id, wall))
                 rc = SC_EREPLAY;
             else {
-                ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:I, s:b}",
-                                              "event", "message", "from", peer->id, "name", peer->name,
-                                              "text", text, "private", chat.kind == 0,
-                                              "msg_id", msg_id, "ts", (json_int_t) msg.ts_ms,
-                                              "mailbox", by_mail));
+                json_t *ev = json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:I}",
+                                        "event", "message", "from", peer->id, "name", peer->name,
+                                        "text", text, "private", chat.kind == 0,
+                                        "msg_id", msg_id, "ts", (json_int_t) msg.ts_ms);
+                if (ev && by_mail)
+                    json_object_set_new (ev, "mailbox", json_true ());
+                ui_emit (self->ui, ev);
                 s_history (self, peer, "in", text, chat.kind == 0, msg_id, wall);
             }
         }
