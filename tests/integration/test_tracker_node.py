@@ -202,3 +202,27 @@ def test_tracker_naming_known_name_with_other_key_is_refused():
     finally:
         t.stop(signal.SIGTERM)
         w.close()
+
+
+def test_dial_back_when_the_named_peer_cannot_be_reached():
+    """bob listens on 127.0.0.5 only but reaches the tracker from 127.0.0.1,
+    so the address the tracker gives for him does not answer (as behind
+    NAT): alice asks the tracker to have bob dial her, and they link."""
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    try:
+        a = _node(w, "alice", t)
+        _registered(a)
+        b = Node(w.sub("bob"), name="bob", args=["--tracker", t.address, "--bind", "127.0.0.5"])
+        assert b.wait("tracker_registered")["addr"] == "127.0.0.1"
+        d = a.wait("dial_back", name="bob", timeout=15)
+        assert d["id"] == b.id
+        a.wait_peers(b, timeout=15)
+        b.wait_peers(a, timeout=15)
+        a.send("/msg bob dialled back")
+        b.wait("message", text="dialled back")
+        a.quit()
+        b.quit()
+    finally:
+        t.stop(signal.SIGTERM)
+        w.close()
