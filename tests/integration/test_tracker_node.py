@@ -226,3 +226,30 @@ def test_dial_back_when_the_named_peer_cannot_be_reached():
     finally:
         t.stop(signal.SIGTERM)
         w.close()
+
+
+def test_two_trackers_that_disagree_about_a_name_warn():
+    w = Workdir()
+    t1 = Tracker(w.sub("t1"))
+    t2 = Tracker(w.sub("t2"))
+    try:
+        a = Node(w.sub("alice"), name="alice", args=["--tracker", t1.address, "--tracker", t2.address])
+        a.wait("tracker_registered", tracker=t1.address)
+        a.wait("tracker_registered", tracker=t2.address)
+        c1 = TrackerClient(t1, name="carol", source="127.0.0.6")
+        c1.ask("register", "registered")
+        c2 = TrackerClient(t2, name="carol", source="127.0.0.7")
+        c2.ask("register", "registered")
+        warn = a.wait("warning", code="trackers_disagree", timeout=10)
+        assert "carol" in warn["message"]
+        a.wait("warning", code="key_changed", timeout=10)     # and the second is not taken
+        tr = a.ask("/trackers", "trackers")
+        assert tr["disagree"] == 1 and tr["key_changed"] == 1
+        assert len(tr["trackers"]) == 2 and all(x["registered"] for x in tr["trackers"])
+        c1.close()
+        c2.close()
+        a.quit()
+    finally:
+        t1.stop(signal.SIGTERM)
+        t2.stop(signal.SIGTERM)
+        w.close()
