@@ -1,5 +1,5 @@
 # securechat: a hand-written Makefile.
-#   make          build build/securechat-node
+#   make          build build/securechat-node and build/securechat-tracker
 #   make run      start a node (installs dependencies first when missing)
 #   make test     unit, integration and (as root) network-namespace tests
 #   make test SAN=1   the same under ASan + UBSan (build-san/)
@@ -38,23 +38,24 @@ LDLIBS += $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lm
 MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
 CRYPTO := crypto/base/err.c crypto/base/log.c crypto/base/fileio.c crypto/base/utf8.c crypto/base/walk.c crypto/identity.c crypto/envelope.c
-DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c \
+DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c discovery/tclient.c \
              discovery/tracker/registry.c discovery/tracker/mailbox.c
 # media/media.c (limits, the codec allowlist), media/dts.c (timestamps) and media/pack.c
 # (the stream header and batch codec, msgpack-c) are plain C; the rest needs FFmpeg
 MEDIA_PLAIN := media/media.c media/dts.c media/pack.c
 MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c
-NODE := node/chat.c node/meet.c node/commands.c node/wire.c node/xfer.c node/ctlq.c node/child.c node/link.c node/files.c node/files_state.c node/files_shares.c node/files_send.c node/files_recv.c node/jobs.c node/video.c node/viewer.c node/owner.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c
+NODE := node/chat.c node/meet.c node/commands.c node/wire.c node/xfer.c node/ctlq.c node/child.c node/link.c node/files.c node/files_state.c node/files_shares.c node/files_send.c node/files_recv.c node/jobs.c node/video.c node/viewer.c node/owner.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/node.c node/tracking.c node/tracker.c
 LIB_SRC := $(CRYPTO) $(DISCOVERY) $(MEDIA_PLAIN) $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 NODE_BIN := $(BUILD)/securechat-node
 MEDIA_BIN := $(BUILD)/securechat-media
+TRACKER_BIN := $(BUILD)/securechat-tracker
 UNIT_BIN := $(BUILD)/unit-tests
 
 .PHONY: all deps run test test-run bench fuzz fuzz-run soak clean install
-all: $(NODE_BIN) $(MEDIA_BIN)
+all: $(NODE_BIN) $(MEDIA_BIN) $(TRACKER_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -62,6 +63,10 @@ $(BUILD)/obj/%.o: %.c
 	$(Q)$(CC) $(CPPFLAGS) $(SC_CFLAGS) $(CFLAGS) -c $< -o $@
 
 $(NODE_BIN): $(LIB_OBJ) $(BUILD)/obj/node/main.o
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(TRACKER_BIN): $(LIB_OBJ) $(BUILD)/obj/node/tracker_main.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -106,7 +111,14 @@ $(EVIL_FILES_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/evil_files.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-test-run: $(NODE_BIN) $(MEDIA_BIN) $(UNIT_BIN) $(FORGE_BIN) $(EVIL_BIN) $(EVIL_FILES_BIN)
+# Speaks the tracker's frames, honest or hostile (tests of securechat-tracker)
+TRACKER_CLIENT_BIN := $(BUILD)/sc-tracker-client
+$(TRACKER_CLIENT_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/tracker_client.o
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+test-run: $(NODE_BIN) $(MEDIA_BIN) $(TRACKER_BIN) $(UNIT_BIN) $(FORGE_BIN) $(EVIL_BIN) $(EVIL_FILES_BIN) \
+          $(TRACKER_CLIENT_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
 
 # Soak: the load test of make test (three transfers into one node with chat)

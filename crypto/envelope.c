@@ -336,8 +336,34 @@ envelope_opener_stats (const envelope_opener_t *self)
 }
 
 int
+envelope_peek_ts (const envelope_opener_t *self, const uint8_t *sealed, size_t len, int64_t *ts)
+{
+    size_t min = crypto_box_SEALBYTES + SIG_SIZE + INNER_HEADER;
+    if (len < min || len > min + ENVELOPE_MAX_BODY)
+        return SC_EMALFORMED;
+    size_t plain_len = len - crypto_box_SEALBYTES;
+    uint8_t *plain = malloc (plain_len + 1);
+    if (!plain)
+        return SC_ENOMEM;
+    int rc = identity_unseal (self->self, sealed, len, plain);
+    if (rc == 0)
+        *ts = (int64_t) bytes_get_be (plain + SIG_SIZE + 81, 8);
+    sodium_memzero (plain, plain_len);
+    free (plain);
+    return rc;
+}
+
+int
 envelope_open (envelope_opener_t *self, const uint8_t *sealed, size_t len,
                const uint8_t *expect_from, int64_t now_ms, envelope_msg_t *msg)
+{
+    return envelope_open_window (self, sealed, len, expect_from, now_ms, self->limits.past_ms, msg);
+}
+
+int
+envelope_open_window (envelope_opener_t *self, const uint8_t *sealed, size_t len,
+                      const uint8_t *expect_from, int64_t now_ms, int64_t past_ms,
+                      envelope_msg_t *msg)
 {
     memset (msg, 0, sizeof *msg);
     size_t min = crypto_box_SEALBYTES + SIG_SIZE + INNER_HEADER;
@@ -379,7 +405,7 @@ envelope_open (envelope_opener_t *self, const uint8_t *sealed, size_t len,
     int64_t ts = (int64_t) bytes_get_be (inner + 81, 8);
     const uint8_t *from = inner + 1, *id = inner + 65;
     const s_sender_t *sender = s_find (self, from);
-    if (ts < now_ms - self->limits.past_ms || ts > now_ms + self->limits.ahead_ms
+    if (ts < now_ms - past_ms || ts > now_ms + self->limits.ahead_ms
     ||  (sender && ts <= sender->floor_ts)) {
         rc = SC_ESTALE;
         goto out;

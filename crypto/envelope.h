@@ -94,6 +94,18 @@ void envelope_opener_destroy (envelope_opener_t **self_p);
 int envelope_open (envelope_opener_t *self, const uint8_t *sealed, size_t len,
                    const uint8_t *expect_from, int64_t now_ms, envelope_msg_t *msg);
 
+//  The same with another past window: past_ms instead of the limits' (an
+//  envelope that waited in a tracker's mailbox is judged against the
+//  mailbox's time to live; the ids seen are the same set).
+int envelope_open_window (envelope_opener_t *self, const uint8_t *sealed, size_t len,
+                          const uint8_t *expect_from, int64_t now_ms, int64_t past_ms,
+                          envelope_msg_t *msg);
+
+//  The timestamp an envelope claims, unchecked (nothing else is looked at
+//  and no state changes): only to put envelopes in order before opening.
+//  0, or SC_EMALFORMED / SC_EBOX.
+int envelope_peek_ts (const envelope_opener_t *self, const uint8_t *sealed, size_t len, int64_t *ts);
+
 //  Returns how much replay state the opener holds.
 envelope_stats_t envelope_opener_stats (const envelope_opener_t *self);
 

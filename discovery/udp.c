@@ -1,4 +1,7 @@
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -76,4 +79,20 @@ udp_ntoa (const struct sockaddr_in *addr, char *out, size_t size)
 {
     if (!inet_ntop (AF_INET, &addr->sin_addr, out, (socklen_t) size))
         out [0] = 0;
+}
+
+void
+udp_first_host (char *out, size_t size)
+{
+    snprintf (out, size, "127.0.0.1");
+    struct ifaddrs *ifs;
+    if (getifaddrs (&ifs) != 0)
+        return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
+        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET
+        &&  (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK)) {
+            inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, out, (socklen_t) size);
+            break;
+        }
+    freeifaddrs (ifs);
 }

@@ -27,4 +27,8 @@ int udp_recv (int fd, void *buf, size_t size, struct sockaddr_in *from);
 //  Formats an address as "A.B.C.D" into out (at least 16 bytes).
 void udp_ntoa (const struct sockaddr_in *addr, char *out, size_t size);
 
+//  The first IPv4 address of an interface that is up and not loopback, or
+//  127.0.0.1: what another machine would use to reach this one.
+void udp_first_host (char *out, size_t size);
+
 #endif

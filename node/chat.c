@@ -62,6 +62,22 @@ s_hex_id (const uint8_t id [ENVELOPE_ID_SIZE], char out [2 * ENVELOPE_ID_SIZE + 
     sodium_bin2hex (out, 2 * ENVELOPE_ID_SIZE + 1, id, ENVELOPE_ID_SIZE);
 }
 
+//  Seals a chat body (kind, text) for peer under id at time ts.
+static int
+s_seal (chat_t *self, peer_t *peer, unsigned kind, const char *text, size_t text_len,
+        const uint8_t id [ENVELOPE_ID_SIZE], int64_t ts, uint8_t **env, size_t *env_len)
+{
+    wire_chat_t chat = { .kind = kind, .text = text, .text_len = text_len };
+    uint8_t *body = NULL;
+    size_t body_len;
+    int rc = wire_chat_encode (&chat, &body, &body_len);
+    if (rc == 0)
+        rc = envelope_seal (self->id, peer->sign_pk, peer->box_pk, ts, body, body_len, id,
+                            env, env_len);
+    free (body);
+    return rc;
+}
+
 static int
 s_send_message (chat_t *self, peer_t *peer, peers_out_t *m, int64_t wall)
 {
@@ -69,8 +85,11 @@ s_send_message (chat_t *self, peer_t *peer, peers_out_t *m, int64_t wall)
     uint8_t *body = NULL, *env = NULL;
     size_t body_len, env_len;
     int rc = wire_chat_encode (&chat, &body, &body_len);
+    //  A message keeps the time it was written while the recipient's
+    //  window surely takes it (a copy may be in a mailbox with that time)
+    int64_t ts = m->wall && wall - m->wall < ENVELOPE_PAST_MS / 2? m->wall: wall;
     if (rc == 0)
-        rc = envelope_seal (self->id, peer->sign_pk, peer->box_pk, wall,
+        rc = envelope_seal (self->id, peer->sign_pk, peer->box_pk, ts,
                             body, body_len, m->msg_id, &env, &env_len);
     if (rc == 0) {
         wire_frame_t f = { .type = WIRE_MSG, .msg = { .envelope = env, .envelope_len = env_len } };
@@ -229,12 +248,28 @@ chat_queue (chat_t *self, peer_t *peer, unsigned kind, const char *text,
     }
     char msg_id [33];
     s_hex_id (m->msg_id, msg_id);
+    //  Times strictly increase per peer: the recipient orders mail by them
+    m->wall = wall > peer->last_wall? wall: peer->last_wall + 1;
+    peer->last_wall = m->wall;
     //  On the wire first; reporting and the history are off the critical path
     bool online = link_up (peer->link);
     s_flush (self, peer, now, wall);
-    ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:b}", "event", "sent",
+    //  A private line to a peer away is also left at a tracker, sealed,
+    //  with the same id: whichever copy comes first is shown, once
+    bool mailed = false;
+    if (!online && kind == 0 && self->host.mail) {
+        uint8_t id [ENVELOPE_ID_SIZE];
+        memcpy (id, m->msg_id, sizeof id);
+        uint8_t *env = NULL;
+        size_t env_len;
+        if (s_seal (self, peer, kind, text, strlen (text), id, m->wall, &env, &env_len) == 0)
+            mailed = self->host.mail (self->host.arg, peer, id, env, env_len) == 0;
+        free (env);
+    }
+    ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:o}", "event", "sent",
                                   "to", peer->id, "name", peer->name, "msg_id", msg_id,
-                                  "private", kind == 0, "queued", !online));
+                                  "private", kind == 0,
+                                  "queued", mailed? json_string ("tracker"): json_boolean (!online)));
     s_history (self, peer, "out", text, kind == 0, msg_id, wall);
     return 0;
 }
@@ -251,34 +286,86 @@ s_send_receipt (chat_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SI
         peers_receipt_owe (peer, msg_id);
 }
 
-void
-chat_on_msg (chat_t *self, peer_t *peer, const wire_frame_t *f, int64_t wall)
+//  A receipt for a message that came by mailbox, with no link to answer
+//  on: it goes back the same way, sealed (kind 2, the id as text).
+static void
+s_mail_receipt (chat_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE], int64_t wall)
+{
+    if (link_up (peer->link) || !self->host.mail) {
+        s_send_receipt (self, peer, msg_id);
+        return;
+    }
+    char hex [33];
+    s_hex_id (msg_id, hex);
+    uint8_t id [ENVELOPE_ID_SIZE], *env = NULL;
+    size_t env_len;
+    randombytes_buf (id, sizeof id);
+    if (s_seal (self, peer, 2, hex, 32, id, wall, &env, &env_len) == 0)
+        self->host.mail (self->host.arg, peer, id, env, env_len);
+    free (env);
+}
+
+static void
+s_receipt_for (chat_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE], bool by_mail,
+               int64_t wall)
+{
+    if (by_mail)
+        s_mail_receipt (self, peer, msg_id, wall);
+    else
+        s_send_receipt (self, peer, msg_id);
+}
+
+static void s_settle (chat_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE]);
+
+//  Opens an envelope from peer (on its link, or from a mailbox with a
+//  longer window), shows it once and answers it.  Returns 0, SC_EREPLAY
+//  or why it was refused.
+static int
+s_open (chat_t *self, peer_t *peer, const uint8_t *sealed, size_t len, int64_t wall,
+        int64_t past_ms, bool by_mail)
 {
     envelope_msg_t msg;
-    int rc = envelope_open (self->opener, f->msg.envelope, f->msg.envelope_len, peer->sign_pk, wall, &msg);
+    int rc = envelope_open_window (self->opener, sealed, len, peer->sign_pk, wall, past_ms, &msg);
     if (rc == SC_EREPLAY) {
-        s_send_receipt (self, peer, msg.msg_id);        //  ours may have been lost
-        return;
+        s_receipt_for (self, peer, msg.msg_id, by_mail, wall);     //  ours may have been lost
+        return rc;
     }
     if (rc != 0) {
         self->refused++;
-        ui_warning (self->ui, sc_errname (rc), "a message from %s (%.16s) was refused: %s",
-                    peer->name, peer->id, sc_strerror (rc));
-        return;
+        ui_warning (self->ui, sc_errname (rc), "a message from %s (%.16s)%s was refused: %s",
+                    peer->name, peer->id, by_mail? " left at a tracker": "", sc_strerror (rc));
+        return rc;
     }
     wire_chat_t chat;
     rc = wire_chat_decode (msg.body, msg.body_len, &chat);
-    if (rc == 0) {
+    uint8_t settles [ENVELOPE_ID_SIZE];
+    if (rc == 0 && chat.kind == 2) {
+        //  A receipt that came by mailbox
+        char hex [33];
+        size_t n;
+        if (chat.text_len == 32 && (memcpy (hex, chat.text, 32), hex [32] = 0,
+            sodium_hex2bin (settles, sizeof settles, hex, 32, NULL, &n, NULL) == 0) && n == 16)
+            s_settle (self, peer, settles);
+    }
+    else if (rc == 0) {
         char *text = utf8_sanitize (chat.text, chat.text_len);
         char msg_id [33];
         s_hex_id (msg.msg_id, msg_id);
         if (text) {
-            s_send_receipt (self, peer, msg.msg_id);
-            ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:I}",
-                                          "event", "message", "from", peer->id, "name", peer->name,
-                                          "text", text, "private", chat.kind == 0,
-                                          "msg_id", msg_id, "ts", (json_int_t) msg.ts_ms));
-            s_history (self, peer, "in", text, chat.kind == 0, msg_id, wall);
+            s_receipt_for (self, peer, msg.msg_id, by_mail, wall);
+            //  Shown in an earlier run (a copy from a mailbox, or a re-send)
+            if (self->host.seen && self->host.seen (self->host.arg, msg.from, msg.msg_id, wall))
+                rc = SC_EREPLAY;
+            else {
+                json_t *ev = json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:I}",
+                                        "event", "message", "from", peer->id, "name", peer->name,
+                                        "text", text, "private", chat.kind == 0,
+                                        "msg_id", msg_id, "ts", (json_int_t) msg.ts_ms);
+                if (ev && by_mail)
+                    json_object_set_new (ev, "mailbox", json_true ());
+                ui_emit (self->ui, ev);
+                s_history (self, peer, "in", text, chat.kind == 0, msg_id, wall);
+            }
         }
         free (text);
     }
@@ -288,17 +375,37 @@ chat_on_msg (chat_t *self, peer_t *peer, const wire_frame_t *f, int64_t wall)
                     peer->name, peer->id);
     }
     envelope_msg_clear (&msg);
+    return rc;
+}
+
+void
+chat_on_msg (chat_t *self, peer_t *peer, const wire_frame_t *f, int64_t wall)
+{
+    s_open (self, peer, f->msg.envelope, f->msg.envelope_len, wall, ENVELOPE_PAST_MS, false);
+}
+
+int
+chat_on_mail (chat_t *self, peer_t *peer, const uint8_t *env, size_t env_len, int64_t wall,
+              int64_t past_ms)
+{
+    return s_open (self, peer, env, env_len, wall, past_ms, true);
+}
+
+static void
+s_settle (chat_t *self, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE])
+{
+    if (peers_outbox_remove (peer, msg_id)) {
+        char hex [33];
+        s_hex_id (msg_id, hex);
+        ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s}", "event", "delivered",
+                                      "to", peer->id, "name", peer->name, "msg_id", hex));
+    }
 }
 
 void
 chat_on_receipt (chat_t *self, peer_t *peer, const wire_frame_t *f)
 {
-    if (peers_outbox_remove (peer, f->receipt.msg_id)) {
-        char msg_id [33];
-        s_hex_id (f->receipt.msg_id, msg_id);
-        ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s}", "event", "delivered",
-                                      "to", peer->id, "name", peer->name, "msg_id", msg_id));
-    }
+    s_settle (self, peer, f->receipt.msg_id);
 }
 
 static bool

@@ -39,6 +39,14 @@ typedef struct {
     //  The wall clock (ms since the epoch): for the frames handed over by
     //  wire_dispatch, which carry only the loop's monotonic now.
     int64_t (*wall) (void *arg);
+    //  Leaves a sealed envelope for the peer at a tracker's mailbox: 0 when
+    //  it went to one (NULL, or an error: no tracker takes it now)
+    int (*mail) (void *arg, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE],
+                 const uint8_t *env, size_t env_len);
+    //  Marks a message shown (by its signed sender and id): true when it
+    //  was shown before, maybe in an earlier run (NULL: the opener alone says)
+    bool (*seen) (void *arg, const uint8_t from [32], const uint8_t msg_id [ENVELOPE_ID_SIZE],
+                  int64_t wall);
     void *arg;
 } chat_host_t;
 
@@ -65,6 +73,14 @@ int chat_queue (chat_t *self, peer_t *peer, unsigned kind, const char *text,
 //  The peer's link came up: what was sent before it left may be lost, so
 //  its outbox goes again, in order.
 void chat_peer_up (chat_t *self, peer_t *peer, int64_t now, int64_t wall);
+
+//  An envelope from the peer that waited in a tracker's mailbox: opened
+//  with the window past_ms, shown once (its original time), answered with
+//  a receipt on the link or, with none, by the mailbox.  Returns 0 (shown,
+//  or a receipt by mailbox taken), SC_EREPLAY (shown before), or why it
+//  was refused: in each case the tracker may delete it.
+int chat_on_mail (chat_t *self, peer_t *peer, const uint8_t *env, size_t env_len,
+                  int64_t wall, int64_t past_ms);
 
 //  A MSG or RECEIPT frame from a peer.
 void chat_on_msg (chat_t *self, peer_t *peer, const wire_frame_t *f, int64_t wall);

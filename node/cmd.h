@@ -44,6 +44,7 @@
     X (ACCEPT, accept, 1, 1, 0, "/accept ID", "accept an offered file, or resume a paused one") \
     X (REJECT, reject, 1, 1, 0, "/reject ID", "decline an offered file") \
     X (CANCEL, cancel, 1, 1, 0, "/cancel ID", "stop a transfer (its partial file is removed)") \
+    X (TRACKERS, trackers, 0, 0, 0, "/trackers", "list the trackers: linked, registered, time to live left, refusals") \
     X (STATS, stats, 0, 0, 0, "/stats", "counts of what was dropped: beacons, frames, messages") \
     X (HELP, help, 0, 1, 0, "/help", "show this help") \
     X (QUIT, quit, 0, 0, 0, "/quit", "leave (peers are told)")

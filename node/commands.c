@@ -102,6 +102,10 @@ s_cmd_msg (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
     peer_t *peer;
     int rc = s_resolve (self, cmd->argv [0], false, &peer, err, err_size);
+    //  A name met nowhere yet is asked of the trackers: they may name it
+    if (rc == SC_ENOPEER && record_name_ok (cmd->argv [0]) && tracking_lookup (self, cmd->argv [0]))
+        snprintf (err, err_size, "no peer called '%s' here yet: the trackers are asked; "
+                  "send again once it has joined (/peers)", cmd->argv [0]);
     if (rc != 0)
         return rc;
     //  Only valid UTF-8 goes on the wire
@@ -332,6 +336,17 @@ s_cmd_cancel (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 }
 
 static int
+s_cmd_trackers (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
+{
+    ui_emit (self->ui, json_pack ("{s:s, s:o, s:I, s:I, s:I}", "event", "trackers",
+                                  "trackers", tracking_json (self),
+                                  "key_changed", (json_int_t) self->tstats.key_changed,
+                                  "disagree", (json_int_t) self->tstats.disagree,
+                                  "mail_in", (json_int_t) self->tstats.mail_in));
+    return 0;
+}
+
+static int
 s_cmd_stats (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
     beacon_stats_t b = { 0 };
@@ -368,7 +383,10 @@ s_cmd_stats (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
         "control_queued", (json_int_t) ss.ctl_queued,
         "control_dropped", (json_int_t) ss.ctl_dropped);
     if (ev)
+    {
         json_object_set_new (ev, "key_claims", json_integer ((json_int_t) self->stats.key_claims));
+        json_object_set_new (ev, "tracker_key_changed", json_integer ((json_int_t) self->tstats.key_changed));
+    }
     ui_emit (self->ui, ev);
     return 0;
 }

@@ -242,6 +242,19 @@ known_verified (known_t *self, const uint8_t sign_pk [32])
     return e && e->verified;
 }
 
+bool
+known_find_box (known_t *self, const uint8_t box_pk [32], uint8_t sign_pk [32],
+                char name [33])
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (memcmp (self->entries [i].box_pk, box_pk, 32) == 0) {
+            memcpy (sign_pk, self->entries [i].sign_pk, 32);
+            snprintf (name, RECORD_NAME_MAX + 1, "%s", self->entries [i].name);
+            return true;
+        }
+    return false;
+}
+
 int
 known_set_verified (known_t *self, const uint8_t sign_pk [32], bool verified)
 {

@@ -63,6 +63,11 @@ void known_set_in_use (known_t *self, bool (*in_use) (const uint8_t sign_pk [32]
 int known_set_messaged (known_t *self, const uint8_t sign_pk [32]);
 bool known_messaged (known_t *self, const uint8_t sign_pk [32]);
 
+//  The identity known with this X25519 key: true, and its signing key and
+//  name set.
+bool known_find_box (known_t *self, const uint8_t box_pk [32], uint8_t sign_pk [32],
+                     char name [33]);          //  RECORD_NAME_MAX + 1
+
 //  Says whether another identity, not verified-over, claims this identity's
 //  name: true when a different known identity has the same name and this one
 //  is not verified.

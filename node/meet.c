@@ -59,9 +59,10 @@ meet_peer_json (node_t *self, peer_t *peer)
 {
     char addr [128];
     s_addr (peer, addr, sizeof addr);
-    return json_pack ("{s:s, s:s, s:s, s:b, s:b}", "id", peer->id, "name", peer->name,
+    static const char *via [] = { "lan", "peer", "tracker" };
+    return json_pack ("{s:s, s:s, s:s, s:b, s:b, s:s}", "id", peer->id, "name", peer->name,
                       "addr", addr, "verified", known_verified (self->known, peer->sign_pk),
-                      "online", link_up (peer->link));
+                      "online", link_up (peer->link), "via", via [peer->via % 3]);
 }
 
 //  What the link module asks of the node (link_host_t)
@@ -261,6 +262,8 @@ meet_on_record (node_t *self, const record_t *rec, const char *host, meet_via_t 
         peer = peers_add (self->peers, rec);
         if (!peer)
             return NULL;
+        peer->via = via == MEET_VIA_BEACON? PEERS_VIA_LAN
+                  : via == MEET_VIA_TRACKER? PEERS_VIA_TRACKER: PEERS_VIA_PEER;
         link_host_t lh = { .connect = s_link_connect, .close = s_link_close, .hello = s_link_hello,
                            .up = s_link_up, .down = s_link_down, .reset = s_link_reset,
                            .arg = self };
@@ -284,12 +287,39 @@ meet_on_record (node_t *self, const record_t *rec, const char *host, meet_via_t 
     }
     bool start = via == MEET_VIA_BEACON && (rec->flags & RECORD_FLAG_START) && *fresh;
     link_rec_t r = link_on_record (peer->link, host, rec->port,
-                                   via_link? LINK_VIA_HELLO: via == MEET_VIA_ANSWER? LINK_VIA_ANSWER
-                                                                               : LINK_VIA_BEACON,
+                                   via_link? LINK_VIA_HELLO
+                                   : via == MEET_VIA_ANSWER || via == MEET_VIA_TRACKER? LINK_VIA_ANSWER
+                                   : LINK_VIA_BEACON,
                                    start, box_changed, node_mono_ms ());
     if (r == LINK_REC_ELSEWHERE)
         self->stats.elsewhere++;
     *connected = r == LINK_REC_CONNECTED;
+    return peer;
+}
+
+//  A peer from the known peers alone (no record in this run, no address):
+//  for mail from an identity met in an earlier run.  Its record, when one
+//  comes, replaces what is here.  NULL when out of memory or the table is full.
+peer_t *
+meet_known (node_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [32], const char *name)
+{
+    if (peers_size (self->peers) >= PEERS_MAX && !s_evict_one (self, true))
+        return NULL;
+    record_t rec = { 0 };
+    memcpy (rec.sign_pk, sign_pk, 32);
+    memcpy (rec.box_pk, box_pk, 32);
+    snprintf (rec.name, sizeof rec.name, "%s", name);
+    peer_t *peer = peers_add (self->peers, &rec);
+    if (!peer)
+        return NULL;
+    peer->via = PEERS_VIA_TRACKER;
+    link_host_t lh = { .connect = s_link_connect, .close = s_link_close, .hello = s_link_hello,
+                       .up = s_link_up, .down = s_link_down, .reset = s_link_reset, .arg = self };
+    peer->link = link_new (&lh, peer, s_we_lead (self, peer), node_mono_ms ());
+    if (!peer->link) {
+        peers_drop (self->peers, peer);
+        return NULL;
+    }
     return peer;
 }
 
@@ -377,6 +407,12 @@ meet_on_udp (node_t *self, int64_t now)
             identity_fingerprint_hex (a.rec.sign_pk, got);
             ui_error (self->ui, "pin_mismatch",
                       "%s answered with key %.16s, not the pinned one: not connecting", a.target, got);
+            continue;
+        }
+        //  A tracker's record: its link, not a peer
+        int t = self->tclient? tclient_find_text (self->tclient, a.target): -1;
+        if (t >= 0) {
+            tracking_on_resolved (self, t, &a);
             continue;
         }
         bool fresh, connected;

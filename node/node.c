@@ -47,12 +47,22 @@ node_mono_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+//  SC_NODE_CLOCK_OFFSET_MS (tests only, like the tracker's): the wall clock
+//  moved by that many ms, so that mail can be "held" past the ordinary
+//  window without sleeping
 int64_t
 node_wall_ms (void)
 {
+    static int64_t offset = -1;
+    if (offset == -1) {
+        const char *env = getenv ("SC_NODE_CLOCK_OFFSET_MS");
+        offset = env? strtoll (env, NULL, 10): 0;
+        if (offset == -1)
+            offset = 0;
+    }
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + offset;
 }
 
 //  ---------------------------------------------------------------------
@@ -153,7 +163,8 @@ s_peer_up (const uint8_t sign_pk [32], void *arg)
 {
     node_t *self = arg;
     peer_t *peer = peers_find_sign (self->peers, sign_pk);
-    return peer && link_up (peer->link);
+    return (peer && link_up (peer->link))
+        || (self->tclient && tclient_find_sign (self->tclient, sign_pk) >= 0);
 }
 
 static void
@@ -189,6 +200,7 @@ s_tick (node_t *self, int64_t now)
         self->next_trim = now + 5000;
     }
     resolve_tick (self->resolve, now, s_peer_up, self);
+    tracking_tick (self, now);
 }
 
 //  ---------------------------------------------------------------------
@@ -405,6 +417,8 @@ node_new (const opts_t *opts, const char *home, const char *name,
     *err = record_make (self->id, self->name, (uint16_t) port, 0, node_wall_ms (), self->record);
     if (*err != 0)
         goto fail;
+    if ((*err = tracking_init (self)) != 0)
+        goto fail;
     randombytes_buf (&self->session, sizeof self->session);
     if (!opts->no_discovery) {
         beacon_opts_t bo = {
@@ -463,6 +477,10 @@ node_new (const opts_t *opts, const char *home, const char *name,
     snprintf (prompt, sizeof prompt, "%s> ", self->name);
     self->ui = ui_new (opts->json, prompt, commands_on_line, self);
     chat_host_t chat_host = { .send = s_chat_send, .wall = s_chat_wall, .arg = self };
+    if (self->tclient) {        //  with no tracker, nothing changes
+        chat_host.mail = tracking_mail;
+        chat_host.seen = tracking_seen;
+    }
     if (self->ui)
         self->chat = chat_new (self->id, self->opener, self->peers, self->history, self->ui, &chat_host);
     if (!self->ui || !self->chat) {
@@ -577,7 +595,7 @@ node_run (node_t *self)
         chat_pump (self->chat, now, node_wall_ms ());
         size_t npeers = peers_size (self->peers);
         if (s_items_reserve (self, FIXED + VIEWER_MAX + OWNER_SERVED_LIMIT + FILES_PROBES_MAX
-                                   + 2 * npeers) != 0) {
+                                   + 2 * npeers + 2 * TCLIENT_TRACKERS_MAX) != 0) {
             log_error ("out of memory");
             break;
         }
@@ -608,6 +626,8 @@ node_run (node_t *self)
             if (link_watch (peers_at (self->peers, i)->link))
                 items [count++] = (zmq_pollitem_t) { link_watch (peers_at (self->peers, i)->link),
                                                      0, ZMQ_POLLIN, 0 };
+        int end_watch = count, first_tracker = count;
+        count += tracking_poll_items (self, items + count);
         long timeout = (long) (self->next_tick - now);
         if (files_work (self->files, now) || chat_more (self->chat) || (input && ui_more (self->ui)))
             timeout = 0;        //  more to send, hash or read: do not wait
@@ -644,9 +664,10 @@ node_run (node_t *self)
         //  before any frame of the new one
         if (items [6].revents & ZMQ_POLLIN)
             s_on_watch (self, self->router_watch, now);
-        for (int i = first_watch; i < count; i++)
+        for (int i = first_watch; i < end_watch; i++)
             if (items [i].revents & ZMQ_POLLIN)
                 s_on_watch (self, items [i].socket, now);
+        tracking_on_poll (self, items + first_tracker, count - first_tracker, now);
         if (items [0].revents & ZMQ_POLLIN)
             while (transport_zap_handle (self->transport) == 0)
                 ;
@@ -694,6 +715,7 @@ node_destroy (node_t **self_p)
         }
         link_destroy (&peer->link);
     }
+    tracking_destroy (self);
     transport_unwatch (self->transport? transport_router (self->transport): NULL, &self->router_watch);
     if (self->beacon && self->transport) {
         meet_refresh_record (self, RECORD_FLAG_LEAVE);

@@ -19,6 +19,7 @@
 #include "../discovery/beacon.h"
 #include "../discovery/record.h"
 #include "../discovery/resolve.h"
+#include "../discovery/tclient.h"
 #include "chat.h"
 #include "files.h"
 #include "history.h"
@@ -82,6 +83,20 @@ struct _node_t {
     size_t items_cap;
     bool quit;
     int64_t next_tick;
+    tclient_t *tclient;         //  --tracker: the rules (NULL: no tracker given)
+    struct {
+        void *dealer, *watch;   //  our link to tracker i, once its key is known
+        uint8_t box_pk [32];
+        char host [64];
+        int port;
+    } tlinks [TCLIENT_TRACKERS_MAX];
+    int64_t next_seen_save;
+    struct _tbatch_t *tbatch;   //  tracking.c: mail of one fetch, held to be put in order
+    struct {
+        uint64_t key_changed;   //  tracker answers refused: a known name with another key
+        uint64_t disagree;      //  names two trackers gave different keys for
+        uint64_t mail_in, mail_dropped;
+    } tstats;
     struct {
         uint64_t bad_frames, unknown_sender, refused_msgs, peers_refused;
         uint64_t elsewhere;     //  records of linked peers from another address, ignored
@@ -93,8 +108,9 @@ struct _node_t {
 typedef enum {
     MEET_VIA_LINK,         //  a HELLO: proven by CURVE, and the link exists
     MEET_VIA_ANSWER,       //  the answer to our UDP request: connect now
-    MEET_VIA_BEACON        //  a beacon: connect now if it is a start beacon, else
+    MEET_VIA_BEACON,       //  a beacon: connect now if it is a start beacon, else
                         //  after LINK_CONNECT_WAIT_MS unless the peer connects first
+    MEET_VIA_TRACKER       //  a tracker named it (notice, lookup, dial-back): connect now
 } meet_via_t;
 
 //  The clocks: monotonic ms for timers, wall ms (since the epoch) for what
@@ -122,6 +138,10 @@ json_t *meet_peer_json (node_t *self, peer_t *peer);
 //  a new session (newer record) or is new; *connected when a link was opened.
 peer_t *meet_on_record (node_t *self, const record_t *rec, const char *host, meet_via_t via,
                         bool *fresh, bool *connected);
+//  A peer known from an earlier run only (known_peers: keys and name, no
+//  address), for mail it left.  NULL when it cannot be added.
+peer_t *meet_known (node_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [32],
+                    const char *name);
 //  Forgets a peer that claimed an X25519 key another identity proved.
 void meet_forget_claim (node_t *self, peer_t *peer);
 //  A HELLO on a link (rx): see meet.c.
@@ -132,6 +152,30 @@ peer_t *meet_peer_by_rid (node_t *self, const uint8_t *rid, size_t rid_len);
 //  Reads the UDP socket (record requests and answers) and the beacons.
 void meet_on_udp (node_t *self, int64_t now);
 void meet_on_beacon (node_t *self, int64_t now);
+
+//  tracking.c: the node's links to its trackers (the rules are discovery/tclient)
+//  Sets up --tracker targets (after the resolver).  0 or an error (logged).
+int tracking_init (node_t *self);
+//  Sends T_LEAVE and closes the links.
+void tracking_destroy (node_t *self);
+//  Tracker i's record came from its address (UDP).
+void tracking_on_resolved (node_t *self, int i, const resolve_answer_t *answer);
+//  Registrations due, dial-backs, the shown messages saved.
+void tracking_tick (node_t *self, int64_t now);
+//  Fills poll items for the trackers' DEALERs and watches; returns how many.
+int tracking_poll_items (node_t *self, zmq_pollitem_t *items);
+//  Handles what they said (items as filled).
+void tracking_on_poll (node_t *self, zmq_pollitem_t *items, int count, int64_t now);
+//  Asks the trackers for a name the user addressed (nothing when none is registered).
+bool tracking_lookup (node_t *self, const char *name);
+//  The trackers as /trackers shows them (a new JSON array).
+json_t *tracking_json (node_t *self);
+//  For chat_host_t: leaves an envelope at a tracker.  0 when one took it.
+int tracking_mail (void *arg, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE],
+                   const uint8_t *env, size_t env_len);
+//  For chat_host_t: marks a message shown (see tclient_seen_mark).
+bool tracking_seen (void *arg, const uint8_t from [32], const uint8_t msg_id [ENVELOPE_ID_SIZE],
+                    int64_t wall);
 
 //  commands.c
 //  The ui's line callback (arg: the node): parses and runs one command.

@@ -25,6 +25,10 @@ opts_usage (const char *argv0)
 "                         connect to a peer (repeatable); with FP (the peer's full\n"
 "                         fingerprint, as /whoami prints) its key is pinned\n"
 "                         instead of trusted on first use\n"
+"  --tracker FP@tcp://HOST:PORT\n"
+"                         use a tracker (repeatable, at most 8; FP as\n"
+"                         securechat-tracker prints it): register there, find\n"
+"                         peers beyond the LAN, leave mail for peers away\n"
 "  --no-discovery         do not send or listen for LAN beacons\n"
 "  --beacon-port PORT     UDP port for beacons (default 47470)\n"
 "  --beacon-addr ADDR     send beacons only to this broadcast address (repeatable;\n"
@@ -63,7 +67,7 @@ opts_usage (const char *argv0)
 int
 opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
 {
-    enum { O_NAME = 256, O_HOME, O_PORT, O_BIND, O_PEER, O_PASS, O_JSON, O_WHOAMI,
+    enum { O_NAME = 256, O_HOME, O_PORT, O_BIND, O_PEER, O_TRACKER, O_PASS, O_JSON, O_WHOAMI,
            O_NODISC, O_BPORT, O_BADDR, O_BIFACE, O_DOWNLOADS, O_ACCEPT, O_ACCEPT_MAX, O_RATE, O_PLAYER,
            O_STALL, O_SERVE_MAX, O_PAUSE_MAX };
     static const struct option longopts [] = {
@@ -72,6 +76,7 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
         { "port", required_argument, NULL, O_PORT },
         { "bind", required_argument, NULL, O_BIND },
         { "peer", required_argument, NULL, O_PEER },
+        { "tracker", required_argument, NULL, O_TRACKER },
         { "passphrase-file", required_argument, NULL, O_PASS },
         { "json", no_argument, NULL, O_JSON },
         { "no-discovery", no_argument, NULL, O_NODISC },
@@ -212,6 +217,26 @@ opts_parse (int argc, char **argv, opts_t *o, char *err, size_t err_size)
                     return SC_EINVAL;
                 }
                 o->peers [o->npeers++] = optarg;
+                break;
+            }
+            case O_TRACKER: {
+                char host [64], why [256];
+                int port;
+                unsigned char fp [32];
+                bool pinned;
+                if (o->ntrackers == OPTS_TRACKERS_MAX) {
+                    snprintf (err, err_size, "at most %d --tracker options", OPTS_TRACKERS_MAX);
+                    return SC_EINVAL;
+                }
+                int rc = opts_parse_peer (optarg, host, sizeof host, &port, fp, &pinned,
+                                          why, sizeof why);
+                if (rc != 0 || !pinned) {
+                    snprintf (err, err_size, "--tracker %s", rc != 0? why
+                              : "needs the tracker's fingerprint: FP@tcp://HOST:PORT, as "
+                                "securechat-tracker prints it at start");
+                    return SC_EINVAL;
+                }
+                o->trackers [o->ntrackers++] = optarg;
                 break;
             }
             case 'h':

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #define OPTS_PEERS_MAX 64
+#define OPTS_TRACKERS_MAX 8             //  TCLIENT_TRACKERS_MAX
 #define SC_VERSION "0.1.0"
 
 typedef struct {
@@ -15,6 +16,8 @@ typedef struct {
     int port;                   //  0 = ephemeral
     const char *peers [OPTS_PEERS_MAX];
     int npeers;
+    const char *trackers [OPTS_TRACKERS_MAX];     //  --tracker FP@tcp://HOST:PORT
+    int ntrackers;
     bool no_discovery;
     int beacon_port;            //  0 = BEACON_PORT
     const char *beacon_addrs [OPTS_PEERS_MAX];

@@ -29,6 +29,7 @@ typedef struct {
     char *text;                 //  owned
     size_t cost;                //  what it counts against PEERS_OUTBOX_BYTES
     int64_t sent_at;            //  monotonic ms of the last send, 0 = not yet
+    int64_t wall;               //  when it was written (ms since the epoch): its time
 } peers_out_t;
 
 //  Oldest first.  The first `sent` messages are on the wire (the window);
@@ -58,7 +59,19 @@ typedef struct {
     //  up to PEERS_WINDOW: past that the sender's re-send brings them back)
     uint8_t (*owed) [ENVELOPE_ID_SIZE];
     size_t owed_len;
+    //  How the peer was first found (PEERS_VIA_*), and, for one a tracker
+    //  named, which tracker and when (monotonic ms; 0 once linked): a
+    //  peer not linked soon after is asked to dial us (once)
+    int64_t last_wall;          //  the time of the newest message queued to it
+    int via;
+    int tracker;
+    int64_t named_at;
+    bool dialed;
 } peer_t;
+
+#define PEERS_VIA_LAN 0
+#define PEERS_VIA_PEER 1
+#define PEERS_VIA_TRACKER 2
 
 typedef struct _peers_t peers_t;
 

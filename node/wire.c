@@ -83,6 +83,7 @@ s_pack_end (msgpack_sbuffer *sb, int rc, uint8_t **out, size_t *len)
 #define S_UINT(n, m) { n, WIRE_F_UINT, S_AT (m), 0, 0 }
 #define S_BOOL(n, m) { n, WIRE_F_BOOL, S_AT (m), 0, 0 }
 #define S_ID(n, m) { n, WIRE_F_FIXED, S_AT (m), 0, WIRE_ID_SIZE }
+#define S_KEY(n, m) { n, WIRE_F_FIXED, S_AT (m), 0, WIRE_KEY_SIZE }
 #define S_BIN(n, m, max) { n, WIRE_F_BIN, S_AT (m), S_AT (m##_len), max }
 #define S_STR(n, m, max) { n, WIRE_F_STR, S_AT (m), S_AT (m##_len), max }
 //  A trailing fixed-size field that may be missing (m##_len: 0, or its size)
@@ -124,6 +125,47 @@ static const wire_spec_t s_specs [WIRE_TYPE_MAX + 1] = {
                                        S_UINT ("credit", scredit.credit) } },
     [WIRE_SEND] = { "SEND", 3, { S_ID ("sid", send.sid), S_BOOL ("ok", send.ok),
                                  S_STR ("reason", send.reason, WIRE_NAME_MAX) } },
+    //  Tracker frames
+    [WIRE_T_REGISTER] = { "T_REGISTER", 2, { S_UINT ("tag", t_register.tag),
+                          S_BIN ("record", t_register.record, WIRE_TRECORD_SIZE) } },
+    [WIRE_T_REGISTERED] = { "T_REGISTERED", 3, { S_UINT ("tag", t_registered.tag),
+                            S_UINT ("ttl_ms", t_registered.ttl_ms),
+                            S_STR ("addr", t_registered.addr, WIRE_TADDR_SIZE - 1) } },
+    [WIRE_T_LEAVE] = { "T_LEAVE", 2, { S_UINT ("tag", t_leave.tag), S_KEY ("key", t_leave.key) } },
+    [WIRE_T_LOOKUP] = { "T_LOOKUP", 4, { S_UINT ("tag", t_lookup.tag),
+                        S_BIN ("key", t_lookup.key, WIRE_KEY_SIZE),
+                        S_STR ("prefix", t_lookup.prefix, 64),
+                        S_STR ("name", t_lookup.name, WIRE_TRECORD_NAME_MAX) } },
+    [WIRE_T_FOUND] = { "T_FOUND", 2, { S_UINT ("tag", t_found.tag),
+                       S_BIN ("entries", t_found.entries, WIRE_TFOUND_MAX * WIRE_TENTRY_SIZE) } },
+    [WIRE_T_LIST] = { "T_LIST", 2, { S_UINT ("tag", t_list.tag), S_UINT ("cursor", t_list.cursor) } },
+    [WIRE_T_PAGE] = { "T_PAGE", 3, { S_UINT ("tag", t_page.tag),
+                      S_BIN ("entries", t_page.entries, WIRE_TPAGE_MAX * WIRE_TENTRY_SIZE),
+                      S_UINT ("next", t_page.next) } },
+    [WIRE_T_NOTICE] = { "T_NOTICE", 3, { S_BOOL ("joined", t_notice.joined),
+                        S_STR ("reason", t_notice.reason, WIRE_TCODE_MAX),
+                        S_BIN ("entry", t_notice.entry, WIRE_TENTRY_SIZE) } },
+    [WIRE_T_DIAL] = { "T_DIAL", 2, { S_UINT ("tag", t_dial.tag), S_KEY ("key", t_dial.key) } },
+    [WIRE_T_DIALED] = { "T_DIALED", 1, { S_BIN ("entry", t_dialed.entry, WIRE_TENTRY_SIZE) } },
+    [WIRE_T_PUT] = { "T_PUT", 5, { S_UINT ("tag", t_put.tag), S_KEY ("recipient", t_put.recipient),
+                     S_ID ("msg_id", t_put.msg_id), S_UINT ("ttl_days", t_put.ttl_days),
+                     S_BIN ("envelope", t_put.envelope, WIRE_MAX_ENVELOPE) } },
+    [WIRE_T_STORED] = { "T_STORED", 3, { S_UINT ("tag", t_stored.tag),
+                        S_KEY ("recipient", t_stored.recipient),
+                        S_ID ("msg_id", t_stored.msg_id) } },
+    [WIRE_T_MAILNOTE] = { "T_MAILNOTE", 1, { S_UINT ("count", t_mailnote.count) } },
+    [WIRE_T_FETCH] = { "T_FETCH", 2, { S_UINT ("tag", t_fetch.tag), S_UINT ("max", t_fetch.max) } },
+    [WIRE_T_MAIL] = { "T_MAIL", 4, { S_KEY ("sender", t_mail.sender), S_ID ("msg_id", t_mail.msg_id),
+                      S_UINT ("stored_ms", t_mail.stored_ms),
+                      S_BIN ("envelope", t_mail.envelope, WIRE_MAX_ENVELOPE) } },
+    [WIRE_T_ACK] = { "T_ACK", 2, { S_KEY ("sender", t_ack.sender), S_ID ("msg_id", t_ack.msg_id) } },
+    [WIRE_T_STATUS] = { "T_STATUS", 1, { S_UINT ("tag", t_status.tag) } },
+    [WIRE_T_STATS] = { "T_STATS", 2, { S_UINT ("tag", t_stats.tag),
+                       S_BIN ("counters", t_stats.counters, WIRE_MAX_ENVELOPE) } },
+    [WIRE_T_REFUSED] = { "T_REFUSED", 4, { S_UINT ("type", t_refused.type),
+                         S_UINT ("tag", t_refused.tag),
+                         S_STR ("code", t_refused.code, WIRE_TCODE_MAX),
+                         S_UINT ("retry_ms", t_refused.retry_ms) } },
 };
 
 const wire_spec_t *
@@ -410,7 +452,7 @@ wire_chat_decode (const uint8_t *buf, size_t len, wire_chat_t *chat)
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
-    if (!s_is_uint (&a [0]) || a [0].via.u64 > 1 || a [1].type != MSGPACK_OBJECT_STR)
+    if (!s_is_uint (&a [0]) || a [0].via.u64 > 2 || a [1].type != MSGPACK_OBJECT_STR)
         goto out;
     chat->kind = (unsigned) a [0].via.u64;
     chat->text = a [1].via.str.ptr;
@@ -561,6 +603,90 @@ wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *e, size_t max,
         }
         (*count)++;
     }
+    rc = 0;
+out:
+    msgpack_zone_destroy (&zone);
+    return rc;
+}
+int
+wire_tentry_at (const uint8_t *entries, size_t len, size_t i, const uint8_t **record,
+                char addr [WIRE_TADDR_SIZE])
+{
+    if (len % WIRE_TENTRY_SIZE != 0 || i >= len / WIRE_TENTRY_SIZE)
+        return SC_EMALFORMED;
+    const uint8_t *e = entries + i * WIRE_TENTRY_SIZE;
+    const uint8_t *a = e + WIRE_TRECORD_SIZE;
+    size_t n = strnlen ((const char *) a, WIRE_TADDR_SIZE);
+    if (n == WIRE_TADDR_SIZE)
+        return SC_EMALFORMED;
+    for (size_t k = n; k < WIRE_TADDR_SIZE; k++)
+        if (a [k] != 0)
+            return SC_EMALFORMED;
+    for (size_t k = 0; k < n; k++)
+        if (a [k] < 0x21 || a [k] > 0x7e)
+            return SC_EMALFORMED;
+    *record = e;
+    memcpy (addr, a, n + 1);
+    return 0;
+}
+
+void
+wire_tentry_put (uint8_t out [WIRE_TENTRY_SIZE], const uint8_t record [WIRE_TRECORD_SIZE],
+                 const char *addr)
+{
+    memcpy (out, record, WIRE_TRECORD_SIZE);
+    memset (out + WIRE_TRECORD_SIZE, 0, WIRE_TADDR_SIZE);
+    size_t n = strnlen (addr, WIRE_TADDR_SIZE - 1);
+    memcpy (out + WIRE_TRECORD_SIZE, addr, n);
+}
+
+int
+wire_counters_encode (const wire_counter_t *counters, size_t n, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    if (n > WIRE_COUNTERS_MAX)
+        return SC_ETOOBIG;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    s_body_begin (&sb, &pk);
+    int rc = msgpack_pack_map (&pk, n)? SC_ENOMEM: 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (s_pack_str (&pk, counters [i].name, counters [i].name_len
+                        ? counters [i].name_len: strlen (counters [i].name))
+        ||  msgpack_pack_uint64 (&pk, counters [i].value))
+            rc = SC_ENOMEM;
+    return s_pack_end (&sb, rc, out, len);
+}
+
+int
+wire_counters_decode (const uint8_t *buf, size_t len, wire_counter_t *out, size_t max, size_t *n)
+{
+    *n = 0;
+    int rc = wire_check (buf, len);
+    if (rc != 0)
+        return rc;
+    msgpack_zone zone;
+    if (!msgpack_zone_init (&zone, 256))
+        return SC_ENOMEM;
+    msgpack_object obj;
+    size_t off = 0;
+    rc = SC_EMALFORMED;
+    if (msgpack_unpack ((const char *) buf, len, &off, &zone, &obj) != MSGPACK_UNPACK_SUCCESS
+    ||  obj.type != MSGPACK_OBJECT_MAP)
+        goto out;
+    if (obj.via.map.size > max) {
+        rc = SC_ETOOBIG;
+        goto out;
+    }
+    for (uint32_t i = 0; i < obj.via.map.size; i++) {
+        const msgpack_object_kv *kv = &obj.via.map.ptr [i];
+        if (kv->key.type != MSGPACK_OBJECT_STR || !s_is_uint (&kv->val))
+            goto out;
+        out [i].name = kv->key.via.str.ptr;
+        out [i].name_len = kv->key.via.str.size;
+        out [i].value = kv->val.via.u64;
+    }
+    *n = obj.via.map.size;
     rc = 0;
 out:
     msgpack_zone_destroy (&zone);

@@ -81,6 +81,84 @@
                either side ends the stream: the owner at the end of the
                file (ok) or on an error, the viewer on /stop or an error
 
+      Tracker (see node/tracker.h and DESIGN.md section 9).  A node talks to
+      a tracker on a DEALER pinned to the tracker's key; the tracker takes
+      every frame as from that link's CURVE key, never from a field.  TAG
+      is a number the asker picks, given back in the answer (or REFUSED),
+      so answers can be matched to questions.  KEY is a 32-byte key.  An
+      ENTRY is WIRE_TENTRY_SIZE bytes: a signed record (RECORD_SIZE) and
+      the address the tracker saw it come from (WIRE_TADDR_SIZE, text, NUL
+      padded); ENTRIES is n of them back to back (wire_tentry_at).
+      T_REGISTER  [1, 21, tag: uint, record: bin (RECORD_SIZE)]
+               registers (or refreshes) the sender's signed record; taken
+               only when its X25519 key is the link's.  A record with the
+               leave flag is a leave.  Answered by T_REGISTERED or REFUSED;
+               refresh before ttl_ms ends (with jitter), and register again
+               after a tracker restart or a reconnect
+      T_REGISTERED [1, 22, tag: uint, ttl_ms: uint, addr: str (< WIRE_TADDR_SIZE)]
+               the time to live granted, and the address the tracker saw
+      T_LEAVE  [1, 23, tag: uint, key: bin (32)]
+               removes the record of signing key `key`, asked on its link; no
+               answer (the others get a T_NOTICE)
+      T_LOOKUP [1, 24, tag: uint, key: bin (0 or 32), prefix: str (<= 64), name: str (<= 32)]
+               exactly one of them not empty: a full signing key, a
+               fingerprint prefix (at least 8 hex digits), or a display name.
+               Answered by T_FOUND (no entries: nothing registered) or REFUSED
+      T_FOUND  [1, 25, tag: uint, entries: bin (<= 16 entries)]
+               what a lookup found.  The node checks every record again
+               (signature, pinned and known keys win over a tracker)
+      T_LIST   [1, 26, tag: uint, cursor: uint]
+               one page of the records held, after cursor (0: the first)
+      T_PAGE   [1, 27, tag: uint, entries: bin (<= 64 entries), next: uint]
+               a page; next is the cursor of the next one, 0 after the last
+      T_NOTICE [1, 28, joined: bool, reason: str, entry: bin (one entry)]
+               pushed to every registered link when a peer joins (reason
+               "new" or "changed") or leaves ("leave", "expired")
+      T_DIAL   [1, 29, tag: uint, key: bin (32)]
+               asks the tracker to tell the registered peer with signing key
+               `key` to connect to the asker, who must be registered on this
+               link; no answer when passed on, else REFUSED
+      T_DIALED [1, 30, entry: bin (one entry)]
+               pushed to that peer: the asker's record and address; the peer
+               connects to it (CURVE pinned to the record's X25519 key)
+      T_PUT    [1, 31, tag: uint, recipient: bin (32), msg_id: bin (16), ttl_days: uint,
+                envelope: bin (<= WIRE_MAX_ENVELOPE)]
+               leaves one sealed envelope for the X25519 key `recipient`;
+               msg_id is the envelope's; the mailbox takes one envelope
+               (MAILBOX_ITEM_MAX: more is refused "too_big").  ttl_days 0: the tracker's longest.
+               Answered by T_STORED once it is on disk, or REFUSED; a put
+               repeated after a lost answer is stored once
+      T_STORED [1, 32, tag: uint, recipient: bin (32), msg_id: bin (16)]
+               that envelope is on the tracker's disk (synced)
+      T_MAILNOTE [1, 33, count: uint]
+               "you have mail": pushed to the registered link of a recipient
+               when an item is stored for it, and at its registration while
+               items wait; count is how many wait.  Content-free
+      T_FETCH  [1, 34, tag: uint, max: uint]
+               asks for the items waiting for the link's key, oldest first,
+               at most max (0 or more than 16: 16); answered by that many
+               T_MAIL and then T_FOUND with no entries (the end), or REFUSED
+      T_MAIL   [1, 35, sender: bin (32), msg_id: bin (16), stored_ms: uint,
+                envelope: bin (<= WIRE_MAX_ENVELOPE)]
+               one item: the X25519 key of the link that left it, its id,
+               when the tracker stored it (Unix ms) and the envelope
+      T_ACK    [1, 36, sender: bin (32), msg_id: bin (16)]
+               the recipient opened (or refuses) that item: it is deleted;
+               no answer.  Not acknowledged, it is handed over again
+      T_STATUS [1, 37, tag: uint]
+               asks for the tracker's limits and counters
+      T_STATS  [1, 38, tag: uint, counters: bin]
+               a msgpack map {name: str -> uint} (wire_counters_decode):
+               every limit and counter of the registry and the mailbox
+      T_REFUSED [1, 39, type: uint, tag: uint, code: str, retry_ms: uint]
+               the request of that type and tag is refused: code is stable
+               (a limit's name such as "register_rate", "keys_per_source",
+               "lookup_rate", "backoff", "records", "sender_rate",
+               "recipient", "sender", "total", "disk_floor"; or
+               "foreign_key", "bad_record", "stale", "invalid", "too_big",
+               "not_registered", "not_found", "offline", "io"); retry_ms
+               is how long to wait (0: do not ask again as it is)
+
     The bodies of a STREAM header and of a BATCH are written down in
     media/pack.h (media/pack.c makes and reads them: the media helper makes
     them, the owner's node forwards them as they are, the viewer's checks).
@@ -130,9 +208,39 @@ typedef enum {
     WIRE_BATCH = 18,
     WIRE_SCREDIT = 19,
     WIRE_SEND = 20,
+    WIRE_T_REGISTER = 21,
+    WIRE_T_REGISTERED = 22,
+    WIRE_T_LEAVE = 23,
+    WIRE_T_LOOKUP = 24,
+    WIRE_T_FOUND = 25,
+    WIRE_T_LIST = 26,
+    WIRE_T_PAGE = 27,
+    WIRE_T_NOTICE = 28,
+    WIRE_T_DIAL = 29,
+    WIRE_T_DIALED = 30,
+    WIRE_T_PUT = 31,
+    WIRE_T_STORED = 32,
+    WIRE_T_MAILNOTE = 33,
+    WIRE_T_FETCH = 34,
+    WIRE_T_MAIL = 35,
+    WIRE_T_ACK = 36,
+    WIRE_T_STATUS = 37,
+    WIRE_T_STATS = 38,
+    WIRE_T_REFUSED = 39,
 } wire_type_t;
 
-#define WIRE_TYPE_MAX WIRE_SEND
+#define WIRE_TYPE_MAX WIRE_T_REFUSED
+
+//  Tracker frames: sizes (the record is discovery/record.h's RECORD_SIZE)
+#define WIRE_KEY_SIZE 32
+#define WIRE_TADDR_SIZE 64                  //  an address in an entry, NUL padded
+#define WIRE_TRECORD_SIZE 177               //  RECORD_SIZE
+#define WIRE_TRECORD_NAME_MAX 32            //  RECORD_NAME_MAX
+#define WIRE_TENTRY_SIZE (WIRE_TRECORD_SIZE + WIRE_TADDR_SIZE)
+#define WIRE_TFOUND_MAX 16                  //  entries in a T_FOUND
+#define WIRE_TPAGE_MAX 64                   //  entries in a T_PAGE
+#define WIRE_TFETCH_MAX 16                  //  T_MAIL frames a T_FETCH gets
+#define WIRE_TCODE_MAX 32                   //  a refusal code
 
 //  A frame: its type and the fields of that type, each with its own name
 //  (node/wire.c's table says which fields each type has, in order).  Byte
@@ -164,6 +272,31 @@ typedef struct {
                  size_t packets_len; } batch;
         struct { uint8_t sid [WIRE_ID_SIZE]; uint64_t credit; } scredit;
         struct { uint8_t sid [WIRE_ID_SIZE]; int ok; const char *reason; size_t reason_len; } send;
+        //  Tracker frames
+        struct { uint64_t tag; const uint8_t *record; size_t record_len; } t_register;
+        struct { uint64_t tag, ttl_ms; const char *addr; size_t addr_len; } t_registered;
+        struct { uint64_t tag; uint8_t key [WIRE_KEY_SIZE]; } t_leave;
+        struct { uint64_t tag; const uint8_t *key; size_t key_len; const char *prefix;
+                 size_t prefix_len; const char *name; size_t name_len; } t_lookup;
+        struct { uint64_t tag; const uint8_t *entries; size_t entries_len; } t_found;
+        struct { uint64_t tag, cursor; } t_list;
+        struct { uint64_t tag; const uint8_t *entries; size_t entries_len; uint64_t next; } t_page;
+        struct { int joined; const char *reason; size_t reason_len; const uint8_t *entry;
+                 size_t entry_len; } t_notice;
+        struct { uint64_t tag; uint8_t key [WIRE_KEY_SIZE]; } t_dial;
+        struct { const uint8_t *entry; size_t entry_len; } t_dialed;
+        struct { uint64_t tag; uint8_t recipient [WIRE_KEY_SIZE]; uint8_t msg_id [WIRE_ID_SIZE];
+                 uint64_t ttl_days; const uint8_t *envelope; size_t envelope_len; } t_put;
+        struct { uint64_t tag; uint8_t recipient [WIRE_KEY_SIZE];
+                 uint8_t msg_id [WIRE_ID_SIZE]; } t_stored;
+        struct { uint64_t count; } t_mailnote;
+        struct { uint64_t tag, max; } t_fetch;
+        struct { uint8_t sender [WIRE_KEY_SIZE]; uint8_t msg_id [WIRE_ID_SIZE]; uint64_t stored_ms;
+                 const uint8_t *envelope; size_t envelope_len; } t_mail;
+        struct { uint8_t sender [WIRE_KEY_SIZE]; uint8_t msg_id [WIRE_ID_SIZE]; } t_ack;
+        struct { uint64_t tag; } t_status;
+        struct { uint64_t tag; const uint8_t *counters; size_t counters_len; } t_stats;
+        struct { uint64_t type, tag; const char *code; size_t code_len; uint64_t retry_ms; } t_refused;
     };
 } wire_frame_t;
 
@@ -213,7 +346,8 @@ bool wire_dispatch (const wire_handlers_t *self, const uint8_t peer [32],
 
 //  Body of a chat envelope.
 typedef struct {
-    unsigned kind;              //  0 private, 1 to everyone
+    unsigned kind;              //  0 private, 1 to everyone, 2 a receipt by mailbox (text:
+                                //  the hex msg_id of the message it settles)
     const char *text;           //  borrowed, not NUL-terminated
     size_t text_len;
 } wire_chat_t;
@@ -244,6 +378,32 @@ typedef struct {
     const char *skipped;        //  "subtitle mov_text: ..."; borrowed, may be NULL
     size_t skipped_len;
 } wire_share_t;
+
+//  Entry i of n = len / WIRE_TENTRY_SIZE entries (T_FOUND, T_PAGE; T_NOTICE
+//  and T_DIALED hold one): *record points into entries (RECORD_SIZE bytes,
+//  still to be checked with record_decode), addr gets the address,
+//  NUL-terminated.  Returns 0, or SC_EMALFORMED when len is not a whole
+//  number of entries, i is past the end or the address is not text.
+int wire_tentry_at (const uint8_t *entries, size_t len, size_t i, const uint8_t **record,
+                    char addr [WIRE_TADDR_SIZE]);
+//  Writes one entry at out (WIRE_TENTRY_SIZE bytes): record, then addr
+//  (cut to WIRE_TADDR_SIZE - 1 bytes) NUL padded.
+void wire_tentry_put (uint8_t out [WIRE_TENTRY_SIZE], const uint8_t record [WIRE_TRECORD_SIZE],
+                      const char *addr);
+
+//  One counter of a T_STATS map.
+typedef struct {
+    const char *name;           //  borrowed (decode: not NUL-terminated)
+    size_t name_len;
+    uint64_t value;
+} wire_counter_t;
+#define WIRE_COUNTERS_MAX 128
+//  Encodes n counters as a msgpack map.  0 and a malloc'd buffer, or an error.
+int wire_counters_encode (const wire_counter_t *counters, size_t n, uint8_t **out, size_t *len);
+//  Decodes at most max counters (names borrow from buf) into out, *n set.
+//  0, or SC_EMALFORMED (not a map of str to uint), SC_ETOOBIG (more than max).
+int wire_counters_decode (const uint8_t *buf, size_t len, wire_counter_t *out, size_t max,
+                          size_t *n);
 
 //  Walks msgpack bytes without unpacking (crypto/base/walk.h's walk_check).
 //  Returns 0 if buf holds exactly one

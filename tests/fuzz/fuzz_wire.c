@@ -1,5 +1,6 @@
-//  libFuzzer harness: the bounded walk (crypto/base/walk.c), wire frames and chat
-//  bodies.  The stream header and batches (media/pack.c): fuzz_stream.c.
+//  libFuzzer harness: the bounded walk (crypto/base/walk.c), wire frames, chat
+//  bodies and tracker bodies.  The stream header and batches (media/pack.c):
+//  fuzz_stream.c.
 #include <msgpack.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,6 +47,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             free (buf);
         }
     }
+    //  Tracker bodies: entries and the status map
+    const uint8_t *rec;
+    char addr [WIRE_TADDR_SIZE];
+    for (size_t i = 0; wire_tentry_at (data, size, i, &rec, addr) == 0; i++)
+        if (strlen (addr) >= WIRE_TADDR_SIZE)
+            abort ();
+    wire_counter_t counters [WIRE_COUNTERS_MAX];
+    size_t n;
+    if (wire_counters_decode (data, size, counters, WIRE_COUNTERS_MAX, &n) == 0 && n > WIRE_COUNTERS_MAX)
+        abort ();
     wire_chat_t chat;
     if (wire_chat_decode (data, size, &chat) == 0 && chat.text_len && !chat.text)
         abort ();

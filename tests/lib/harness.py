@@ -242,3 +242,143 @@ def free_udp_port():
 
 def is_root():
     return os.geteuid() == 0
+
+
+TRACKER = os.path.join(ROOT, BUILD, "securechat-tracker")
+TRACKER_CLIENT = os.path.join(ROOT, BUILD, "sc-tracker-client")
+
+
+class JsonProc:
+    """A process that writes one JSON object a line on stdout; wait() finds
+    one by its fields (key "event" for the tracker, "answer" for the client)."""
+
+    def __init__(self, cmd, key, label, env=None, stderr_path=None):
+        self.key = key
+        self.label = label
+        full_env = dict(os.environ)
+        full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+        full_env.update(env or {})
+        self.stderr_path = stderr_path or tempfile.mktemp(prefix="sc-proc-", suffix=".stderr")
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, env=full_env)
+        self.events = []
+        self._cond = threading.Condition()
+        self._eof = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                e = json.loads(line.decode("utf-8", "replace"))
+            except ValueError:
+                e = {self.key: "_not_json", "line": line.decode("utf-8", "replace")}
+            with self._cond:
+                self.events.append(e)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def mark(self):
+        with self._cond:
+            return len(self.events)
+
+    def wait(self, what=None, timeout=10, pred=None, after=0, **fields):
+        end = deadline(timeout)
+        with self._cond:
+            seen = after
+            while True:
+                for e in self.events[seen:]:
+                    if (what is None or e.get(self.key) == what) \
+                       and all(e.get(k) == v for k, v in fields.items()) \
+                       and (pred is None or pred(e)):
+                        return e
+                seen = len(self.events)
+                left = end - time.monotonic()
+                if left <= 0 or self._eof:
+                    break
+                self._cond.wait(min(left, 0.5))
+        raise AssertionError(f"{self.label}: no {what} {fields} within {timeout}s "
+                             f"(exit={self.proc.poll()}); last: {self.events[-5:]}; "
+                             f"stderr: {self.stderr()[-600:]}")
+
+    def find(self, what=None, **fields):
+        with self._cond:
+            return [e for e in self.events if (what is None or e.get(self.key) == what)
+                    and all(e.get(k) == v for k, v in fields.items())]
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def send(self, line):
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
+    def ask(self, line, what, timeout=10, **fields):
+        mark = self.mark()
+        self.send(line)
+        return self.wait(what, timeout=timeout, after=mark, **fields)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Stops the process with sig; returns its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self._reader.join(5)
+        self._stderr.close()
+        return rc
+
+
+class Tracker(JsonProc):
+    """One securechat-tracker with --json on loopback (an ephemeral port unless given)."""
+
+    def __init__(self, home, port=0, args=(), env=None):
+        cmd = [TRACKER, "--json", "--home", home, "--bind", "127.0.0.1", "--port", str(port)]
+        super().__init__(cmd + list(args), "event", "tracker", env=env,
+                         stderr_path=home.rstrip("/") + f".stderr.{time.monotonic_ns()}")
+        ready = self.wait("ready", timeout=10)
+        self.id = ready["id"]
+        self.port = ready["port"]
+        self.address = ready["address"]
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+
+class TrackerClient(JsonProc):
+    """sc-tracker-client linked to a tracker (see tests/integration/tracker_client.c)."""
+
+    def __init__(self, tracker, home=None, name="client", source=None):
+        cmd = [TRACKER_CLIENT, "--name", name]
+        if home:
+            cmd += ["--home", home]
+        if source:
+            cmd += ["--source", source]
+        super().__init__(cmd + [tracker.address], "answer", f"client {name}")
+        ready = self.wait("ready", timeout=15)
+        self.id = ready["id"]
+        self.box = ready["key"]
+        self.sign = ready["sign"]
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+                self.proc.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+        return self.stop(signal.SIGTERM)

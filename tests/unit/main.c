@@ -17,6 +17,7 @@ void streams_tests (void);
 void link_tests (void);
 void transport_tests (void);
 void resolve_tests (void);
+void tclient_tests (void);
 void child_tests (void);
 void tracker_tests (void);
 
@@ -91,6 +92,7 @@ main (int argc, char **argv)
     link_tests ();
     transport_tests ();
     resolve_tests ();
+    tclient_tests ();
     tracker_tests ();
     files_tests ();
     child_tests ();

@@ -326,6 +326,31 @@ s_too_big (void)
     envelope_opener_destroy (&bob);
 }
 
+//  An envelope that waited in a mailbox past the ordinary window opens
+//  with the mailbox's window, once: the ids are the same set as the link's
+static void
+s_mailbox_window (void)
+{
+    envelope_opener_t *o = s_opener (s_bob, 0, 0, ENVELOPE_SENDER_IDS, s_pinned);
+    CHECK (o);
+    uint8_t id [16], *env;
+    size_t len;
+    int64_t written = NOW - 3LL * 24 * 3600 * 1000;     //  three days in a mailbox
+    CHECK_RC (s_seal (s_alice, s_bob, written, "held", id, &env, &len), 0);
+    int64_t ts = 0;
+    CHECK_RC (envelope_peek_ts (o, env, len, &ts), 0);
+    CHECK (ts == written);
+    envelope_msg_t msg;
+    CHECK_RC (envelope_open (o, env, len, NULL, NOW, &msg), SC_ESTALE);
+    CHECK_RC (envelope_open_window (o, env, len, NULL, NOW, 7LL * 24 * 3600 * 1000, &msg), 0);
+    CHECK (msg.ts_ms == written && memcmp (msg.msg_id, id, 16) == 0);
+    envelope_msg_clear (&msg);
+    CHECK_RC (envelope_open_window (o, env, len, NULL, NOW, 7LL * 24 * 3600 * 1000, &msg), SC_EREPLAY);
+    CHECK_RC (envelope_open_window (o, env, len, NULL, NOW, 24LL * 3600 * 1000, &msg), SC_ESTALE);
+    free (env);
+    envelope_opener_destroy (&o);
+}
+
 void
 envelope_tests (void)
 {
@@ -343,6 +368,7 @@ envelope_tests (void)
     unit_run ("envelope: one sender's times never make another's stale", s_floor_per_sender);
     unit_run ("envelope: at most 2 min ahead, 10 min behind", s_window);
     unit_run ("envelope: replay state bounded, least recent sender evicted", s_bounded);
+    unit_run ("envelope: the mailbox's window opens what waited, once", s_mailbox_window);
     identity_destroy (&s_alice);
     identity_destroy (&s_bob);
     identity_destroy (&s_carol);

@@ -187,10 +187,46 @@ s_deep_and_odd (void)
     CHECK_RC (wire_chat_decode (bad_type, 3, &chat), SC_EMALFORMED);
 }
 
+//  Tracker bodies: entries (a record and an address) and the status map
+static void
+s_tracker_bodies (void)
+{
+    uint8_t rec [WIRE_TRECORD_SIZE], entries [2 * WIRE_TENTRY_SIZE];
+    for (size_t i = 0; i < sizeof rec; i++)
+        rec [i] = (uint8_t) i;
+    wire_tentry_put (entries, rec, "10.0.0.1");
+    wire_tentry_put (entries + WIRE_TENTRY_SIZE, rec, "2001:db8::1");
+    const uint8_t *r;
+    char addr [WIRE_TADDR_SIZE];
+    CHECK_RC (wire_tentry_at (entries, sizeof entries, 1, &r, addr), 0);
+    CHECK (r == entries + WIRE_TENTRY_SIZE && strcmp (addr, "2001:db8::1") == 0);
+    CHECK_RC (wire_tentry_at (entries, sizeof entries, 2, &r, addr), SC_EMALFORMED);
+    CHECK_RC (wire_tentry_at (entries, sizeof entries - 1, 0, &r, addr), SC_EMALFORMED);
+    //  An address that is not NUL-padded text is refused
+    entries [WIRE_TRECORD_SIZE + 40] = 'x';
+    CHECK_RC (wire_tentry_at (entries, sizeof entries, 0, &r, addr), SC_EMALFORMED);
+    memset (entries + WIRE_TRECORD_SIZE, 'a', WIRE_TADDR_SIZE);
+    CHECK_RC (wire_tentry_at (entries, sizeof entries, 0, &r, addr), SC_EMALFORMED);
+
+    wire_counter_t in [2] = { { "records", 0, 7 }, { "refused_register_rate", 0, 1ull << 40 } };
+    wire_counter_t out [2];
+    uint8_t *buf;
+    size_t len, n;
+    CHECK_RC (wire_counters_encode (in, 2, &buf, &len), 0);
+    CHECK_RC (wire_counters_decode (buf, len, out, 2, &n), 0);
+    CHECK (n == 2 && out [1].value == (1ull << 40) && out [1].name_len == 21
+           && memcmp (out [1].name, "refused_register_rate", 21) == 0);
+    CHECK_RC (wire_counters_decode (buf, len, out, 1, &n), SC_ETOOBIG);
+    free (buf);
+    const uint8_t not_map [3] = { 0x92, 1, 2 };
+    CHECK_RC (wire_counters_decode (not_map, 3, out, 2, &n), SC_EMALFORMED);
+}
+
 void
 wire_tests (void)
 {
     unit_run ("wire: every frame type round trips; prefixes refused", s_round_trips);
     unit_run ("wire: lying lengths refused without allocating", s_lying_frame);
     unit_run ("wire: deep, trailing, ext and invalid frames", s_deep_and_odd);
+    unit_run ("wire: tracker entries and status counters", s_tracker_bodies);
 }

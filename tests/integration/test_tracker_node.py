@@ -1,0 +1,255 @@
+"""Nodes that use a tracker (--tracker): with no LAN discovery they find
+each other through it and link directly, mail waits at the tracker for a
+peer that is away (also across a SIGKILL of the tracker), and a tracker's
+word never overrides a key the node knows."""
+import signal
+
+from harness import Node, Tracker, TrackerClient, Workdir, poll_until
+
+
+def _node(w, name, t, **kw):
+    return Node(w.sub(name), name=name, args=["--tracker", t.address], **kw)
+
+
+def _registered(node, timeout=10):
+    return node.wait("tracker_registered", timeout=timeout)
+
+
+def test_no_tracker_option_no_tracker_state():
+    w = Workdir()
+    try:
+        a = Node(w.sub("a"), name="alice")
+        t = a.ask("/trackers", "trackers")
+        assert t["trackers"] == []
+        p = a.ask("/peers", "peers")
+        assert p["peers"] == []
+        a.quit()
+    finally:
+        w.close()
+
+
+def test_tracker_option_needs_fingerprint():
+    import subprocess
+    from harness import NODE
+    w = Workdir()
+    try:
+        r = subprocess.run([NODE, "--home", w.sub("x"), "--tracker", "tcp://127.0.0.1:1"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=10)
+        assert r.returncode == 2 and "fingerprint" in r.stderr, r.stderr
+    finally:
+        w.close()
+
+
+def test_two_nodes_link_through_tracker_and_chat():
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    try:
+        a = _node(w, "alice", t)
+        _registered(a)
+        b = _node(w, "bob", t)
+        _registered(b)
+        a.wait_peers(b, timeout=15)
+        b.wait_peers(a, timeout=15)
+        peers = a.ask("/peers", "peers")["peers"]
+        assert [(p["name"], p["via"], p["online"]) for p in peers] == [("bob", "tracker", True)]
+        a.send("/msg bob hello over the tracker")
+        m = b.wait("message", text="hello over the tracker")
+        assert "mailbox" not in m
+        a.wait("delivered", msg_id=m["msg_id"])
+        tr = a.ask("/trackers", "trackers")["trackers"]
+        assert len(tr) == 1 and tr[0]["state"] == "registered" and tr[0]["linked"]
+        assert 0 < tr[0]["ttl_left_ms"] <= 600000 and tr[0]["refusals"] == 0
+        assert tr[0]["seen_as"] == "127.0.0.1"
+        a.quit()
+        b.quit()
+    finally:
+        assert t.stop(signal.SIGTERM) == 0
+        w.close()
+
+
+def test_refresh_before_ttl_and_register_again_after_restart():
+    w = Workdir()
+    t = Tracker(w.sub("tracker"), args=["--ttl-ms", "2000"])
+    port = t.port
+    try:
+        a = _node(w, "alice", t)
+        _registered(a)
+        # refreshed between 1/2 and 3/4 of 2 s: the record never ends
+        poll_until(lambda: a.ask("/trackers", "trackers")["trackers"][0]["registrations"] >= 3,
+                   timeout=10, what="refreshes")
+        assert not t.find("left")
+        t.stop(signal.SIGKILL)
+        a.wait("tracker_lost")
+        t = Tracker(w.sub("tracker"), port=port, args=["--ttl-ms", "2000"])
+        mark = len(a.events)
+        a.wait("tracker_registered", after=mark, timeout=15)
+        a.quit()
+    finally:
+        t.stop(signal.SIGTERM)
+        w.close()
+
+
+def test_mail_while_away_survives_tracker_sigkill_exactly_once_in_order():
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    port = t.port
+    try:
+        a = _node(w, "alice", t)
+        _registered(a)
+        b = _node(w, "bob", t)
+        _registered(b)
+        a.wait_peers(b, timeout=15)
+        b.quit()
+        a.wait("peer_left", name="bob")
+        sent = []
+        for i in range(5):
+            s = a.ask(f"/msg bob away {i}", "sent")
+            assert s["queued"] == "tracker", s
+            sent.append(s["msg_id"])
+        for mid in sent:
+            a.wait("mail_stored", msg_id=mid)
+        t.wait("mail_stored")
+        t.stop(signal.SIGKILL)
+        t = Tracker(w.sub("tracker"), port=port)
+        assert t.find("ready")[0]["mail"] == 5
+        import time
+        started = int(time.time() * 1000)
+        b = _node(w, "bob", t)
+        got = []
+        poll_until(lambda: len(b.find("message")) >= 5, timeout=20, what="5 messages")
+        for mid in sent:
+            a.wait("delivered", msg_id=mid, timeout=20)
+        time.sleep(1.0)     # anything shown twice would show by now
+        msgs = b.find("message")
+        assert [m["text"] for m in msgs] == [f"away {i}" for i in range(5)], msgs
+        assert [m["msg_id"] for m in msgs] == sent
+        assert all(m["ts"] < started for m in msgs)       # their original times
+        assert len(a.find("delivered")) == 5
+        poll_until(lambda: {e["msg_id"] for e in t.find("mail_delivered")} >= set(sent),
+                   timeout=10, what="acks")
+        a.quit()
+        b.quit()
+    finally:
+        t.stop(signal.SIGTERM)
+        w.close()
+
+
+def test_mail_opens_when_sender_is_gone():
+    """Only the mailbox can deliver: alice leaves before bob comes back."""
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    try:
+        a = _node(w, "alice", t)
+        _registered(a)
+        b = _node(w, "bob", t)
+        _registered(b)
+        a.wait_peers(b, timeout=15)
+        b.quit()
+        a.wait("peer_left", name="bob")
+        s = a.ask("/msg bob while you were out", "sent")
+        assert s["queued"] == "tracker"
+        a.wait("mail_stored", msg_id=s["msg_id"])
+        a.quit()
+        # bob comes back 20 minutes later (his clock moved): past the
+        # ordinary 10-minute window, the mailbox's still opens it
+        later = {"SC_NODE_CLOCK_OFFSET_MS": str(20 * 60 * 1000)}
+        b = _node(w, "bob", t, env=later)
+        m = b.wait("message", text="while you were out", timeout=15)
+        assert m["mailbox"] is True and m["msg_id"] == s["msg_id"]
+        assert not b.find("warning")
+        # the receipt goes back by the mailbox; alice gets it when she returns
+        a = _node(w, "alice", t, env=later)
+        b.quit()
+        # a new run of alice has no outbox: the receipt is opened and acked
+        poll_until(lambda: len(t.find("mail_delivered")) >= 2, timeout=15, what="both acked")
+        assert s["msg_id"] in {e["msg_id"] for e in t.find("mail_delivered")}
+        a.quit()
+        # and after a restart bob does not show it again
+        b = _node(w, "bob", t, env=later)
+        _registered(b)
+        import time
+        time.sleep(1.0)
+        assert not b.find("message")
+        b.quit()
+    finally:
+        t.stop(signal.SIGTERM)
+        w.close()
+
+
+def test_tracker_naming_known_name_with_other_key_is_refused():
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    try:
+        a = _node(w, "alice", t)
+        _registered(a)
+        b = _node(w, "bob", t)
+        a.wait_peers(b, timeout=15)
+        # another key registers as "bob": the tracker names it to alice
+        evil = TrackerClient(t, name="bob", source="127.0.0.3")
+        evil.ask("register", "registered")
+        warn = a.wait("warning", code="key_changed", timeout=10)
+        assert "never overrides" in warn["message"]
+        peers = a.ask("/peers", "peers")["peers"]
+        assert [p["id"] for p in peers] == [b.id]
+        assert a.ask("/trackers", "trackers")["key_changed"] >= 1
+        # and bob by name still means bob
+        a.send("/msg bob still you")
+        b.wait("message", text="still you")
+        evil.close()
+        a.quit()
+        b.quit()
+    finally:
+        t.stop(signal.SIGTERM)
+        w.close()
+
+
+def test_dial_back_when_the_named_peer_cannot_be_reached():
+    """bob listens on 127.0.0.5 only but reaches the tracker from 127.0.0.1,
+    so the address the tracker gives for him does not answer (as behind
+    NAT): alice asks the tracker to have bob dial her, and they link."""
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    try:
+        a = _node(w, "alice", t)
+        _registered(a)
+        b = Node(w.sub("bob"), name="bob", args=["--tracker", t.address, "--bind", "127.0.0.5"])
+        assert b.wait("tracker_registered")["addr"] == "127.0.0.1"
+        d = a.wait("dial_back", name="bob", timeout=15)
+        assert d["id"] == b.id
+        a.wait_peers(b, timeout=15)
+        b.wait_peers(a, timeout=15)
+        a.send("/msg bob dialled back")
+        b.wait("message", text="dialled back")
+        a.quit()
+        b.quit()
+    finally:
+        t.stop(signal.SIGTERM)
+        w.close()
+
+
+def test_two_trackers_that_disagree_about_a_name_warn():
+    w = Workdir()
+    t1 = Tracker(w.sub("t1"))
+    t2 = Tracker(w.sub("t2"))
+    try:
+        a = Node(w.sub("alice"), name="alice", args=["--tracker", t1.address, "--tracker", t2.address])
+        a.wait("tracker_registered", tracker=t1.address)
+        a.wait("tracker_registered", tracker=t2.address)
+        c1 = TrackerClient(t1, name="carol", source="127.0.0.6")
+        c1.ask("register", "registered")
+        c2 = TrackerClient(t2, name="carol", source="127.0.0.7")
+        c2.ask("register", "registered")
+        warn = a.wait("warning", code="trackers_disagree", timeout=10)
+        assert "carol" in warn["message"]
+        a.wait("warning", code="key_changed", timeout=10)     # and the second is not taken
+        tr = a.ask("/trackers", "trackers")
+        assert tr["disagree"] == 1 and tr["key_changed"] == 1
+        assert len(tr["trackers"]) == 2 and all(x["registered"] for x in tr["trackers"])
+        c1.close()
+        c2.close()
+        a.quit()
+    finally:
+        t1.stop(signal.SIGTERM)
+        t2.stop(signal.SIGTERM)
+        w.close()
