@@ -15,6 +15,7 @@
 #include "../discovery/resolve.h"
 #include "../discovery/udp.h"
 #include "tracker.h"
+#include "tracker_int.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -27,42 +28,6 @@ _Static_assert (MAILBOX_ITEM_MAX <= WIRE_MAX_ENVELOPE, "a mailbox item fits a T_
 
 #define RX_BATCH 256                    //  frames read a pass before the timers run
 
-//  A link that registered: where to push notices, dial-backs, mail notes.
-typedef struct {
-    uint8_t key [32];                   //  its CURVE key (the record's X25519 key)
-    uint8_t sign_pk [IDENTITY_PK_SIZE]; //  the signing key it registered last
-    uint8_t entry [WIRE_TENTRY_SIZE];   //  its record and address, for a dial-back
-    uint8_t rid [TRANSPORT_RID_MAX];
-    size_t rid_len;
-    int fd;
-} s_link_t;
-
-struct _tracker_t {
-    tracker_opts_t opts;
-    identity_t *id;
-    transport_t *transport;
-    void *watch;                        //  the ROUTER's closed connections
-    resolve_t *resolve;
-    registry_t *registry;
-    mailbox_t *mailbox;
-    wire_handlers_t handlers;
-    char home [PATH_MAX];
-    char snapshot [PATH_MAX + 32];
-    char address [256];
-    char fp [IDENTITY_FP_HEX_SIZE];
-    uint8_t record [RECORD_SIZE];       //  ours, for the UDP record request
-    s_link_t *links;
-    size_t nlinks, links_alloc;
-    const transport_rx_t *rx;           //  the frame being handled (its link)
-    int64_t next_sweep, next_save, next_mail_sweep;
-    int64_t events_window;              //  the second "refused" events are counted in
-    unsigned events_in_window;
-    struct {
-        uint64_t frames, frames_bad, frames_ignored;
-        uint64_t notices_sent, pushes_dropped, dials;
-        uint64_t refused, refused_events_suppressed;
-    } stats;
-};
 
 static int64_t
 s_wall_ms (const tracker_t *self)
@@ -72,15 +37,15 @@ s_wall_ms (const tracker_t *self)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + self->opts.clock_offset_ms;
 }
 
-static void
-s_hex (const uint8_t *bin, size_t len, char *out, size_t size)
+void
+tracker_hex (const uint8_t *bin, size_t len, char *out, size_t size)
 {
     sodium_bin2hex (out, size, bin, len);
 }
 
 //  Prints one JSON event (taken) when --json; else at -v.
-static void
-s_emit (tracker_t *self, json_t *ev)
+void
+tracker_emit (tracker_t *self, json_t *ev)
 {
     if (!ev)
         return;
@@ -98,8 +63,8 @@ s_emit (tracker_t *self, json_t *ev)
 //  ---------------------------------------------------------------------
 //  Links
 
-static s_link_t *
-s_link (tracker_t *self, const uint8_t key [32])
+tracker_link_t *
+tracker_link (tracker_t *self, const uint8_t key [32])
 {
     for (size_t i = 0; i < self->nlinks; i++)
         if (memcmp (self->links [i].key, key, 32) == 0)
@@ -108,7 +73,7 @@ s_link (tracker_t *self, const uint8_t key [32])
 }
 
 static void
-s_link_drop (tracker_t *self, s_link_t *link)
+s_link_drop (tracker_t *self, tracker_link_t *link)
 {
     size_t i = (size_t) (link - self->links);
     self->links [i] = self->links [--self->nlinks];
@@ -118,11 +83,11 @@ s_link_drop (tracker_t *self, s_link_t *link)
 static void
 s_link_note (tracker_t *self, const uint8_t *record, const char *addr)
 {
-    s_link_t *link = s_link (self, self->rx->key);
+    tracker_link_t *link = tracker_link (self, self->rx->key);
     if (!link) {
         if (self->nlinks == self->links_alloc) {
             size_t n = self->links_alloc? self->links_alloc * 2: 64;
-            s_link_t *more = realloc (self->links, n * sizeof *more);
+            tracker_link_t *more = realloc (self->links, n * sizeof *more);
             if (!more)
                 return;         //  no pushes to it: it still gets its answers
             self->links = more;
@@ -151,8 +116,8 @@ s_send (tracker_t *self, const uint8_t *rid, size_t rid_len, const wire_frame_t 
 }
 
 //  Answers the frame being handled.
-static void
-s_reply (tracker_t *self, const wire_frame_t *frame)
+void
+tracker_reply (tracker_t *self, const wire_frame_t *frame)
 {
     int rc = s_send (self, self->rx->rid, self->rx->rid_len, frame);
     if (rc != 0)
@@ -160,8 +125,8 @@ s_reply (tracker_t *self, const wire_frame_t *frame)
 }
 
 //  Pushes frame to a registered link; a link that is gone is forgotten.
-static bool
-s_push (tracker_t *self, s_link_t *link, const wire_frame_t *frame)
+bool
+tracker_push (tracker_t *self, tracker_link_t *link, const wire_frame_t *frame)
 {
     int rc = s_send (self, link->rid, link->rid_len, frame);
     if (rc == SC_ENET)
@@ -193,15 +158,15 @@ s_code (int rc, const char *limit)
 }
 
 //  Answers the frame being handled with T_REFUSED, and tells (bounded).
-static void
-s_refuse (tracker_t *self, const wire_frame_t *req, uint64_t tag, int rc, const char *limit,
+void
+tracker_refuse (tracker_t *self, const wire_frame_t *req, uint64_t tag, int rc, const char *limit,
           int64_t retry_ms, int64_t now)
 {
     const char *code = s_code (rc, limit);
     wire_frame_t f = { .type = WIRE_T_REFUSED, .t_refused = {
         .type = (uint64_t) req->type, .tag = tag, .code = code, .code_len = strlen (code),
         .retry_ms = retry_ms > 0? (uint64_t) retry_ms: 0 } };
-    s_reply (self, &f);
+    tracker_reply (self, &f);
     self->stats.refused++;
     if (now / 1000 != self->events_window) {
         self->events_window = now / 1000;
@@ -212,8 +177,8 @@ s_refuse (tracker_t *self, const wire_frame_t *req, uint64_t tag, int rc, const 
         return;
     }
     char key [65];
-    s_hex (self->rx->key, 32, key, sizeof key);
-    s_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "event", "refused",
+    tracker_hex (self->rx->key, 32, key, sizeof key);
+    tracker_emit (self, json_pack ("{s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "event", "refused",
                              "request", wire_spec (req->type)->name, "code", code,
                              "retry_ms", (json_int_t) f.t_refused.retry_ms, "addr", self->rx->addr,
                              "key", key, "suppressed",
@@ -223,24 +188,13 @@ s_refuse (tracker_t *self, const wire_frame_t *req, uint64_t tag, int rc, const 
 //  ---------------------------------------------------------------------
 //  Handlers, one per request frame
 
-static void
-s_mail_note (tracker_t *self, s_link_t *link, int64_t now)
-{
-    size_t n;
-    size_t count = mailbox_list (self->mailbox, link->key, now, NULL, 0, &n);
-    if (count == 0)
-        return;
-    wire_frame_t f = { .type = WIRE_T_MAILNOTE, .t_mailnote = { .count = count } };
-    s_push (self, link, &f);
-}
-
 static bool
 s_on_register (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t now)
 {
     tracker_t *self = arg;
     const uint8_t *raw = req->t_register.record;
     if (req->t_register.record_len != RECORD_SIZE) {
-        s_refuse (self, req, req->t_register.tag, SC_EMALFORMED, NULL, 0, now);
+        tracker_refuse (self, req, req->t_register.tag, SC_EMALFORMED, NULL, 0, now);
         return true;
     }
     int64_t expires = 0;
@@ -248,25 +202,25 @@ s_on_register (void *arg, const uint8_t peer [32], const wire_frame_t *req, int6
     int rc = registry_register (self->registry, self->rx->addr, peer, raw, RECORD_SIZE, now,
                                 &expires, &why);
     if (rc != 0) {
-        s_refuse (self, req, req->t_register.tag, rc, why.limit, why.retry_ms, now);
+        tracker_refuse (self, req, req->t_register.tag, rc, why.limit, why.retry_ms, now);
         return true;
     }
     bool leave = raw [5] & RECORD_FLAG_LEAVE;
     wire_frame_t f = { .type = WIRE_T_REGISTERED, .t_registered = {
         .tag = req->t_register.tag, .ttl_ms = leave || expires < now? 0: (uint64_t) (expires - now),
         .addr = self->rx->addr, .addr_len = strlen (self->rx->addr) } };
-    s_reply (self, &f);
+    tracker_reply (self, &f);
     if (leave) {
-        s_link_t *link = s_link (self, peer);
+        tracker_link_t *link = tracker_link (self, peer);
         if (link)
             s_link_drop (self, link);
         return true;
     }
-    bool known = s_link (self, peer) != NULL;
+    bool known = tracker_link (self, peer) != NULL;
     s_link_note (self, raw, self->rx->addr);
-    s_link_t *link = s_link (self, peer);
+    tracker_link_t *link = tracker_link (self, peer);
     if (link && !known)
-        s_mail_note (self, link, now);
+        tracker_mail_note (self, link, now);
     return true;
 }
 
@@ -276,10 +230,10 @@ s_on_leave (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t
     tracker_t *self = arg;
     int rc = registry_leave (self->registry, peer, req->t_leave.key, now);
     if (rc != 0) {
-        s_refuse (self, req, req->t_leave.tag, rc, NULL, 0, now);
+        tracker_refuse (self, req, req->t_leave.tag, rc, NULL, 0, now);
         return true;
     }
-    s_link_t *link = s_link (self, peer);
+    tracker_link_t *link = tracker_link (self, peer);
     if (link && memcmp (link->sign_pk, req->t_leave.key, IDENTITY_PK_SIZE) == 0)
         s_link_drop (self, link);
     return true;
@@ -323,7 +277,7 @@ s_on_lookup (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_
                                    REGISTRY_MATCHES_MAX, &n, &why);
     }
     if (rc != 0 && rc != SC_ENOPEER) {
-        s_refuse (self, req, q->tag, rc, why.limit, why.retry_ms, now);
+        tracker_refuse (self, req, q->tag, rc, why.limit, why.retry_ms, now);
         return true;
     }
     uint8_t buf [REGISTRY_MATCHES_MAX * WIRE_TENTRY_SIZE];
@@ -332,7 +286,7 @@ s_on_lookup (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_
     s_entries (found, n, buf);
     wire_frame_t f = { .type = WIRE_T_FOUND, .t_found = {
         .tag = q->tag, .entries = buf, .entries_len = n * WIRE_TENTRY_SIZE } };
-    s_reply (self, &f);
+    tracker_reply (self, &f);
     return true;
 }
 
@@ -348,13 +302,13 @@ s_on_list (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t 
     int rc = page && buf? registry_list (self->registry, self->rx->addr, req->t_list.cursor, now,
                                          page, REGISTRY_PAGE_MAX, &n, &next, &why): SC_ENOMEM;
     if (rc != 0)
-        s_refuse (self, req, req->t_list.tag, rc, why.limit, why.retry_ms, now);
+        tracker_refuse (self, req, req->t_list.tag, rc, why.limit, why.retry_ms, now);
     else {
         s_entries (page, n, buf);
         wire_frame_t f = { .type = WIRE_T_PAGE, .t_page = {
             .tag = req->t_list.tag, .entries = buf, .entries_len = n * WIRE_TENTRY_SIZE,
             .next = next } };
-        s_reply (self, &f);
+        tracker_reply (self, &f);
     }
     free (page);
     free (buf);
@@ -365,202 +319,30 @@ static bool
 s_on_dial (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t now)
 {
     tracker_t *self = arg;
-    s_link_t *asker = s_link (self, peer);
+    tracker_link_t *asker = tracker_link (self, peer);
     if (!asker) {
-        s_refuse (self, req, req->t_dial.tag, SC_EPERM, NULL, 0, now);
+        tracker_refuse (self, req, req->t_dial.tag, SC_EPERM, NULL, 0, now);
         return true;
     }
     registry_entry_t target;
     registry_refusal_t why = { 0 };
     int rc = registry_lookup_key (self->registry, self->rx->addr, req->t_dial.key, now, &target, &why);
-    s_link_t *link = rc == 0? s_link (self, target.rec.box_pk): NULL;
+    tracker_link_t *link = rc == 0? tracker_link (self, target.rec.box_pk): NULL;
     if (rc == 0 && !link)
         rc = SC_EOFFLINE;
     if (rc == 0) {
-        //  s_push may drop a link: copy the asker's entry first
+        //  tracker_push may drop a link: copy the asker's entry first
         uint8_t entry [WIRE_TENTRY_SIZE];
         memcpy (entry, asker->entry, sizeof entry);
         wire_frame_t f = { .type = WIRE_T_DIALED, .t_dialed = {
             .entry = entry, .entry_len = sizeof entry } };
-        if (!s_push (self, link, &f))
+        if (!tracker_push (self, link, &f))
             rc = SC_EOFFLINE;
     }
     if (rc != 0)
-        s_refuse (self, req, req->t_dial.tag, rc, why.limit, why.retry_ms, now);
+        tracker_refuse (self, req, req->t_dial.tag, rc, why.limit, why.retry_ms, now);
     else
         self->stats.dials++;
-    return true;
-}
-
-static bool
-s_on_put (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t now)
-{
-    tracker_t *self = arg;
-    const __typeof__ (req->t_put) *p = &req->t_put;
-    mailbox_refusal_t why = { 0 };
-    uint64_t dups = mailbox_stats (self->mailbox).duplicates;
-    uint32_t days = p->ttl_days > UINT32_MAX? 0: (uint32_t) p->ttl_days;
-    //  Answered only once mailbox_put says the item is on disk (synced)
-    int rc = mailbox_put (self->mailbox, p->recipient, peer, p->msg_id, p->envelope,
-                          p->envelope_len, days, now, &why);
-    if (rc != 0) {
-        s_refuse (self, req, p->tag, rc, why.limit, why.retry_ms, now);
-        return true;
-    }
-    wire_frame_t f = { .type = WIRE_T_STORED, .t_stored = { .tag = p->tag } };
-    memcpy (f.t_stored.recipient, p->recipient, 32);
-    memcpy (f.t_stored.msg_id, p->msg_id, WIRE_ID_SIZE);
-    s_reply (self, &f);
-    char recipient [65], sender [65], id [33];
-    s_hex (p->recipient, 32, recipient, sizeof recipient);
-    s_hex (peer, 32, sender, sizeof sender);
-    s_hex (p->msg_id, WIRE_ID_SIZE, id, sizeof id);
-    s_emit (self, json_pack ("{s:s, s:s, s:s, s:s, s:I, s:b}", "event", "mail_stored",
-                             "recipient", recipient, "sender", sender, "msg_id", id,
-                             "bytes", (json_int_t) p->envelope_len,
-                             "repeat", mailbox_stats (self->mailbox).duplicates != dups));
-    s_link_t *link = s_link (self, p->recipient);
-    if (link)
-        s_mail_note (self, link, now);
-    return true;
-}
-
-static bool
-s_on_fetch (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t now)
-{
-    tracker_t *self = arg;
-    mailbox_item_t items [WIRE_TFETCH_MAX];
-    size_t max = req->t_fetch.max == 0 || req->t_fetch.max > WIRE_TFETCH_MAX
-               ? WIRE_TFETCH_MAX: (size_t) req->t_fetch.max;
-    size_t n;
-    //  The link's key is the recipient: nobody fetches another's mail
-    mailbox_list (self->mailbox, peer, now, items, max, &n);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t *data;
-        size_t len;
-        if (mailbox_fetch (self->mailbox, peer, items [i].sender, items [i].id, now, &data, &len,
-                           NULL) != 0)
-            continue;
-        wire_frame_t f = { .type = WIRE_T_MAIL, .t_mail = {
-            .stored_ms = items [i].stored_ms > 0? (uint64_t) items [i].stored_ms: 0,
-            .envelope = data, .envelope_len = len } };
-        memcpy (f.t_mail.sender, items [i].sender, 32);
-        memcpy (f.t_mail.msg_id, items [i].id, WIRE_ID_SIZE);
-        s_reply (self, &f);
-        free (data);
-    }
-    wire_frame_t end = { .type = WIRE_T_FOUND, .t_found = { .tag = req->t_fetch.tag } };
-    s_reply (self, &end);
-    return true;
-}
-
-static bool
-s_on_ack (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t now)
-{
-    tracker_t *self = arg;
-    if (mailbox_ack (self->mailbox, peer, req->t_ack.sender, req->t_ack.msg_id) != 0)
-        return true;            //  acknowledged before: nothing to say
-    char recipient [65], sender [65], id [33];
-    s_hex (peer, 32, recipient, sizeof recipient);
-    s_hex (req->t_ack.sender, 32, sender, sizeof sender);
-    s_hex (req->t_ack.msg_id, WIRE_ID_SIZE, id, sizeof id);
-    s_emit (self, json_pack ("{s:s, s:s, s:s, s:s}", "event", "mail_delivered",
-                             "recipient", recipient, "sender", sender, "msg_id", id));
-    return true;
-}
-
-//  Every limit and counter, by name.
-static size_t
-s_counters (tracker_t *self, wire_counter_t *c, size_t max)
-{
-    registry_stats_t r = registry_stats (self->registry);
-    mailbox_stats_t m = mailbox_stats (self->mailbox);
-    const registry_limits_t *rl = &self->opts.registry;
-    const mailbox_limits_t *ml = &self->opts.mailbox;
-    size_t n = 0;
-#define C(name, v) if (n < max) c [n++] = (wire_counter_t) { name, 0, (uint64_t) (v) }
-    C ("limit_records", rl->records);
-    C ("limit_keys_per_address", rl->keys_per_source);
-    C ("limit_register_per_s", rl->register_per_s);
-    C ("limit_register_burst", rl->register_burst);
-    C ("limit_lookup_per_s", rl->lookup_per_s);
-    C ("limit_lookup_burst", rl->lookup_burst);
-    C ("limit_misses_free", rl->misses_free);
-    C ("limit_backoff_max_ms", rl->backoff_max_ms);
-    C ("limit_ttl_ms", rl->ttl_ms);
-    C ("limit_mail_ttl_days", ml->ttl_days);
-    C ("limit_mail_per_recipient", ml->recipient_items);
-    C ("limit_mail_recipient_bytes", ml->recipient_bytes);
-    C ("limit_mail_per_sender", ml->sender_items);
-    C ("limit_mail_total", ml->total_items);
-    C ("limit_mail_total_bytes", ml->total_bytes);
-    C ("limit_mail_disk_floor", ml->disk_floor);
-    C ("limit_put_per_s", ml->put_per_s);
-    C ("records", r.records);
-    C ("sources", r.sources);
-    C ("registry_memory", r.memory);
-    C ("registered", r.registered);
-    C ("refreshed", r.refreshed);
-    C ("left", r.left);
-    C ("expired", r.expired);
-    C ("bad_record", r.bad_record);
-    C ("foreign_key", r.foreign_key);
-    C ("stale", r.stale);
-    C ("refused_records", r.refused_records);
-    C ("refused_keys_per_address", r.refused_keys_per_source);
-    C ("refused_register_rate", r.refused_register_rate);
-    C ("lookups", r.lookups);
-    C ("lookups_missed", r.lookups_missed);
-    C ("refused_lookup_rate", r.refused_lookup_rate);
-    C ("refused_backoff", r.refused_backoff);
-    C ("refused_prefix", r.refused_prefix);
-    C ("sources_forgotten", r.sources_forgotten);
-    C ("events_dropped", r.events_dropped);
-    C ("snapshot_dropped", r.snapshot_dropped);
-    C ("mail_items", m.items);
-    C ("mail_bytes", m.bytes);
-    C ("mail_stored", m.stored);
-    C ("mail_duplicates", m.duplicates);
-    C ("mail_fetched", m.fetched);
-    C ("mail_acked", m.acked);
-    C ("mail_expired", m.expired);
-    C ("refused_mail_item_size", m.refused_item_size);
-    C ("refused_mail_recipient", m.refused_recipient);
-    C ("refused_mail_sender", m.refused_sender);
-    C ("refused_mail_sender_rate", m.refused_sender_rate);
-    C ("refused_mail_total", m.refused_total);
-    C ("refused_mail_disk", m.refused_disk);
-    C ("mail_io_errors", m.io_errors);
-    C ("mail_loaded", m.loaded);
-    C ("mail_damaged", m.damaged);
-    C ("links", self->nlinks);
-    C ("frames", self->stats.frames);
-    C ("frames_bad", self->stats.frames_bad);
-    C ("frames_ignored", self->stats.frames_ignored);
-    C ("notices_sent", self->stats.notices_sent);
-    C ("pushes_dropped", self->stats.pushes_dropped);
-    C ("dials", self->stats.dials);
-    C ("refused", self->stats.refused);
-    C ("refused_events_suppressed", self->stats.refused_events_suppressed);
-    C ("udp_dropped", resolve_dropped (self->resolve));
-#undef C
-    return n;
-}
-
-static bool
-s_on_status (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t now)
-{
-    tracker_t *self = arg;
-    wire_counter_t c [WIRE_COUNTERS_MAX];
-    size_t n = s_counters (self, c, WIRE_COUNTERS_MAX);
-    uint8_t *body;
-    size_t len;
-    if (wire_counters_encode (c, n, &body, &len) != 0)
-        return true;
-    wire_frame_t f = { .type = WIRE_T_STATS, .t_stats = {
-        .tag = req->t_status.tag, .counters = body, .counters_len = len } };
-    s_reply (self, &f);
-    free (body);
     return true;
 }
 
@@ -581,14 +363,14 @@ s_notices (tracker_t *self)
             .entry = entry, .entry_len = sizeof entry } };
         for (size_t i = self->nlinks; i-- > 0; )
             if (memcmp (self->links [i].sign_pk, ev.sign_pk, IDENTITY_PK_SIZE) != 0
-            &&  s_push (self, &self->links [i], &f))
+            &&  tracker_push (self, &self->links [i], &f))
                 self->stats.notices_sent++;
         char fp [IDENTITY_FP_HEX_SIZE];
         identity_fingerprint_hex (ev.sign_pk, fp);
         record_t rec;
         const char *name = record_decode_known (ev.record, RECORD_SIZE, ev.record, &rec) == 0
                          ? rec.name: "";
-        s_emit (self, json_pack ("{s:s, s:s, s:s, s:s, s:s}", "event",
+        tracker_emit (self, json_pack ("{s:s, s:s, s:s, s:s, s:s}", "event",
                                  joined? "registered": "left", "id", fp, "name", name,
                                  "addr", ev.addr, "reason", ev.reason));
         if (!joined) {
@@ -651,7 +433,7 @@ s_read_router (tracker_t *self, int64_t now)
             self->stats.frames_bad++;
         else {
             //  A registered link that reconnected answers on its new routing id
-            s_link_t *link = s_link (self, rx.key);
+            tracker_link_t *link = tracker_link (self, rx.key);
             if (link && (link->rid_len != rx.rid_len || memcmp (link->rid, rx.rid, rx.rid_len))) {
                 memcpy (link->rid, rx.rid, rx.rid_len);
                 link->rid_len = rx.rid_len;
@@ -769,8 +551,8 @@ tracker_new (const tracker_opts_t *opts, const char *home, identity_t **id_p, in
     static const struct { wire_type_t type; wire_handler_fn *fn; } handlers [] = {
         { WIRE_T_REGISTER, s_on_register }, { WIRE_T_LEAVE, s_on_leave },
         { WIRE_T_LOOKUP, s_on_lookup }, { WIRE_T_LIST, s_on_list }, { WIRE_T_DIAL, s_on_dial },
-        { WIRE_T_PUT, s_on_put }, { WIRE_T_FETCH, s_on_fetch }, { WIRE_T_ACK, s_on_ack },
-        { WIRE_T_STATUS, s_on_status },
+        { WIRE_T_PUT, tracker_on_put }, { WIRE_T_FETCH, tracker_on_fetch }, { WIRE_T_ACK, tracker_on_ack },
+        { WIRE_T_STATUS, tracker_on_status },
     };
     for (size_t i = 0; i < sizeof handlers / sizeof handlers [0]; i++)
         wire_handle (&self->handlers, handlers [i].type, handlers [i].fn, self);
@@ -785,7 +567,7 @@ tracker_new (const tracker_opts_t *opts, const char *home, identity_t **id_p, in
     self->next_save = now + TRACKER_SAVE_MS;
     self->next_mail_sweep = now + TRACKER_MAIL_SWEEP_MS;
     mailbox_stats_t m = mailbox_stats (self->mailbox);
-    s_emit (self, json_pack ("{s:s, s:s, s:s, s:i, s:I, s:I, s:I}", "event", "ready",
+    tracker_emit (self, json_pack ("{s:s, s:s, s:s, s:i, s:I, s:I, s:I}", "event", "ready",
                              "id", self->fp, "address", self->address, "port", port,
                              "records", (json_int_t) loaded, "mail", (json_int_t) m.items,
                              "mail_damaged", (json_int_t) m.damaged));
