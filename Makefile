@@ -39,7 +39,7 @@ MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
 CRYPTO := crypto/base/err.c crypto/base/log.c crypto/base/fileio.c crypto/base/utf8.c crypto/base/walk.c crypto/identity.c crypto/envelope.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c discovery/tclient.c \
-             discovery/tracker/registry.c discovery/tracker/mailbox.c
+             discovery/tracker/registry.c discovery/tracker/registry_snap.c discovery/tracker/mailbox.c
 # media/media.c (limits, the codec allowlist), media/dts.c (timestamps) and media/pack.c
 # (the stream header and batch codec, msgpack-c) are plain C; the rest needs FFmpeg
 MEDIA_PLAIN := media/media.c media/dts.c media/pack.c

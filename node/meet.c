@@ -5,7 +5,8 @@
     a key a handshake proved for another identity, a full table makes room
     with a peer that is away and untrusted), noted in the known peers, and
     handed to the peer's link.  The link module's host (connect, close,
-    hello, up, down, reset) is here too.  See node_int.h.  */
+    hello, up, down, reset) is here too, and sending on a peer's link.
+    See node_int.h.  */
 #define LOG_MODULE "node"
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,49 @@ static void
 s_addr (const peer_t *peer, char *out, size_t size)
 {
     snprintf (out, size, "tcp://%s:%u", link_host (peer->link), link_port (peer->link));
+}
+
+//  ---------------------------------------------------------------------
+//  Sending on a peer's link (node_int.h declares both)
+
+//  Sends an encoded frame on the peer's one link (link_route says which).
+int
+node_send_buf (node_t *self, peer_t *peer, uint8_t **buf_p, size_t len)
+{
+    const uint8_t *rid;
+    size_t rid_len;
+    uint32_t gen;
+    void *dealer = link_route (peer->link, &rid, &rid_len, &gen);
+    if (!dealer && !rid_len) {
+        free (*buf_p);
+        *buf_p = NULL;
+        return SC_EAGAIN;
+    }
+    uint8_t *buf = *buf_p;
+    *buf_p = NULL;              //  transferred
+    int rc;
+    if (dealer)
+        rc = transport_send_owned (dealer, &buf, len);
+    else {
+        rc = transport_reply_owned (self->transport, rid, rid_len, &buf, len);
+        if (rc == SC_ENET) {
+            link_on_router_gone (peer->link);   //  the next try takes ours
+            rc = SC_EAGAIN;
+        }
+    }
+    return rc;
+}
+
+//  Sends on the peer's one link (link_route says which).
+int
+node_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
+{
+    uint8_t *buf;
+    size_t len;
+    int rc = wire_encode (frame, &buf, &len);
+    if (rc != 0)
+        return rc;
+    return node_send_buf (self, peer, &buf, len);
 }
 
 //  Signs a fresh record (new timestamp) into self->record.

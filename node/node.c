@@ -65,49 +65,6 @@ node_wall_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + offset;
 }
 
-//  ---------------------------------------------------------------------
-//  Sending
-
-//  Sends an encoded frame on the peer's one link (link_route says which).
-int
-node_send_buf (node_t *self, peer_t *peer, uint8_t **buf_p, size_t len)
-{
-    const uint8_t *rid;
-    size_t rid_len;
-    uint32_t gen;
-    void *dealer = link_route (peer->link, &rid, &rid_len, &gen);
-    if (!dealer && !rid_len) {
-        free (*buf_p);
-        *buf_p = NULL;
-        return SC_EAGAIN;
-    }
-    uint8_t *buf = *buf_p;
-    *buf_p = NULL;              //  transferred
-    int rc;
-    if (dealer)
-        rc = transport_send_owned (dealer, &buf, len);
-    else {
-        rc = transport_reply_owned (self->transport, rid, rid_len, &buf, len);
-        if (rc == SC_ENET) {
-            link_on_router_gone (peer->link);   //  the next try takes ours
-            rc = SC_EAGAIN;
-        }
-    }
-    return rc;
-}
-
-//  Sends on the peer's one link (link_route says which).
-int
-node_send (node_t *self, peer_t *peer, const wire_frame_t *frame)
-{
-    uint8_t *buf;
-    size_t len;
-    int rc = wire_encode (frame, &buf, &len);
-    if (rc != 0)
-        return rc;
-    return node_send_buf (self, peer, &buf, len);
-}
-
 static int
 s_chat_send (void *arg, peer_t *peer, const wire_frame_t *frame)
 {

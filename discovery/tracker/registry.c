@@ -13,55 +13,9 @@
 #include "../../crypto/base/err.h"
 #include "../../crypto/base/fileio.h"
 #include "registry.h"
+#include "registry_int.h"
 
-#define SNAP_MAGIC "SCTS"
-#define SNAP_HEAD 9                         //  magic, version, count
-#define SNAP_ENTRY (RECORD_SIZE + REGISTRY_ADDR_MAX + 16)
-#define SNAP_HASH 32
-#define SNAP_FILE_MAX (64u << 20)
-#define SOURCE_IDLE_MS (10 * 60 * 1000)     //  an idle source with nothing held is forgotten
 
-typedef struct {
-    int64_t milli;                  //  tokens x 1000
-    int64_t at_ms;                  //  last refill
-} s_bucket_t;
-
-typedef struct {
-    registry_entry_t pub;
-    uint8_t fp [IDENTITY_FP_SIZE];
-    int32_t next;                   //  hash chain, or free list
-    int32_t source;
-    bool used;
-} s_entry_t;
-
-typedef struct {
-    char addr [REGISTRY_ADDR_MAX];
-    int32_t next;
-    bool used;
-    size_t keys;                    //  records registered from here
-    s_bucket_t reg, look;
-    uint32_t misses;
-    int64_t last_miss_ms, blocked_until, seen_ms;
-} s_source_t;
-
-struct _registry_t {
-    registry_limits_t lim;
-    registry_stats_t st;
-    uint8_t hash_key [crypto_shorthash_KEYBYTES];
-    s_entry_t *entries;
-    size_t entries_cap;
-    int32_t entries_free;
-    int32_t *by_key;
-    size_t key_buckets;             //  a power of two
-    s_source_t *sources;
-    size_t sources_cap, sources_max;
-    int32_t sources_free;
-    int32_t *by_addr;
-    size_t addr_buckets;
-    registry_event_t *events;
-    size_t ev_head, ev_count;
-    uint64_t seq;
-};
 
 static size_t
 s_pow2 (size_t n)
@@ -181,8 +135,8 @@ s_source_unlink (registry_t *self, int32_t i)
 
 //  Returns the source for addr, made when new (forgetting the idle source
 //  seen longest ago when full), or -1 (addr unusable, out of memory).
-static int32_t
-s_source (registry_t *self, const char *addr, int64_t now)
+int32_t
+reg_source (registry_t *self, const char *addr, int64_t now)
 {
     size_t len = addr? strnlen (addr, REGISTRY_ADDR_MAX): 0;
     if (len == 0 || len >= REGISTRY_ADDR_MAX)
@@ -238,8 +192,8 @@ s_source (registry_t *self, const char *addr, int64_t now)
 //  -------------------------------------------------------------------------
 //  Records
 
-static int32_t
-s_find (const registry_t *self, const uint8_t sign_pk [IDENTITY_PK_SIZE])
+int32_t
+reg_find (const registry_t *self, const uint8_t sign_pk [IDENTITY_PK_SIZE])
 {
     size_t b = s_hash (self, sign_pk, IDENTITY_PK_SIZE, self->key_buckets);
     for (int32_t i = self->by_key [b]; i >= 0; i = self->entries [i].next)
@@ -248,8 +202,8 @@ s_find (const registry_t *self, const uint8_t sign_pk [IDENTITY_PK_SIZE])
     return -1;
 }
 
-static bool
-s_live (const s_entry_t *e, int64_t now)
+bool
+reg_live (const s_entry_t *e, int64_t now)
 {
     return e->used && e->pub.expires_ms > now;
 }
@@ -296,8 +250,8 @@ s_set_addr (s_entry_t *e, const s_source_t *s)
 }
 
 //  Adds a record of a key not held, from source si.  -1 when out of memory.
-static int32_t
-s_insert (registry_t *self, const record_t *rec, int32_t si, int64_t registered, int64_t expires)
+int32_t
+reg_insert (registry_t *self, const record_t *rec, int32_t si, int64_t registered, int64_t expires)
 {
     if (self->entries_free < 0) {
         size_t cap = self->entries_cap? self->entries_cap * 2: 64;
@@ -354,8 +308,8 @@ s_room_in (const registry_t *self, int32_t si, int64_t now)
 static int32_t
 s_find_live (registry_t *self, const uint8_t sign_pk [IDENTITY_PK_SIZE], int64_t now)
 {
-    int32_t i = s_find (self, sign_pk);
-    if (i >= 0 && !s_live (&self->entries [i], now)) {
+    int32_t i = reg_find (self, sign_pk);
+    if (i >= 0 && !reg_live (&self->entries [i], now)) {
         s_remove (self, i, "expired");
         self->st.expired++;
         i = -1;
@@ -368,7 +322,7 @@ registry_register (registry_t *self, const char *src, const uint8_t link_pk [IDE
                    const uint8_t *buf, size_t len, int64_t now,
                    int64_t *expires_ms, registry_refusal_t *why)
 {
-    int32_t si = s_source (self, src, now);
+    int32_t si = reg_source (self, src, now);
     if (si < 0)
         return SC_EINVAL;
     s_source_t *s = &self->sources [si];
@@ -426,7 +380,7 @@ registry_register (registry_t *self, const char *src, const uint8_t link_pk [IDE
         if (s->keys >= self->lim.keys_per_source)
             return s_refuse (why, "keys_per_source", s_room_in (self, si, now),
                              &self->st.refused_keys_per_source);
-        i = s_insert (self, &rec, si, now, expires);
+        i = reg_insert (self, &rec, si, now, expires);
         if (i < 0)
             return SC_ENOMEM;
         s_notice (self, REGISTRY_JOINED, "new", &self->entries [i]);
@@ -442,7 +396,7 @@ registry_refresh (registry_t *self, const char *src, const uint8_t link_pk [IDEN
                   const uint8_t sign_pk [IDENTITY_PK_SIZE], int64_t now,
                   int64_t *expires_ms, registry_refusal_t *why)
 {
-    int32_t si = s_source (self, src, now);
+    int32_t si = reg_source (self, src, now);
     if (si < 0)
         return SC_EINVAL;
     int64_t wait;
@@ -490,7 +444,7 @@ static int
 s_lookup_gate (registry_t *self, const char *src, int64_t now, int32_t *si,
                registry_refusal_t *why)
 {
-    *si = s_source (self, src, now);
+    *si = reg_source (self, src, now);
     if (*si < 0)
         return SC_EINVAL;
     s_source_t *s = &self->sources [*si];
@@ -533,8 +487,8 @@ registry_lookup_key (registry_t *self, const char *src, const uint8_t sign_pk [I
     int rc = s_lookup_gate (self, src, now, &si, why);
     if (rc != 0)
         return rc;
-    int32_t i = s_find (self, sign_pk);
-    if (i < 0 || !s_live (&self->entries [i], now))
+    int32_t i = reg_find (self, sign_pk);
+    if (i < 0 || !reg_live (&self->entries [i], now))
         return s_miss (self, si, now);
     *out = self->entries [i].pub;
     return 0;
@@ -577,7 +531,7 @@ registry_lookup_prefix (registry_t *self, const char *src, const char *hex, int6
         max = REGISTRY_MATCHES_MAX;
     for (size_t i = 0; i < self->entries_cap && *n < max; i++) {
         const s_entry_t *e = &self->entries [i];
-        if (!s_live (e, now))
+        if (!reg_live (e, now))
             continue;
         size_t k = 0;
         while (k < len && want [k] == ((k & 1)? e->fp [k / 2] & 0x0f: e->fp [k / 2] >> 4))
@@ -601,7 +555,7 @@ registry_lookup_name (registry_t *self, const char *src, const char *name, int64
         max = REGISTRY_MATCHES_MAX;
     for (size_t i = 0; name && i < self->entries_cap && *n < max; i++) {
         const s_entry_t *e = &self->entries [i];
-        if (s_live (e, now) && strcmp (e->pub.rec.name, name) == 0)
+        if (reg_live (e, now) && strcmp (e->pub.rec.name, name) == 0)
             out [(*n)++] = e->pub;
     }
     return *n? 0: s_miss (self, si, now);
@@ -626,7 +580,7 @@ registry_list (registry_t *self, const char *src, uint64_t cursor, int64_t now,
     size_t more = 0;
     for (size_t i = 0; i < self->entries_cap; i++) {
         const s_entry_t *e = &self->entries [i];
-        if (!s_live (e, now) || e->pub.seq <= cursor)
+        if (!reg_live (e, now) || e->pub.seq <= cursor)
             continue;
         if (*n == max && e->pub.seq > out [max - 1].seq) {
             more++;
@@ -653,7 +607,7 @@ registry_sweep (registry_t *self, int64_t now)
 {
     size_t gone = 0;
     for (size_t i = 0; i < self->entries_cap; i++)
-        if (self->entries [i].used && !s_live (&self->entries [i], now)) {
+        if (self->entries [i].used && !reg_live (&self->entries [i], now)) {
             s_remove (self, (int32_t) i, "expired");
             self->st.expired++;
             gone++;
@@ -690,96 +644,3 @@ registry_stats (const registry_t *self)
     return st;
 }
 
-//  -------------------------------------------------------------------------
-//  Snapshot
-
-int
-registry_save (const registry_t *self, const char *path, int64_t now)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < self->entries_cap; i++)
-        count += s_live (&self->entries [i], now);
-    size_t size = SNAP_HEAD + count * SNAP_ENTRY + SNAP_HASH;
-    uint8_t *buf = calloc (1, size);
-    if (!buf)
-        return SC_ENOMEM;
-    memcpy (buf, SNAP_MAGIC, 4);
-    buf [4] = 1;
-    bytes_put_be (buf + 5, count, 4);
-    uint8_t *p = buf + SNAP_HEAD;
-    for (size_t i = 0; i < self->entries_cap; i++) {
-        const s_entry_t *e = &self->entries [i];
-        if (!s_live (e, now))
-            continue;
-        memcpy (p, e->pub.rec.raw, RECORD_SIZE);
-        memcpy (p + RECORD_SIZE, e->pub.addr, REGISTRY_ADDR_MAX);
-        bytes_put_be (p + RECORD_SIZE + REGISTRY_ADDR_MAX, (uint64_t) e->pub.registered_ms, 8);
-        bytes_put_be (p + RECORD_SIZE + REGISTRY_ADDR_MAX + 8, (uint64_t) e->pub.expires_ms, 8);
-        p += SNAP_ENTRY;
-    }
-    crypto_generichash (p, SNAP_HASH, buf, (size_t) (p - buf), NULL, 0);
-    int rc = fileio_write_atomic (path, buf, size);
-    free (buf);
-    return rc;
-}
-
-int
-registry_load_buf (registry_t *self, const uint8_t *buf, size_t len, int64_t now, size_t *loaded)
-{
-    if (loaded)
-        *loaded = 0;
-    uint8_t hash [SNAP_HASH];
-    if (!buf || len < SNAP_HEAD + SNAP_HASH || memcmp (buf, SNAP_MAGIC, 4) != 0 || buf [4] != 1)
-        return SC_ECORRUPT;
-    size_t count = (size_t) bytes_get_be (buf + 5, 4);
-    if ((len - SNAP_HEAD - SNAP_HASH) / SNAP_ENTRY != count
-    ||  (len - SNAP_HEAD - SNAP_HASH) % SNAP_ENTRY != 0)
-        return SC_ECORRUPT;
-    crypto_generichash (hash, SNAP_HASH, buf, len - SNAP_HASH, NULL, 0);
-    if (sodium_memcmp (hash, buf + len - SNAP_HASH, SNAP_HASH) != 0)
-        return SC_ECORRUPT;
-    const uint8_t *p = buf + SNAP_HEAD;
-    for (size_t k = 0; k < count; k++, p += SNAP_ENTRY) {
-        record_t rec;
-        char addr [REGISTRY_ADDR_MAX];
-        memcpy (addr, p + RECORD_SIZE, REGISTRY_ADDR_MAX);
-        addr [REGISTRY_ADDR_MAX - 1] = 0;
-        int64_t registered = (int64_t) bytes_get_be (p + RECORD_SIZE + REGISTRY_ADDR_MAX, 8);
-        int64_t expires = (int64_t) bytes_get_be (p + RECORD_SIZE + REGISTRY_ADDR_MAX + 8, 8);
-        //  The file's hash covers it: the layout is checked, not the signature again
-        int32_t si = -1;
-        bool ok = record_decode_known (p, RECORD_SIZE, p, &rec) == 0
-               && !(rec.flags & RECORD_FLAG_LEAVE)
-               && expires > now && s_find (self, rec.sign_pk) < 0
-               && self->st.records < self->lim.records
-               && (si = s_source (self, addr, now)) >= 0
-               && self->sources [si].keys < self->lim.keys_per_source;
-        //  Never longer than a registration grants now (the clock stepped
-        //  back since the save, or the time to live was shortened)
-        if (expires > now + self->lim.ttl_ms)
-            expires = now + self->lim.ttl_ms;
-        if (ok && s_insert (self, &rec, si, registered, expires) >= 0) {
-            if (loaded)
-                (*loaded)++;
-        }
-        else
-            self->st.snapshot_dropped++;
-    }
-    return 0;
-}
-
-int
-registry_load (registry_t *self, const char *path, int64_t now, size_t *loaded)
-{
-    if (loaded)
-        *loaded = 0;
-    uint8_t *buf = NULL;
-    size_t len;
-    int rc = fileio_read_all (path, SNAP_FILE_MAX, &buf, &len);
-    if (rc == SC_ETOOBIG)
-        rc = SC_ECORRUPT;
-    if (rc == 0)
-        rc = registry_load_buf (self, buf, len, now, loaded);
-    free (buf);
-    return rc;
-}
