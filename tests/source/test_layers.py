@@ -67,3 +67,16 @@ def test_the_check_sees_an_upward_include():
     assert layer("discovery/tracker/mailbox.c") == "discovery"
     assert "node" not in ALLOWED["media"] and "discovery" not in ALLOWED["crypto"]
     assert "crypto" not in ALLOWED["media"] and "crypto" not in ALLOWED["base"]
+
+
+LINES_MAX = 720         # "no source file over about 700 lines" (issue 15)
+
+
+def test_no_source_file_is_over_about_700_lines():
+    long = []
+    for src in sources():
+        with open(os.path.join(ROOT, src), encoding="utf-8") as f:
+            n = sum(1 for _ in f)
+        if n > LINES_MAX:
+            long.append("%s: %d lines" % (src, n))
+    assert not long, "split these by role:\n  " + "\n  ".join(long)
