@@ -78,9 +78,11 @@ ctlq_send (ctlq_t *self, const uint8_t peer [32], const wire_frame_t *frame, int
     const wire_spec_t *spec = wire_spec (frame->type);
     if (!spec)
         return SC_ETYPE;
+    //  (BIN and STR point elsewhere; FIXED ones, an optional one's length
+    //  beside them, are held in the frame itself and copied with it)
     size_t bytes = 0;
     for (int i = 0; i < spec->nfields; i++)
-        if (spec->fields [i].len_at)
+        if (spec->fields [i].kind == WIRE_F_BIN || spec->fields [i].kind == WIRE_F_STR)
             bytes += *(const size_t *) ((const char *) frame + spec->fields [i].len_at);
     if (bytes > CTLQ_DATA_MAX)
         return SC_ETOOBIG;
@@ -107,7 +109,7 @@ ctlq_send (ctlq_t *self, const uint8_t peer [32], const wire_frame_t *frame, int
     size_t at = 0;
     for (int i = 0; i < spec->nfields; i++) {
         const wire_field_t *d = &spec->fields [i];
-        if (!d->len_at)
+        if (d->kind != WIRE_F_BIN && d->kind != WIRE_F_STR)
             continue;
         size_t n = *(const size_t *) ((const char *) frame + d->len_at);
         const void *from = *(const void *const *) ((const char *) frame + d->at);

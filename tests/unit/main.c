@@ -9,6 +9,7 @@
 void identity_tests (void);
 void envelope_tests (void);
 void wire_tests (void);
+void wire_ctlq_tests (void);
 void record_tests (void);
 void node_tests (void);
 void files_tests (void);
@@ -87,6 +88,7 @@ main (int argc, char **argv)
     identity_tests ();
     envelope_tests ();
     wire_tests ();
+    wire_ctlq_tests ();
     record_tests ();
     node_tests ();
     link_tests ();
