@@ -30,6 +30,13 @@ tracker_on_put (void *arg, const uint8_t peer [32], const wire_frame_t *req, int
     mailbox_refusal_t why = { 0 };
     uint64_t dups = mailbox_stats (self->mailbox).duplicates;
     uint32_t days = p->ttl_days > UINT32_MAX? 0: (uint32_t) p->ttl_days;
+    //  Only a link that registered may leave mail: its key then counts
+    //  against the keys one address may register, so throwaway keys from
+    //  one place cannot fill a recipient's (or everyone's) mailbox
+    if (!tracker_link (self, peer)) {
+        tracker_refuse (self, req, p->tag, SC_EPERM, NULL, 0, now);
+        return true;
+    }
     //  Answered only once mailbox_put says the item is on disk (synced)
     int rc = mailbox_put (self->mailbox, p->recipient, peer, p->msg_id, p->envelope,
                           p->envelope_len, days, now, &why);

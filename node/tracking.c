@@ -349,13 +349,16 @@ s_open_mail (node_t *self, int i, const s_mail_t *m)
     if (!peer) {
         //  From someone not met in this run but known from an earlier one:
         //  opened with the keys we know (and looked up, to link if it is
-        //  there); a stranger's is kept at the tracker until its time ends
-        //  (we cannot check it)
+        //  there).  A stranger's cannot be checked (its signing key is not
+        //  known): it is refused, deleted at the tracker like any other,
+        //  so that junk from throwaway keys cannot stand before real mail
+        //  and keep every fetch coming back full
         uint8_t sign_pk [32];
         char name [RECORD_NAME_MAX + 1];
         if (!known_find_box (self->known, m->sender, sign_pk, name)
         ||  !(peer = meet_known (self, sign_pk, m->sender, name))) {
             self->tstats.mail_dropped++;
+            s_ack (self, i, m->sender, m->msg_id);
             return;
         }
         s_lookup_key (self, i, sign_pk);

@@ -105,6 +105,10 @@ def test_mail_survives_sigkill_between_put_and_fetch():
         bob.ask("register", "registered")
         alice = TrackerClient(t, name="alice")
         alice.ask("lookup name bob", "found")
+        # mail only from a link that registered
+        r = alice.ask(f"put {bob.id[:16]} too early", "refused")
+        assert r["code"] == "not_registered", r
+        alice.ask("register", "registered")
         bob.close()
         ids = []
         for i in range(5):
