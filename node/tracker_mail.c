@@ -66,6 +66,13 @@ bool
 tracker_on_fetch (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t now)
 {
     tracker_t *self = arg;
+    //  Each fetch reads files and scans the mailbox: it costs a lookup
+    registry_refusal_t why = { 0 };
+    int rc = registry_charge (self->registry, self->rx->addr, now, &why);
+    if (rc != 0) {
+        tracker_refuse (self, req, req->t_fetch.tag, rc, why.limit, why.retry_ms, now);
+        return true;
+    }
     mailbox_item_t items [WIRE_TFETCH_MAX];
     size_t max = req->t_fetch.max == 0 || req->t_fetch.max > WIRE_TFETCH_MAX
                ? WIRE_TFETCH_MAX: (size_t) req->t_fetch.max;
@@ -188,6 +195,12 @@ bool
 tracker_on_status (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t now)
 {
     tracker_t *self = arg;
+    registry_refusal_t why = { 0 };
+    int rc = registry_charge (self->registry, self->rx->addr, now, &why);
+    if (rc != 0) {
+        tracker_refuse (self, req, req->t_status.tag, rc, why.limit, why.retry_ms, now);
+        return true;
+    }
     wire_counter_t c [WIRE_COUNTERS_MAX];
     size_t n = s_counters (self, c, WIRE_COUNTERS_MAX);
     uint8_t *body;

@@ -459,6 +459,13 @@ s_lookup_gate (registry_t *self, const char *src, int64_t now, int32_t *si,
     return 0;
 }
 
+int
+registry_charge (registry_t *self, const char *src, int64_t now, registry_refusal_t *why)
+{
+    int32_t si;
+    return s_lookup_gate (self, src, now, &si, why);
+}
+
 static int
 s_miss (registry_t *self, int32_t si, int64_t now)
 {

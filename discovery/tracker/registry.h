@@ -176,6 +176,11 @@ int registry_leave (registry_t *self, const uint8_t link_pk [IDENTITY_PK_SIZE],
 int registry_lookup_key (registry_t *self, const char *src, const uint8_t sign_pk [IDENTITY_PK_SIZE],
                          int64_t now, registry_entry_t *out, registry_refusal_t *why);
 
+//  Charges a request of another kind from src (a mail fetch, a status) to
+//  the same lookup rate and backoff, so that no request is free of them.
+//  0, or SC_EAGAIN with why (SC_EINVAL: no room to track src).
+int registry_charge (registry_t *self, const char *src, int64_t now, registry_refusal_t *why);
+
 //  Looks up records whose fingerprint (identity_fingerprint_hex) starts
 //  with hex (REGISTRY_PREFIX_MIN to 64 hex digits, either case).  0 and
 //  up to max (at most REGISTRY_MATCHES_MAX) entries in out, their number

@@ -179,6 +179,14 @@ def test_throwaway_key_flood_capped_honest_client_served():
         assert refused > 1000, storm
         found = honest.ask("lookup name honest", "found")
         assert [e["id"] for e in found["entries"]] == [honest.id]
+        # fetches (each reads the mailbox) count against the same rate: a
+        # storm of them is capped too, and the honest client is still served
+        storm = evil.ask("fetchstorm 2000", "storm", timeout=60)
+        assert storm["answered"] == 2000, storm
+        refused = storm["codes"].get("lookup_rate", 0) + storm["codes"].get("backoff", 0)
+        assert refused > 1000, storm
+        found = honest.ask("lookup name honest", "found")
+        assert [e["id"] for e in found["entries"]] == [honest.id]
         evil.close()
         honest.close()
     finally:

@@ -22,6 +22,7 @@
       flood N                   N registrations, each from a throwaway key
                                 on a link of its own (32 at a time); one
                                 line with the answers counted by code
+      fetchstorm N              N fetches, pipelined; one line as for storm
       storm N                   N lookups of random keys, pipelined; one
                                 line with the answers counted
       quit
@@ -353,8 +354,10 @@ s_flood (s_client_t *c, int n)
                         "ms", (json_int_t) (s_now_ms () - t0)));
 }
 
+//  n requests pipelined (lookups of random keys, or fetches), answers
+//  counted by kind.
 static void
-s_storm (s_client_t *c, int n)
+s_storm (s_client_t *c, int n, bool fetch)
 {
     json_t *counts = json_object ();
     int sent = 0, answered = 0;
@@ -365,6 +368,8 @@ s_storm (s_client_t *c, int n)
             randombytes_buf (key, sizeof key);
             wire_frame_t f = { .type = WIRE_T_LOOKUP, .t_lookup = {
                 .tag = (uint64_t) ++sent, .key = key, .key_len = 32 } };
+            if (fetch)
+                f = (wire_frame_t) { .type = WIRE_T_FETCH, .t_fetch = { .tag = (uint64_t) sent } };
             s_send_on (c->dealer, &f);
         }
         zmq_pollitem_t item = { c->dealer, 0, ZMQ_POLLIN, 0 };
@@ -491,8 +496,12 @@ s_command (s_client_t *c, char *line)
         s_flood (c, atoi (arg));
         return true;
     }
+    else if (strcmp (cmd, "fetchstorm") == 0 && arg) {
+        s_storm (c, atoi (arg), true);
+        return true;
+    }
     else if (strcmp (cmd, "storm") == 0 && arg) {
-        s_storm (c, atoi (arg));
+        s_storm (c, atoi (arg), false);
         return true;
     }
     else
