@@ -3,15 +3,13 @@
     s_cmd_error is the one place a failure becomes an "error" event.  Part
     of the node (see node_int.h): handlers reach the node's modules.  */
 #define LOG_MODULE "node"
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../crypto/base/err.h"
 #include "../crypto/base/log.h"
 #include "../crypto/base/utf8.h"
+#include "../discovery/udp.h"
 #include "cmd.h"
 #include "link.h"
 #include "node_int.h"
@@ -127,31 +125,13 @@ s_cmd_peers (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
     return 0;
 }
 
-//  The first IPv4 address of an interface that is up and not loopback, or
-//  127.0.0.1: what another machine would use to reach us.
-static void
-s_my_host (char *out, size_t size)
-{
-    snprintf (out, size, "127.0.0.1");
-    struct ifaddrs *ifs;
-    if (getifaddrs (&ifs) != 0)
-        return;
-    for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
-        if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET
-        &&  (i->ifa_flags & IFF_UP) && !(i->ifa_flags & IFF_LOOPBACK)) {
-            inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, out, (socklen_t) size);
-            break;
-        }
-    freeifaddrs (ifs);
-}
-
 json_t *
 commands_whoami_json (node_t *self, const char *event)
 {
     char safety [IDENTITY_SAFETY_SIZE], host [64], address [256];
     identity_safety_number (identity_sign_pk (self->id), safety);
     if (strcmp (self->opts.bind, "*") == 0 || strcmp (self->opts.bind, "0.0.0.0") == 0)
-        s_my_host (host, sizeof host);
+        udp_first_host (host, sizeof host);
     else
         snprintf (host, sizeof host, "%s", self->opts.bind);
     snprintf (address, sizeof address, "%s@tcp://%s:%d", self->my_id, host,
