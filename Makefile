@@ -37,7 +37,7 @@ LDFLAGS += $(SANFLAGS)
 LDLIBS += $(shell pkg-config --libs $(NODE_PKGS) 2>/dev/null) -lm
 MEDIA_LDLIBS = $(shell pkg-config --libs $(MEDIA_PKGS) 2>/dev/null)
 
-CRYPTO := crypto/base/err.c crypto/base/log.c crypto/base/fileio.c crypto/base/utf8.c crypto/base/walk.c crypto/identity.c crypto/envelope.c
+CRYPTO := crypto/base/err.c crypto/base/log.c crypto/base/fileio.c crypto/base/utf8.c crypto/base/walk.c crypto/base/mpack.c crypto/identity.c crypto/envelope.c
 DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/resolve.c discovery/tclient.c \
              discovery/tracker/registry.c discovery/tracker/registry_snap.c discovery/tracker/mailbox.c
 # media/media.c (limits, the codec allowlist), media/dts.c (timestamps) and media/pack.c
@@ -72,7 +72,7 @@ $(TRACKER_BIN): $(LIB_OBJ) $(BUILD)/obj/node/tracker_main.o
 
 # The helper links media/ and the base helpers it uses, never node/ code
 MEDIA_HELPER_OBJ := $(MEDIA:%.c=$(BUILD)/obj/%.o) $(MEDIA_PLAIN:%.c=$(BUILD)/obj/%.o) \
-                    $(BUILD)/obj/crypto/base/err.o $(BUILD)/obj/crypto/base/walk.o $(BUILD)/obj/media/helper.o
+                    $(BUILD)/obj/crypto/base/err.o $(BUILD)/obj/crypto/base/walk.o $(BUILD)/obj/crypto/base/mpack.o $(BUILD)/obj/media/helper.o
 $(MEDIA_BIN): $(MEDIA_HELPER_OBJ)
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(MEDIA_LDLIBS) $(shell pkg-config --libs $(MSGPACK) 2>/dev/null) $(shell pkg-config --libs libseccomp 2>/dev/null) -o $@

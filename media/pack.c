@@ -4,88 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../crypto/base/err.h"
+#include "../crypto/base/mpack.h"
 #include "../crypto/base/walk.h"
 #include "pack.h"
-
-//  Starts a body (not a frame) in sb.
-static void
-s_body_begin (msgpack_sbuffer *sb, msgpack_packer *pk)
-{
-    msgpack_sbuffer_init (sb);
-    msgpack_packer_init (pk, sb, msgpack_sbuffer_write);
-}
-
-static int
-s_pack_str (msgpack_packer *pk, const char *text, size_t len)
-{
-    if (msgpack_pack_str (pk, len) != 0 || msgpack_pack_str_body (pk, text, len) != 0)
-        return SC_ENOMEM;
-    return 0;
-}
-
-static int
-s_pack_bin (msgpack_packer *pk, const void *data, size_t size)
-{
-    if (msgpack_pack_bin (pk, size) != 0 || msgpack_pack_bin_body (pk, data, size) != 0)
-        return SC_ENOMEM;
-    return 0;
-}
-
-static int
-s_pack_end (msgpack_sbuffer *sb, int rc, uint8_t **out, size_t *len)
-{
-    if (rc == 0) {
-        *len = sb->size;
-        *out = (uint8_t *) msgpack_sbuffer_release (sb);
-        if (!*out)
-            rc = SC_ENOMEM;
-    }
-    msgpack_sbuffer_destroy (sb);
-    return rc;
-}
-
-//  Walks buf, then (only if sound) creates the zone and unpacks into obj,
-//  which must be an array of at least min items (*items points at them).
-//  Nothing is allocated for bytes that fail the walk.  Returns 0 or an error;
-//  on 0 the caller destroys zone.
-static int
-s_unpack (const uint8_t *buf, size_t len, msgpack_zone *zone, uint32_t min,
-          const msgpack_object **items, uint32_t *count)
-{
-    msgpack_object object, *obj = &object;
-    int rc = walk_check (buf, len);
-    if (rc != 0)
-        return rc;
-    if (!msgpack_zone_init (zone, 256))
-        return SC_ENOMEM;
-    size_t off = 0;
-    if (msgpack_unpack ((const char *) buf, len, &off, zone, obj) != MSGPACK_UNPACK_SUCCESS
-    ||  obj->type != MSGPACK_OBJECT_ARRAY || obj->via.array.size < min) {
-        msgpack_zone_destroy (zone);
-        return SC_EMALFORMED;
-    }
-    *items = obj->via.array.ptr;
-    *count = obj->via.array.size;
-    return 0;
-}
-
-static bool
-s_is_uint (const msgpack_object *o)
-{
-    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
-}
-
-static bool
-s_is_bin (const msgpack_object *o, size_t max)
-{
-    return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size <= max;
-}
-
-static bool
-s_is_str (const msgpack_object *o, size_t max)
-{
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max;
-}
 
 static int
 s_pack_int (msgpack_packer *pk, int64_t v)
@@ -101,7 +22,7 @@ pack_header_encode (const media_header_t *h, uint8_t **out, size_t *len)
         return SC_EINVAL;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_begin (&sb, &pk);
+    mpack_body_begin (&sb, &pk);
     int rc = 0;
     if (h->nchapters < 0 || h->nchapters > MEDIA_CHAPTERS_MAX)
         return SC_EINVAL;
@@ -119,15 +40,15 @@ pack_header_encode (const media_header_t *h, uint8_t **out, size_t *len)
         };
         if (msgpack_pack_array (&pk, 7 + sizeof ints / sizeof ints [0])
         ||  msgpack_pack_uint8 (&pk, (uint8_t) s->kind)
-        ||  s_pack_str (&pk, s->codec, strnlen (s->codec, sizeof s->codec - 1))
+        ||  mpack_str (&pk, s->codec, strnlen (s->codec, sizeof s->codec - 1))
         ||  s_pack_int (&pk, s->tb_num) || s_pack_int (&pk, s->tb_den)
-        ||  s_pack_bin (&pk, s->extradata, s->extradata_size))
+        ||  mpack_bin (&pk, s->extradata, s->extradata_size))
             rc = SC_ENOMEM;
         for (size_t k = 0; rc == 0 && k < sizeof ints / sizeof ints [0]; k++)
             rc = k == 12? (msgpack_pack_uint64 (&pk, s->channel_mask)? SC_ENOMEM: 0)
                         : s_pack_int (&pk, ints [k]);
         if (rc == 0 && (s_pack_int (&pk, s->video_delay)
-                    ||  s_pack_str (&pk, s->language, strnlen (s->language, MEDIA_LANG_MAX - 1))))
+                    ||  mpack_str (&pk, s->language, strnlen (s->language, MEDIA_LANG_MAX - 1))))
             rc = SC_ENOMEM;
     }
     if (rc == 0 && msgpack_pack_array (&pk, (size_t) h->nchapters))
@@ -135,12 +56,12 @@ pack_header_encode (const media_header_t *h, uint8_t **out, size_t *len)
     for (int i = 0; rc == 0 && i < h->nchapters; i++) {
         const media_chapter_t *c = &h->chapters [i];
         if (msgpack_pack_array (&pk, 3) || s_pack_int (&pk, c->start_ms) || s_pack_int (&pk, c->end_ms)
-        ||  s_pack_str (&pk, c->title, strnlen (c->title, MEDIA_TITLE_MAX - 1)))
+        ||  mpack_str (&pk, c->title, strnlen (c->title, MEDIA_TITLE_MAX - 1)))
             rc = SC_ENOMEM;
     }
     if (rc == 0 && sb.size > PACK_MAX_BODY)
         rc = SC_ETOOBIG;
-    return s_pack_end (&sb, rc, out, len);
+    return mpack_end (&sb, rc, out, len);
 }
 
 static bool s_get_ts (const msgpack_object *o, int64_t *v);
@@ -177,14 +98,14 @@ pack_header_decode (const uint8_t *buf, size_t len, media_header_t *h, char *err
     msgpack_zone zone;
     const msgpack_object *a;
     uint32_t n;
-    int rc = s_unpack (buf, len, &zone, 3, &a, &n);
+    int rc = mpack_unpack (buf, len, &zone, 3, &a, &n);
     if (rc != 0) {
         snprintf (err, err_size, "a stream header that is not well-formed: %s", sc_strerror (rc));
         return rc;
     }
     rc = SC_EMALFORMED;
     snprintf (err, err_size, "a stream header that is not well-formed");
-    if (!s_is_uint (&a [0]) || !s_is_uint (&a [1]) || a [0].via.u64 > INT64_MAX / 2
+    if (!mpack_is_uint (&a [0]) || !mpack_is_uint (&a [1]) || a [0].via.u64 > INT64_MAX / 2
     ||  a [1].via.u64 > INT64_MAX / 2 || a [2].type != MSGPACK_OBJECT_ARRAY)
         goto out;
     h->duration_ms = (int64_t) a [0].via.u64;
@@ -202,9 +123,9 @@ pack_header_decode (const uint8_t *buf, size_t len, media_header_t *h, char *err
             goto out;
         const msgpack_object *f = x->via.array.ptr;
         media_stream_t *s = &h->streams [i];
-        if (!s_is_uint (&f [0]) || f [0].via.u64 > MEDIA_SUBTITLE || !s_is_str (&f [1], MEDIA_CODEC_MAX - 1)
+        if (!mpack_is_uint (&f [0]) || f [0].via.u64 > MEDIA_SUBTITLE || !mpack_is_str (&f [1], MEDIA_CODEC_MAX - 1)
         ||  !s_get_int (&f [2], &s->tb_num) || !s_get_int (&f [3], &s->tb_den)
-        ||  !s_is_bin (&f [4], MEDIA_EXTRADATA_MAX) || !s_is_uint (&f [17]))
+        ||  !mpack_is_bin (&f [4], MEDIA_EXTRADATA_MAX) || !mpack_is_uint (&f [17]))
             goto out;
         s->kind = (int) f [0].via.u64;
         memcpy (s->codec, f [1].via.str.ptr, f [1].via.str.size);
@@ -224,12 +145,12 @@ pack_header_decode (const uint8_t *buf, size_t len, media_header_t *h, char *err
         for (size_t k = 0; k < sizeof ints / sizeof ints [0]; k++)
             if (ints [k] && !s_get_int (&f [5 + k], ints [k]))
                 goto out;
-        if (!s_is_uint (&f [26]) || f [26].via.u64 > INT64_MAX)
+        if (!mpack_is_uint (&f [26]) || f [26].via.u64 > INT64_MAX)
             goto out;
         s->bit_rate = (int64_t) f [26].via.u64;
         //  Later fields, absent from older owners
         if (x->via.array.size >= 29) {
-            if (!s_get_int (&f [27], &s->video_delay) || !s_is_str (&f [28], MEDIA_LANG_MAX - 1)
+            if (!s_get_int (&f [27], &s->video_delay) || !mpack_is_str (&f [28], MEDIA_LANG_MAX - 1)
             ||  !s_copy_str (&f [28], s->language, sizeof s->language))
                 goto out;
         }
@@ -285,7 +206,7 @@ pack_batch_add (pack_batch_t *b, const media_packet_t *p)
     ||  (p->dts == MEDIA_NOPTS? msgpack_pack_nil (&pk): msgpack_pack_int64 (&pk, p->dts))
     ||  msgpack_pack_uint64 (&pk, (uint64_t) (p->duration > 0? p->duration: 0))
     ||  (p->key? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
-    ||  s_pack_bin (&pk, p->data, p->size)
+    ||  mpack_bin (&pk, p->data, p->size)
     ||  (p->more && msgpack_pack_true (&pk)))
         return SC_ENOMEM;
     b->count++;
@@ -304,7 +225,7 @@ pack_batch_finish (pack_batch_t *b, uint8_t **out, size_t *len)
     *out = NULL;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_begin (&sb, &pk);
+    mpack_body_begin (&sb, &pk);
     int rc = msgpack_pack_array (&pk, b->count)? SC_ENOMEM: 0;
     if (rc == 0 && b->count && msgpack_sbuffer_write (&sb, ((msgpack_sbuffer *) b->buf)->data,
                                                       pack_batch_size (b)) != 0)
@@ -312,7 +233,7 @@ pack_batch_finish (pack_batch_t *b, uint8_t **out, size_t *len)
     if (rc == 0 && sb.size > PACK_MAX_BODY)
         rc = SC_ETOOBIG;
     pack_batch_clear (b);
-    return s_pack_end (&sb, rc, out, len);
+    return mpack_end (&sb, rc, out, len);
 }
 
 void
@@ -346,7 +267,7 @@ pack_batch_decode (const uint8_t *buf, size_t len, const media_header_t *h,
     msgpack_zone zone;
     const msgpack_object *a;
     uint32_t n;
-    int rc = s_unpack (buf, len, &zone, 0, &a, &n);
+    int rc = mpack_unpack (buf, len, &zone, 0, &a, &n);
     if (rc != 0) {
         snprintf (err, err_size, "a packet batch that is not well-formed: %s", sc_strerror (rc));
         return rc;
@@ -359,8 +280,8 @@ pack_batch_decode (const uint8_t *buf, size_t len, const media_header_t *h,
             goto out;
         const msgpack_object *f = x->via.array.ptr;
         media_packet_t p;
-        if (!s_is_uint (&f [0]) || f [0].via.u64 >= MEDIA_STREAMS_MAX || !s_get_ts (&f [1], &p.pts)
-        ||  !s_get_ts (&f [2], &p.dts) || !s_is_uint (&f [3]) || f [3].via.u64 > INT64_MAX
+        if (!mpack_is_uint (&f [0]) || f [0].via.u64 >= MEDIA_STREAMS_MAX || !s_get_ts (&f [1], &p.pts)
+        ||  !s_get_ts (&f [2], &p.dts) || !mpack_is_uint (&f [3]) || f [3].via.u64 > INT64_MAX
         ||  f [4].type != MSGPACK_OBJECT_BOOLEAN || f [5].type != MSGPACK_OBJECT_BIN)
             goto out;
         p.stream = (int) f [0].via.u64;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../crypto/base/err.h"
+#include "../crypto/base/mpack.h"
 #include "../crypto/base/walk.h"
 #include "../media/pack.h"
 #include "wire.h"
@@ -36,43 +37,6 @@ s_pack_begin (msgpack_sbuffer *sb, msgpack_packer *pk, size_t hint, wire_type_t 
     ||  msgpack_pack_uint8 (pk, (uint8_t) type) != 0)
         return SC_ENOMEM;
     return 0;
-}
-
-//  Starts a body (not a frame) in sb.
-static void
-s_body_begin (msgpack_sbuffer *sb, msgpack_packer *pk)
-{
-    msgpack_sbuffer_init (sb);
-    msgpack_packer_init (pk, sb, msgpack_sbuffer_write);
-}
-
-static int
-s_pack_str (msgpack_packer *pk, const char *text, size_t len)
-{
-    if (msgpack_pack_str (pk, len) != 0 || msgpack_pack_str_body (pk, text, len) != 0)
-        return SC_ENOMEM;
-    return 0;
-}
-
-static int
-s_pack_bin (msgpack_packer *pk, const void *data, size_t size)
-{
-    if (msgpack_pack_bin (pk, size) != 0 || msgpack_pack_bin_body (pk, data, size) != 0)
-        return SC_ENOMEM;
-    return 0;
-}
-
-static int
-s_pack_end (msgpack_sbuffer *sb, int rc, uint8_t **out, size_t *len)
-{
-    if (rc == 0) {
-        *len = sb->size;
-        *out = (uint8_t *) msgpack_sbuffer_release (sb);
-        if (!*out)
-            rc = SC_ENOMEM;
-    }
-    msgpack_sbuffer_destroy (sb);
-    return rc;
 }
 
 //  ---------------------------------------------------------------------
@@ -219,17 +183,17 @@ wire_encode (const wire_frame_t *f, uint8_t **out, size_t *len)
                    ? SC_ENOMEM: 0;
                 break;
             case WIRE_F_FIXED:
-                rc = s_pack_bin (&pk, (const uint8_t *) f + d->at, d->max);
+                rc = mpack_bin (&pk, (const uint8_t *) f + d->at, d->max);
                 break;
             case WIRE_F_BIN:
-                rc = s_pack_bin (&pk, S_PTR (f, d), n);
+                rc = mpack_bin (&pk, S_PTR (f, d), n);
                 break;
             case WIRE_F_STR:
-                rc = s_pack_str (&pk, S_PTR (f, d), n);
+                rc = mpack_str (&pk, S_PTR (f, d), n);
                 break;
         }
     }
-    return s_pack_end (&sb, rc, out, len);
+    return mpack_end (&sb, rc, out, len);
 }
 
 const uint8_t *
@@ -307,43 +271,6 @@ wire_dispatch (const wire_handlers_t *self, const uint8_t peer [32],
     return false;
 }
 
-//  Walks buf, then (only if sound) creates the zone and unpacks into obj,
-//  which must be an array of at least min items (*items points at them).
-//  Nothing is allocated for bytes that fail the walk.  Returns 0 or an error;
-//  on 0 the caller destroys zone.
-static int
-s_unpack (const uint8_t *buf, size_t len, msgpack_zone *zone, uint32_t min,
-          const msgpack_object **items, uint32_t *count)
-{
-    msgpack_object object, *obj = &object;
-    int rc = wire_check (buf, len);
-    if (rc != 0)
-        return rc;
-    if (!msgpack_zone_init (zone, 256))
-        return SC_ENOMEM;
-    size_t off = 0;
-    if (msgpack_unpack ((const char *) buf, len, &off, zone, obj) != MSGPACK_UNPACK_SUCCESS
-    ||  obj->type != MSGPACK_OBJECT_ARRAY || obj->via.array.size < min) {
-        msgpack_zone_destroy (zone);
-        return SC_EMALFORMED;
-    }
-    *items = obj->via.array.ptr;
-    *count = obj->via.array.size;
-    return 0;
-}
-
-static bool
-s_is_uint (const msgpack_object *o)
-{
-    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
-}
-
-static bool
-s_is_str (const msgpack_object *o, size_t max)
-{
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max;
-}
-
 static bool
 s_get_id (const msgpack_object *o, uint8_t id [WIRE_ID_SIZE])
 {
@@ -362,11 +289,11 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
     msgpack_zone zone;
     const msgpack_object *a;
     uint32_t n;
-    int rc = s_unpack (buf, len, &zone, 2, &a, &n);
+    int rc = mpack_unpack (buf, len, &zone, 2, &a, &n);
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
-    if (!s_is_uint (&a [0]) || !s_is_uint (&a [1]))
+    if (!mpack_is_uint (&a [0]) || !mpack_is_uint (&a [1]))
         goto out;
     if (a [0].via.u64 != WIRE_VERSION) {
         rc = SC_EVERSION;
@@ -390,7 +317,7 @@ wire_decode (const uint8_t *buf, size_t len, wire_frame_t *f)
         const msgpack_object *o = &a [2 + i];
         switch (d->kind) {
             case WIRE_F_UINT:
-                if (!s_is_uint (o))
+                if (!mpack_is_uint (o))
                     goto out;
                 S_VAL (f, d, uint64_t) = o->via.u64;
                 break;
@@ -432,13 +359,13 @@ wire_chat_encode (const wire_chat_t *chat, uint8_t **out, size_t *len)
     *out = NULL;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_begin (&sb, &pk);
+    mpack_body_begin (&sb, &pk);
     int rc = 0;
     if (msgpack_pack_array (&pk, 2) != 0
     ||  msgpack_pack_uint8 (&pk, (uint8_t) chat->kind) != 0
-    ||  s_pack_str (&pk, chat->text, chat->text_len))
+    ||  mpack_str (&pk, chat->text, chat->text_len))
         rc = SC_ENOMEM;
-    return s_pack_end (&sb, rc, out, len);
+    return mpack_end (&sb, rc, out, len);
 }
 
 int
@@ -448,11 +375,11 @@ wire_chat_decode (const uint8_t *buf, size_t len, wire_chat_t *chat)
     msgpack_zone zone;
     const msgpack_object *a;
     uint32_t n;
-    int rc = s_unpack (buf, len, &zone, 2, &a, &n);
+    int rc = mpack_unpack (buf, len, &zone, 2, &a, &n);
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
-    if (!s_is_uint (&a [0]) || a [0].via.u64 > 2 || a [1].type != MSGPACK_OBJECT_STR)
+    if (!mpack_is_uint (&a [0]) || a [0].via.u64 > 2 || a [1].type != MSGPACK_OBJECT_STR)
         goto out;
     chat->kind = (unsigned) a [0].via.u64;
     chat->text = a [1].via.str.ptr;
@@ -473,7 +400,7 @@ wire_chunk_head (const uint8_t id [WIRE_ID_SIZE], uint64_t index, size_t data_le
     msgpack_sbuffer sb;
     msgpack_packer pk;
     int rc = s_pack_begin (&sb, &pk, 0, WIRE_CHUNK, 3);
-    if (rc == 0 && (s_pack_bin (&pk, id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, index)
+    if (rc == 0 && (mpack_bin (&pk, id, WIRE_ID_SIZE) || msgpack_pack_uint64 (&pk, index)
                 ||  msgpack_pack_bin (&pk, data_len)))
         rc = SC_ENOMEM;
     if (rc == 0 && sb.size <= WIRE_CHUNK_HEAD_MAX) {
@@ -494,15 +421,15 @@ wire_offer_encode (const wire_offer_t *o, uint8_t **out, size_t *len)
         return SC_ETOOBIG;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_begin (&sb, &pk);
+    mpack_body_begin (&sb, &pk);
     int rc = 0;
-    if (msgpack_pack_array (&pk, 6) || s_pack_bin (&pk, o->id, WIRE_ID_SIZE)
-    ||  s_pack_str (&pk, o->name, o->name_len)
+    if (msgpack_pack_array (&pk, 6) || mpack_bin (&pk, o->id, WIRE_ID_SIZE)
+    ||  mpack_str (&pk, o->name, o->name_len)
     ||  msgpack_pack_uint64 (&pk, o->size) || msgpack_pack_uint64 (&pk, o->chunk_size)
     ||  msgpack_pack_uint64 (&pk, o->chunk_count)
-    ||  s_pack_str (&pk, WIRE_SUM_NAME, strlen (WIRE_SUM_NAME)))
+    ||  mpack_str (&pk, WIRE_SUM_NAME, strlen (WIRE_SUM_NAME)))
         rc = SC_ENOMEM;
-    return s_pack_end (&sb, rc, out, len);
+    return mpack_end (&sb, rc, out, len);
 }
 
 int
@@ -512,15 +439,15 @@ wire_offer_decode (const uint8_t *buf, size_t len, wire_offer_t *o)
     msgpack_zone zone;
     const msgpack_object *a;
     uint32_t n;
-    int rc = s_unpack (buf, len, &zone, 6, &a, &n);
+    int rc = mpack_unpack (buf, len, &zone, 6, &a, &n);
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
     //  An earlier version's offer (a hash and a chunk key where the
     //  checksum's name is) is refused: its chunks would be sealed
     if (!s_get_id (&a [0], o->id) || a [1].type != MSGPACK_OBJECT_STR
-    ||  a [1].via.str.size > WIRE_NAME_MAX || !s_is_uint (&a [2]) || !s_is_uint (&a [3])
-    ||  !s_is_uint (&a [4]) || a [5].type != MSGPACK_OBJECT_STR
+    ||  a [1].via.str.size > WIRE_NAME_MAX || !mpack_is_uint (&a [2]) || !mpack_is_uint (&a [3])
+    ||  !mpack_is_uint (&a [4]) || a [5].type != MSGPACK_OBJECT_STR
     ||  a [5].via.str.size != strlen (WIRE_SUM_NAME)
     ||  memcmp (a [5].via.str.ptr, WIRE_SUM_NAME, strlen (WIRE_SUM_NAME)) != 0)
         goto out;
@@ -541,21 +468,21 @@ wire_shares_encode (const wire_share_t *e, size_t n, uint8_t **out, size_t *len)
     *out = NULL;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_begin (&sb, &pk);
+    mpack_body_begin (&sb, &pk);
     int rc = msgpack_pack_array (&pk, n)? SC_ENOMEM: 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (msgpack_pack_array (&pk, 7)
-        ||  s_pack_str (&pk, e [i].name, e [i].name_len)
+        ||  mpack_str (&pk, e [i].name, e [i].name_len)
         ||  msgpack_pack_uint64 (&pk, e [i].size)
         ||  (e [i].video? msgpack_pack_true (&pk): msgpack_pack_false (&pk))
         ||  msgpack_pack_uint64 (&pk, e [i].duration_ms)
-        ||  s_pack_str (&pk, e [i].codecs? e [i].codecs: "", e [i].codecs? e [i].codecs_len: 0)
-        ||  s_pack_str (&pk, e [i].tracks? e [i].tracks: "", e [i].tracks? e [i].tracks_len: 0)
-        ||  s_pack_str (&pk, e [i].skipped? e [i].skipped: "", e [i].skipped? e [i].skipped_len: 0))
+        ||  mpack_str (&pk, e [i].codecs? e [i].codecs: "", e [i].codecs? e [i].codecs_len: 0)
+        ||  mpack_str (&pk, e [i].tracks? e [i].tracks: "", e [i].tracks? e [i].tracks_len: 0)
+        ||  mpack_str (&pk, e [i].skipped? e [i].skipped: "", e [i].skipped? e [i].skipped_len: 0))
             rc = SC_ENOMEM;
     if (rc == 0 && sb.size > WIRE_MAX_ENVELOPE)
         rc = SC_ETOOBIG;
-    return s_pack_end (&sb, rc, out, len);
+    return mpack_end (&sb, rc, out, len);
 }
 
 int
@@ -565,7 +492,7 @@ wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *e, size_t max,
     msgpack_zone zone;
     const msgpack_object *a;
     uint32_t n;
-    int rc = s_unpack (buf, len, &zone, 0, &a, &n);
+    int rc = mpack_unpack (buf, len, &zone, 0, &a, &n);
     if (rc != 0)
         return rc;
     rc = SC_EMALFORMED;
@@ -575,7 +502,7 @@ wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *e, size_t max,
             goto out;
         const msgpack_object *f = x->via.array.ptr;
         if (f [0].type != MSGPACK_OBJECT_STR || f [0].via.str.size > WIRE_NAME_MAX
-        ||  !s_is_uint (&f [1]) || f [2].type != MSGPACK_OBJECT_BOOLEAN)
+        ||  !mpack_is_uint (&f [1]) || f [2].type != MSGPACK_OBJECT_BOOLEAN)
             goto out;
         e [*count].name = f [0].via.str.ptr;
         e [*count].name_len = f [0].via.str.size;
@@ -585,7 +512,7 @@ wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *e, size_t max,
         e [*count].codecs = NULL;
         e [*count].codecs_len = 0;
         if (x->via.array.size >= 5) {
-            if (!s_is_uint (&f [3]) || !s_is_str (&f [4], WIRE_NAME_MAX))
+            if (!mpack_is_uint (&f [3]) || !mpack_is_str (&f [4], WIRE_NAME_MAX))
                 goto out;
             e [*count].duration_ms = f [3].via.u64;
             e [*count].codecs = f [4].via.str.ptr;
@@ -594,7 +521,7 @@ wire_shares_decode (const uint8_t *buf, size_t len, wire_share_t *e, size_t max,
         e [*count].tracks = e [*count].skipped = NULL;
         e [*count].tracks_len = e [*count].skipped_len = 0;
         if (x->via.array.size >= 7) {
-            if (!s_is_str (&f [5], WIRE_NAME_MAX) || !s_is_str (&f [6], WIRE_NAME_MAX))
+            if (!mpack_is_str (&f [5], WIRE_NAME_MAX) || !mpack_is_str (&f [6], WIRE_NAME_MAX))
                 goto out;
             e [*count].tracks = f [5].via.str.ptr;
             e [*count].tracks_len = f [5].via.str.size;
@@ -648,14 +575,14 @@ wire_counters_encode (const wire_counter_t *counters, size_t n, uint8_t **out, s
         return SC_ETOOBIG;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_body_begin (&sb, &pk);
+    mpack_body_begin (&sb, &pk);
     int rc = msgpack_pack_map (&pk, n)? SC_ENOMEM: 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (s_pack_str (&pk, counters [i].name, counters [i].name_len
+        if (mpack_str (&pk, counters [i].name, counters [i].name_len
                         ? counters [i].name_len: strlen (counters [i].name))
         ||  msgpack_pack_uint64 (&pk, counters [i].value))
             rc = SC_ENOMEM;
-    return s_pack_end (&sb, rc, out, len);
+    return mpack_end (&sb, rc, out, len);
 }
 
 int
@@ -680,7 +607,7 @@ wire_counters_decode (const uint8_t *buf, size_t len, wire_counter_t *out, size_
     }
     for (uint32_t i = 0; i < obj.via.map.size; i++) {
         const msgpack_object_kv *kv = &obj.via.map.ptr [i];
-        if (kv->key.type != MSGPACK_OBJECT_STR || !s_is_uint (&kv->val))
+        if (kv->key.type != MSGPACK_OBJECT_STR || !mpack_is_uint (&kv->val))
             goto out;
         out [i].name = kv->key.via.str.ptr;
         out [i].name_len = kv->key.via.str.size;
