@@ -6,6 +6,7 @@
     names go to meet.c like a --peer answer, after the known keys had their
     say; mail is opened by chat.c with the mailbox's window.  See node_int.h.  */
 #define LOG_MODULE "tracking"
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,7 +229,11 @@ s_on_entry (node_t *self, int i, const uint8_t *entries, size_t len, size_t k, b
     const uint8_t *raw;
     char addr [WIRE_TADDR_SIZE];
     record_t rec;
+    //  The address must be a numeric one: a name would be looked up in DNS
+    //  by ZeroMQ, on the word of a tracker
+    struct in6_addr numeric;
     if (wire_tentry_at (entries, len, k, &raw, addr) != 0
+    ||  (inet_pton (AF_INET, addr, &numeric) != 1 && inet_pton (AF_INET6, addr, &numeric) != 1)
     ||  record_decode (raw, RECORD_SIZE, &rec) != 0 || (rec.flags & RECORD_FLAG_LEAVE)) {
         self->stats.bad_frames++;
         return;
