@@ -100,14 +100,22 @@ s_cmd_msg (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
     peer_t *peer;
     int rc = s_resolve (self, cmd->argv [0], false, &peer, err, err_size);
-    //  A name met nowhere yet is asked of the trackers: they may name it
-    if (rc == SC_ENOPEER && record_name_ok (cmd->argv [0]) && tracking_lookup (self, cmd->argv [0]))
-        snprintf (err, err_size, "no peer called '%s' here yet: the trackers are asked; "
-                  "send again once it has joined (/peers)", cmd->argv [0]);
-    if (rc != 0)
-        return rc;
     //  Only valid UTF-8 goes on the wire
     char *text = utf8_sanitize (cmd->argv [1], strlen (cmd->argv [1]));
+    //  A name or prefix met nowhere yet is asked of the trackers, and the
+    //  line waits for their answer
+    if (rc == SC_ENOPEER && text && tracking_hold (self, cmd->argv [0], text) == 0) {
+        char note [256];
+        snprintf (note, sizeof note, "no peer called '%s' here yet: the trackers are asked, "
+                  "and the message goes when one names it", cmd->argv [0]);
+        ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", note));
+        free (text);
+        return 0;
+    }
+    if (rc != 0) {
+        free (text);
+        return rc;
+    }
     if (text)
         rc = chat_queue (self->chat, peer, 0, text, node_mono_ms (), node_wall_ms (), err, err_size);
     known_set_messaged (self->known, peer->sign_pk);

@@ -168,8 +168,12 @@ void tracking_tick (node_t *self, int64_t now);
 int tracking_poll_items (node_t *self, zmq_pollitem_t *items);
 //  Handles what they said (items as filled).
 void tracking_on_poll (node_t *self, zmq_pollitem_t *items, int count, int64_t now);
-//  Asks the trackers for a name the user addressed (nothing when none is registered).
-bool tracking_lookup (node_t *self, const char *name);
+//  Holds a private line to a name or fingerprint prefix (8 hex digits or
+//  more) met nowhere yet, and asks the trackers for it: the line is queued
+//  when one names that peer, and given up with an error when every tracker
+//  answered without it, or after TRACKING_HOLD_MS.  0 when held; SC_ENOPEER
+//  when no tracker could be asked; SC_EFULL.
+int tracking_hold (node_t *self, const char *query, const char *text);
 //  The trackers as /trackers shows them (a new JSON array).
 json_t *tracking_json (node_t *self);
 //  For chat_host_t: leaves an envelope at a tracker.  0 when one took it.

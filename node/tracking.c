@@ -20,6 +20,8 @@
 #define TRACKING_NOPATH_MS 10000    //  still not linked this long after a dial-back: no path
 #define TRACKING_SEEN_SAVE_MS 1000  //  shown messages saved at most this often
 #define TRACKING_BATCH_MAX 64       //  mail items held to be put in order
+#define TRACKING_HOLD_MAX 16        //  lines held for peers the trackers are asked for
+#define TRACKING_HOLD_MS 15000      //  how long one is held
 
 //  One item of a fetch, kept until the batch ends so that the batch is
 //  shown in the order the sender wrote it (the tracker's order is by the
@@ -33,11 +35,24 @@ typedef struct {
     size_t env_len;
 } s_mail_t;
 
+//  A /msg to a name or prefix met nowhere yet, waiting for a tracker's answer
+typedef struct {
+    char query [IDENTITY_FP_HEX_SIZE];
+    char *text;
+    int64_t until;
+    uint64_t tags [2 * TCLIENT_TRACKERS_MAX];   //  lookups not answered yet
+    size_t ntags;
+} s_held_t;
+
 struct _tbatch_t {
     s_mail_t items [TRACKING_BATCH_MAX];
     size_t len;
     int tracker;
+    s_held_t held [TRACKING_HOLD_MAX];
+    size_t nheld;
 };
+
+static void s_held_release (node_t *self, int64_t now);
 
 static void
 s_seen_path (node_t *self, char *out, size_t size)
@@ -97,6 +112,8 @@ tracking_destroy (node_t *self)
 {
     for (size_t k = 0; self->tbatch && k < self->tbatch->len; k++)
         free (self->tbatch->items [k].env);
+    for (size_t k = 0; self->tbatch && k < self->tbatch->nheld; k++)
+        free (self->tbatch->held [k].text);
     free (self->tbatch);
     self->tbatch = NULL;
     if (!self->tclient)
@@ -195,6 +212,7 @@ tracking_tick (node_t *self, int64_t now)
                                       "name", p->name, "reason",
                                       "no direct link yet: the tracker asks the peer to connect to us"));
     }
+    s_held_release (self, now);
     if (tclient_seen_dirty (self->tclient) && now >= self->next_seen_save) {
         char path [PATH_MAX];
         s_seen_path (self, path, sizeof path);
@@ -290,19 +308,109 @@ s_on_entries (node_t *self, int i, const uint8_t *entries, size_t len, bool dial
         s_on_entry (self, i, entries, len, k, dial);
 }
 
-bool
-tracking_lookup (node_t *self, const char *name)
+//  True when query is 8 to 64 hex digits: a fingerprint prefix to ask for
+static bool
+s_is_prefix (const char *query)
 {
-    bool asked = false;
-    for (size_t i = 0; self->tclient && i < tclient_size (self->tclient); i++) {
+    size_t n = strlen (query);
+    return n >= 8 && n < IDENTITY_FP_HEX_SIZE && strspn (query, "0123456789abcdefABCDEF") == n;
+}
+
+//  Asks every registered tracker for query (as a prefix, a name, or both);
+//  the tags of the lookups sent go to h.
+static void
+s_lookup (node_t *self, const char *query, s_held_t *h)
+{
+    bool prefix = s_is_prefix (query), name = record_name_ok (query);
+    for (size_t i = 0; i < tclient_size (self->tclient); i++) {
         if (!tclient_registered (self->tclient, (int) i))
             continue;
-        wire_frame_t f = { .type = WIRE_T_LOOKUP, .t_lookup = {
-            .tag = tclient_tag (self->tclient, TCLIENT_REQ_LOOKUP), .key = NULL, .key_len = 0,
-            .prefix = "", .prefix_len = 0, .name = name, .name_len = strlen (name) } };
-        asked |= s_send (self, (int) i, &f) == 0;
+        for (int as_name = 0; as_name < 2; as_name++) {
+            if (as_name? !name: !prefix)
+                continue;
+            wire_frame_t f = { .type = WIRE_T_LOOKUP, .t_lookup = {
+                .tag = tclient_tag (self->tclient, TCLIENT_REQ_LOOKUP), .key = NULL, .key_len = 0,
+                .prefix = as_name? "": query, .prefix_len = as_name? 0: strlen (query),
+                .name = as_name? query: "", .name_len = as_name? strlen (query): 0 } };
+            if (s_send (self, (int) i, &f) == 0 && h->ntags < sizeof h->tags / sizeof h->tags [0])
+                h->tags [h->ntags++] = f.t_lookup.tag;
+        }
     }
-    return asked;
+}
+
+int
+tracking_hold (node_t *self, const char *query, const char *text)
+{
+    struct _tbatch_t *b = self->tbatch;
+    if (!b || strlen (query) >= sizeof b->held [0].query)
+        return SC_ENOPEER;
+    if (b->nheld == TRACKING_HOLD_MAX)
+        return SC_EFULL;
+    s_held_t *h = &b->held [b->nheld];
+    *h = (s_held_t) { .until = node_mono_ms () + TRACKING_HOLD_MS };
+    s_lookup (self, query, h);
+    if (h->ntags == 0)
+        return SC_ENOPEER;
+    h->text = strdup (text);
+    if (!h->text)
+        return SC_ENOMEM;
+    snprintf (h->query, sizeof h->query, "%s", query);
+    b->nheld++;
+    return 0;
+}
+
+//  A tracker answered (or refused) the lookup tag: the held lines that
+//  wait for it wait for one answer less.
+static void
+s_held_answered (node_t *self, uint64_t tag)
+{
+    struct _tbatch_t *b = self->tbatch;
+    for (size_t k = 0; k < b->nheld; k++)
+        for (size_t t = 0; t < b->held [k].ntags; t++)
+            if (b->held [k].tags [t] == tag)
+                b->held [k].tags [t--] = b->held [k].tags [--b->held [k].ntags];
+}
+
+static void
+s_held_drop (struct _tbatch_t *b, size_t k)
+{
+    free (b->held [k].text);
+    b->held [k] = b->held [--b->nheld];
+}
+
+//  Lines held for peers the trackers were asked for: sent to one that is
+//  met now, refused when the query has become ambiguous, given up when
+//  every tracker answered without it or their time is out.
+static void
+s_held_release (node_t *self, int64_t now)
+{
+    struct _tbatch_t *b = self->tbatch;
+    for (size_t k = b? b->nheld: 0; k-- > 0; ) {
+        s_held_t *h = &b->held [k];
+        peer_t *peer;
+        char cands [512], err [512];
+        int rc = peers_resolve (self->peers, self->known, h->query, false, &peer, cands,
+                                sizeof cands);
+        if (rc == 0) {
+            rc = chat_queue (self->chat, peer, 0, h->text, node_mono_ms (), node_wall_ms (),
+                             err, sizeof err);
+            if (rc == 0)
+                known_set_messaged (self->known, peer->sign_pk);
+            else
+                ui_error (self->ui, sc_errname (rc), "%s", err);
+        }
+        else if (rc == SC_EAMBIGUOUS)
+            ui_error (self->ui, "ambiguous", "the trackers name several peers for '%s' (%s): "
+                      "the message \"%.60s\" was not sent; use a longer fingerprint prefix",
+                      h->query, cands, h->text);
+        else if (rc == SC_ENOPEER && (h->ntags == 0 || now >= h->until))
+            ui_error (self->ui, "no_peer", "no peer called '%s' here or at any tracker%s: "
+                      "the message \"%.60s\" was not sent", h->query,
+                      h->ntags? " (no answer in time)": "", h->text);
+        else
+            continue;
+        s_held_drop (b, k);
+    }
 }
 
 static void
@@ -454,6 +562,10 @@ s_on_frame (node_t *self, int i, const wire_frame_t *f, int64_t now)
             char code [WIRE_TCODE_MAX + 1];
             snprintf (code, sizeof code, "%.*s", (int) f->t_refused.code_len, f->t_refused.code);
             tclient_on_refused (self->tclient, i, f->t_refused.tag, code, f->t_refused.retry_ms, now);
+            if (f->t_refused.type == WIRE_T_LOOKUP) {
+                s_held_answered (self, f->t_refused.tag);
+                s_held_release (self, now);
+            }
             const wire_spec_t *spec = wire_spec ((int) f->t_refused.type);
             ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:I}", "event", "tracker_refused",
                                           "tracker", text, "request", spec && spec->name? spec->name: "?",
@@ -471,8 +583,11 @@ s_on_frame (node_t *self, int i, const wire_frame_t *f, int64_t now)
             s_on_entries (self, i, f->t_dialed.entry, f->t_dialed.entry_len, true);
             break;
         case WIRE_T_FOUND:
-            if (tclient_tag_req (f->t_found.tag) == TCLIENT_REQ_LOOKUP)
+            if (tclient_tag_req (f->t_found.tag) == TCLIENT_REQ_LOOKUP) {
                 s_on_entries (self, i, f->t_found.entries, f->t_found.entries_len, false);
+                s_held_answered (self, f->t_found.tag);
+                s_held_release (self, now);
+            }
             else if (tclient_tag_req (f->t_found.tag) == TCLIENT_REQ_FETCH) {
                 //  The end of a fetch: a full one means more may wait
                 bool full = self->tbatch->len >= WIRE_TFETCH_MAX;

@@ -326,3 +326,36 @@ def test_throwaway_keys_a_tracker_names_at_one_address_are_capped():
             evil.close()
         t.stop(signal.SIGTERM)
         w.close()
+
+
+def test_msg_to_a_peer_only_a_tracker_knows_waits_for_its_answer():
+    """carol and dave registered before alice, so no notice told her of them:
+    /msg by name or by an 8-digit fingerprint prefix asks the tracker and the
+    line goes once it answers; a name nobody has is an error, not a loss."""
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    try:
+        c = _node(w, "carol", t)
+        _registered(c)
+        d = _node(w, "dave", t)
+        _registered(d)
+        a = _node(w, "alice", t)
+        _registered(a)
+        assert a.ask("/peers", "peers")["peers"] == []
+        info = a.ask("/msg carol found you", "info")
+        assert "trackers are asked" in info["message"]
+        s = a.wait("sent", name="carol", timeout=10)
+        assert s["private"] is True
+        m = c.wait("message", text="found you", timeout=10)
+        assert m["from"] == a.id and m["msg_id"] == s["msg_id"]
+        a.send("/msg %s by prefix" % d.id[:10])
+        d.wait("message", text="by prefix", timeout=10)
+        assert a.wait("sent", name="dave")["private"] is True
+        e = a.ask("/msg nobody are you there", "error", timeout=10)
+        assert e["code"] == "no_peer" and "are you there" in e["message"], e
+        a.quit()
+        c.quit()
+        d.quit()
+    finally:
+        t.stop(signal.SIGTERM)
+        w.close()
