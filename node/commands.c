@@ -125,6 +125,16 @@ s_cmd_peers (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
     return 0;
 }
 
+void
+commands_peers (void *arg, ui_peer_fn *add, void *ctx)
+{
+    node_t *self = arg;
+    for (size_t i = 0; i < peers_size (self->peers); i++) {
+        peer_t *peer = peers_at (self->peers, i);
+        add (ctx, peer->name, peer->id);
+    }
+}
+
 json_t *
 commands_whoami_json (node_t *self, const char *event)
 {
