@@ -1,0 +1,144 @@
+"""The terminal as a person sees it (issue #17): a real node (not --json) in
+a tmux pane, a --json peer, the screen read with capture-pane.  Every wait
+polls the screen with a deadline."""
+import os
+import re
+import shutil
+import subprocess
+
+from harness import NODE, Cluster, Skip, poll_until
+
+STATUS = re.compile(r"^(?:->|<-|\u2191|\u2193) (\S+) (\d+)% \S+ \S+/s \S+")
+STAMPED = re.compile(r"^\d\d:\d\d ")
+
+
+class _Pane:
+    """A terminal node in a tmux pane of its own server."""
+
+    def __init__(self, c, name, args, env=""):
+        if not shutil.which("tmux"):
+            raise Skip("tmux is not installed")
+        self.tm = ["tmux", "-S", c.dir.sub("tmux-%s.sock" % name)]
+        cmd = " ".join([NODE, "--home", c.dir.sub(name), "--name", name] + list(args))
+        subprocess.run(self.tm + ["-f", "/dev/null", "new-session", "-d", "-x", "110", "-y", "30",
+                                  "env %s %s" % (env, cmd)], check=True)
+        self.keys("")
+
+    def screen(self, escapes=False, history=False):
+        """The pane's text (history: with its scrollback)."""
+        args = ["capture-pane", "-p"] + (["-e"] if escapes else []) + \
+               (["-S", "-2000"] if history else [])
+        return subprocess.run(self.tm + args, capture_output=True, text=True).stdout
+
+    def keys(self, *keys):
+        if keys and keys != ("",):
+            subprocess.run(self.tm + ["send-keys"] + list(keys), check=True)
+
+    def type(self, text):
+        subprocess.run(self.tm + ["send-keys", "-l", text], check=True)
+
+    def until(self, check, what, timeout=10, **kw):
+        """Polls the screen until check(screen) is true; returns its value."""
+        if isinstance(check, str):
+            needle = check
+            check = lambda s: needle in s and s      # noqa: E731
+        try:
+            return poll_until(lambda: check(self.screen(**kw)), timeout=timeout, every=0.05,
+                              what=what)
+        except AssertionError:
+            raise AssertionError("%s: not on screen:\n%s" % (what, self.screen(**kw)))
+
+    def close(self):
+        subprocess.run(self.tm + ["kill-server"], stderr=subprocess.DEVNULL)
+
+
+def _statuses(text):
+    return [l for l in text.splitlines() if STATUS.match(l)]
+
+
+def test_terminal_status_line_updates_in_place_during_a_transfer():
+    with Cluster(discovery=False) as c:
+        bob = c.start("bob", args=["--downloads", c.dir.sub("dl"), "--accept", "known"])
+        src = c.dir.sub("talk.bin")
+        with open(src, "wb") as f:
+            f.write(os.urandom(10 * 1024 * 1024))
+        t = _Pane(c, "alice", ["--peer", bob.endpoint, "--no-discovery", "--max-rate", "2M"],
+                  env="NO_COLOR=1")
+        try:
+            t.until("bob joined", "bob joined")
+            t.type("/send bob " + src)
+            t.keys("Enter")
+            t.until("-> talk.bin to bob: started", "the start line")
+            first = t.until(lambda s: _statuses(s), "a status line")
+            p1 = int(STATUS.match(first[0]).group(2))
+            # Later: still one status line (in the scrollback too), its percent moved
+            later = t.until(lambda s: [l for l in _statuses(s)
+                                       if int(STATUS.match(l).group(2)) > p1],
+                            "the percent moving", history=True)
+            # A command typed meanwhile: its answer above, the status line moves down
+            t.type("/peers")
+            t.keys("Enter")
+            t.until(lambda s: re.search(r"\n  bob .*unverified\n", s), "the /peers answer")
+            whole = t.screen(history=True)
+            assert len(_statuses(whole)) == 1, whole
+            assert len(later) == 1
+            # It sits right above the prompt, and nothing piles up per second
+            lines = whole.rstrip("\n").splitlines()
+            assert STATUS.match(lines[-2]) and lines[-1].startswith("alice>"), whole
+            assert not any("talk.bin to bob: running" in l for l in lines), whole
+            assert sum("talk.bin" in l for l in lines) == 4, whole   # typed, offered, started, status
+            bob.wait("transfer", state="done", timeout=30)
+            t.until("-> talk.bin to bob: done, 100%", "the end line", timeout=15)
+            t.until(lambda s: not _statuses(s), "the status line gone")
+            # --json keeps its per-second progress events
+            assert len(bob.find("transfer", state="running")) >= 2
+        finally:
+            t.close()
+
+
+def test_terminal_peer_line_lands_above_a_half_typed_line():
+    with Cluster(discovery=False) as c:
+        bob = c.start("bob")
+        t = _Pane(c, "alice", ["--peer", bob.endpoint, "--no-discovery"], env="NO_COLOR=1")
+        try:
+            t.until("bob joined", "bob joined")
+            t.type("/msg bob half a thou")
+            t.until("alice> /msg bob half a thou", "the typed half")
+            bob.send("/msg alice hello from bob")
+            text = t.until("[bob -> you] hello from bob", "bob's line")
+            lines = text.rstrip("\n").splitlines()
+            assert lines[-1] == "alice> /msg bob half a thou", text
+            said = [i for i, l in enumerate(lines) if l.endswith("[bob -> you] hello from bob")]
+            assert len(said) == 1 and said[0] < len(lines) - 1, text
+            assert STAMPED.match(lines[said[0]]), text
+            t.type("ght")
+            t.keys("Enter")
+            bob.wait("message", text="half a thought")
+        finally:
+            t.close()
+
+
+def test_terminal_times_and_colours():
+    """HH:MM on each line of what happens, a date line before the first;
+    colours on a colour terminal, none with NO_COLOR."""
+    for env, coloured in (("TERM=xterm-256color", True),
+                          ("TERM=xterm-256color NO_COLOR=1", False)):
+        with Cluster(discovery=False) as c:
+            bob = c.start("bob")
+            t = _Pane(c, "alice", ["--peer", bob.endpoint, "--no-discovery"], env=env)
+            try:
+                t.until("bob joined", "bob joined")
+                bob.send("/msg alice in colour?")
+                text = t.until("[bob -> you] in colour?", "bob's line")
+                lines = text.splitlines()
+                joined = [l for l in lines if "* bob joined" in l][0]
+                assert STAMPED.match(joined), text
+                assert any(re.fullmatch(r"-- \w{3} \d\d \w{3} \d{4} --", l) for l in lines), text
+                raw = t.screen(escapes=True)
+                said = [l for l in raw.splitlines() if "in colour?" in l][0]
+                if coloured:
+                    assert "\x1b[" in said, repr(said)
+                else:
+                    assert "\x1b" not in raw, repr(raw)
+            finally:
+                t.close()
