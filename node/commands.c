@@ -384,7 +384,17 @@ s_cmd_stats (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 static int
 s_cmd_help (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
-    ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", cmd_help ()));
+    if (cmd->argc == 0) {
+        ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", cmd_help ()));
+        return 0;
+    }
+    char text [2048];
+    int rc = cmd_help_one (cmd->argv [0], text, sizeof text);
+    if (rc != 0) {
+        snprintf (err, err_size, "%s", text);
+        return rc;
+    }
+    ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", text));
     return 0;
 }
 
@@ -400,7 +410,7 @@ s_cmd_quit (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 static s_cmd_fn *const s_cmds [CMD_TYPES] = {
     [CMD_EMPTY] = s_cmd_empty,
     [CMD_SAY] = s_cmd_say,
-#define S_HANDLER(type, name, min, max, rest, usage, help) [CMD_##type] = s_cmd_##name,
+#define S_HANDLER(type, name, min, max, rest, usage, help, example, detail) [CMD_##type] = s_cmd_##name,
     CMD_TABLE (S_HANDLER)
 #undef S_HANDLER
 };

@@ -142,3 +142,20 @@ def test_terminal_times_and_colours():
                     assert "\x1b" not in raw, repr(raw)
             finally:
                 t.close()
+
+
+def test_help_fits_80_columns_and_explains_one_command():
+    with Cluster(discovery=False) as c:
+        a = c.start("alice")
+        text = a.ask("/help", "info")["message"]
+        assert "/watch PEER NAME" in text and "/quit" in text
+        assert all(len(l) <= 80 for l in text.splitlines()), \
+            [l for l in text.splitlines() if len(l) > 80]
+        for name in ("watch", "/watch"):
+            one = a.ask("/help " + name, "info")["message"]
+            lines = one.splitlines()
+            assert lines[0] == "usage: /watch PEER NAME [OFFSET] [--out FILE]", one
+            assert any(l.startswith("  example: /watch ") for l in lines), one
+            assert all(len(l) <= 80 for l in lines), one
+        err = a.ask("/help nosuch", "error")
+        assert "no command /nosuch" in err["message"] and err["code"] != "", err
