@@ -10,6 +10,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 #include "../crypto/base/log.h"
+#include "complete.h"
 #include "term.h"
 #include "ui.h"
 
@@ -32,6 +33,7 @@ struct _ui_t {
     char *out;              //  JSON mode: lines not yet taken by the reader
     size_t out_len, out_cap;
     term_t *term;           //  the terminal's screen (not in JSON mode)
+    complete_t *complete;   //  its Tab completion
     ui_host_t host;
     int64_t wall;           //  the time of the event being printed (0: none shown)
 };
@@ -88,18 +90,23 @@ ui_new (bool json, const char *prompt, ui_line_fn *on_line, void *arg)
     self->arg = arg;
     self->prompt = strdup (prompt);
     self->buf = malloc (LINE_MAX_BYTES);
-    if (!self->json)
+    if (!self->json) {
         self->term = term_new (prompt, self->color, capable, s_utf8 ());
-    if (!self->prompt || !self->buf || (!self->json && !self->term)) {
+        self->complete = complete_new ();
+    }
+    if (!self->prompt || !self->buf || (!self->json && (!self->term || !self->complete))) {
         term_destroy (&self->term);
+        complete_destroy (&self->complete);
         free (self->prompt);
         free (self->buf);
         free (self);
         return NULL;
     }
     s_ui = self;
-    if (!self->json)
+    if (!self->json) {
+        complete_install (self->complete, &self->host);
         rl_callback_handler_install (self->prompt, s_rl_line);
+    }
     else if (!isatty (STDOUT_FILENO)) {
         //  A pipe or file: never let a slow reader stop the event loop
         int flags = fcntl (STDOUT_FILENO, F_GETFL);
@@ -128,6 +135,9 @@ ui_destroy (ui_t **self_p)
     }
     free (self->out);
     term_destroy (&self->term);
+    if (self->complete)
+        complete_uninstall ();
+    complete_destroy (&self->complete);
     fflush (stdout);
     free (self->prompt);
     free (self->buf);
@@ -645,8 +655,10 @@ ui_emit (ui_t *self, json_t *event)
             ui_flush (self);
         }
     }
-    else
+    else {
+        complete_observe (self->complete, event);
         s_format (self, event);
+    }
     json_decref (event);
 }
 

@@ -159,3 +159,43 @@ def test_help_fits_80_columns_and_explains_one_command():
             assert all(len(l) <= 80 for l in lines), one
         err = a.ask("/help nosuch", "error")
         assert "no command /nosuch" in err["message"] and err["code"] != "", err
+
+
+def test_terminal_tab_completes_commands_peers_and_shares():
+    with Cluster(discovery=False) as c:
+        bob = c.start("bob")
+        notes = c.dir.sub("notes-2026.pdf")
+        with open(notes, "w") as f:
+            f.write("notes\n")
+        bob.ask("/share " + notes, "shared")
+        t = _Pane(c, "alice", ["--peer", bob.endpoint, "--no-discovery"], env="NO_COLOR=1")
+
+        def completes(typed, want):
+            t.keys("C-u")
+            t.type(typed)
+            t.keys("Tab")
+            t.type("|")         # shows the space completion appends
+            t.until(lambda s: s.rstrip("\n").splitlines()[-1] == "alice> " + want + "|",
+                    "%r completing to %r" % (typed, want))
+
+        try:
+            t.until("bob joined", "bob joined")
+            completes("/msg b", "/msg bob ")
+            completes("/he", "/help ")
+            completes("/help wat", "/help watch ")
+            completes("/verify " + bob.id[:6], "/verify " + bob.id[:16] + " ")
+            completes("/send bob " + c.dir.sub("notes-"), "/send bob " + notes + " ")
+            t.keys("C-u")
+            t.type("/files bob")
+            t.keys("Enter")
+            t.until("bob shares 1 file", "bob's list")
+            completes("/get bob no", "/get bob notes-2026.pdf ")
+            completes("/watch bob n", "/watch bob notes-2026.pdf ")
+            t.keys("C-u")
+            t.type("/msg b")
+            t.keys("Tab")
+            t.type("hello by tab")
+            t.keys("Enter")
+            bob.wait("message", text="hello by tab")
+        finally:
+            t.close()
