@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <readline/readline.h>
 #include "term.h"
 
@@ -84,14 +86,29 @@ s_clip (char *text, int cols, const char *mark)
     strcpy (p, mark);
 }
 
+//  The terminal's width now (it may have been resized since readline
+//  looked: its signal handlers only run inside its calls), told to readline.
+static int
+s_width (void)
+{
+    struct winsize ws;
+    int rows = 0, cols = 0;
+    if (ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+        rl_get_screen_size (&rows, &cols);
+        if (cols != ws.ws_col || rows != ws.ws_row)
+            rl_set_screen_size (ws.ws_row, ws.ws_col);
+        return ws.ws_col;
+    }
+    rl_get_screen_size (&rows, &cols);
+    return cols > 0? cols: 80;
+}
+
 //  Draws the status line at the cursor (column 0), with its newline.
 static void
 s_draw_status (term_t *self)
 {
     char line [1024];
-    int rows = 0, cols = 0;
-    rl_get_screen_size (&rows, &cols);
-    term_status (self, cols > 0? cols: 80, line, sizeof line);
+    term_status (self, s_width (), line, sizeof line);
     self->shown = self->status && line [0];
     if (self->shown)
         printf ("%s%s%s\n", self->color? "\033[7m": "", line, self->color? "\033[0m": "");
@@ -129,9 +146,8 @@ term_accepted (term_t *self, const char *line)
     if (!self->shown)
         return;
     //  The cursor is under the echoed prompt and line, which may wrap
-    int rows = 0, cols = 0;
-    rl_get_screen_size (&rows, &cols);
-    int echoed = cols > 0? (s_cols (self->prompt) + s_cols (line)) / cols + 1: 1;
+    int cols = s_width ();
+    int echoed = (s_cols (self->prompt) + s_cols (line)) / cols + 1;
     printf ("\033[%dA\033[M\033[%dB\r", echoed + 1, echoed);  //  delete the status row
     fflush (stdout);
     self->shown = false;

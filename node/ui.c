@@ -350,7 +350,7 @@ s_render_delivered (ui_t *self, json_t *ev)
 {
     char name [256];
     term_safe (name, sizeof name, s_str (ev, "name"));
-    snprintf (s_line, sizeof s_line, "%s  (delivered to %s)%s", C ("2"), name, C ("0"));
+    snprintf (s_line, sizeof s_line, "%s(delivered to %s)%s", C ("2"), name, C ("0"));
     s_print (self, s_line);
 }
 
@@ -362,7 +362,7 @@ s_render_sent (ui_t *self, json_t *ev)
         return;
     char name [256];
     term_safe (name, sizeof name, s_str (ev, "name"));
-    snprintf (s_line, sizeof s_line, "%s  (%s is offline: queued)%s", C ("2"), name, C ("0"));
+    snprintf (s_line, sizeof s_line, "%s(%s is offline: queued)%s", C ("2"), name, C ("0"));
     s_print (self, s_line);
 }
 
