@@ -132,6 +132,13 @@ cmd_help_one (const char *name, char *out, size_t size)
     return 0;
 }
 
+bool
+cmd_arg_is_rest (const char *name, int arg)
+{
+    const s_spec_t *spec = s_find (name);
+    return spec && spec->rest && arg == spec->max - 1;
+}
+
 const char *
 cmd_name (size_t i)
 {

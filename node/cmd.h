@@ -8,6 +8,7 @@
 #ifndef SC_CMD_H
 #define SC_CMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,6 +142,8 @@ int cmd_help_one (const char *name, char *out, size_t size);
 //  What a command's argument is, from its usage (arg counts from 0).
 typedef enum { CMD_ARG_OTHER, CMD_ARG_PEER, CMD_ARG_SHARE, CMD_ARG_PATH, CMD_ARG_ID } cmd_arg_t;
 cmd_arg_t cmd_arg_kind (const char *name, int arg);
+//  True when that argument is the rest of the line (taken verbatim).
+bool cmd_arg_is_rest (const char *name, int arg);
 
 //  The name of command i (without its slash), or NULL past the last.
 const char *cmd_name (size_t i);

@@ -121,9 +121,9 @@ s_add_peer (void *ctx, const char *name, const char *id)
 
 char **
 complete_words (complete_t *self, const ui_host_t *host, const char *line, int start,
-                const char *text, bool *paths)
+                const char *text, bool *paths, bool *last)
 {
-    *paths = false;
+    *paths = *last = false;
     s_list_t list = { .text = text, .len = strlen (text) };
     //  The words before this one
     char before [CMD_LINE_MAX + 1], *words [8];
@@ -154,6 +154,7 @@ complete_words (complete_t *self, const ui_host_t *host, const char *line, int s
             s_add (&list, cmd_name (i), 0);
         return list.words;
     }
+    *last = cmd_arg_is_rest (cmd, n - 1);
     switch (cmd_arg_kind (cmd, n - 1)) {
         case CMD_ARG_PATH:
             *paths = true;
@@ -213,10 +214,11 @@ s_generate (const char *text, int state)
 static char **
 s_attempt (const char *text, int start, int end)
 {
-    bool paths;
+    bool paths, last;
     free (s_words);             //  any left from an earlier completion are gone
-    s_words = complete_words (s_self, s_host, rl_line_buffer, start, text, &paths);
+    s_words = complete_words (s_self, s_host, rl_line_buffer, start, text, &paths, &last);
     s_next = 0;
+    rl_completion_suppress_append = last;  //  "/send bob a.pdf " would send "a.pdf "
     rl_attempted_completion_over = !paths;  //  paths: readline's file names
     if (paths || !s_words)
         return NULL;

@@ -28,10 +28,11 @@ void complete_observe (complete_t *self, json_t *ev);
 //  The words that may stand for text, the word of line that begins at
 //  start: a NULL-terminated array of strings (the caller frees each and
 //  the array), or NULL when none.  *paths is set when the word is a file
-//  name (then NULL is returned: the caller completes file names).  host
-//  gives the peers (borrowed).
+//  name (then NULL is returned: the caller completes file names); *last
+//  when the word is the rest of the line (nothing may follow it, not even
+//  a space).  host gives the peers (borrowed).
 char **complete_words (complete_t *self, const ui_host_t *host, const char *line, int start,
-                       const char *text, bool *paths);
+                       const char *text, bool *paths, bool *last);
 
 //  Makes readline complete with self and host (both borrowed until
 //  complete_uninstall).  One at a time (readline's state is global).

@@ -174,7 +174,8 @@ def test_terminal_tab_completes_commands_peers_and_shares():
             t.keys("C-u")
             t.type(typed)
             t.keys("Tab")
-            t.type("|")         # shows the space completion appends
+            t.type("|")         # shows a space completion appends (none after
+                                # the rest of a line: /send's PATH, /get's NAME)
             t.until(lambda s: s.rstrip("\n").splitlines()[-1] == "alice> " + want + "|",
                     "%r completing to %r" % (typed, want))
 
@@ -184,13 +185,18 @@ def test_terminal_tab_completes_commands_peers_and_shares():
             completes("/he", "/help ")
             completes("/help wat", "/help watch ")
             completes("/verify " + bob.id[:6], "/verify " + bob.id[:16] + " ")
-            completes("/send bob " + c.dir.sub("notes-"), "/send bob " + notes + " ")
+            completes("/send bob " + c.dir.sub("notes-"), "/send bob " + notes)
             t.keys("C-u")
             t.type("/files bob")
             t.keys("Enter")
             t.until("bob shares 1 file", "bob's list")
-            completes("/get bob no", "/get bob notes-2026.pdf ")
-            completes("/watch bob n", "/watch bob notes-2026.pdf ")
+            completes("/get bob no", "/get bob notes-2026.pdf")
+            completes("/watch bob n", "/watch bob notes-2026.pdf")
+            # What completes runs as it reads: no space after a path
+            t.keys("C-u")
+            t.type("/send bob " + c.dir.sub("notes-"))
+            t.keys("Tab", "Enter")
+            bob.wait("transfer", name="notes-2026.pdf")
             t.keys("C-u")
             t.type("/msg b")
             t.keys("Tab")
