@@ -4,9 +4,10 @@
     passed to ui_emit.  With --json (or without a terminal) it is written as
     one compact line to stdout and commands are read as lines from stdin.
     On a terminal, readline runs in callback mode: events print above the
-    line being typed without breaking it, typed lines go to a history, and
-    colours are used unless NO_COLOR is set.  Diagnostics never go here: they
-    go to stderr through log.h.  */
+    line being typed without breaking it (term.h: with their time, colours
+    unless NO_COLOR is set, running transfers on one status line), typed
+    lines go to a history and Tab completes (complete.h).  Diagnostics never
+    go here: they go to stderr through log.h.  */
 #ifndef SC_UI_H
 #define SC_UI_H
 
