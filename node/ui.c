@@ -630,9 +630,12 @@ s_format (ui_t *self, json_t *ev)
     const char *type = s_str (ev, "event");
     for (size_t i = 0; i < sizeof s_renderers / sizeof s_renderers [0]; i++)
         if (strcmp (s_renderers [i].event, type) == 0) {
-            json_t *ts = json_object_get (ev, "ts");
-            self->wall = !s_renderers [i].stamped? 0: json_is_integer (ts)? json_integer_value (ts)
-                       : self->host.wall? self->host.wall (self->host.arg): 0;
+            //  A message that waited (a mailbox, an outbox) shows when it was
+            //  written; one that comes at once our clock (the sender's may run ahead)
+            int64_t now = self->host.wall? self->host.wall (self->host.arg): 0;
+            int64_t ts = json_integer_value (json_object_get (ev, "ts"));
+            bool waited = json_is_true (json_object_get (ev, "mailbox")) || (ts > 0 && ts < now - 60000);
+            self->wall = !s_renderers [i].stamped? 0: waited? ts: now;
             s_renderers [i].render (self, ev);
             self->wall = 0;
             return;

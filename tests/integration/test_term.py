@@ -4,22 +4,26 @@ polls the screen with a deadline."""
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 
-from harness import NODE, Cluster, Skip, poll_until
+from harness import NODE, Cluster, Node, Skip, Tracker, Workdir, poll_until
 
 STATUS = re.compile(r"^(?:->|<-|\u2191|\u2193) (\S+) (\d+)% \S+ \S+/s \S+")
 STAMPED = re.compile(r"^\d\d:\d\d ")
 
 
 class _Pane:
-    """A terminal node in a tmux pane of its own server."""
+    """A terminal node in a tmux pane of its own server (c: a Cluster or a
+    Workdir)."""
 
     def __init__(self, c, name, args, env=""):
         if not shutil.which("tmux"):
             raise Skip("tmux is not installed")
-        self.tm = ["tmux", "-S", c.dir.sub("tmux-%s.sock" % name)]
-        cmd = " ".join([NODE, "--home", c.dir.sub(name), "--name", name] + list(args))
+        c = getattr(c, "dir", c)
+        self.tm = ["tmux", "-S", c.sub("tmux-%s.sock" % name)]
+        cmd = " ".join([NODE, "--home", c.sub(name), "--name", name] + list(args))
         subprocess.run(self.tm + ["-f", "/dev/null", "new-session", "-d", "-x", "110", "-y", "30",
                                   "env %s %s" % (env, cmd)], check=True)
         self.keys("")
@@ -205,3 +209,37 @@ def test_terminal_tab_completes_commands_peers_and_shares():
             bob.wait("message", text="hello by tab")
         finally:
             t.close()
+
+
+def test_terminal_mail_shows_when_it_was_written():
+    """A message that waited in a tracker's mailbox shows the time it was
+    written, under a date line of that day, not the time it came."""
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    pane = None
+    try:
+        a = Node(w.sub("alice"), name="alice", args=["--tracker", t.address])
+        b = Node(w.sub("bob"), name="bob", args=["--tracker", t.address])
+        a.wait_peers(b, timeout=15)
+        b.quit()
+        a.wait("peer_left", name="bob")
+        before = time.time()
+        s = a.ask("/msg bob written yesterday", "sent")
+        after = time.time()
+        a.wait("mail_stored", msg_id=s["msg_id"])
+        a.quit()
+        # bob comes back 26 hours later (his clock moved), in a terminal
+        day = 26 * 3600
+        pane = _Pane(w, "bob", ["--tracker", t.address],
+                     env="NO_COLOR=1 SC_NODE_CLOCK_OFFSET_MS=%d" % (day * 1000))
+        text = pane.until("[alice -> you] written yesterday", "the mail", timeout=15)
+        lines = text.splitlines()
+        i = [k for k, l in enumerate(lines) if l.endswith("[alice -> you] written yesterday")][0]
+        written = {time.strftime("%H:%M", time.localtime(x)) for x in (before, after)}
+        assert lines[i][:5] in written, (written, text)
+        assert lines[i - 1] == time.strftime("-- %a %d %b %Y --", time.localtime(before)), text
+    finally:
+        if pane:
+            pane.close()
+        t.stop(signal.SIGTERM)
+        w.close()
