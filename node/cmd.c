@@ -1,3 +1,4 @@
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,13 @@ typedef struct {
     int rest;               //  the last argument is the rest of the line
     const char *usage;
     const char *help;
+    const char *example;
+    const char *detail;
 } s_spec_t;
 
 static const s_spec_t s_specs [] = {
-#define S_SPEC(type, name, min, max, rest, usage, help) { #name, CMD_##type, min, max, rest, usage, help },
+#define S_SPEC(type, name, min, max, rest, usage, help, example, detail) \
+    { #name, CMD_##type, min, max, rest, usage, help, example, detail },
     CMD_TABLE (S_SPEC)
 #undef S_SPEC
 };
@@ -54,20 +58,121 @@ cmd_parse_offset (const char *text, int64_t *ms)
     return 0;
 }
 
+#define HELP_COL 24          //  the help of a usage that is longer goes on its own line
+
 const char *
 cmd_help (void)
 {
     static char text [8192];
     if (!text [0]) {
-        size_t used = (size_t) snprintf (text, sizeof text, "%-24s %s\n", "TEXT",
-                                         "send a line to every peer (each copy sealed to its recipient)");
+        size_t used = (size_t) snprintf (text, sizeof text, "%-*s %s\n", HELP_COL, "TEXT",
+                                         "a line to every peer, each copy sealed to it");
         for (size_t i = 0; i < SPECS; i++)
-            used += (size_t) snprintf (text + used, sizeof text - used, "%-24s %s\n",
-                                       s_specs [i].usage, s_specs [i].help);
+            used += (size_t) snprintf (text + used, sizeof text - used, "%-*s%s%*s %s\n",
+                                       HELP_COL, s_specs [i].usage,
+                                       strlen (s_specs [i].usage) > HELP_COL? "\n": "",
+                                       strlen (s_specs [i].usage) > HELP_COL? HELP_COL: 0, "",
+                                       s_specs [i].help);
         snprintf (text + used, sizeof text - used,
-                  "PEER is a display name or a prefix (4+ hex digits) of a fingerprint");
+                  "PEER is a display name or a prefix (4+ hex digits) of a fingerprint;\n"
+                  "type /help COMMAND for one command; Tab completes commands and names");
     }
     return text;
+}
+
+static const s_spec_t *
+s_find (const char *name)
+{
+    for (size_t i = 0; i < SPECS; i++)
+        if (strcmp (s_specs [i].name, name) == 0)
+            return &s_specs [i];
+    return NULL;
+}
+
+//  Appends text to out at *used, words wrapped at 80 columns, each line
+//  indented by two spaces.
+static void
+s_wrap (char *out, size_t size, size_t *used, const char *text)
+{
+    const char *p = text;
+    while (*p && *used + 4 < size) {
+        size_t len = strlen (p), cut = len;
+        if (len > 78) {
+            cut = 78;
+            while (cut > 0 && p [cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = 78;
+        }
+        int n = snprintf (out + *used, size - *used, "  %.*s\n", (int) cut, p);
+        *used += n > 0 && (size_t) n < size - *used? (size_t) n: size - *used - 1;
+        p += cut;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+int
+cmd_help_one (const char *name, char *out, size_t size)
+{
+    const s_spec_t *spec = s_find (name [0] == '/'? name + 1: name);
+    if (!spec) {
+        snprintf (out, size, "no command /%.32s: /help lists them", name [0] == '/'? name + 1: name);
+        return SC_EINVAL;
+    }
+    size_t used = (size_t) snprintf (out, size, "usage: %s\n", spec->usage);
+    if (used >= size)
+        return 0;
+    s_wrap (out, size, &used, spec->detail);
+    char example [256];
+    snprintf (example, sizeof example, "example: %s", spec->example);
+    s_wrap (out, size, &used, example);
+    if (used > 0 && out [used - 1] == '\n')
+        out [used - 1] = 0;     //  the event's lines: no empty last one
+    return 0;
+}
+
+bool
+cmd_arg_is_rest (const char *name, int arg)
+{
+    const s_spec_t *spec = s_find (name);
+    return spec && spec->rest && arg == spec->max - 1;
+}
+
+const char *
+cmd_name (size_t i)
+{
+    return i < SPECS? s_specs [i].name: NULL;
+}
+
+cmd_arg_t
+cmd_arg_kind (const char *name, int arg)
+{
+    const s_spec_t *spec = s_find (name);
+    if (!spec || arg < 0)
+        return CMD_ARG_OTHER;
+    const char *p = spec->usage + strcspn (spec->usage, " ");
+    bool after_peer = false;
+    for (int k = 0; *p; k++) {
+        p += strspn (p, " [");
+        size_t len = strcspn (p, " ]");
+        bool peer = len == 4 && strncmp (p, "PEER", 4) == 0;
+        if (k == arg) {
+            if (peer)
+                return CMD_ARG_PEER;
+            if (len == 4 && strncmp (p, "NAME", 4) == 0 && after_peer)
+                return CMD_ARG_SHARE;
+            if (len == 4 && strncmp (p, "PATH", 4) == 0)
+                return CMD_ARG_PATH;
+            if (len == 2 && strncmp (p, "ID", 2) == 0)
+                return CMD_ARG_ID;
+            return CMD_ARG_OTHER;
+        }
+        after_peer = peer;
+        p += len;
+        p += strspn (p, "]");
+    }
+    return CMD_ARG_OTHER;
 }
 
 //  "NAME [OFFSET] [--out FILE]" -> argv [1], offset, out; FILE is the rest
@@ -140,10 +245,7 @@ cmd_parse (const char *line, cmd_t *cmd, char *err, size_t err_size)
     p += strcspn (p, " ");
     if (*p)
         *p++ = 0;
-    const s_spec_t *spec = NULL;
-    for (size_t i = 0; i < SPECS; i++)
-        if (strcmp (s_specs [i].name, name) == 0)
-            spec = &s_specs [i];
+    const s_spec_t *spec = s_find (name);
     if (!spec) {
         snprintf (err, err_size, "unknown command /%.32s: type /help for the list", name);
         return SC_EINVAL;

@@ -133,6 +133,16 @@ s_cmd_peers (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
     return 0;
 }
 
+void
+commands_peers (void *arg, ui_peer_fn *add, void *ctx)
+{
+    node_t *self = arg;
+    for (size_t i = 0; i < peers_size (self->peers); i++) {
+        peer_t *peer = peers_at (self->peers, i);
+        add (ctx, peer->name, peer->id);
+    }
+}
+
 json_t *
 commands_whoami_json (node_t *self, const char *event)
 {
@@ -384,7 +394,17 @@ s_cmd_stats (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 static int
 s_cmd_help (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
-    ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", cmd_help ()));
+    if (cmd->argc == 0) {
+        ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", cmd_help ()));
+        return 0;
+    }
+    char text [2048];
+    int rc = cmd_help_one (cmd->argv [0], text, sizeof text);
+    if (rc != 0) {
+        snprintf (err, err_size, "%s", text);
+        return rc;
+    }
+    ui_emit (self->ui, json_pack ("{s:s, s:s}", "event", "info", "message", text));
     return 0;
 }
 
@@ -400,7 +420,7 @@ s_cmd_quit (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 static s_cmd_fn *const s_cmds [CMD_TYPES] = {
     [CMD_EMPTY] = s_cmd_empty,
     [CMD_SAY] = s_cmd_say,
-#define S_HANDLER(type, name, min, max, rest, usage, help) [CMD_##type] = s_cmd_##name,
+#define S_HANDLER(type, name, min, max, rest, usage, help, example, detail) [CMD_##type] = s_cmd_##name,
     CMD_TABLE (S_HANDLER)
 #undef S_HANDLER
 };

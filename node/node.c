@@ -439,6 +439,8 @@ node_new (const opts_t *opts, const char *home, const char *name,
         chat_host.seen = tracking_seen;
     }
     if (self->ui)
+        ui_set_host (self->ui, &(ui_host_t) { s_chat_wall, commands_peers, self });
+    if (self->ui)
         self->chat = chat_new (self->id, self->opener, self->peers, self->history, self->ui, &chat_host);
     if (!self->ui || !self->chat) {
         *err = SC_ENOMEM;

@@ -186,6 +186,8 @@ bool tracking_seen (void *arg, const uint8_t from [32], const uint8_t msg_id [EN
 //  commands.c
 //  The ui's line callback (arg: the node): parses and runs one command.
 void commands_on_line (const char *line, void *arg);
+//  For ui_host_t: each peer's name and fingerprint (completion).
+void commands_peers (void *arg, ui_peer_fn *add, void *ctx);
 //  The node's identity as an event of that name ("ready", "whoami").
 json_t *commands_whoami_json (node_t *self, const char *event);
 

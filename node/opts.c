@@ -61,7 +61,9 @@ opts_usage (const char *argv0)
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and exit\n"
 "\n"
-"Commands once running: type /help.\n", argv0);
+"Commands once running: type /help (/help COMMAND explains one; Tab completes).\n"
+"Environment: NO_COLOR (not empty) turns colours off; so does TERM=dumb, which\n"
+"also has no status line for transfers.\n", argv0);
 }
 
 int

@@ -10,6 +10,8 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 #include "../crypto/base/log.h"
+#include "complete.h"
+#include "term.h"
 #include "ui.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
@@ -30,6 +32,10 @@ struct _ui_t {
     bool in_handler;        //  running a typed line: readline is between lines
     char *out;              //  JSON mode: lines not yet taken by the reader
     size_t out_len, out_cap;
+    term_t *term;           //  the terminal's screen (not in JSON mode)
+    complete_t *complete;   //  its Tab completion
+    ui_host_t host;
+    int64_t wall;           //  the time of the event being printed (0: none shown)
 };
 
 static ui_t *s_ui;          //  for readline's callback
@@ -46,9 +52,25 @@ s_rl_line (char *line)
     if (*line)
         add_history (line);
     self->in_handler = true;
+    term_accepted (self->term, line);
     self->on_line (line, self->arg);
     self->in_handler = false;
+    if (!self->ended)
+        term_line_done (self->term);
     free (line);
+}
+
+//  Whether the locale's characters are UTF-8 (the status line's marks)
+static bool
+s_utf8 (void)
+{
+    const char *vars [] = { "LC_ALL", "LC_CTYPE", "LANG" };
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = getenv (vars [i]);
+        if (v && *v)
+            return strcasestr (v, "utf-8") || strcasestr (v, "utf8");
+    }
+    return false;
 }
 
 ui_t *
@@ -60,21 +82,31 @@ ui_new (bool json, const char *prompt, ui_line_fn *on_line, void *arg)
     if (!self)
         return NULL;
     self->json = json || !isatty (STDIN_FILENO) || !isatty (STDOUT_FILENO);
-    const char *term = getenv ("TERM");
-    self->color = !self->json && !getenv ("NO_COLOR") && term && strcmp (term, "dumb") != 0;
+    //  NO_COLOR as no-color.org says: present and not empty
+    const char *term = getenv ("TERM"), *no_color = getenv ("NO_COLOR");
+    bool capable = term && *term && strcmp (term, "dumb") != 0;
+    self->color = !self->json && !(no_color && *no_color) && capable;
     self->on_line = on_line;
     self->arg = arg;
     self->prompt = strdup (prompt);
     self->buf = malloc (LINE_MAX_BYTES);
-    if (!self->prompt || !self->buf) {
+    if (!self->json) {
+        self->term = term_new (prompt, self->color, capable, s_utf8 ());
+        self->complete = complete_new ();
+    }
+    if (!self->prompt || !self->buf || (!self->json && (!self->term || !self->complete))) {
+        term_destroy (&self->term);
+        complete_destroy (&self->complete);
         free (self->prompt);
         free (self->buf);
         free (self);
         return NULL;
     }
     s_ui = self;
-    if (!self->json)
+    if (!self->json) {
+        complete_install (self->complete, &self->host);
         rl_callback_handler_install (self->prompt, s_rl_line);
+    }
     else if (!isatty (STDOUT_FILENO)) {
         //  A pipe or file: never let a slow reader stop the event loop
         int flags = fcntl (STDOUT_FILENO, F_GETFL);
@@ -102,6 +134,10 @@ ui_destroy (ui_t **self_p)
         ui_flush (self);
     }
     free (self->out);
+    term_destroy (&self->term);
+    if (self->complete)
+        complete_uninstall ();
+    complete_destroy (&self->complete);
     fflush (stdout);
     free (self->prompt);
     free (self->buf);
@@ -110,6 +146,7 @@ ui_destroy (ui_t **self_p)
     *self_p = NULL;
 }
 
+void ui_set_host (ui_t *self, const ui_host_t *host) { self->host = *host; }
 int ui_fd (ui_t *self) { (void) self; return STDIN_FILENO; }
 int ui_out_fd (ui_t *self) { (void) self; return STDOUT_FILENO; }
 bool ui_pending (ui_t *self) { return self->out_len > 0; }
@@ -211,28 +248,28 @@ ui_read (ui_t *self)
     return 0;
 }
 
-//  Prints one line above the prompt without disturbing what is typed.
+#define C(code) (self->color? "\033[" code "m": "")
+
+//  Scratch for the renderers: one event is rendered at a time
+static char s_line [LINE_MAX_BYTES * 4 + 512];
+static char s_text [LINE_MAX_BYTES * 4 + 16];
+
+//  Prints one line above the prompt without disturbing what is typed
+//  (text NULL: redraws the status line alone).
 static void
 s_print (ui_t *self, const char *text)
 {
-    //  While a typed line runs, the cursor is already on a fresh line and
-    //  readline's buffer still holds the accepted line: print plainly
-    if (self->ended || self->in_handler) {
-        printf ("%s\n", text);
-        fflush (stdout);
-        return;
+    static char stamped [sizeof s_line + 64];
+    bool plain = self->ended || self->in_handler;
+    if (text && self->wall > 0) {
+        char stamp [32], date [64];
+        term_stamp (self->term, self->wall, stamp, sizeof stamp, date, sizeof date);
+        if (date [0])
+            term_print (self->term, date, plain);
+        snprintf (stamped, sizeof stamped, "%s%s%s %s", C ("2"), stamp, C ("0"), text);
+        text = stamped;
     }
-    char *saved = rl_copy_text (0, rl_end);
-    int point = rl_point;
-    rl_set_prompt ("");
-    rl_replace_line ("", 0);
-    rl_redisplay ();
-    printf ("%s\n", text);
-    rl_set_prompt (self->prompt);
-    rl_replace_line (saved, 0);
-    rl_point = point;
-    rl_redisplay ();
-    free (saved);
+    term_print (self->term, text, plain);
 }
 
 static const char *
@@ -242,56 +279,15 @@ s_str (json_t *ev, const char *field)
     return s? s: "";
 }
 
-//  Writes text with control characters shown as \xNN, so a peer cannot
-//  drive the terminal with escape sequences.
-static void
-s_safe (char *out, size_t size, const char *text)
-{
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *) text; *p && o + 5 < size; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            o += (size_t) snprintf (out + o, size - o, "\\x%02x", *p);
-        else
-            out [o++] = (char) *p;
-    }
-    out [o] = 0;
-}
-
-#define C(code) (self->color? "\033[" code "m": "")
-
-//  "1.5 MB", "812 KB", "17 B"
-static void
-s_size (json_int_t bytes, char *out, size_t size)
-{
-    double v = (double) bytes;
-    const char *unit = "B";
-    if (v >= 1e9) { v /= 1e9; unit = "GB"; }
-    else if (v >= 1e6) { v /= 1e6; unit = "MB"; }
-    else if (v >= 1e3) { v /= 1e3; unit = "KB"; }
-    snprintf (out, size, unit [0] == 'B'? "%.0f %s": "%.1f %s", v, unit);
-}
-
-//  One line for a transfer: direction, name, peer, progress, rate, time left.
-//  Seconds as "H:MM:SS" or "M:SS".
-static void
-s_duration (double seconds, char *out, size_t size)
-{
-    long t = seconds > 0 && seconds < 1e9? (long) (seconds + 0.5): 0;
-    if (t >= 3600)
-        snprintf (out, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf (out, size, "%ld:%02ld", t / 60, t % 60);
-}
-
 //  One line for a stream event.
 static void
 s_stream_line (ui_t *self, json_t *ev, char *line, size_t size)
 {
     char name [256], video [256], out [512], why [512];
-    s_safe (name, sizeof name, s_str (ev, "name"));
-    s_safe (video, sizeof video, s_str (ev, "video"));
-    s_safe (out, sizeof out, s_str (ev, "out"));
-    s_safe (why, sizeof why, s_str (ev, "message"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
+    term_safe (video, sizeof video, s_str (ev, "video"));
+    term_safe (out, sizeof out, s_str (ev, "out"));
+    term_safe (why, sizeof why, s_str (ev, "message"));
     const char *state = s_str (ev, "state"), *id = s_str (ev, "stream_id");
     bool running = strcmp (state, "started") == 0 || strcmp (state, "running") == 0;
     bool saved = out [0] && strcmp (out, "player") != 0;
@@ -310,56 +306,21 @@ s_stream_line (ui_t *self, json_t *ev, char *line, size_t size)
                   why [0]? why: "failed", C ("0"));
 }
 
-static void
-s_transfer_line (ui_t *self, json_t *ev, char *line, size_t size)
-{
-    char name [256], peer [256], total [32], done [32], rate [32], extra [600] = "";
-    s_safe (name, sizeof name, s_str (ev, "name"));
-    s_safe (peer, sizeof peer, s_str (ev, "peer_name"));
-    json_int_t bytes = json_integer_value (json_object_get (ev, "bytes"));
-    json_int_t all = json_integer_value (json_object_get (ev, "size"));
-    json_int_t speed = json_integer_value (json_object_get (ev, "rate"));
-    s_size (all, total, sizeof total);
-    s_size (bytes, done, sizeof done);
-    s_size (speed, rate, sizeof rate);
-    bool in = strcmp (s_str (ev, "direction"), "in") == 0;
-    const char *state = s_str (ev, "state");
-    if (strcmp (state, "running") == 0 && speed > 0)
-        snprintf (extra, sizeof extra, " at %s/s, %lld s left", rate,
-                  (long long) ((all - bytes) / speed));
-    else if (strcmp (state, "done") == 0 && in) {
-        s_safe (extra, sizeof extra - 8, s_str (ev, "path"));
-        memmove (extra + 9, extra, strlen (extra) + 1);
-        memcpy (extra, ", saved: ", 9);
-    }
-    else if (json_is_string (json_object_get (ev, "error"))) {
-        char err [400];
-        s_safe (err, sizeof err, s_str (ev, "error"));
-        snprintf (extra, sizeof extra, ": %s", err);
-    }
-    snprintf (line, size, "%s %s %s %s: %s, %d%% of %s%s  [%.8s]", in? "<-": "->", name,
-              in? "from": "to", peer, state, all? (int) (bytes * 100 / all): 100, total, extra,
-              s_str (ev, "transfer_id"));
-}
-
 //  ---------------------------------------------------------------------
 //  Event renderers: one per event type, each printing the event's lines
-//  for a person (every text from outside through s_safe).  A new event is
+//  for a person (every text from outside through term_safe).  A new event is
 //  a function and a row in s_renderers.
-
-//  Scratch for the renderers: one event is rendered at a time
-static char s_line [LINE_MAX_BYTES * 4 + 512];
-static char s_text [LINE_MAX_BYTES * 4 + 16];
 
 static void
 s_render_message (ui_t *self, json_t *ev)
 {
     char name [256];
-    s_safe (name, sizeof name, s_str (ev, "name"));
-    s_safe (s_text, sizeof s_text, s_str (ev, "text"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
+    term_safe (s_text, sizeof s_text, s_str (ev, "text"));
     bool priv = json_is_true (json_object_get (ev, "private"));
-    snprintf (s_line, sizeof s_line, "%s[%s%s]%s %s", priv? C ("35"): C ("36"), name,
-              priv? " -> you": "", C ("0"), s_text);
+    //  The name in its peer's colour; a private line marked "-> you"
+    snprintf (s_line, sizeof s_line, "[%s%s%s%s%s%s] %s", term_peer_color (self->term, s_str (ev, "from")),
+              name, C ("0"), priv? C ("1;35"): "", priv? " -> you": "", C ("0"), s_text);
     s_print (self, s_line);
 }
 
@@ -367,7 +328,7 @@ static void
 s_render_peer_joined (ui_t *self, json_t *ev)
 {
     char name [256];
-    s_safe (name, sizeof name, s_str (ev, "name"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
     snprintf (s_line, sizeof s_line, "%s* %s joined (%.16s, %s, %s)%s", C ("32"), name,
               s_str (ev, "id"), s_str (ev, "addr"),
               json_is_true (json_object_get (ev, "verified"))? "verified": "unverified",
@@ -379,7 +340,7 @@ static void
 s_render_peer_left (ui_t *self, json_t *ev)
 {
     char name [256];
-    s_safe (name, sizeof name, s_str (ev, "name"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
     snprintf (s_line, sizeof s_line, "%s* %s left%s", C ("33"), name, C ("0"));
     s_print (self, s_line);
 }
@@ -388,8 +349,8 @@ static void
 s_render_delivered (ui_t *self, json_t *ev)
 {
     char name [256];
-    s_safe (name, sizeof name, s_str (ev, "name"));
-    snprintf (s_line, sizeof s_line, "%s  (delivered to %s)%s", C ("2"), name, C ("0"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
+    snprintf (s_line, sizeof s_line, "%s(delivered to %s)%s", C ("2"), name, C ("0"));
     s_print (self, s_line);
 }
 
@@ -400,8 +361,8 @@ s_render_sent (ui_t *self, json_t *ev)
     if (!json_is_true (json_object_get (ev, "queued")))
         return;
     char name [256];
-    s_safe (name, sizeof name, s_str (ev, "name"));
-    snprintf (s_line, sizeof s_line, "%s  (%s is offline: queued)%s", C ("2"), name, C ("0"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
+    snprintf (s_line, sizeof s_line, "%s(%s is offline: queued)%s", C ("2"), name, C ("0"));
     s_print (self, s_line);
 }
 
@@ -409,7 +370,7 @@ s_render_sent (ui_t *self, json_t *ev)
 static void
 s_render_problem (ui_t *self, json_t *ev)
 {
-    s_safe (s_text, sizeof s_text, s_str (ev, "message"));
+    term_safe (s_text, sizeof s_text, s_str (ev, "message"));
     snprintf (s_line, sizeof s_line, "%s! %s%s", C ("31"), s_text, C ("0"));
     s_print (self, s_line);
 }
@@ -423,7 +384,7 @@ s_render_info (ui_t *self, json_t *ev)
         size_t n = strcspn (p, "\n");
         char part [1024];
         snprintf (part, sizeof part, "%.*s", (int) (n < 1000? n: 1000), p);
-        s_safe (s_text, sizeof s_text, part);
+        term_safe (s_text, sizeof s_text, part);
         s_print (self, s_text);
         p += n + (p [n] == '\n');
     }
@@ -434,7 +395,7 @@ static void
 s_render_whoami (ui_t *self, json_t *ev)
 {
     char name [256];
-    s_safe (name, sizeof name, s_str (ev, "name"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
     snprintf (s_line, sizeof s_line,
               "%syou are %s%s, fingerprint %.16s, listening on port %d\n"
               "  safety number: %s\n  others can add you with: --peer %s%s",
@@ -449,7 +410,7 @@ static void
 s_render_verify (ui_t *self, json_t *ev)
 {
     char name [256], verified [32];
-    s_safe (name, sizeof name, s_str (ev, "name"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
     snprintf (verified, sizeof verified, "%s",
               json_is_true (json_object_get (ev, "verified"))? "verified": "not verified yet");
     snprintf (s_line, sizeof s_line, "  %s (%.16s): %s\n  their safety number: %s\n"
@@ -470,7 +431,7 @@ s_render_peers (ui_t *self, json_t *ev)
     json_t *p;
     json_array_foreach (peers, i, p) {
         char name [256];
-        s_safe (name, sizeof name, s_str (p, "name"));
+        term_safe (name, sizeof name, s_str (p, "name"));
         snprintf (s_line, sizeof s_line, "  %-16s %.16s  %-22s %s%s", name, s_str (p, "id"),
                   s_str (p, "addr"),
                   json_is_true (json_object_get (p, "verified"))? "verified": "unverified",
@@ -479,10 +440,17 @@ s_render_peers (ui_t *self, json_t *ev)
     }
 }
 
+//  A running transfer is on the status line: one line when it starts and
+//  one when it ends, never one per progress event
 static void
 s_render_transfer (ui_t *self, json_t *ev)
 {
-    s_transfer_line (self, ev, s_line, sizeof s_line);
+    term_seen_t seen = term_track (self->term, ev);
+    if (seen == TERM_UPDATED) {
+        s_print (self, NULL);
+        return;
+    }
+    term_transfer_line (ev, seen == TERM_STARTED, s_line, sizeof s_line);
     s_print (self, s_line);
 }
 
@@ -494,7 +462,7 @@ s_render_transfers (ui_t *self, json_t *ev)
     if (json_array_size (json_object_get (ev, "transfers")) == 0)
         s_print (self, "no transfers");
     json_array_foreach (json_object_get (ev, "transfers"), i, t) {
-        s_transfer_line (self, t, s_line, sizeof s_line);
+        term_transfer_line (t, false, s_line, sizeof s_line);
         s_print (self, s_line);
     }
 }
@@ -503,7 +471,7 @@ static void
 s_render_files (ui_t *self, json_t *ev)
 {
     char name [256];
-    s_safe (name, sizeof name, s_str (ev, "name"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
     size_t i;
     json_t *f;
     json_t *files = json_object_get (ev, "files");
@@ -512,8 +480,8 @@ s_render_files (ui_t *self, json_t *ev)
     s_print (self, s_line);
     json_array_foreach (files, i, f) {
         char size [32];
-        s_safe (s_text, sizeof s_text, s_str (f, "name"));
-        s_size (json_integer_value (json_object_get (f, "size")), size, sizeof size);
+        term_safe (s_text, sizeof s_text, s_str (f, "name"));
+        term_size (json_integer_value (json_object_get (f, "size")), size, sizeof size);
         snprintf (s_line, sizeof s_line, "  %-40s %10s%s", s_text, size,
                   json_is_true (json_object_get (f, "video"))? "  video": "");
         s_print (self, s_line);
@@ -524,7 +492,7 @@ static void
 s_render_videos (ui_t *self, json_t *ev)
 {
     char name [256];
-    s_safe (name, sizeof name, s_str (ev, "name"));
+    term_safe (name, sizeof name, s_str (ev, "name"));
     size_t i;
     json_t *v;
     json_t *videos = json_object_get (ev, "videos");
@@ -533,8 +501,8 @@ s_render_videos (ui_t *self, json_t *ev)
     s_print (self, s_line);
     json_array_foreach (videos, i, v) {
         char when [32], codecs [256] = "";
-        s_safe (s_text, sizeof s_text, s_str (v, "name"));
-        s_duration (json_real_value (json_object_get (v, "duration")), when, sizeof when);
+        term_safe (s_text, sizeof s_text, s_str (v, "name"));
+        term_duration (json_real_value (json_object_get (v, "duration")), when, sizeof when);
         size_t k;
         json_t *c;
         //  Each track with its language, when the owner says them
@@ -549,11 +517,11 @@ s_render_videos (ui_t *self, json_t *ev)
                       lang && *lang? lang: "", lang && *lang? ")": "");
         }
         char safe [256];
-        s_safe (safe, sizeof safe, codecs);
+        term_safe (safe, sizeof safe, codecs);
         snprintf (s_line, sizeof s_line, "  %-40s %9s  %s", s_text, when, safe);
         s_print (self, s_line);
         json_array_foreach (json_object_get (v, "not_carried"), k, c) {
-            s_safe (safe, sizeof safe, json_string_value (c)? json_string_value (c): "?");
+            term_safe (safe, sizeof safe, json_string_value (c)? json_string_value (c): "?");
             snprintf (s_line, sizeof s_line, "  %-40s %9s  not carried: %s", "", "", safe);
             s_print (self, s_line);
         }
@@ -563,6 +531,10 @@ s_render_videos (ui_t *self, json_t *ev)
 static void
 s_render_stream (ui_t *self, json_t *ev)
 {
+    if (term_track (self->term, ev) == TERM_UPDATED) {
+        s_print (self, NULL);
+        return;
+    }
     s_stream_line (self, ev, s_line, sizeof s_line);
     s_print (self, s_line);
 }
@@ -584,7 +556,7 @@ s_render_streams (ui_t *self, json_t *ev)
 static void
 s_render_shared (ui_t *self, json_t *ev)
 {
-    s_safe (s_text, sizeof s_text, s_str (ev, "name"));
+    term_safe (s_text, sizeof s_text, s_str (ev, "name"));
     snprintf (s_line, sizeof s_line, "%s %s",
               strcmp (s_str (ev, "event"), "shared") == 0? "now sharing": "no longer sharing", s_text);
     s_print (self, s_line);
@@ -597,8 +569,8 @@ s_render_history (ui_t *self, json_t *ev)
     json_t *e;
     json_array_foreach (json_object_get (ev, "entries"), i, e) {
         char name [256];
-        s_safe (name, sizeof name, s_str (e, "name"));
-        s_safe (s_text, sizeof s_text, s_str (e, "text"));
+        term_safe (name, sizeof name, s_str (e, "name"));
+        term_safe (s_text, sizeof s_text, s_str (e, "text"));
         bool out = strcmp (s_str (e, "dir"), "out") == 0;
         snprintf (s_line, sizeof s_line, "  %s %s %s: %s", s_str (e, "time"),
                   out? "to": "from", name, s_text);
@@ -615,37 +587,40 @@ s_render_fields (ui_t *self, json_t *ev)
     json_object_foreach (ev, key, value) {
         if (strcmp (key, "event") == 0 || !json_is_string (value))
             continue;
-        s_safe (s_text, sizeof s_text, json_string_value (value));
+        term_safe (s_text, sizeof s_text, json_string_value (value));
         snprintf (s_line, sizeof s_line, "  %s: %s", key, s_text);
         s_print (self, s_line);
     }
 }
 
+//  Stamped: the lines of what happens (not answers to commands) show their
+//  time; a message its own ("ts": mail keeps the time it was written)
 static const struct {
     const char *event;
     void (*render) (ui_t *self, json_t *ev);
+    bool stamped;
 } s_renderers [] = {
-    { "message", s_render_message },
-    { "peer_joined", s_render_peer_joined },
-    { "peer_left", s_render_peer_left },
-    { "delivered", s_render_delivered },
-    { "sent", s_render_sent },
-    { "error", s_render_problem },
-    { "warning", s_render_problem },
-    { "info", s_render_info },
-    { "ready", s_render_whoami },
-    { "whoami", s_render_whoami },
-    { "verify", s_render_verify },
-    { "peers", s_render_peers },
-    { "transfer", s_render_transfer },
-    { "transfers", s_render_transfers },
-    { "files", s_render_files },
-    { "videos", s_render_videos },
-    { "stream", s_render_stream },
-    { "streams", s_render_streams },
-    { "shared", s_render_shared },
-    { "unshared", s_render_shared },
-    { "history", s_render_history },
+    { "message", s_render_message, true },
+    { "peer_joined", s_render_peer_joined, true },
+    { "peer_left", s_render_peer_left, true },
+    { "delivered", s_render_delivered, true },
+    { "sent", s_render_sent, true },
+    { "error", s_render_problem, true },
+    { "warning", s_render_problem, true },
+    { "info", s_render_info, false },
+    { "ready", s_render_whoami, false },
+    { "whoami", s_render_whoami, false },
+    { "verify", s_render_verify, false },
+    { "peers", s_render_peers, false },
+    { "transfer", s_render_transfer, true },
+    { "transfers", s_render_transfers, false },
+    { "files", s_render_files, false },
+    { "videos", s_render_videos, false },
+    { "stream", s_render_stream, true },
+    { "streams", s_render_streams, false },
+    { "shared", s_render_shared, false },
+    { "unshared", s_render_shared, false },
+    { "history", s_render_history, false },
 };
 
 //  Prints an event for a person: its type's renderer, else its text fields.
@@ -655,7 +630,14 @@ s_format (ui_t *self, json_t *ev)
     const char *type = s_str (ev, "event");
     for (size_t i = 0; i < sizeof s_renderers / sizeof s_renderers [0]; i++)
         if (strcmp (s_renderers [i].event, type) == 0) {
+            //  A message that waited (a mailbox, an outbox) shows when it was
+            //  written; one that comes at once our clock (the sender's may run ahead)
+            int64_t now = self->host.wall? self->host.wall (self->host.arg): 0;
+            int64_t ts = json_integer_value (json_object_get (ev, "ts"));
+            bool waited = json_is_true (json_object_get (ev, "mailbox")) || (ts > 0 && ts < now - 60000);
+            self->wall = !s_renderers [i].stamped? 0: waited? ts: now;
             s_renderers [i].render (self, ev);
+            self->wall = 0;
             return;
         }
     s_render_fields (self, ev);
@@ -676,8 +658,10 @@ ui_emit (ui_t *self, json_t *event)
             ui_flush (self);
         }
     }
-    else
+    else {
+        complete_observe (self->complete, event);
         s_format (self, event);
+    }
     json_decref (event);
 }
 

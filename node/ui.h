@@ -4,15 +4,17 @@
     passed to ui_emit.  With --json (or without a terminal) it is written as
     one compact line to stdout and commands are read as lines from stdin.
     On a terminal, readline runs in callback mode: events print above the
-    line being typed without breaking it, typed lines go to a history, and
-    colours are used unless NO_COLOR is set.  Diagnostics never go here: they
-    go to stderr through log.h.  */
+    line being typed without breaking it (term.h: with their time, colours
+    unless NO_COLOR is set, running transfers on one status line), typed
+    lines go to a history and Tab completes (complete.h).  Diagnostics never
+    go here: they go to stderr through log.h.  */
 #ifndef SC_UI_H
 #define SC_UI_H
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct _ui_t ui_t;
 
@@ -45,6 +47,19 @@ int ui_read (ui_t *self);
 //  True when complete lines wait for the next ui_read (call it without
 //  waiting for stdin).
 bool ui_more (ui_t *self);
+
+//  What the ui asks of the node: the wall clock (ms since the epoch, for
+//  the time of lines), and the peers for completion (add is called with
+//  each one's display name and fingerprint, hex).  Borrowed.
+typedef void (ui_peer_fn) (void *ctx, const char *name, const char *id);
+typedef struct {
+    int64_t (*wall) (void *arg);
+    void (*peers) (void *arg, ui_peer_fn *add, void *ctx);
+    void *arg;
+} ui_host_t;
+
+//  Sets the host (copied).  Without one, lines have no time.
+void ui_set_host (ui_t *self, const ui_host_t *host);
 
 //  Reports an event (taken: the caller's reference is consumed).
 void ui_emit (ui_t *self, json_t *event);

@@ -2,6 +2,7 @@
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import time
@@ -196,7 +197,10 @@ def test_terminal_screen_stays_clean_in_tmux():
             lines = text.splitlines()
             assert not any("/peersalice>" in l or "alice> /verify boalice>" in l for l in lines), text
             assert sum(l.startswith("alice> /verify bob") for l in lines) == 1, text
-            assert lines.index("[bob -> you] ping from bob") < \
+            # Each line of what happens starts with its time, HH:MM
+            said = [i for i, l in enumerate(lines) if re.fullmatch(
+                r"\d\d:\d\d \[bob -> you\] ping from bob", l)]
+            assert len(said) == 1 and said[0] < \
                 [i for i, l in enumerate(lines) if l.startswith("alice> /verify bob")][0], text
         finally:
             subprocess.run(tm + ["kill-server"], stderr=subprocess.DEVNULL)

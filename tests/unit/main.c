@@ -21,6 +21,7 @@ void resolve_tests (void);
 void tclient_tests (void);
 void child_tests (void);
 void tracker_tests (void);
+void term_tests (void);
 
 static int s_passed, s_failed, s_skipped;
 static bool s_current_failed, s_current_skipped;
@@ -91,6 +92,7 @@ main (int argc, char **argv)
     wire_ctlq_tests ();
     record_tests ();
     node_tests ();
+    term_tests ();
     link_tests ();
     transport_tests ();
     resolve_tests ();

@@ -53,7 +53,7 @@ s_cmd_table (void)
         const char *name, *usage, *help;
         int min;
     } rows [] = {
-#define ROW(type, name, min, max, rest, usage, help) { CMD_##type, #name, usage, help, min },
+#define ROW(type, name, min, max, rest, usage, help, example, detail) { CMD_##type, #name, usage, help, min },
         CMD_TABLE (ROW)
 #undef ROW
     };
@@ -66,8 +66,23 @@ s_cmd_table (void)
         char line [512];
         snprintf (line, sizeof line, "/%s", rows [i].name);
         CHECK (strncmp (rows [i].usage, line, strlen (line)) == 0);
-        snprintf (line, sizeof line, "\n%-24s %s\n", rows [i].usage, rows [i].help);
+        if (strlen (rows [i].usage) > 24)
+            snprintf (line, sizeof line, "\n%s\n%24s %s\n", rows [i].usage, "", rows [i].help);
+        else
+            snprintf (line, sizeof line, "\n%-24s %s\n", rows [i].usage, rows [i].help);
         CHECK (strstr (help, line));
+        //  /help NAME, with or without the slash: usage, example, 80 columns
+        char one [2048], slashed [2048];
+        CHECK_RC (cmd_help_one (rows [i].name, one, sizeof one), 0);
+        snprintf (line, sizeof line, "/%s", rows [i].name);
+        CHECK_RC (cmd_help_one (line, slashed, sizeof slashed), 0);
+        CHECK (strcmp (one, slashed) == 0);
+        snprintf (line, sizeof line, "usage: %s\n", rows [i].usage);
+        CHECK (strncmp (one, line, strlen (line)) == 0);
+        snprintf (line, sizeof line, "  example: /%s", rows [i].name);
+        CHECK (strstr (one, line));
+        for (const char *p = one; p; p = strchr (p, '\n'), p = p? p + 1: NULL)
+            CHECK (strcspn (p, "\n") <= 80);
         //  The command with its fewest arguments is that command
         snprintf (line, sizeof line, "/%s", rows [i].name);
         for (int k = 0; k < rows [i].min; k++)
@@ -91,6 +106,19 @@ s_cmd_table (void)
             CHECK (found);
         }
     CHECK (listed == count);
+    for (const char *p = help; p; p = strchr (p, '\n'), p = p? p + 1: NULL)
+        CHECK (strcspn (p, "\n") <= 80);
+    char err [256];
+    CHECK_RC (cmd_help_one ("/nope", err, sizeof err), SC_EINVAL);
+    CHECK (strstr (err, "no command /nope"));
+    //  Completion reads the arguments' kinds from the usage
+    CHECK (cmd_arg_kind ("msg", 0) == CMD_ARG_PEER && cmd_arg_kind ("msg", 1) == CMD_ARG_OTHER);
+    CHECK (cmd_arg_kind ("get", 1) == CMD_ARG_SHARE && cmd_arg_kind ("watch", 1) == CMD_ARG_SHARE);
+    CHECK (cmd_arg_kind ("send", 1) == CMD_ARG_PATH && cmd_arg_kind ("share", 0) == CMD_ARG_PATH);
+    CHECK (cmd_arg_kind ("history", 0) == CMD_ARG_PEER && cmd_arg_kind ("cancel", 0) == CMD_ARG_ID);
+    CHECK (cmd_arg_kind ("unshare", 0) == CMD_ARG_OTHER && cmd_arg_kind ("nope", 0) == CMD_ARG_OTHER);
+    CHECK (cmd_arg_kind ("peers", 0) == CMD_ARG_OTHER && strcmp (cmd_name (0), "msg") == 0);
+    CHECK (cmd_name (count) == NULL);
 }
 
 static void

@@ -1,0 +1,93 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "../../node/term.h"
+#include "unit.h"
+
+static json_t *
+s_xfer (const char *id, const char *name, const char *state, json_int_t bytes, json_int_t rate)
+{
+    return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "event", "transfer",
+                      "transfer_id", id, "name", name, "peer_name", "bob", "direction", "out",
+                      "state", state, "size", (json_int_t) 1000000, "bytes", bytes, "rate", rate);
+}
+
+//  One status line for everything running: updated in place, entries
+//  leave when they end, names clipped to share the width, no escapes.
+static void
+s_status (void)
+{
+    term_t *t = term_new ("alice> ", false, true, false);
+    CHECK (t);
+    char line [1024];
+    term_status (t, 80, line, sizeof line);
+    CHECK (line [0] == 0);
+    json_t *ev = s_xfer ("aa11", "talk.mp4", "offered", 0, 0);
+    CHECK (term_track (t, ev) == TERM_OTHER);
+    json_decref (ev);
+    ev = s_xfer ("aa11", "talk.mp4", "running", 0, 0);
+    CHECK (term_track (t, ev) == TERM_STARTED);
+    json_decref (ev);
+    ev = s_xfer ("aa11", "talk.mp4", "running", 420000, 100000);
+    CHECK (term_track (t, ev) == TERM_UPDATED);
+    json_decref (ev);
+    term_status (t, 80, line, sizeof line);
+    CHECK (strcmp (line, "-> talk.mp4 42% 100.0 KB/s 0:06") == 0);
+    ev = s_xfer ("bb22", "a very long name \x1b[31m that goes on and on.pdf", "running", 0, 0);
+    CHECK (term_track (t, ev) == TERM_STARTED);
+    json_decref (ev);
+    term_status (t, 60, line, sizeof line);
+    CHECK (strlen (line) <= 59 && strstr (line, " | -> a very") && !strchr (line, 0x1b));
+    ev = s_xfer ("aa11", "talk.mp4", "done", 1000000, 0);
+    CHECK (term_track (t, ev) == TERM_ENDED);
+    json_decref (ev);
+    term_status (t, 200, line, sizeof line);
+    CHECK (!strstr (line, "talk.mp4") && strstr (line, "-> a very long name \\x1b[31m"));
+    ev = json_pack ("{s:s}", "event", "message");
+    CHECK (term_track (t, ev) == TERM_OTHER);
+    json_decref (ev);
+    term_destroy (&t);
+    CHECK (t == NULL);
+    term_destroy (&t);
+}
+
+//  HH:MM of the time given; a date line for the first and when the day changes
+static void
+s_stamps (void)
+{
+    const char *tz = getenv ("TZ");
+    char *was = tz? strdup (tz): NULL;
+    setenv ("TZ", "UTC", 1);
+    tzset ();
+    term_t *t = term_new ("> ", true, false, true);
+    char stamp [16], date [64];
+    int64_t noon = 1795955640000;     //  Sun 29 Nov 2026 12:34 UTC
+    term_stamp (t, noon, stamp, sizeof stamp, date, sizeof date);
+    CHECK (strcmp (stamp, "12:34") == 0 && strcmp (date, "-- Sun 29 Nov 2026 --") == 0);
+    term_stamp (t, noon + 60000, stamp, sizeof stamp, date, sizeof date);
+    CHECK (strcmp (stamp, "12:35") == 0 && date [0] == 0);
+    term_stamp (t, noon - 86400000, stamp, sizeof stamp, date, sizeof date);
+    CHECK (strcmp (date, "-- Sat 28 Nov 2026 --") == 0);      //  mail written yesterday
+    term_stamp (t, noon, stamp, sizeof stamp, date, sizeof date);
+    CHECK (strcmp (date, "-- Sun 29 Nov 2026 --") == 0);
+    //  A peer's colour is its key's, and none without colours
+    CHECK (strcmp (term_peer_color (t, "0a12"), term_peer_color (t, "0aff")) == 0);
+    CHECK (strcmp (term_peer_color (t, "00"), term_peer_color (t, "01")) != 0);
+    term_t *plain = term_new ("> ", false, false, false);
+    CHECK (strcmp (term_peer_color (plain, "0a12"), "") == 0);
+    term_destroy (&plain);
+    term_destroy (&t);
+    if (was)
+        setenv ("TZ", was, 1);
+    else
+        unsetenv ("TZ");
+    free (was);
+    tzset ();
+}
+
+void
+term_tests (void)
+{
+    unit_run ("term: one status line, updated in place, clipped, made safe", s_status);
+    unit_run ("term: times, date lines, peer colours", s_stamps);
+}
