@@ -356,3 +356,54 @@ term_duration (double seconds, char *out, size_t size)
     else
         snprintf (out, size, "%ld:%02ld", t / 60, t % 60);
 }
+
+//  One field of ev as text: a string made safe, or a whole number
+static void
+s_field_text (json_t *value, char *out, size_t size)
+{
+    if (json_is_string (value))
+        term_safe (out, size, json_string_value (value));
+    else if (json_is_integer (value))
+        snprintf (out, size, "%lld", (long long) json_integer_value (value));
+    else if (json_is_boolean (value))
+        snprintf (out, size, "%s", json_is_true (value)? "yes": "no");
+    else
+        snprintf (out, size, "?");
+}
+
+void
+term_sentence (json_t *ev, const char *tmpl, char *out, size_t size)
+{
+    char text [1024];
+    size_t len = 0;
+    out [0] = 0;
+    if (!tmpl) {
+        len = (size_t) snprintf (out, size, "%s", json_string_value (json_object_get (ev, "event")));
+        const char *key, *sep = " - ";
+        json_t *value;
+        json_object_foreach (ev, key, value) {
+            if (strcmp (key, "event") == 0 || json_is_array (value) || json_is_object (value))
+                continue;
+            s_field_text (value, text, sizeof text);
+            if (len < size)
+                len += (size_t) snprintf (out + len, size - len, "%s%s: %s", sep, key, text);
+            sep = ", ";
+        }
+        return;
+    }
+    for (const char *p = tmpl; *p && len + 1 < size; ) {
+        const char *close = *p == '{'? strchr (p, '}'): NULL;
+        if (!close) {
+            out [len++] = *p++;
+            out [len] = 0;
+            continue;
+        }
+        char key [64];
+        snprintf (key, sizeof key, "%.*s", (int) (close - p - 1), p + 1);
+        s_field_text (json_object_get (ev, key), text, sizeof text);
+        len += (size_t) snprintf (out + len, size - len, "%s", text);
+        if (len >= size)
+            len = size - 1;
+        p = close + 1;
+    }
+}

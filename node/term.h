@@ -66,6 +66,11 @@ const char *term_peer_color (term_t *self, const char *id_hex);
 //  terminal with escape sequences.
 void term_safe (char *out, size_t size, const char *text);
 
+//  tmpl with each {key} replaced by ev's value there (a string made safe
+//  with term_safe, or a whole number), into out.  A template of NULL: the
+//  event's name, then its string and number fields as "key: value".
+void term_sentence (json_t *ev, const char *tmpl, char *out, size_t size);
+
 //  "1.5 MB", "812 KB", "17 B"
 void term_size (int64_t bytes, char *out, size_t size);
 

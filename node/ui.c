@@ -358,11 +358,13 @@ s_render_delivered (ui_t *self, json_t *ev)
 static void
 s_render_sent (ui_t *self, json_t *ev)
 {
-    if (!json_is_true (json_object_get (ev, "queued")))
+    json_t *queued = json_object_get (ev, "queued");
+    if (!json_is_true (queued) && !json_is_string (queued))
         return;
     char name [256];
     term_safe (name, sizeof name, s_str (ev, "name"));
-    snprintf (s_line, sizeof s_line, "%s(%s is offline: queued)%s", C ("2"), name, C ("0"));
+    snprintf (s_line, sizeof s_line, "%s(%s is offline: queued%s)%s", C ("2"), name,
+              json_is_string (queued)? ", and left sealed at a tracker": "", C ("0"));
     s_print (self, s_line);
 }
 
@@ -578,19 +580,26 @@ s_render_history (ui_t *self, json_t *ev)
     }
 }
 
-//  Any other event: its text fields, one per line
+//  Other events: a sentence each, or the event and its fields on one line
+static const struct {
+    const char *event, *tmpl;
+} s_sentences [] = {
+    { "tracker_registered", "registered at the tracker {tracker}, which sees us as {addr}" },
+    { "tracker_lost", "lost the tracker {tracker}: registering again when it is back" },
+    { "tracker_refused", "the tracker {tracker} refused {request}: {code} (retry in {retry_ms} ms)" },
+    { "mail_stored", "a sealed copy of {msg_id} waits at the tracker {tracker}" },
+    { "dial_back", "{name} is not reachable yet: the tracker asks it to connect to us" },
+};
+
 static void
 s_render_fields (ui_t *self, json_t *ev)
 {
-    const char *key;
-    json_t *value;
-    json_object_foreach (ev, key, value) {
-        if (strcmp (key, "event") == 0 || !json_is_string (value))
-            continue;
-        term_safe (s_text, sizeof s_text, json_string_value (value));
-        snprintf (s_line, sizeof s_line, "  %s: %s", key, s_text);
-        s_print (self, s_line);
-    }
+    const char *tmpl = NULL;
+    for (size_t i = 0; i < sizeof s_sentences / sizeof s_sentences [0]; i++)
+        if (strcmp (s_sentences [i].event, s_str (ev, "event")) == 0)
+            tmpl = s_sentences [i].tmpl;
+    term_sentence (ev, tmpl, s_line, sizeof s_line);
+    s_print (self, s_line);
 }
 
 //  Stamped: the lines of what happens (not answers to commands) show their

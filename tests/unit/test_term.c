@@ -85,9 +85,28 @@ s_stamps (void)
     tzset ();
 }
 
+//  Events with no renderer of their own read as a sentence; fields from a
+//  peer or a tracker cannot carry escapes
+static void
+s_sentences (void)
+{
+    json_t *ev = json_pack ("{s:s, s:s, s:s, s:i}", "event", "tracker_refused",
+                            "tracker", "ab@tcp://h:1", "code", "rate\x1b[2J", "retry_ms", 50);
+    char out [256];
+    term_sentence (ev, "{tracker} refused: {code} ({retry_ms} ms){missing}", out, sizeof out);
+    CHECK (strcmp (out, "ab@tcp://h:1 refused: rate\\x1b[2J (50 ms)?") == 0);
+    term_sentence (ev, NULL, out, sizeof out);
+    CHECK (strncmp (out, "tracker_refused - ", 18) == 0 && strstr (out, "retry_ms: 50")
+           && !strchr (out, 0x1b));
+    term_sentence (ev, "{tracker}", out, 5);
+    CHECK (strlen (out) == 4);
+    json_decref (ev);
+}
+
 void
 term_tests (void)
 {
+    unit_run ("term: events with no renderer read as one sentence, made safe", s_sentences);
     unit_run ("term: one status line, updated in place, clipped, made safe", s_status);
     unit_run ("term: times, date lines, peer colours", s_stamps);
 }
