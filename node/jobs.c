@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,23 @@ struct _jobs_t {
     int ctl;                    //  control socket to `securechat-media serve`, -1
     child_t *helper;            //  NULL while not running
 };
+
+bool
+jobs_find_helper (const char *exe, char *out, size_t size)
+{
+    const char *slash = strrchr (exe, '/');
+    int dir = slash? (int) (slash - exe): 0;
+    //  A build tree: the helper was built beside the node
+    snprintf (out, size, "%.*s/securechat-media", dir, exe);
+    if (slash && access (out, X_OK) == 0)
+        return true;
+    //  An install: bin/securechat-node and libexec/securechat/securechat-media
+    int parent = dir;
+    while (parent > 0 && exe [parent - 1] != '/')
+        parent--;
+    snprintf (out, size, "%.*slibexec/securechat/securechat-media", parent, exe);
+    return slash && parent > 0 && access (out, X_OK) == 0;
+}
 
 jobs_t *
 jobs_new (const char *path)
