@@ -25,17 +25,22 @@ bool
 jobs_find_helper (const char *exe, char *out, size_t size)
 {
     const char *slash = strrchr (exe, '/');
-    int dir = slash? (int) (slash - exe): 0;
+    if (!slash) {               //  not a path: nothing to look beside
+        snprintf (out, size, "securechat-media");
+        return false;
+    }
     //  A build tree: the helper was built beside the node
+    int dir = (int) (slash - exe);
     snprintf (out, size, "%.*s/securechat-media", dir, exe);
-    if (slash && access (out, X_OK) == 0)
+    if (access (out, X_OK) == 0)
         return true;
-    //  An install: bin/securechat-node and libexec/securechat/securechat-media
+    //  An install: PREFIX/bin/securechat-node and
+    //  PREFIX/libexec/securechat/securechat-media (for /securechat-node, /)
     int parent = dir;
     while (parent > 0 && exe [parent - 1] != '/')
         parent--;
-    snprintf (out, size, "%.*slibexec/securechat/securechat-media", parent, exe);
-    return slash && parent > 0 && access (out, X_OK) == 0;
+    snprintf (out, size, "%.*slibexec/securechat/securechat-media", parent? parent: 1, exe);
+    return access (out, X_OK) == 0;
 }
 
 jobs_t *

@@ -20,6 +20,7 @@ void transport_tests (void);
 void resolve_tests (void);
 void tclient_tests (void);
 void child_tests (void);
+void jobs_tests (void);
 void tracker_tests (void);
 
 static int s_passed, s_failed, s_skipped;
@@ -98,6 +99,7 @@ main (int argc, char **argv)
     tracker_tests ();
     files_tests ();
     child_tests ();
+    jobs_tests ();
     media_tests ();
     streams_tests ();
     char cmd [128];
