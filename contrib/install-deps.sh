@@ -11,7 +11,7 @@ libsodium-dev libzmq3-dev libmsgpack-dev libxxhash-dev
 libavformat-dev libavcodec-dev libavutil-dev libseccomp-dev
 libjansson-dev libreadline-dev
 clang libclang-rt-14-dev
-ffmpeg tcpdump iproute2 procps tmux python3 python3-zmq
+ffmpeg tcpdump iproute2 nftables procps tmux python3 python3-zmq
 mandoc"
 
 missing=""

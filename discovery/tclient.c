@@ -1,5 +1,6 @@
 /*  tclient: the node's rules for its trackers.  See tclient.h.  */
 #define LOG_MODULE "tclient"
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ struct _tclient_t {
     s_seen_t *seen;             //  a ring of TCLIENT_SEEN_MAX, oldest at seen_head
     size_t seen_head, seen_len;
     int32_t *buckets;
+    uint8_t hash_key [crypto_shorthash_KEYBYTES];   //  a secret: senders cannot aim at one chain
     bool dirty;
 };
 
@@ -68,6 +70,7 @@ tclient_new (void)
     }
     for (size_t i = 0; i < S_BUCKETS; i++)
         self->buckets [i] = -1;
+    randombytes_buf (self->hash_key, sizeof self->hash_key);
     return self;
 }
 
@@ -288,21 +291,24 @@ tclient_on_name (tclient_t *self, int i, const char *name, const uint8_t sign_pk
 //  ---------------------------------------------------------------------
 //  Messages shown
 
+//  SipHash under a random key: the ids come from peers, who cannot then
+//  pile their marks into one chain
 static size_t
-s_hash (const uint8_t sender [32], const uint8_t id [16])
+s_hash (const tclient_t *self, const uint8_t sender [32], const uint8_t id [16])
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ id [i]) * 0x100000001b3ull;
-    for (int i = 0; i < 8; i++)
-        h = (h ^ sender [i]) * 0x100000001b3ull;
+    uint8_t in [48], out [crypto_shorthash_BYTES];
+    memcpy (in, sender, 32);
+    memcpy (in + 32, id, 16);
+    crypto_shorthash (out, in, sizeof in, self->hash_key);
+    uint64_t h;
+    memcpy (&h, out, sizeof h);
     return (size_t) (h & (S_BUCKETS - 1));
 }
 
 static int32_t
 s_find (const tclient_t *self, const uint8_t sender [32], const uint8_t id [16])
 {
-    for (int32_t k = self->buckets [s_hash (sender, id)]; k >= 0; k = self->seen [k].next)
+    for (int32_t k = self->buckets [s_hash (self, sender, id)]; k >= 0; k = self->seen [k].next)
         if (memcmp (self->seen [k].id, id, 16) == 0 && memcmp (self->seen [k].sender, sender, 32) == 0)
             return k;
     return -1;
@@ -313,7 +319,7 @@ static void
 s_pop (tclient_t *self)
 {
     int32_t k = (int32_t) self->seen_head;
-    int32_t *p = &self->buckets [s_hash (self->seen [k].sender, self->seen [k].id)];
+    int32_t *p = &self->buckets [s_hash (self, self->seen [k].sender, self->seen [k].id)];
     while (*p >= 0 && *p != k)
         p = &self->seen [*p].next;
     if (*p == k)
@@ -342,7 +348,7 @@ s_push (tclient_t *self, const uint8_t sender [32], const uint8_t id [16], int64
     memcpy (e->sender, sender, 32);
     memcpy (e->id, id, 16);
     e->ts = ts;
-    size_t b = s_hash (sender, id);
+    size_t b = s_hash (self, sender, id);
     e->next = self->buckets [b];
     self->buckets [b] = k;
     self->seen_len++;

@@ -327,7 +327,12 @@ s_open (chat_t *self, peer_t *peer, const uint8_t *sealed, size_t len, int64_t w
     envelope_msg_t msg;
     int rc = envelope_open_window (self->opener, sealed, len, peer->sign_pk, wall, past_ms, &msg);
     if (rc == SC_EREPLAY) {
-        s_receipt_for (self, peer, msg.msg_id, by_mail, wall);     //  ours may have been lost
+        //  Ours may have been lost: answered again on a link.  A mailbox
+        //  copy already shown was caught by its id before this; one that
+        //  comes here under another item id only a tracker can have made,
+        //  and must not make us leave new mail at each replay
+        if (!by_mail || link_up (peer->link))
+            s_send_receipt (self, peer, msg.msg_id);
         return rc;
     }
     if (rc != 0) {

@@ -318,10 +318,12 @@ s_cmd_cancel (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 static int
 s_cmd_trackers (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
 {
-    ui_emit (self->ui, json_pack ("{s:s, s:o, s:I, s:I, s:I}", "event", "trackers",
+    ui_emit (self->ui, json_pack ("{s:s, s:o, s:I, s:I, s:I, s:I, s:I}", "event", "trackers",
                                   "trackers", tracking_json (self),
                                   "key_changed", (json_int_t) self->tstats.key_changed,
                                   "disagree", (json_int_t) self->tstats.disagree,
+                                  "dial_backs", (json_int_t) self->tstats.dial_backs,
+                                  "no_path", (json_int_t) self->tstats.no_path,
                                   "mail_in", (json_int_t) self->tstats.mail_in));
     return 0;
 }

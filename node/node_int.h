@@ -96,6 +96,8 @@ struct _node_t {
         uint64_t key_changed;   //  tracker answers refused: a known name with another key
         uint64_t disagree;      //  names two trackers gave different keys for
         uint64_t mail_in, mail_dropped;
+        uint64_t dial_backs;    //  peers asked to connect to us
+        uint64_t no_path;       //  peers with no direct path either way
     } tstats;
     struct {
         uint64_t bad_frames, unknown_sender, refused_msgs, peers_refused;

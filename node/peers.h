@@ -61,12 +61,14 @@ typedef struct {
     size_t owed_len;
     //  How the peer was first found (PEERS_VIA_*), and, for one a tracker
     //  named, which tracker and when (monotonic ms; 0 once linked): a
-    //  peer not linked soon after is asked to dial us (once)
+    //  peer not linked soon after is asked to dial us (once); one still
+    //  not linked a while after a dial-back either way has no direct path
     int64_t last_wall;          //  the time of the newest message queued to it
     int via;
     int tracker;
     int64_t named_at;
-    bool dialed;
+    int64_t dialed_at;          //  we asked it to dial us, or it asked us; 0 when neither
+    bool no_path;               //  told the user there is no direct path
 } peer_t;
 
 #define PEERS_VIA_LAN 0

@@ -349,12 +349,27 @@ s_on_dial (void *arg, const uint8_t peer [32], const wire_frame_t *req, int64_t 
 //  ---------------------------------------------------------------------
 //  Timers
 
-//  Pushes the registry's notices to every registered link but the subject.
+//  Pushes the registry's notices to every registered link but the subject,
+//  at most --push-rate pushes a second in all (a notice costs one
+//  per link): past that they wait in the registry's bounded queue, so a
+//  crowd of registrations cannot make the tracker's fan-out unbounded.
 static void
-s_notices (tracker_t *self)
+s_notices (tracker_t *self, int64_t now)
 {
+    if (now - self->pushes_window >= 1000) {
+        self->pushes_window = now;
+        self->pushes_left = self->opts.push_rate;
+    }
     registry_event_t ev;
-    while (registry_event_next (self->registry, &ev) == 0) {
+    while (true) {
+        if (self->pushes_left <= 0) {
+            if (registry_events_waiting (self->registry))
+                self->stats.pushes_deferred++;
+            break;
+        }
+        if (registry_event_next (self->registry, &ev) != 0)
+            break;
+        self->pushes_left -= (int64_t) self->nlinks;
         bool joined = ev.type == REGISTRY_JOINED;
         uint8_t entry [WIRE_TENTRY_SIZE];
         wire_tentry_put (entry, ev.record, ev.addr);
@@ -409,11 +424,13 @@ s_timers (tracker_t *self, int64_t now)
         s_save (self, now);
         self->next_save = now + TRACKER_SAVE_MS;
     }
-    s_notices (self);
+    s_notices (self, now);
 }
 
 //  ---------------------------------------------------------------------
 //  Sockets
+
+static void s_read_watch (tracker_t *self);
 
 static void
 s_read_router (tracker_t *self, int64_t now)
@@ -428,6 +445,12 @@ s_read_router (tracker_t *self, int64_t now)
             continue;
         }
         self->stats.frames++;
+        //  A descriptor is reused only after ZeroMQ told the watch its old
+        //  connection closed: read the watch now, so a frame on a reused
+        //  descriptor cannot be taken for the closed link's, and the close
+        //  cannot drop the new link
+        if (self->watch)
+            s_read_watch (self);
         wire_frame_t f;
         if (wire_decode (zmq_msg_data (&rx.msg), zmq_msg_size (&rx.msg), &f) != 0)
             self->stats.frames_bad++;

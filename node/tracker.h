@@ -27,6 +27,7 @@
 #define TRACKER_SWEEP_MS 1000           //  records swept, notices pushed
 #define TRACKER_SAVE_MS 60000           //  records snapshot written
 #define TRACKER_MAIL_SWEEP_MS 60000     //  mail past its time deleted
+#define TRACKER_PUSHES_PER_S 20000     //  notice pushes a second, over all links
 #define TRACKER_EVENTS_PER_S 20         //  "refused" JSON events a second (the rest counted)
 #define TRACKER_SNAPSHOT "tracker-records"
 #define TRACKER_MAILBOX "mailbox"
@@ -38,6 +39,7 @@ typedef struct {
     registry_limits_t registry;
     mailbox_limits_t mailbox;
     int64_t clock_offset_ms;            //  added to the wall clock (tests only)
+    int64_t push_rate;                  //  notice pushes a second (TRACKER_PUSHES_PER_S)
 } tracker_opts_t;
 
 typedef struct _tracker_t tracker_t;

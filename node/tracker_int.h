@@ -40,11 +40,13 @@ struct _tracker_t {
     size_t nlinks, links_alloc;
     const transport_rx_t *rx;           //  the frame being handled (its link)
     int64_t next_sweep, next_save, next_mail_sweep;
+    int64_t pushes_window;              //  the second notice pushes are counted in
+    int64_t pushes_left;                //  of opts.push_rate in it
     int64_t events_window;              //  the second "refused" events are counted in
     unsigned events_in_window;
     struct {
         uint64_t frames, frames_bad, frames_ignored;
-        uint64_t notices_sent, pushes_dropped, dials;
+        uint64_t notices_sent, pushes_dropped, pushes_deferred, dials;
         uint64_t refused, refused_events_suppressed;
     } stats;
 };

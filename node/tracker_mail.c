@@ -183,6 +183,7 @@ s_counters (tracker_t *self, wire_counter_t *c, size_t max)
     C ("frames_ignored", self->stats.frames_ignored);
     C ("notices_sent", self->stats.notices_sent);
     C ("pushes_dropped", self->stats.pushes_dropped);
+    C ("pushes_deferred", self->stats.pushes_deferred);
     C ("dials", self->stats.dials);
     C ("refused", self->stats.refused);
     C ("refused_events_suppressed", self->stats.refused_events_suppressed);

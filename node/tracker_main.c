@@ -55,6 +55,8 @@ s_usage (const char *argv0)
 "  --mail-total N           items in all (default %d)\n"
 "  --put-rate N             mailbox puts a second per sender, after a burst of\n"
 "                           16 x N (default %d, burst %d)\n"
+"  --push-rate N            join/leave notices pushed a second, over all links\n"
+"                           (one notice to each registered link; default %d)\n"
 "For tests only:\n"
 "  --ttl-ms MS              time to live of a record, in milliseconds\n"
 "  " CLOCK_ENV "=MS (environment) moves the tracker's clock by MS\n"
@@ -65,7 +67,7 @@ s_usage (const char *argv0)
         argv0, TRACKER_PORT, REGISTRY_RECORDS, REGISTRY_KEYS_PER_SOURCE, REGISTRY_REGISTER_PER_S,
         REGISTRY_REGISTER_BURST, REGISTRY_LOOKUP_PER_S, REGISTRY_LOOKUP_BURST,
         REGISTRY_TTL_MS / 1000, MAILBOX_TTL_DAYS, MAILBOX_RECIPIENT_ITEMS, MAILBOX_SENDER_ITEMS,
-        MAILBOX_TOTAL_ITEMS, MAILBOX_PUT_PER_S, MAILBOX_PUT_BURST);
+        MAILBOX_TOTAL_ITEMS, MAILBOX_PUT_PER_S, MAILBOX_PUT_BURST, TRACKER_PUSHES_PER_S);
 }
 
 //  A whole number from min to max.  0, or SC_EINVAL with a sentence in err.
@@ -91,7 +93,7 @@ s_parse (int argc, char **argv, tracker_opts_t *o, const char **home, int *verbo
          char *err, size_t err_size)
 {
     enum { O_HOME = 256, O_BIND, O_PORT, O_JSON, O_RECORDS, O_KEYS, O_REG_RATE, O_LOOKUP_RATE,
-           O_TTL, O_TTL_MS, O_MAIL_TTL, O_MAIL_RCPT, O_MAIL_SENDER, O_MAIL_TOTAL, O_PUT_RATE };
+           O_TTL, O_TTL_MS, O_MAIL_TTL, O_MAIL_RCPT, O_MAIL_SENDER, O_MAIL_TOTAL, O_PUT_RATE, O_PUSH_RATE };
     static const struct option longopts [] = {
         { "home", required_argument, NULL, O_HOME },
         { "bind", required_argument, NULL, O_BIND },
@@ -108,6 +110,7 @@ s_parse (int argc, char **argv, tracker_opts_t *o, const char **home, int *verbo
         { "mail-per-sender", required_argument, NULL, O_MAIL_SENDER },
         { "mail-total", required_argument, NULL, O_MAIL_TOTAL },
         { "put-rate", required_argument, NULL, O_PUT_RATE },
+        { "push-rate", required_argument, NULL, O_PUSH_RATE },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -115,7 +118,8 @@ s_parse (int argc, char **argv, tracker_opts_t *o, const char **home, int *verbo
     };
     registry_limits_t rl = REGISTRY_LIMITS_DEFAULT;
     mailbox_limits_t ml = MAILBOX_LIMITS_DEFAULT;
-    *o = (tracker_opts_t) { .bind = "*", .port = TRACKER_PORT, .registry = rl, .mailbox = ml };
+    *o = (tracker_opts_t) { .bind = "*", .port = TRACKER_PORT, .registry = rl, .mailbox = ml,
+                           .push_rate = TRACKER_PUSHES_PER_S };
     *home = NULL;
     const char *offset = getenv (CLOCK_ENV);
     if (offset && *offset) {
@@ -163,6 +167,10 @@ s_parse (int argc, char **argv, tracker_opts_t *o, const char **home, int *verbo
                     o->registry.lookup_per_s = (uint32_t) v;
                     o->registry.lookup_burst = (uint32_t) v * 3;
                 }
+                break;
+            case O_PUSH_RATE:
+                if ((rc = s_number (name, optarg, 1, 100000000, &v, err, err_size)) == 0)
+                    o->push_rate = v;
                 break;
             case O_TTL:
                 if ((rc = s_number (name, optarg, 1, 86400 * 30, &v, err, err_size)) == 0)

@@ -6,6 +6,7 @@
     names go to meet.c like a --peer answer, after the known keys had their
     say; mail is opened by chat.c with the mailbox's window.  See node_int.h.  */
 #define LOG_MODULE "tracking"
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "node_int.h"
 
 #define TRACKING_DIAL_MS 3000       //  a named peer not linked by then: ask it to dial us
+#define TRACKING_NOPATH_MS 10000    //  still not linked this long after a dial-back: no path
 #define TRACKING_SEEN_SAVE_MS 1000  //  shown messages saved at most this often
 #define TRACKING_BATCH_MAX 64       //  mail items held to be put in order
 
@@ -159,18 +161,32 @@ tracking_tick (node_t *self, int64_t now)
             s_send (self, (int) i, &f);
         }
     }
-    //  Dial-back: a peer a tracker named that we could not reach
+    //  Dial-back: a peer a tracker named that we could not reach is asked
+    //  to connect to us; when that fails too, the user is told once
     for (size_t k = 0; k < peers_size (self->peers); k++) {
         peer_t *p = peers_at (self->peers, k);
-        if (!p->named_at || p->dialed)
+        if (!p->named_at)
             continue;
         if (link_up (p->link)) {
-            p->named_at = 0;
+            p->named_at = p->dialed_at = 0;
+            p->no_path = false;
+            continue;
+        }
+        if (p->dialed_at) {
+            if (!p->no_path && now - p->dialed_at >= TRACKING_NOPATH_MS) {
+                p->no_path = true;
+                self->tstats.no_path++;
+                ui_warning (self->ui, "no_direct_path",
+                            "no direct path to %s (%.16s): neither side can connect to the other "
+                            "(both behind NAT?); messages go by the tracker's mailbox, "
+                            "files and video need a direct link", p->name, p->id);
+            }
             continue;
         }
         if (now - p->named_at < TRACKING_DIAL_MS || !tclient_registered (self->tclient, p->tracker))
             continue;
-        p->dialed = true;
+        p->dialed_at = now;
+        self->tstats.dial_backs++;
         wire_frame_t f = { .type = WIRE_T_DIAL, .t_dial = {
             .tag = tclient_tag (self->tclient, TCLIENT_REQ_DIAL) } };
         memcpy (f.t_dial.key, p->sign_pk, 32);
@@ -213,7 +229,11 @@ s_on_entry (node_t *self, int i, const uint8_t *entries, size_t len, size_t k, b
     const uint8_t *raw;
     char addr [WIRE_TADDR_SIZE];
     record_t rec;
+    //  The address must be a numeric one: a name would be looked up in DNS
+    //  by ZeroMQ, on the word of a tracker
+    struct in6_addr numeric;
     if (wire_tentry_at (entries, len, k, &raw, addr) != 0
+    ||  (inet_pton (AF_INET, addr, &numeric) != 1 && inet_pton (AF_INET6, addr, &numeric) != 1)
     ||  record_decode (raw, RECORD_SIZE, &rec) != 0 || (rec.flags & RECORD_FLAG_LEAVE)) {
         self->stats.bad_frames++;
         return;
@@ -253,9 +273,11 @@ s_on_entry (node_t *self, int i, const uint8_t *entries, size_t len, size_t k, b
         peer->via = PEERS_VIA_TRACKER;
     if (!link_up (peer->link)) {
         peer->tracker = i;
+        int64_t now = node_mono_ms ();
         if (!peer->named_at || dial)
-            peer->named_at = node_mono_ms ();
-        peer->dialed = dial;        //  asked to dial us itself: no need to ask back
+            peer->named_at = now;
+        if (dial)
+            peer->dialed_at = now;  //  asked to dial us itself: no need to ask back
     }
     if (fresh && !connected)
         meet_send_hello (self, peer);

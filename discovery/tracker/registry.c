@@ -639,6 +639,12 @@ registry_event_next (registry_t *self, registry_event_t *ev)
     return 0;
 }
 
+size_t
+registry_events_waiting (const registry_t *self)
+{
+    return self->ev_count;
+}
+
 registry_stats_t
 registry_stats (const registry_t *self)
 {

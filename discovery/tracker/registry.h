@@ -207,6 +207,8 @@ size_t registry_sweep (registry_t *self, int64_t now);
 
 //  Takes the oldest waiting notice.  0 and *ev, or SC_EAGAIN when none.
 int registry_event_next (registry_t *self, registry_event_t *ev);
+//  Returns the number of notices waiting.
+size_t registry_events_waiting (const registry_t *self);
 
 //  Returns the counters and what is held now.
 registry_stats_t registry_stats (const registry_t *self);

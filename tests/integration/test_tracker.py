@@ -194,6 +194,35 @@ def test_throwaway_key_flood_capped_honest_client_served():
         w.close()
 
 
+def test_notice_fan_out_is_bounded_and_deferred_not_lost():
+    """Each registration is pushed to every registered link; over the push
+    rate the rest wait in the registry's queue and go out later."""
+    w = Workdir()
+    t = Tracker(w.sub("tracker"), args=["--push-rate", "30", "--keys-per-address", "200",
+                                        "--register-rate", "1000"])
+    try:
+        watchers = [TrackerClient(t, name="watch%d" % i, source="127.0.0.%d" % (i + 2))
+                    for i in range(3)]
+        for c in watchers:
+            c.ask("register", "registered")
+        flood = watchers[0].ask("flood 40", "flood", timeout=60)
+        assert flood["registered"] == 40, flood
+        st = _status(watchers[0])
+        assert st["pushes_deferred"] > 0, st
+        # the lookups are answered while notices wait
+        found = watchers[1].ask("lookup name watch2", "found")
+        assert [e["id"] for e in found["entries"]] == [watchers[2].id]
+        # and every join reaches every watcher in the end
+        for c in watchers:
+            poll_until(lambda: len([e for e in c.find("notice") if e["joined"]]) >= 40,
+                       timeout=30, what="40 joins at %s" % c.label)
+        for c in watchers:
+            c.close()
+    finally:
+        assert t.stop(signal.SIGTERM) == 0
+        w.close()
+
+
 def test_memory_bounded_after_1000_registrations():
     w = Workdir()
     t = Tracker(w.sub("tracker"), args=["--keys-per-address", "2000", "--register-rate", "100000",

@@ -44,6 +44,36 @@ class Lab:
         _ip("-n", ns, "link", "set", "lo", "up")
         return ns
 
+    def router(self, name, out_bridge, out_cidr, in_bridge, in_cidr, nat=False):
+        """A host with eth0 on out_bridge and eth1 on in_bridge that forwards
+        between them; with nat, what leaves eth0 is masqueraded (nftables),
+        so hosts behind it reach out but nothing outside reaches in."""
+        ns = self.host(name, out_bridge, out_cidr)
+        port = ("w%s%s" % (name, self.tag))[:15]
+        _ip("link", "add", port, "netns", self.switch, "type", "veth", "peer", "name", "eth1",
+            "netns", ns)
+        _ip("-n", self.switch, "link", "set", port, "master", in_bridge, "up")
+        _ip("-n", ns, "addr", "add", in_cidr, "dev", "eth1")
+        _ip("-n", ns, "link", "set", "eth1", "up")
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+                       check=True)
+        if nat:
+            nft = ["ip", "netns", "exec", ns, "nft"]
+            try:
+                for rule in (["add", "table", "ip", "nat"],
+                             ["add", "chain", "ip", "nat", "post",
+                              "{ type nat hook postrouting priority 100 ; }"],
+                             ["add", "rule", "ip", "nat", "post", "oifname", "eth0", "masquerade"]):
+                    subprocess.run(nft + rule, check=True, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+            except (subprocess.CalledProcessError, FileNotFoundError) as e:
+                raise Skip("cannot set up NAT here (nftables): %s" % getattr(e, "stderr", e))
+        return ns
+
+    @staticmethod
+    def route(ns, gateway):
+        _ip("-n", ns, "route", "add", "default", "via", gateway)
+
     def close(self):
         for ns in self.hosts + [self.switch]:
             subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)

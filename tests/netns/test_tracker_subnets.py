@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from harness import TRACKER, Cluster, JsonProc, poll_until
-from netlab import Lab, _ip
+from netlab import Lab
 
 
 def _subnets(tag):
@@ -17,19 +17,12 @@ def _subnets(tag):
     lab = Lab(tag)
     lab.bridge("br0")
     lab.bridge("br1")
-    r = lab.host("r", "br0", "10.211.1.1/24")
-    port = ("w%s" % lab.tag)[:15]
-    _ip("link", "add", port, "netns", lab.switch, "type", "veth", "peer", "name", "eth1",
-        "netns", r)
-    _ip("-n", lab.switch, "link", "set", port, "master", "br1", "up")
-    _ip("-n", r, "addr", "add", "10.211.2.1/24", "dev", "eth1")
-    _ip("-n", r, "link", "set", "eth1", "up")
-    subprocess.run(["ip", "netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1"], check=True)
+    lab.router("r", "br0", "10.211.1.1/24", "br1", "10.211.2.1/24")
     a = lab.host("a", "br0", "10.211.1.2/24")
     t = lab.host("t", "br0", "10.211.1.3/24")
     b = lab.host("b", "br1", "10.211.2.2/24")
     for ns, gw in ((a, "10.211.1.1"), (t, "10.211.1.1"), (b, "10.211.2.1")):
-        _ip("-n", ns, "route", "add", "default", "via", gw)
+        lab.route(ns, gw)
     return lab, a, b, t
 
 
