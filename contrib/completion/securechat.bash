@@ -9,7 +9,7 @@ _securechat_node_opts='--name --home --port --bind --peer --tracker --no-discove
     --json --whoami --verbose --help --version'
 
 _securechat_tracker_opts='--home --bind --port --json --records-max
-    --keys-per-address --register-rate --lookup-rate --ttl --ttl-ms
+    --keys-per-address --register-rate --lookup-rate --push-rate --ttl --ttl-ms
     --mail-ttl-days --mail-per-recipient --mail-per-sender --mail-total
     --put-rate --verbose --help --version'
 
@@ -38,7 +38,7 @@ _securechat()
             COMPREPLY=($(compgen -W 'tcp://' -- "$cur")); compopt -o nospace 2>/dev/null; return ;;
         --name|--port|--bind|--beacon-port|--beacon-addr|--accept-max|--max-rate|\
         --stall-timeout|--serve-max|--pause-max|--records-max|--keys-per-address|\
-        --register-rate|--lookup-rate|--ttl|--ttl-ms|--mail-ttl-days|\
+        --register-rate|--lookup-rate|--push-rate|--ttl|--ttl-ms|--mail-ttl-days|\
         --mail-per-recipient|--mail-per-sender|--mail-total|--put-rate)
             return ;;                   # a value of the user's own
     esac
