@@ -6,6 +6,8 @@
 #   make bench    optimised build, prints the benchmark table
 #   make fuzz     libFuzzer harnesses, FUZZ_SECONDS each
 #   make soak     the load test with 200 MiB files, 10 rounds (not run by CI)
+#   make install  build, then install under PREFIX (/usr/local) in DESTDIR;
+#                 make uninstall removes those files again
 # V=1 shows the commands.
 
 SAN ?= 0
@@ -54,7 +56,7 @@ MEDIA_BIN := $(BUILD)/securechat-media
 TRACKER_BIN := $(BUILD)/securechat-tracker
 UNIT_BIN := $(BUILD)/unit-tests
 
-.PHONY: all deps run test test-run bench fuzz fuzz-run soak clean install
+.PHONY: all deps run test test-run bench fuzz fuzz-run soak clean install uninstall
 all: $(NODE_BIN) $(MEDIA_BIN) $(TRACKER_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -85,7 +87,7 @@ $(UNIT_BIN): $(LIB_OBJ) $(UNIT_SRC:%.c=$(BUILD)/obj/%.o)
 # Installs what is missing, then builds; run/test/bench/fuzz start here so
 # that each is one command on a fresh Debian machine.
 deps:
-	@pkg-config --exists $(PKGS) 2>/dev/null && command -v ffmpeg tcpdump clang /usr/bin/python3 >/dev/null \
+	@pkg-config --exists $(PKGS) 2>/dev/null && command -v ffmpeg tcpdump clang mandoc /usr/bin/python3 >/dev/null \
 	  || ./contrib/install-deps.sh
 
 run: deps
@@ -181,5 +183,42 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
 
 clean:
 	rm -rf build build-san build-fuzz build-bench
+
+# Install: the binaries of the default build (-O2 -g, as make builds them:
+# the same an installed node runs and the tests test), the helper in
+# libexec/securechat/ (the node finds it there from bin/, wherever the tree
+# is moved, so bin/ and libexec/ stay under one PREFIX), the manuals, bash
+# completion for both commands, and the tracker's systemd unit (not enabled).
+# MANDIR, BASHCOMPDIR and UNITDIR may be given on their own; systemd reads
+# units from /usr/lib/systemd/system and /usr/local/lib/systemd/system.
+PREFIX ?= /usr/local
+DESTDIR ?=
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL ?= install
+I_BIN := $(DESTDIR)$(PREFIX)/bin
+I_HELPER := $(DESTDIR)$(PREFIX)/libexec/securechat
+I_MAN := $(DESTDIR)$(MANDIR)/man1
+I_COMP := $(DESTDIR)$(BASHCOMPDIR)
+I_UNIT := $(DESTDIR)$(UNITDIR)
+MANPAGES := securechat-node.1 securechat-tracker.1
+
+install: all
+	$(INSTALL) -d $(I_BIN) $(I_HELPER) $(I_MAN) $(I_COMP) $(I_UNIT)
+	$(INSTALL) -m 0755 $(NODE_BIN) $(TRACKER_BIN) $(I_BIN)/
+	$(INSTALL) -m 0755 $(MEDIA_BIN) $(I_HELPER)/
+	$(INSTALL) -m 0644 $(MANPAGES:%=contrib/man/%) $(I_MAN)/
+	$(INSTALL) -m 0644 contrib/completion/securechat.bash $(I_COMP)/securechat-node
+	$(INSTALL) -m 0644 contrib/completion/securechat.bash $(I_COMP)/securechat-tracker
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' contrib/securechat-tracker.service > $(I_UNIT)/securechat-tracker.service
+	chmod 0644 $(I_UNIT)/securechat-tracker.service
+
+# Removes exactly the files install put, and the helper's own directory
+uninstall:
+	rm -f $(I_BIN)/securechat-node $(I_BIN)/securechat-tracker $(I_HELPER)/securechat-media \
+	      $(MANPAGES:%=$(I_MAN)/%) $(I_COMP)/securechat-node $(I_COMP)/securechat-tracker \
+	      $(I_UNIT)/securechat-tracker.service
+	rmdir $(I_HELPER) 2>/dev/null || true
 
 -include $(shell find build build-san build-bench -name '*.d' 2>/dev/null)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +20,28 @@ struct _jobs_t {
     int ctl;                    //  control socket to `securechat-media serve`, -1
     child_t *helper;            //  NULL while not running
 };
+
+bool
+jobs_find_helper (const char *exe, char *out, size_t size)
+{
+    const char *slash = strrchr (exe, '/');
+    if (!slash) {               //  not a path: nothing to look beside
+        snprintf (out, size, "securechat-media");
+        return false;
+    }
+    //  A build tree: the helper was built beside the node
+    int dir = (int) (slash - exe);
+    snprintf (out, size, "%.*s/securechat-media", dir, exe);
+    if (access (out, X_OK) == 0)
+        return true;
+    //  An install: PREFIX/bin/securechat-node and
+    //  PREFIX/libexec/securechat/securechat-media (for /securechat-node, /)
+    int parent = dir;
+    while (parent > 0 && exe [parent - 1] != '/')
+        parent--;
+    snprintf (out, size, "%.*slibexec/securechat/securechat-media", parent? parent: 1, exe);
+    return access (out, X_OK) == 0;
+}
 
 jobs_t *
 jobs_new (const char *path)

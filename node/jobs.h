@@ -11,7 +11,17 @@
 #ifndef SC_JOBS_H
 #define SC_JOBS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 typedef struct _jobs_t jobs_t;
+
+//  Finds securechat-media for the node whose own path is exe (as
+//  /proc/self/exe gives it): beside it (a build tree), else in
+//  ../libexec/securechat/ (an install, wherever its tree was moved).  Writes
+//  the helper found to out, or when there is none the installed place;
+//  returns whether one is there to run.
+bool jobs_find_helper (const char *exe, char *out, size_t size);
 
 //  Returns a client for the helper at path (copied; NULL: there is none
 //  and every job fails), or NULL when out of memory.  Starts nothing yet.

@@ -18,6 +18,7 @@
 #include "chat.h"
 #include "files.h"
 #include "history.h"
+#include "jobs.h"
 #include "known.h"
 #include "link.h"
 #include "node.h"
@@ -399,14 +400,12 @@ node_new (const opts_t *opts, const char *home, const char *name,
     else
         snprintf (downloads, sizeof downloads, "%s/Downloads/securechat",
                   getenv ("HOME")? getenv ("HOME"): home);
-    //  The media helper is installed beside the node
+    //  The media helper: beside the node, or in ../libexec/securechat/
     char exe [PATH_MAX];
     ssize_t n = readlink ("/proc/self/exe", exe, sizeof exe - 1);
-    char *slash = n > 0? (exe [n] = 0, strrchr (exe, '/')): NULL;
-    if (slash) {
-        *slash = 0;
-        snprintf (self->helper, sizeof self->helper, "%.4000s/securechat-media", exe);
-    }
+    if (n > 0 && (exe [n] = 0, !jobs_find_helper (exe, self->helper, sizeof self->helper)))
+        log_warn ("no media helper: %s is missing (and securechat-media beside the node): "
+                  "shares are not probed for video and /watch fails", self->helper);
     files_opts_t fo = { .home = home, .downloads = downloads, .policy = (files_policy_t) opts->accept_policy,
                         .accept_max = opts->accept_max, .max_rate = opts->max_rate,
                         .helper = self->helper [0]? self->helper: NULL,

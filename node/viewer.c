@@ -275,8 +275,8 @@ viewer_watch (viewer_t *self, const uint8_t peer [32], const char *name, int64_t
     fd = -1;                    //  transferred
     if (rc != 0) {
         const char *helper = video_opts (self->video)->helper;
-        video_error (self->video, "no_helper", "cannot start the media helper (%s): is "
-                     "securechat-media installed beside securechat-node?", helper? helper: "none");
+        video_error (self->video, "no_helper", "cannot start the media helper (%s): is securechat-media "
+                     "in ../libexec/securechat/ or beside securechat-node?", helper? helper: "none");
         goto fail;
     }
     wire_frame_t f = { .type = WIRE_WATCH, .watch = { .name = name, .name_len = strlen (name),

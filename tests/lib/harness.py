@@ -44,13 +44,14 @@ class Node:
     """One securechat-node process with --json."""
 
     def __init__(self, home, name=None, args=(), env=None, wait_ready=True, netns=None,
-                 discovery=None):
+                 discovery=None, exe=None):
         """discovery: None for --no-discovery, a port number for beacons on
         loopback only (tests never broadcast on the machine's real network),
-        or "all" to leave the node's defaults (inside a test namespace)."""
+        or "all" to leave the node's defaults (inside a test namespace).
+        exe: another securechat-node than the build's (an installed one)."""
         self.home = home
         self.name = name
-        cmd = [NODE, "--json", "--home", home]
+        cmd = [exe or NODE, "--json", "--home", home]
         if name:
             cmd += ["--name", name]
         if discovery is None:

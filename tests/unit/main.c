@@ -20,6 +20,7 @@ void transport_tests (void);
 void resolve_tests (void);
 void tclient_tests (void);
 void child_tests (void);
+void jobs_tests (void);
 void tracker_tests (void);
 void term_tests (void);
 
@@ -100,6 +101,7 @@ main (int argc, char **argv)
     tracker_tests ();
     files_tests ();
     child_tests ();
+    jobs_tests ();
     media_tests ();
     streams_tests ();
     char cmd [128];
