@@ -382,3 +382,28 @@ class TrackerClient(JsonProc):
             except (BrokenPipeError, ValueError):
                 pass
         return self.stop(signal.SIGTERM)
+
+
+EVIL_TRACKER = os.path.join(ROOT, BUILD, "sc-evil-tracker")
+
+
+class EvilTracker(JsonProc):
+    """sc-evil-tracker: a hostile tracker on loopback (see
+    tests/integration/evil_tracker.c); nodes take its address with --tracker."""
+
+    def __init__(self, home=None):
+        cmd = [EVIL_TRACKER] + (["--home", home] if home else [])
+        super().__init__(cmd, "event", "evil tracker")
+        ready = self.wait("ready", timeout=10)
+        self.id = ready["id"]
+        self.port = ready["port"]
+        self.address = ready["address"]
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+                self.proc.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+        return self.stop(signal.SIGTERM)
