@@ -468,15 +468,19 @@ s_cmd_replay (s_evil_t *e, int n)
         return;
     }
     int queued = 0;
+    json_t *ids = json_array ();
     for (int k = 0; k < n; k++) {
         uint8_t id [WIRE_ID_SIZE];
         randombytes_buf (id, sizeof id);
-        queued += s_mail_add (e, e->last.recipient, e->last.sender, id, e->last.env,
-                              e->last.env_len) == 0;
+        if (s_mail_add (e, e->last.recipient, e->last.sender, id, e->last.env, e->last.env_len) == 0) {
+            json_array_append_new (ids, s_hexj (id, sizeof id));
+            queued++;
+        }
     }
     s_mailnote (e, e->last.recipient);
-    s_print (json_pack ("{s:s, s:o, s:o, s:i}", "event", "replay", "to", s_who (e, e->last.recipient),
-                        "from", s_who (e, e->last.sender), "count", queued));
+    s_print (json_pack ("{s:s, s:o, s:o, s:i, s:o}", "event", "replay",
+                        "to", s_who (e, e->last.recipient), "from", s_who (e, e->last.sender),
+                        "count", queued, "ids", ids));
 }
 
 //  Malformed frames and entries to every link: each one that the node
