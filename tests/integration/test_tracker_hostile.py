@@ -135,3 +135,29 @@ def test_a_replayed_mailbox_copy_is_shown_once_and_not_answered_by_mail():
         t.close()
         w.close()
 
+
+def test_malformed_frames_are_counted_and_chat_goes_on():
+    w = Workdir()
+    t = EvilTracker()
+    try:
+        a, b = _pair(w, t)
+        g = t.ask("garbage", "garbage")
+        assert g["links"] == 2
+        per_node = g["expect_bad"] // 2
+        # the junk mail after them, from a key nobody knows, is deleted
+        # unread: once it is acked every frame before it was handled
+        for n in ("alice", "bob"):
+            t.wait("ack", pred=lambda e, n=n: e["from"] == n and len(e["sender"]) == 64, timeout=10)
+        for node in (a, b):
+            st = _stats(node)
+            assert st["bad_frames"] == per_node, (node.name, st["bad_frames"], per_node)
+            assert [p["name"] for p in node.ask("/peers", "peers")["peers"]] in (["alice"], ["bob"])
+            assert not node.find("message")
+            tr = node.ask("/trackers", "trackers")["trackers"]
+            assert tr[0]["state"] == "registered" and tr[0]["linked"], tr
+        _chat(a, b, "after the garbage")
+        a.quit()
+        b.quit()
+    finally:
+        t.close()
+        w.close()
