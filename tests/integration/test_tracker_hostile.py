@@ -55,7 +55,7 @@ def test_a_peer_at_an_address_that_is_not_numeric_is_dropped():
         assert _stats(a)["bad_frames"] == 1
         a.quit()
     finally:
-        t.close()
+        assert t.close() == 0
         w.close()
 
 
@@ -80,7 +80,7 @@ def test_a_flood_of_notices_at_many_addresses_is_capped():
         a.quit()
         b.quit()
     finally:
-        t.close()
+        assert t.close() == 0
         w.close()
 
 
@@ -99,7 +99,7 @@ def test_a_claim_of_a_known_name_for_another_key_is_refused():
         a.quit()
         b.quit()
     finally:
-        t.close()
+        assert t.close() == 0
         w.close()
 
 
@@ -132,7 +132,7 @@ def test_a_replayed_mailbox_copy_is_shown_once_and_not_answered_by_mail():
         assert len(puts) == 1, ("receipts left by mail", len(puts), puts)
         b.quit()
     finally:
-        t.close()
+        assert t.close() == 0
         w.close()
 
 
@@ -159,5 +159,5 @@ def test_malformed_frames_are_counted_and_chat_goes_on():
         a.quit()
         b.quit()
     finally:
-        t.close()
+        assert t.close() == 0
         w.close()

@@ -400,10 +400,15 @@ class EvilTracker(JsonProc):
         self.address = ready["address"]
 
     def close(self):
+        """quit; returns the exit code (SIGTERM only if it does not exit)."""
         if self.proc.poll() is None:
             try:
                 self.send("quit")
                 self.proc.stdin.close()
-            except (BrokenPipeError, ValueError):
+                self.proc.wait(10 * SLOW)
+            except (BrokenPipeError, ValueError, subprocess.TimeoutExpired):
                 pass
-        return self.stop(signal.SIGTERM)
+        rc = self.stop(signal.SIGTERM)
+        if rc == 0:
+            os.unlink(self.stderr_path)
+        return rc
