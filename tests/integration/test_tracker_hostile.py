@@ -161,3 +161,34 @@ def test_malformed_frames_are_counted_and_chat_goes_on():
     finally:
         assert t.close() == 0
         w.close()
+
+
+def test_a_mailbox_copy_replayed_after_a_restart_is_not_shown_or_answered():
+    """The same replay once bob has restarted: what he showed is kept on
+    disk (mail_seen, and the opener's replay state), so the copies are
+    neither shown again nor answered with new mail."""
+    w = Workdir()
+    t = EvilTracker()
+    try:
+        a, b = _pair(w, t)
+        b.quit()
+        a.wait("peer_left", name="bob")
+        s = a.ask("/msg bob before the restart", "sent")
+        a.wait("mail_stored", msg_id=s["msg_id"])
+        a.quit()
+        b = _node(w, "bob", t)
+        b.wait("message", text="before the restart", timeout=15)
+        t.wait("ack", **{"from": "bob", "msg_id": s["msg_id"]})
+        b.quit()
+        b = _node(w, "bob", t)
+        _registered(b, t, "bob")
+        puts = len(t.find("put", **{"from": "bob"}))
+        r = t.ask("replay 5", "replay", to="bob", count=5)
+        for mid in r["ids"]:
+            t.wait("ack", **{"from": "bob", "msg_id": mid}, timeout=10)
+        assert not b.find("message")
+        assert len(t.find("put", **{"from": "bob"})) == puts, t.events
+        b.quit()
+    finally:
+        assert t.close() == 0
+        w.close()
