@@ -119,8 +119,14 @@ $(TRACKER_CLIENT_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/tracker_client.
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
+# A hostile tracker (tests of the node's tracker client)
+EVIL_TRACKER_BIN := $(BUILD)/sc-evil-tracker
+$(EVIL_TRACKER_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/evil_tracker.o
+	$(if $(Q),@echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
 test-run: $(NODE_BIN) $(MEDIA_BIN) $(TRACKER_BIN) $(UNIT_BIN) $(FORGE_BIN) $(EVIL_BIN) $(EVIL_FILES_BIN) \
-          $(TRACKER_CLIENT_BIN)
+          $(TRACKER_CLIENT_BIN) $(EVIL_TRACKER_BIN)
 	@SC_BUILD=$(BUILD) SC_SAN=$(SAN) /usr/bin/python3 tests/run.py
 
 # Soak: the load test of make test (three transfers into one node with chat)

@@ -357,9 +357,15 @@ s_open (chat_t *self, peer_t *peer, const uint8_t *sealed, size_t len, int64_t w
         char msg_id [33];
         s_hex_id (msg.msg_id, msg_id);
         if (text) {
-            s_receipt_for (self, peer, msg.msg_id, by_mail, wall);
             //  Shown in an earlier run (a copy from a mailbox, or a re-send)
-            if (self->host.seen && self->host.seen (self->host.arg, msg.from, msg.msg_id, wall))
+            bool seen = self->host.seen && self->host.seen (self->host.arg, msg.from, msg.msg_id, wall);
+            //  As for a replay above: a mailbox copy shown before comes here
+            //  only under another item id (the same one was caught by its
+            //  id), which only a tracker can have made; answered on a link
+            //  only, or each restart would leave new mail for each replay
+            if (!seen || !by_mail || link_up (peer->link))
+                s_receipt_for (self, peer, msg.msg_id, by_mail, wall);
+            if (seen)
                 rc = SC_EREPLAY;
             else {
                 json_t *ev = json_pack ("{s:s, s:s, s:s, s:s, s:b, s:s, s:I}",

@@ -304,6 +304,12 @@ s_on_entry (node_t *self, int i, const uint8_t *entries, size_t len, size_t k, b
 static void
 s_on_entries (node_t *self, int i, const uint8_t *entries, size_t len, bool dial)
 {
+    //  Not a whole number of entries: counted, not left unseen (one
+    //  shorter than an entry would make no iteration below)
+    if (len % WIRE_TENTRY_SIZE != 0) {
+        self->stats.bad_frames++;
+        return;
+    }
     for (size_t k = 0; k < len / WIRE_TENTRY_SIZE; k++)
         s_on_entry (self, i, entries, len, k, dial);
 }

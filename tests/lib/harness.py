@@ -383,3 +383,33 @@ class TrackerClient(JsonProc):
             except (BrokenPipeError, ValueError):
                 pass
         return self.stop(signal.SIGTERM)
+
+
+EVIL_TRACKER = os.path.join(ROOT, BUILD, "sc-evil-tracker")
+
+
+class EvilTracker(JsonProc):
+    """sc-evil-tracker: a hostile tracker on loopback (see
+    tests/integration/evil_tracker.c); nodes take its address with --tracker."""
+
+    def __init__(self, home=None):
+        cmd = [EVIL_TRACKER] + (["--home", home] if home else [])
+        super().__init__(cmd, "event", "evil tracker")
+        ready = self.wait("ready", timeout=10)
+        self.id = ready["id"]
+        self.port = ready["port"]
+        self.address = ready["address"]
+
+    def close(self):
+        """quit; returns the exit code (SIGTERM only if it does not exit)."""
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+                self.proc.stdin.close()
+                self.proc.wait(10 * SLOW)
+            except (BrokenPipeError, ValueError, subprocess.TimeoutExpired):
+                pass
+        rc = self.stop(signal.SIGTERM)
+        if rc == 0:
+            os.unlink(self.stderr_path)
+        return rc
