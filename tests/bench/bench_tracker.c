@@ -11,7 +11,10 @@
         other, beside a bare CURVE ROUTER (the node's own transport) pinned
         the same way that echoes each frame, driven alike: the cost floor
         of the same number of CURVE round trips.  A registration also
-        checks the record's signature, timed here on one core.
+        checks the record's signature (its CPU time taken here).  Both are
+        counted per second of the server's CPU, since one driving core
+        (CURVE at its end too) may not fill the server's; the rate as
+        measured and the server's share of its core are shown beside.
       - memory per record: the tracker's RSS before and after 1,000 nodes
         registered, each from an address of its own (127.0.x.y) and still
         linked as nodes stay, beside the same 1,000 links to the bare
@@ -21,7 +24,8 @@
         and online but not linked to the sender, shows the message (the
         tracker's MAILNOTE makes it fetch), median of 9; beside /msg to
         the same recipient from the same sender over a direct link.
-    Everything else is on loopback.  */
+    Everything else is on loopback.  BENCH_TRACKER_ONLY=1234 (any of the
+    digits) runs only those rows; BENCH_VERBOSE=1 says more on stderr.  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
