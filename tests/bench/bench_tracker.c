@@ -730,6 +730,7 @@ s_rows_rates (void)
         fprintf (stderr, "bench_tracker: rates failed (setup %d: %.0f %.0f %.0f)\n", rc, reg_s,
                  look_s, echo_s);
         proc_row (what_reg, "failed", "-", 0, "-", 0);
+        proc_row (what_look, "failed", "-", 0, "-", 0);
         return;
     }
     //  Per second of the server's core: the driver (one core, CURVE at its
