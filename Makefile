@@ -146,7 +146,8 @@ soak: deps
 # Benchmarks: an optimised build in build-bench/, then tests/bench/run.sh.
 BENCH_SRC := tests/bench/proc.c
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/securechat-media build-bench/bench_mesh build-bench/bench_discovery build-bench/bench_links build-bench/bench_files build-bench/bench_video build-bench/sc-evil-files build-bench/bench_hostile
+	@$(MAKE) --no-print-directory BUILD=build-bench CFLAGS="-O2 -DNDEBUG" build-bench/securechat-node build-bench/securechat-media build-bench/bench_mesh build-bench/bench_discovery build-bench/bench_links build-bench/bench_files build-bench/bench_video build-bench/sc-evil-files build-bench/bench_hostile \
+	  build-bench/securechat-tracker build-bench/sc-tracker-client build-bench/bench_tracker
 	@tests/bench/run.sh build-bench
 
 build-bench/bench_video: tests/bench/bench_video.c $(BENCH_SRC)

@@ -34,7 +34,7 @@ quantile (double *v, int n, double q)
 }
 
 int
-proc_spawn (proc_t *p, const char *node, const char *const *args)
+proc_exec (proc_t *p, const char *const *argv)
 {
     memset (p, 0, sizeof *p);
     int to [2], from [2];
@@ -47,12 +47,7 @@ proc_spawn (proc_t *p, const char *node, const char *const *args)
         dup2 (from [1], 1);
         close (to [1]);
         close (from [0]);
-        const char *argv [32] = { node, "--json" };
-        int n = 2;
-        for (int i = 0; args [i] && n < 31; i++)
-            argv [n++] = args [i];
-        argv [n] = NULL;
-        execv (node, (char *const *) argv);
+        execv (argv [0], (char *const *) argv);
         _exit (127);
     }
     close (to [0]);
@@ -60,6 +55,17 @@ proc_spawn (proc_t *p, const char *node, const char *const *args)
     p->in = to [1];
     p->out = from [0];
     return p->pid > 0? 0: -1;
+}
+
+int
+proc_spawn (proc_t *p, const char *node, const char *const *args)
+{
+    const char *argv [32] = { node, "--json" };
+    int n = 2;
+    for (int i = 0; args [i] && n < 31; i++)
+        argv [n++] = args [i];
+    argv [n] = NULL;
+    return proc_exec (p, argv);
 }
 
 int

@@ -18,7 +18,10 @@ typedef struct {
     int port;
 } proc_t;
 
-//  Starts node with args (NULL-terminated) without waiting.  0 or -1.
+//  Starts argv [0] with argv (NULL-terminated) as it is, stdin and
+//  stdout on pipes, without waiting.  0 or -1.
+int proc_exec (proc_t *p, const char *const *argv);
+//  Starts node --json with args (NULL-terminated) without waiting.  0 or -1.
 int proc_spawn (proc_t *p, const char *node, const char *const *args);
 //  Starts node with args (NULL-terminated); waits for "ready". 0 or -1.
 int proc_start (proc_t *p, const char *node, const char *const *args);

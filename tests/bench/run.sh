@@ -13,3 +13,5 @@ echo "|---|---|---|---|---|---|"
 "$B/bench_files" "$B/securechat-node" "$tmp"
 "$B/bench_video" "$B/securechat-node" "$tmp"
 "$B/bench_hostile" "$B/securechat-node" "$tmp"
+# securechat-tracker and sc-tracker-client are taken from beside the node
+"$B/bench_tracker" "$B/securechat-node" "$tmp"
