@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ s_link_drop (tracker_t *self, tracker_link_t *link)
 {
     size_t i = (size_t) (link - self->links);
     self->links [i] = self->links [--self->nlinks];
+    self->trim_due = true;
 }
 
 //  Remembers the link of the frame being handled as registered for entry.
@@ -410,7 +412,13 @@ static void
 s_timers (tracker_t *self, int64_t now)
 {
     if (now >= self->next_sweep) {
-        registry_sweep (self->registry, now);
+        if (registry_sweep (self->registry, now) > 0)
+            self->trim_due = true;
+        //  What ZeroMQ and the registry freed goes back to the system (a
+        //  crowd of links come and gone left the heap at its peak)
+        if (self->trim_due)
+            malloc_trim (0);
+        self->trim_due = false;
         self->next_sweep = now + TRACKER_SWEEP_MS;
     }
     if (now >= self->next_mail_sweep) {

@@ -40,6 +40,7 @@ struct _tracker_t {
     size_t nlinks, links_alloc;
     const transport_rx_t *rx;           //  the frame being handled (its link)
     int64_t next_sweep, next_save, next_mail_sweep;
+    bool trim_due;                      //  links or records went: give memory back
     int64_t pushes_window;              //  the second notice pushes are counted in
     int64_t pushes_left;                //  of opts.push_rate in it
     int64_t events_window;              //  the second "refused" events are counted in

@@ -138,6 +138,20 @@ tracking_destroy (node_t *self)
     tclient_destroy (&self->tclient);
 }
 
+//  Registers at tracker i when that is due (first, refresh, after a refusal).
+static void
+s_register_if_due (node_t *self, int i, int64_t now)
+{
+    uint64_t tag;
+    if (self->tlinks [i].dealer && tclient_register_due (self->tclient, i, now, &tag)) {
+        //  Our record as it is now (the port and name it advertises)
+        meet_refresh_record (self, 0);
+        wire_frame_t f = { .type = WIRE_T_REGISTER, .t_register = {
+            .tag = tag, .record = self->record, .record_len = RECORD_SIZE } };
+        s_send (self, i, &f);
+    }
+}
+
 void
 tracking_on_resolved (node_t *self, int i, const resolve_answer_t *a)
 {
@@ -152,6 +166,8 @@ tracking_on_resolved (node_t *self, int i, const resolve_answer_t *a)
     log_info ("tracker %s found; linking", a->target);
     if (!self->tlinks [i].dealer)
         ui_warning (self->ui, "tracker_failed", "cannot link to the tracker %s", a->target);
+    //  At once, not at the next tick: the DEALER holds it until the link is made
+    s_register_if_due (self, i, node_mono_ms ());
 }
 
 //  Asks tracker i for the mail waiting for us.
@@ -168,16 +184,8 @@ tracking_tick (node_t *self, int64_t now)
 {
     if (!self->tclient)
         return;
-    for (size_t i = 0; i < tclient_size (self->tclient); i++) {
-        uint64_t tag;
-        if (self->tlinks [i].dealer && tclient_register_due (self->tclient, (int) i, now, &tag)) {
-            //  Our record as it is now (the port and name it advertises)
-            meet_refresh_record (self, 0);
-            wire_frame_t f = { .type = WIRE_T_REGISTER, .t_register = {
-                .tag = tag, .record = self->record, .record_len = RECORD_SIZE } };
-            s_send (self, (int) i, &f);
-        }
-    }
+    for (size_t i = 0; i < tclient_size (self->tclient); i++)
+        s_register_if_due (self, (int) i, now);
     //  Dial-back: a peer a tracker named that we could not reach is asked
     //  to connect to us; when that fails too, the user is told once
     for (size_t k = 0; k < peers_size (self->peers); k++) {
