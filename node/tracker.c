@@ -64,21 +64,83 @@ tracker_emit (tracker_t *self, json_t *ev)
 //  ---------------------------------------------------------------------
 //  Links
 
+//  Links are found by their CURVE key through chained buckets (one per
+//  slot of the array), for every frame: a scan of 10,000 links would cost
+//  more than the frame.
+static size_t
+s_bucket (const tracker_t *self, const uint8_t key [32])
+{
+    uint8_t h [crypto_shorthash_BYTES];
+    crypto_shorthash (h, key, 32, self->link_hash_key);
+    uint64_t v;
+    memcpy (&v, h, sizeof v);
+    return (size_t) (v % self->links_alloc);
+}
+
+static void
+s_chain (tracker_t *self, int32_t i)
+{
+    size_t b = s_bucket (self, self->links [i].key);
+    self->links [i].next = self->link_buckets [b];
+    self->link_buckets [b] = i;
+}
+
+static void
+s_unchain (tracker_t *self, int32_t i)
+{
+    int32_t *p = &self->link_buckets [s_bucket (self, self->links [i].key)];
+    while (*p >= 0 && *p != i)
+        p = &self->links [*p].next;
+    if (*p == i)
+        *p = self->links [i].next;
+}
+
 tracker_link_t *
 tracker_link (tracker_t *self, const uint8_t key [32])
 {
-    for (size_t i = 0; i < self->nlinks; i++)
-        if (memcmp (self->links [i].key, key, 32) == 0)
-            return &self->links [i];
+    if (!self->links_alloc)
+        return NULL;
+    for (int32_t k = self->link_buckets [s_bucket (self, key)]; k >= 0; k = self->links [k].next)
+        if (memcmp (self->links [k].key, key, 32) == 0)
+            return &self->links [k];
     return NULL;
 }
 
 static void
 s_link_drop (tracker_t *self, tracker_link_t *link)
 {
-    size_t i = (size_t) (link - self->links);
-    self->links [i] = self->links [--self->nlinks];
+    int32_t i = (int32_t) (link - self->links), last = (int32_t) self->nlinks - 1;
+    s_unchain (self, i);
+    if (i != last) {
+        s_unchain (self, last);
+        self->links [i] = self->links [last];
+        s_chain (self, i);
+    }
+    self->nlinks--;
     self->trim_due = true;
+}
+
+//  Room for one more link: the array and its buckets double together.
+static int
+s_link_grow (tracker_t *self)
+{
+    if (self->nlinks < self->links_alloc)
+        return 0;
+    size_t n = self->links_alloc? self->links_alloc * 2: 64;
+    tracker_link_t *more = realloc (self->links, n * sizeof *more);
+    if (!more)
+        return SC_ENOMEM;
+    self->links = more;
+    int32_t *buckets = realloc (self->link_buckets, n * sizeof *buckets);
+    if (!buckets)
+        return SC_ENOMEM;       //  the array is larger, links_alloc not yet
+    self->link_buckets = buckets;
+    self->links_alloc = n;
+    for (size_t b = 0; b < n; b++)
+        buckets [b] = -1;
+    for (size_t i = 0; i < self->nlinks; i++)
+        s_chain (self, (int32_t) i);
+    return 0;
 }
 
 //  Remembers the link of the frame being handled as registered for entry.
@@ -87,16 +149,11 @@ s_link_note (tracker_t *self, const uint8_t *record, const char *addr)
 {
     tracker_link_t *link = tracker_link (self, self->rx->key);
     if (!link) {
-        if (self->nlinks == self->links_alloc) {
-            size_t n = self->links_alloc? self->links_alloc * 2: 64;
-            tracker_link_t *more = realloc (self->links, n * sizeof *more);
-            if (!more)
-                return;         //  no pushes to it: it still gets its answers
-            self->links = more;
-            self->links_alloc = n;
-        }
+        if (s_link_grow (self) != 0)
+            return;             //  no pushes to it: it still gets its answers
         link = &self->links [self->nlinks++];
         memcpy (link->key, self->rx->key, 32);
+        s_chain (self, (int32_t) (self->nlinks - 1));
     }
     memcpy (link->sign_pk, record + 8, IDENTITY_PK_SIZE);
     wire_tentry_put (link->entry, record, addr);
@@ -548,6 +605,7 @@ tracker_new (const tracker_opts_t *opts, const char *home, identity_t **id_p, in
         return NULL;
     }
     self->opts = *opts;
+    randombytes_buf (self->link_hash_key, sizeof self->link_hash_key);
     self->id = *id_p;
     *id_p = NULL;               //  transferred
     snprintf (self->home, sizeof self->home, "%s", home);
@@ -625,6 +683,7 @@ tracker_destroy (tracker_t **self_p)
     transport_destroy (&self->transport);
     identity_destroy (&self->id);
     free (self->links);
+    free (self->link_buckets);
     free (self);
     *self_p = NULL;
 }

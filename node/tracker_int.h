@@ -20,6 +20,7 @@ typedef struct {
     uint8_t rid [TRANSPORT_RID_MAX];
     size_t rid_len;
     int fd;
+    int32_t next;                       //  its bucket's chain, -1 at the end
 } tracker_link_t;
 
 struct _tracker_t {
@@ -38,6 +39,8 @@ struct _tracker_t {
     uint8_t record [RECORD_SIZE];       //  ours, for the UDP record request
     tracker_link_t *links;
     size_t nlinks, links_alloc;
+    int32_t *link_buckets;              //  links by CURVE key (as many as links_alloc)
+    uint8_t link_hash_key [16];         //  SipHash key: a client cannot aim at one chain
     const transport_rx_t *rx;           //  the frame being handled (its link)
     int64_t next_sweep, next_save, next_mail_sweep;
     bool trim_due;                      //  links or records went: give memory back
