@@ -81,6 +81,8 @@ s_chat_wall (void *arg)
 //  ---------------------------------------------------------------------
 //  Frames from peers
 
+static void s_on_watch (node_t *self, void *watch, int64_t now);
+
 //  A frame from a link: on our ROUTER, or on the DEALER we opened to owner.
 //  A frame is the identity's that proved its key on that link (by the
 //  HELLO over it), never whichever peer claimed that key first.
@@ -95,6 +97,12 @@ s_on_frame (node_t *self, transport_rx_t *rx, peer_t *owner, int64_t now)
         return;
     }
     peer_t *peer = owner? owner: meet_peer_by_rid (self, rx->rid, rx->rid_len);
+    //  A HELLO on a connection new to our ROUTER may have the descriptor
+    //  of one that closed: ZeroMQ told the watch of that close before the
+    //  descriptor could be reused, so hearing it now keeps the close from
+    //  being taken for this new link's later
+    if (!owner && !peer && f.type == WIRE_HELLO)
+        s_on_watch (self, self->router_watch, now);
     if (f.type == WIRE_HELLO) {
         meet_on_hello (self, rx, &f, peer, owner, now);
         return;
