@@ -17,6 +17,7 @@ typedef struct {
     int64_t last_seen;          //  saved with the rest, not on its own
     bool verified;
     bool messaged;              //  the user sent it a private message
+    bool proven;                //  a handshake proved the key: only then does it hold its name
 } s_entry_t;
 
 struct _known_t {
@@ -93,6 +94,7 @@ s_load (known_t *self)
             e->last_seen = e->first_seen;
         e->verified = json_is_true (json_object_get (p, "verified"));
         e->messaged = json_is_true (json_object_get (p, "messaged"));
+        e->proven = !json_is_false (json_object_get (p, "proven"));   //  older files: all were
     }
     rc = 0;
 out:
@@ -110,10 +112,10 @@ s_save (known_t *self)
         identity_fingerprint_hex (e->sign_pk, id);
         sodium_bin2hex (sk, sizeof sk, e->sign_pk, 32);
         sodium_bin2hex (bk, sizeof bk, e->box_pk, 32);
-        json_array_append_new (peers, json_pack ("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:b}",
+        json_array_append_new (peers, json_pack ("{s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:b}",
             "id", id, "name", e->name, "sign_key", sk, "box_key", bk,
             "first_seen", (json_int_t) e->first_seen, "last_seen", (json_int_t) e->last_seen,
-            "verified", e->verified, "messaged", e->messaged));
+            "verified", e->verified, "messaged", e->messaged, "proven", e->proven));
     }
     json_t *root = json_pack ("{s:i, s:o}", "version", 1, "peers", peers);
     char *text = json_dumps (root, JSON_INDENT (1));
@@ -154,11 +156,13 @@ known_destroy (known_t **self_p)
     *self_p = NULL;
 }
 
+//  The other identity that holds name: only one a handshake proved holds
+//  a name (a record heard in a beacon or from a tracker claims it only)
 static const s_entry_t *
 s_other_with_name (known_t *self, const uint8_t sign_pk [32], const char *name)
 {
     for (size_t i = 0; i < self->count; i++)
-        if (memcmp (self->entries [i].sign_pk, sign_pk, 32) != 0
+        if (self->entries [i].proven && memcmp (self->entries [i].sign_pk, sign_pk, 32) != 0
         &&  strcmp (self->entries [i].name, name) == 0)
             return &self->entries [i];
     return NULL;
@@ -166,7 +170,7 @@ s_other_with_name (known_t *self, const uint8_t sign_pk [32], const char *name)
 
 int
 known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [32],
-               const char *name, int64_t now_ms, char clash_id [IDENTITY_FP_HEX_SIZE])
+               const char *name, bool proven, int64_t now_ms, char clash_id [IDENTITY_FP_HEX_SIZE])
 {
     int result = KNOWN_SAME;
     const s_entry_t *other = s_other_with_name (self, sign_pk, name);
@@ -206,6 +210,7 @@ known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [
         memcpy (e->box_pk, box_pk, 32);
         snprintf (e->name, sizeof e->name, "%s", name);
         e->first_seen = now_ms;
+        e->proven = proven;
         result |= KNOWN_NEW;
     }
     else {
@@ -219,6 +224,10 @@ known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [
         }
     }
     e->last_seen = now_ms;
+    if (proven && !e->proven) {
+        e->proven = true;
+        self->dirty = true;
+    }
     if (result & (KNOWN_NEW | KNOWN_RENAMED | KNOWN_BOX_CHANGED))
         self->dirty = true;
     return result;

@@ -298,7 +298,8 @@ meet_on_record (node_t *self, const record_t *rec, const char *host, meet_via_t 
         return NULL;
     }
     char clash [IDENTITY_FP_HEX_SIZE];
-    int k = known_observe (self->known, rec->sign_pk, rec->box_pk, rec->name, node_wall_ms (), clash);
+    int k = known_observe (self->known, rec->sign_pk, rec->box_pk, rec->name, via_link,
+                           node_wall_ms (), clash);
     if (k & KNOWN_FULL) {
         self->stats.peers_refused++;
         return NULL;

@@ -172,15 +172,32 @@ s_known_and_resolve (void)
     s_record_for (bob2, "bob", &rb2);
     s_record_for (carol, "carol", &rc);
     char clash [IDENTITY_FP_HEX_SIZE];
-    CHECK (known_observe (known, rb.sign_pk, rb.box_pk, "bob", 1, clash) == KNOWN_NEW);
-    CHECK (known_observe (known, rb.sign_pk, rb.box_pk, "bob", 2, clash) == KNOWN_SAME);
-    CHECK (known_observe (known, rc.sign_pk, rc.box_pk, "carol", 3, clash) == KNOWN_NEW);
-    int k = known_observe (known, rb2.sign_pk, rb2.box_pk, "bob", 4, clash);
+    CHECK (known_observe (known, rb.sign_pk, rb.box_pk, "bob", true, 1, clash) == KNOWN_NEW);
+    CHECK (known_observe (known, rb.sign_pk, rb.box_pk, "bob", true, 2, clash) == KNOWN_SAME);
+    CHECK (known_observe (known, rc.sign_pk, rc.box_pk, "carol", true, 3, clash) == KNOWN_NEW);
+    int k = known_observe (known, rb2.sign_pk, rb2.box_pk, "bob", true, 4, clash);
     CHECK (k == (KNOWN_NEW | KNOWN_NAME_CLASH));
     char bob_id [IDENTITY_FP_HEX_SIZE];
     identity_fingerprint_hex (rb.sign_pk, bob_id);
     CHECK (strcmp (clash, bob_id) == 0);
     CHECK (known_name_conflict (known, rb2.sign_pk, "bob"));
+    //  A claim not proven by a handshake (a beacon, a tracker) holds no
+    //  name: a later proven identity with that name is not refused for it,
+    //  while the claim itself clashes with the proven one
+    identity_t *dave = identity_generate (), *dave2 = identity_generate ();
+    record_t rd, rd2;
+    s_record_for (dave, "dave", &rd);
+    s_record_for (dave2, "dave", &rd2);
+    CHECK (known_observe (known, rd2.sign_pk, rd2.box_pk, "dave", false, 5, clash) == KNOWN_NEW);
+    CHECK (known_observe (known, rd.sign_pk, rd.box_pk, "dave", true, 6, clash) == KNOWN_NEW);
+    CHECK (!known_name_conflict (known, rd.sign_pk, "dave"));
+    CHECK (known_name_conflict (known, rd2.sign_pk, "dave"));
+    CHECK (known_observe (known, rd2.sign_pk, rd2.box_pk, "dave", false, 7, clash) == KNOWN_NAME_CLASH);
+    //  proven later (its HELLO came): now it holds the name as well
+    CHECK (known_observe (known, rd2.sign_pk, rd2.box_pk, "dave", true, 8, clash) == KNOWN_NAME_CLASH);
+    CHECK (known_name_conflict (known, rd.sign_pk, "dave"));
+    identity_destroy (&dave);
+    identity_destroy (&dave2);
     //  Nothing is written until a flush (or destroy)
     struct stat st0;
     CHECK (stat (path, &st0) != 0);
@@ -545,7 +562,7 @@ s_known_bounded (void)
         memcpy (box, &i, 4);
         char name [32];
         snprintf (name, sizeof name, "k%u", i);
-        CHECK ((known_observe (k, sign, box, name, 1000 + i, NULL) & KNOWN_FULL) == 0);
+        CHECK ((known_observe (k, sign, box, name, true, 1000 + i, NULL) & KNOWN_FULL) == 0);
     }
     uint32_t first = 0, second = 1, third = 2;
     memcpy (sign, &first, 4);
@@ -555,23 +572,23 @@ s_known_bounded (void)
     //  A newcomer evicts the oldest that is neither: k2
     uint32_t fresh = 999999;
     memcpy (sign, &fresh, 4);
-    CHECK ((known_observe (k, sign, box, "newcomer", 99999, NULL) & (KNOWN_NEW | KNOWN_FULL)) == KNOWN_NEW);
+    CHECK ((known_observe (k, sign, box, "newcomer", true, 99999, NULL) & (KNOWN_NEW | KNOWN_FULL)) == KNOWN_NEW);
     memcpy (sign, &first, 4);
     CHECK (known_verified (k, sign));
     memcpy (sign, &second, 4);
     CHECK (known_messaged (k, sign));
     memcpy (sign, &third, 4);
-    CHECK (!known_messaged (k, sign) && (known_observe (k, sign, box, "k2", 100000, NULL) & KNOWN_NEW));
+    CHECK (!known_messaged (k, sign) && (known_observe (k, sign, box, "k2", true, 100000, NULL) & KNOWN_NEW));
     //  A key in use now (a peer online) is not evicted: the next one is
     known_set_in_use (k, s_keep_k4, NULL);
     //  (k3 went when k2 came back: k4 is the oldest now)
     uint32_t fresh2 = 999998, four = 4, five = 5;
     memcpy (sign, &fresh2, 4);
-    CHECK ((known_observe (k, sign, box, "newcomer2", 100001, NULL) & KNOWN_FULL) == 0);
+    CHECK ((known_observe (k, sign, box, "newcomer2", true, 100001, NULL) & KNOWN_FULL) == 0);
     memcpy (sign, &four, 4);
-    CHECK ((known_observe (k, sign, box, "k4", 100002, NULL) & KNOWN_NEW) == 0);
+    CHECK ((known_observe (k, sign, box, "k4", true, 100002, NULL) & KNOWN_NEW) == 0);
     memcpy (sign, &five, 4);
-    CHECK (known_observe (k, sign, box, "k5", 100003, NULL) & KNOWN_NEW);
+    CHECK (known_observe (k, sign, box, "k5", true, 100003, NULL) & KNOWN_NEW);
     known_set_in_use (k, NULL, NULL);
     //  It survives a save and a load, bound and marks alike
     CHECK (known_flush (k) == 0);
