@@ -104,7 +104,12 @@ s_cmd_msg (node_t *self, const cmd_t *cmd, char *err, size_t err_size)
     char *text = utf8_sanitize (cmd->argv [1], strlen (cmd->argv [1]));
     //  A name or prefix met nowhere yet is asked of the trackers, and the
     //  line waits for their answer
-    if (rc == SC_ENOPEER && text && tracking_hold (self, cmd->argv [0], text) == 0) {
+    int held = rc == SC_ENOPEER && text? tracking_hold (self, cmd->argv [0], text): SC_ENOPEER;
+    if (held == SC_EAGAIN)
+        snprintf (err, err_size, "no peer with a fingerprint starting '%s' here yet: the trackers "
+                  "are asked; send again once /peers lists it (a line waits for their answer "
+                  "only with %d hex digits or more)", cmd->argv [0], TRACKING_HOLD_PREFIX);
+    if (held == 0) {
         char note [256];
         snprintf (note, sizeof note, "no peer called '%s' here yet: the trackers are asked, "
                   "and the message goes when one names it", cmd->argv [0]);

@@ -173,6 +173,9 @@ void tracking_on_poll (node_t *self, zmq_pollitem_t *items, int count, int64_t n
 //  when one names that peer, and given up with an error when every tracker
 //  answered without it, or after TRACKING_HOLD_MS.  0 when held; SC_ENOPEER
 //  when no tracker could be asked; SC_EFULL.
+//  SC_EAGAIN: a prefix shorter than TRACKING_HOLD_PREFIX was asked for,
+//  but no line waits on it (32 bits can be ground by a key maker).
+#define TRACKING_HOLD_PREFIX 16
 int tracking_hold (node_t *self, const char *query, const char *text);
 //  The trackers as /trackers shows them (a new JSON array).
 json_t *tracking_json (node_t *self);

@@ -7,6 +7,7 @@
     say; mail is opened by chat.c with the mailbox's window.  See node_int.h.  */
 #define LOG_MODULE "tracking"
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +38,15 @@ typedef struct {
 
 //  A /msg to a name or prefix met nowhere yet, waiting for a tracker's answer
 typedef struct {
-    char query [IDENTITY_FP_HEX_SIZE];
+    char query [IDENTITY_FP_HEX_SIZE];  //  a name, or a prefix in lower case
+    bool prefix;
     char *text;
     int64_t until;
-    uint64_t tags [2 * TCLIENT_TRACKERS_MAX];   //  lookups not answered yet
-    size_t ntags;
+    struct {
+        int tracker;
+        uint64_t tag;
+    } asked [TCLIENT_TRACKERS_MAX];     //  lookups not answered yet
+    size_t nasked;
 } s_held_t;
 
 struct _tbatch_t {
@@ -330,24 +335,25 @@ s_is_prefix (const char *query)
     return n >= 8 && n < IDENTITY_FP_HEX_SIZE && strspn (query, "0123456789abcdefABCDEF") == n;
 }
 
-//  Asks every registered tracker for query (as a prefix, a name, or both);
-//  the tags of the lookups sent go to h.
+//  Asks every registered tracker for query: a fingerprint prefix, else a
+//  name (never both: a peer cannot take a prefix by choosing it as its
+//  name).  The lookups sent go to h.
 static void
 s_lookup (node_t *self, const char *query, s_held_t *h)
 {
-    bool prefix = s_is_prefix (query), name = record_name_ok (query);
+    bool prefix = s_is_prefix (query);
+    if (!prefix && !record_name_ok (query))
+        return;
     for (size_t i = 0; i < tclient_size (self->tclient); i++) {
         if (!tclient_registered (self->tclient, (int) i))
             continue;
-        for (int as_name = 0; as_name < 2; as_name++) {
-            if (as_name? !name: !prefix)
-                continue;
-            wire_frame_t f = { .type = WIRE_T_LOOKUP, .t_lookup = {
-                .tag = tclient_tag (self->tclient, TCLIENT_REQ_LOOKUP), .key = NULL, .key_len = 0,
-                .prefix = as_name? "": query, .prefix_len = as_name? 0: strlen (query),
-                .name = as_name? query: "", .name_len = as_name? strlen (query): 0 } };
-            if (s_send (self, (int) i, &f) == 0 && h->ntags < sizeof h->tags / sizeof h->tags [0])
-                h->tags [h->ntags++] = f.t_lookup.tag;
+        wire_frame_t f = { .type = WIRE_T_LOOKUP, .t_lookup = {
+            .tag = tclient_tag (self->tclient, TCLIENT_REQ_LOOKUP), .key = NULL, .key_len = 0,
+            .prefix = prefix? query: "", .prefix_len = prefix? strlen (query): 0,
+            .name = prefix? "": query, .name_len = prefix? 0: strlen (query) } };
+        if (s_send (self, (int) i, &f) == 0 && h->nasked < TCLIENT_TRACKERS_MAX) {
+            h->asked [h->nasked].tracker = (int) i;
+            h->asked [h->nasked++].tag = f.t_lookup.tag;
         }
     }
 }
@@ -361,28 +367,56 @@ tracking_hold (node_t *self, const char *query, const char *text)
     if (b->nheld == TRACKING_HOLD_MAX)
         return SC_EFULL;
     s_held_t *h = &b->held [b->nheld];
-    *h = (s_held_t) { .until = node_mono_ms () + TRACKING_HOLD_MS };
-    s_lookup (self, query, h);
-    if (h->ntags == 0)
+    *h = (s_held_t) { .until = node_mono_ms () + TRACKING_HOLD_MS, .prefix = s_is_prefix (query) };
+    for (size_t i = 0; query [i]; i++)
+        h->query [i] = h->prefix? (char) tolower ((unsigned char) query [i]): query [i];
+    s_lookup (self, h->query, h);
+    if (h->nasked == 0)
         return SC_ENOPEER;
+    //  A short prefix is asked (the peer is met if it is there), but no
+    //  line waits on it: 32 bits can be ground by anyone making keys
+    if (h->prefix && strlen (query) < TRACKING_HOLD_PREFIX)
+        return SC_EAGAIN;
     h->text = strdup (text);
     if (!h->text)
         return SC_ENOMEM;
-    snprintf (h->query, sizeof h->query, "%s", query);
     b->nheld++;
     return 0;
 }
 
-//  A tracker answered (or refused) the lookup tag: the held lines that
-//  wait for it wait for one answer less.
+//  Tracker i answered (or refused) the lookup tag: the held lines that
+//  wait for it wait for one answer less.  Only the tracker asked can
+//  answer for it.
 static void
-s_held_answered (node_t *self, uint64_t tag)
+s_held_answered (node_t *self, int i, uint64_t tag)
 {
     struct _tbatch_t *b = self->tbatch;
-    for (size_t k = 0; k < b->nheld; k++)
-        for (size_t t = 0; t < b->held [k].ntags; t++)
-            if (b->held [k].tags [t] == tag)
-                b->held [k].tags [t--] = b->held [k].tags [--b->held [k].ntags];
+    for (size_t k = 0; k < b->nheld; k++) {
+        s_held_t *h = &b->held [k];
+        for (size_t t = 0; t < h->nasked; t++)
+            if (h->asked [t].tag == tag && h->asked [t].tracker == i)
+                h->asked [t--] = h->asked [--h->nasked];
+    }
+}
+
+//  The one peer whose fingerprint starts with prefix (lower case).  0,
+//  SC_ENOPEER or SC_EAMBIGUOUS (cands filled).
+static int
+s_by_prefix (node_t *self, const char *prefix, peer_t **out, char *cands, size_t size)
+{
+    size_t n = 0, used = 0;
+    cands [0] = 0;
+    for (size_t k = 0; k < peers_size (self->peers); k++) {
+        peer_t *p = peers_at (self->peers, k);
+        if (strncmp (p->id, prefix, strlen (prefix)) != 0)
+            continue;
+        if (n++ == 0)
+            *out = p;
+        if (used < size)
+            used += (size_t) snprintf (cands + used, size - used, "%s%s (%.16s)",
+                                       used? ", ": "", p->name, p->id);
+    }
+    return n == 0? SC_ENOPEER: n == 1? 0: SC_EAMBIGUOUS;
 }
 
 static void
@@ -392,19 +426,22 @@ s_held_drop (struct _tbatch_t *b, size_t k)
     b->held [k] = b->held [--b->nheld];
 }
 
-//  Lines held for peers the trackers were asked for: sent to one that is
-//  met now, refused when the query has become ambiguous, given up when
-//  every tracker answered without it or their time is out.
+//  Lines held for peers the trackers were asked for, once every tracker
+//  asked has answered (so two that disagree are seen before anything
+//  goes) or their time is out: sent to the one peer the query means,
+//  else refused with the text given back.
 static void
 s_held_release (node_t *self, int64_t now)
 {
     struct _tbatch_t *b = self->tbatch;
     for (size_t k = b? b->nheld: 0; k-- > 0; ) {
         s_held_t *h = &b->held [k];
-        peer_t *peer;
+        if (h->nasked > 0 && now < h->until)
+            continue;
+        peer_t *peer = NULL;
         char cands [512], err [512];
-        int rc = peers_resolve (self->peers, self->known, h->query, false, &peer, cands,
-                                sizeof cands);
+        int rc = h->prefix? s_by_prefix (self, h->query, &peer, cands, sizeof cands)
+               : peers_resolve (self->peers, self->known, h->query, false, &peer, cands, sizeof cands);
         if (rc == 0) {
             rc = chat_queue (self->chat, peer, 0, h->text, node_mono_ms (), node_wall_ms (),
                              err, sizeof err);
@@ -414,15 +451,17 @@ s_held_release (node_t *self, int64_t now)
                 ui_error (self->ui, sc_errname (rc), "%s", err);
         }
         else if (rc == SC_EAMBIGUOUS)
-            ui_error (self->ui, "ambiguous", "the trackers name several peers for '%s' (%s): "
-                      "the message \"%.60s\" was not sent; use a longer fingerprint prefix",
+            ui_error (self->ui, "ambiguous", "several peers answer to '%s' (%s): the message "
+                      "\"%.60s\" was not sent; use a longer fingerprint prefix",
                       h->query, cands, h->text);
-        else if (rc == SC_ENOPEER && (h->ntags == 0 || now >= h->until))
+        else if (rc == SC_EKEYCHANGED)
+            ui_error (self->ui, "key_changed", "'%s' is known with another key (%s): the message "
+                      "\"%.60s\" was not sent; check with /verify, or use the fingerprint",
+                      h->query, cands, h->text);
+        else
             ui_error (self->ui, "no_peer", "no peer called '%s' here or at any tracker%s: "
                       "the message \"%.60s\" was not sent", h->query,
-                      h->ntags? " (no answer in time)": "", h->text);
-        else
-            continue;
+                      h->nasked? " (no answer in time)": "", h->text);
         s_held_drop (b, k);
     }
 }
@@ -577,7 +616,7 @@ s_on_frame (node_t *self, int i, const wire_frame_t *f, int64_t now)
             snprintf (code, sizeof code, "%.*s", (int) f->t_refused.code_len, f->t_refused.code);
             tclient_on_refused (self->tclient, i, f->t_refused.tag, code, f->t_refused.retry_ms, now);
             if (f->t_refused.type == WIRE_T_LOOKUP) {
-                s_held_answered (self, f->t_refused.tag);
+                s_held_answered (self, i, f->t_refused.tag);
                 s_held_release (self, now);
             }
             const wire_spec_t *spec = wire_spec ((int) f->t_refused.type);
@@ -599,7 +638,7 @@ s_on_frame (node_t *self, int i, const wire_frame_t *f, int64_t now)
         case WIRE_T_FOUND:
             if (tclient_tag_req (f->t_found.tag) == TCLIENT_REQ_LOOKUP) {
                 s_on_entries (self, i, f->t_found.entries, f->t_found.entries_len, false);
-                s_held_answered (self, f->t_found.tag);
+                s_held_answered (self, i, f->t_found.tag);
                 s_held_release (self, now);
             }
             else if (tclient_tag_req (f->t_found.tag) == TCLIENT_REQ_FETCH) {

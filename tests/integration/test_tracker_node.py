@@ -4,7 +4,7 @@ peer that is away (also across a SIGKILL of the tracker), and a tracker's
 word never overrides a key the node knows."""
 import signal
 
-from harness import Node, Tracker, TrackerClient, Workdir, poll_until
+from harness import EvilTracker, Node, Tracker, TrackerClient, Workdir, poll_until
 
 
 def _node(w, name, t, **kw):
@@ -335,34 +335,74 @@ def test_throwaway_keys_a_tracker_names_at_one_address_are_capped():
 
 
 def test_msg_to_a_peer_only_a_tracker_knows_waits_for_its_answer():
-    """carol and dave registered before alice, so no notice told her of them:
-    /msg by name or by an 8-digit fingerprint prefix asks the tracker and the
-    line goes once it answers; a name nobody has is an error, not a loss."""
+    """erin and fay registered (sc-tracker-client: they never link to alice)
+    before alice, so no notice told her of them: /msg by name, or by a
+    16-digit fingerprint prefix, asks the tracker and the line goes once it
+    answers (here to the mailbox: they are not reachable).  A shorter
+    prefix is asked but nothing waits on it; a name nobody has gives the
+    line back in an error."""
     w = Workdir()
     t = Tracker(w.sub("tracker"))
+    erin = fay = None
     try:
-        c = _node(w, "carol", t)
-        _registered(c)
-        d = _node(w, "dave", t)
-        _registered(d)
+        erin = TrackerClient(t, name="erin", source="127.0.0.3")
+        erin.ask("register", "registered")
+        fay = TrackerClient(t, name="fay", source="127.0.0.4")
+        fay.ask("register", "registered")
         a = _node(w, "alice", t)
         _registered(a)
         assert a.ask("/peers", "peers")["peers"] == []
-        info = a.ask("/msg carol found you", "info")
+        info = a.ask("/msg erin found you", "info")
         assert "trackers are asked" in info["message"]
-        s = a.wait("sent", name="carol", timeout=10)
-        assert s["private"] is True
-        m = c.wait("message", text="found you", timeout=10)
-        assert m["from"] == a.id and m["msg_id"] == s["msg_id"]
-        a.send("/msg %s by prefix" % d.id[:10])
-        d.wait("message", text="by prefix", timeout=10)
-        assert a.wait("sent", name="dave")["private"] is True
+        s = a.wait("sent", name="erin", timeout=10)
+        assert s["private"] is True and s["queued"] == "tracker", s
+        a.wait("mail_stored", msg_id=s["msg_id"])
+        got = erin.ask("fetch", "mail")
+        assert got["open"] == "ok" and got["text"] == "found you", got
+        # a prefix too short to wait on: asked, refused with the reason
+        e = a.ask("/msg %s too short" % fay.id[:10].upper(), "error")
+        assert "16 hex digits" in e["message"], e
+        poll_until(lambda: any(p["id"] == fay.id for p in a.ask("/peers", "peers")["peers"]),
+                   timeout=10, what="fay met by the short prefix's lookup")
+        a.send("/msg %s now listed" % fay.id[:10])
+        s = a.wait("sent", name="fay", timeout=10)
+        a.wait("mail_stored", msg_id=s["msg_id"])
+        assert fay.ask("fetch", "mail")["text"] == "now listed"
         e = a.ask("/msg nobody are you there", "error", timeout=10)
         assert e["code"] == "no_peer" and "are you there" in e["message"], e
         a.quit()
-        c.quit()
-        d.quit()
     finally:
+        for c in (erin, fay):
+            if c:
+                c.close()
+        t.stop(signal.SIGTERM)
+        w.close()
+
+
+def test_a_held_prefix_never_goes_to_a_peer_named_like_it():
+    """mallory registers with the name that is the prefix of gus's key;
+    gus is not there.  A line to that prefix must not go to mallory."""
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    gus = mallory = None
+    try:
+        gus = TrackerClient(t, name="gus", source="127.0.0.3")
+        prefix = gus.id[:16]
+        gus.close()
+        gus = None
+        mallory = TrackerClient(t, name=prefix, source="127.0.0.4")
+        mallory.ask("register", "registered")
+        a = _node(w, "alice", t)
+        _registered(a)
+        a.send("/msg %s for gus only" % prefix)
+        e = a.wait("error", code="no_peer", timeout=10)
+        assert "for gus only" in e["message"], e
+        assert not a.find("sent")
+        a.quit()
+    finally:
+        for c in (gus, mallory):
+            if c:
+                c.close()
         t.stop(signal.SIGTERM)
         w.close()
 
@@ -393,5 +433,37 @@ def test_a_name_claimed_at_a_tracker_does_not_lock_out_its_real_owner():
     finally:
         if squat:
             squat.close()
+        t.stop(signal.SIGTERM)
+        w.close()
+
+
+def test_a_held_line_waits_for_every_tracker_so_disagreement_refuses_it():
+    """carol is at the honest tracker (never linking to alice); a hostile
+    tracker answers the same lookup with its own 'carol', a real node that
+    links.  The held line waits for both answers, sees two carols, and is
+    given back instead of going to whichever answered first."""
+    w = Workdir()
+    t = Tracker(w.sub("tracker"))
+    evil = EvilTracker()
+    carol = None
+    try:
+        carol = TrackerClient(t, name="carol", source="127.0.0.3")
+        carol.ask("register", "registered")
+        m = Node(w.sub("mallory"), name="carol", args=["--tracker", evil.address])
+        evil.wait("registered", timeout=10)
+        a = Node(w.sub("alice"), name="alice", args=["--tracker", t.address, "--tracker", evil.address])
+        a.wait("tracker_registered", tracker=t.address)
+        a.wait("tracker_registered", tracker=evil.address)
+        a.send("/msg carol for the real carol")
+        e = a.wait("error", code="ambiguous", timeout=15)
+        assert "for the real carol" in e["message"] and carol.id[:16] in e["message"], e
+        assert not a.find("sent")
+        assert not m.find("message")
+        m.quit()
+        a.quit()
+    finally:
+        if carol:
+            carol.close()
+        evil.close()
         t.stop(signal.SIGTERM)
         w.close()
