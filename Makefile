@@ -211,7 +211,13 @@ I_COMP := $(DESTDIR)$(BASHCOMPDIR)
 I_UNIT := $(DESTDIR)$(UNITDIR)
 MANPAGES := securechat-node.1 securechat-tracker.1
 
+# Paths with blanks or with the characters the unit's sed uses are refused:
+# unquoted in a recipe, "/tmp/my stage" would make `uninstall` remove /tmp/my
+I_CHECK = $(if $(findstring $(empty) ,$(DESTDIR)$(PREFIX)$(MANDIR)$(BASHCOMPDIR)$(UNITDIR))$(findstring |,$(PREFIX))$(findstring &,$(PREFIX))$(findstring \,$(PREFIX)),$(error PREFIX, DESTDIR and the other install directories may not contain blanks, '|', '&' or '\'))
+empty :=
+
 install: all
+	@: $(I_CHECK)
 	$(INSTALL) -d $(I_BIN) $(I_HELPER) $(I_MAN) $(I_COMP) $(I_UNIT)
 	$(INSTALL) -m 0755 $(NODE_BIN) $(TRACKER_BIN) $(I_BIN)/
 	$(INSTALL) -m 0755 $(MEDIA_BIN) $(I_HELPER)/
@@ -223,6 +229,7 @@ install: all
 
 # Removes exactly the files install put, and the helper's own directory
 uninstall:
+	@: $(I_CHECK)
 	rm -f $(I_BIN)/securechat-node $(I_BIN)/securechat-tracker $(I_HELPER)/securechat-media \
 	      $(MANPAGES:%=$(I_MAN)/%) $(I_COMP)/securechat-node $(I_COMP)/securechat-tracker \
 	      $(I_UNIT)/securechat-tracker.service

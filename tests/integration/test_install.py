@@ -30,14 +30,14 @@ INSTALLED = {
 MANUALS = {"securechat-node": NODE, "securechat-tracker": TRACKER}
 
 
-def _make(target, **variables):
+def _make(target, ok=True, **variables):
     """Runs make TARGET in the tree with the build the tests use (nothing
     to rebuild: install takes the binaries as they are)."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     args = ["make", "-s", "--no-print-directory", "-C", ROOT, target, "BUILD=" + BUILD,
             "SAN=" + ("1" if SAN else "0")] + ["%s=%s" % kv for kv in variables.items()]
     r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    assert (r.returncode == 0) == ok, (args, r.stdout, r.stderr)
     return r
 
 
@@ -226,3 +226,22 @@ def test_bash_completion_offers_exactly_the_options_of_each_help():
                         'COMP_CWORD=2; _securechat securechat-node; echo "${COMPREPLY[@]}"',
                         "-", script], capture_output=True, text=True, timeout=30)
     assert r.stdout.split() == ["verified"], r
+
+
+def test_install_refuses_paths_with_blanks_and_touches_nothing():
+    """Unquoted in a recipe, DESTDIR="/tmp/x stage" made uninstall remove
+    the unrelated file /tmp/x: such paths are refused before anything runs."""
+    w = Workdir()
+    try:
+        victim = w.sub("x")
+        with open(victim, "w") as f:
+            f.write("someone's file")
+        before = _files(w.path)
+        for target in ("install", "uninstall"):
+            r = _make(target, ok=False, DESTDIR=victim + " stage")
+            assert "may not contain blanks" in r.stderr, r.stderr
+        r = _make("install", ok=False, DESTDIR=w.sub("s"), PREFIX="/opt/a|b")
+        assert _files(w.path) == before and os.path.exists(victim)
+        assert not os.path.exists(os.path.join(ROOT, "stage"))
+    finally:
+        w.close()
