@@ -60,13 +60,47 @@ term_destroy (term_t **self_p)
     *self_p = NULL;
 }
 
-//  Columns a UTF-8 text takes, taking each code point as one column.
+//  The code point at p (UTF-8; a stray byte counts as itself) and its length
+static uint32_t
+s_decode (const unsigned char *p, int *len)
+{
+    int n = *p < 0x80? 1: (*p & 0xe0) == 0xc0? 2: (*p & 0xf0) == 0xe0? 3: (*p & 0xf8) == 0xf0? 4: 1;
+    uint32_t c = n == 1? *p: *p & (0x3f >> (n - 1));
+    for (int i = 1; i < n; i++) {
+        if ((p [i] & 0xc0) != 0x80) {
+            *len = 1;
+            return *p;
+        }
+        c = (c << 6) | (p [i] & 0x3f);
+    }
+    *len = n;
+    return c;
+}
+
+//  Columns one code point takes: 2 for East Asian wide and emoji, 0 for
+//  combining marks and zero-width ones, else 1 (the usual tables, short)
+static int
+s_width_of (uint32_t c)
+{
+    if ((c >= 0x300 && c <= 0x36f) || (c >= 0x200b && c <= 0x200f) || c == 0xfeff
+    ||  (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0x20d0 && c <= 0x20ff))
+        return 0;
+    if ((c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf && c != 0x303f)
+    ||  (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff)
+    ||  (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60)
+    ||  (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f)
+    ||  (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd))
+        return 2;
+    return 1;
+}
+
+//  Columns a UTF-8 text takes on the screen.
 static int
 s_cols (const char *text)
 {
-    int n = 0;
-    for (const unsigned char *p = (const unsigned char *) text; *p; p++)
-        n += (*p & 0xc0) != 0x80;
+    int n = 0, len;
+    for (const unsigned char *p = (const unsigned char *) text; *p; p += len)
+        n += s_width_of (s_decode (p, &len));
     return n;
 }
 
@@ -76,14 +110,17 @@ s_clip (char *text, int cols, const char *mark)
 {
     if (s_cols (text) <= cols)
         return;
-    int keep = cols - s_cols (mark), n = 0;
-    char *p = text;
-    for (; *p; p++)
-        if ((*(unsigned char *) p & 0xc0) != 0x80 && n++ == keep)
+    int keep = cols - s_cols (mark), n = 0, len;
+    unsigned char *p = (unsigned char *) text;
+    for (; *p; p += len) {
+        int w = s_width_of (s_decode (p, &len));
+        if (n + w > keep)
             break;
-    if (strlen (p) < strlen (mark))
+        n += w;
+    }
+    if (strlen ((char *) p) < strlen (mark))
         mark = "~";             //  never longer than what it replaces
-    strcpy (p, mark);
+    strcpy ((char *) p, mark);
 }
 
 //  The terminal's width now (it may have been resized since readline
@@ -327,11 +364,19 @@ void
 term_safe (char *out, size_t size, const char *text)
 {
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *) text; *p && o + 5 < size; p++) {
-        if (*p < 0x20 || *p == 0x7f)
+    int len;
+    for (const unsigned char *p = (const unsigned char *) text; *p && o + 7 < size; p += len) {
+        uint32_t c = s_decode (p, &len);
+        //  C0 and C1 controls (a CSI can come as U+009B), and the bidi
+        //  overrides that make a name read backwards
+        if (c < 0x20 || c == 0x7f || (len == 1 && c >= 0x80))
             o += (size_t) snprintf (out + o, size - o, "\\x%02x", *p);
-        else
-            out [o++] = (char) *p;
+        else if ((c >= 0x80 && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+            o += (size_t) snprintf (out + o, size - o, "\\u%04x", c);
+        else {
+            memcpy (out + o, p, (size_t) len);
+            o += (size_t) len;
+        }
     }
     out [o] = 0;
 }

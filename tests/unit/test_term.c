@@ -103,9 +103,41 @@ s_sentences (void)
     json_decref (ev);
 }
 
+//  What a peer writes cannot reach the terminal as a control: C1 codes
+//  (U+009B is a CSI), bidi overrides; wide characters count two columns,
+//  so the status line never wraps
+static void
+s_safe_and_wide (void)
+{
+    char out [256];
+    term_safe (out, sizeof out, "X\xc2\x9b" "2J\xc2\x9d" "0;t\xe2\x80\xae" "fdp.exe \xc3\xa9\xe6\x96\x87");
+    CHECK (strcmp (out, "X\\u009b2J\\u009d0;t\\u202efdp.exe \xc3\xa9\xe6\x96\x87") == 0);
+    term_safe (out, sizeof out, "cut \xe6\x96");
+    CHECK (strcmp (out, "cut \\xe6\\x96") == 0);
+    term_t *t = term_new ("alice> ", false, true, true);
+    CHECK (t);
+    char name [200] = "";
+    for (int i = 0; i < 40; i++)
+        strcat (name, "\xe6\x96\x87");        //  40 wide characters: 80 columns
+    json_t *ev = s_xfer ("cc33", name, "running", 0, 0);
+    CHECK (term_track (t, ev) == TERM_STARTED);
+    json_decref (ev);
+    char line [1024];
+    term_status (t, 60, line, sizeof line);
+    //  every character here is 3 bytes and 2 columns, but for ASCII ones
+    int cols = 0;
+    for (const unsigned char *p = (const unsigned char *) line; *p; )
+        if (*p == 0xe6) { cols += 2; p += 3; }
+        else if (*p == 0xe2) { cols += 1; p += 3; }
+        else { cols += 1; p += 1; }
+    CHECK (cols <= 59);
+    term_destroy (&t);
+}
+
 void
 term_tests (void)
 {
+    unit_run ("term: controls and bidi overrides escaped, wide characters fit", s_safe_and_wide);
     unit_run ("term: events with no renderer read as one sentence, made safe", s_sentences);
     unit_run ("term: one status line, updated in place, clipped, made safe", s_status);
     unit_run ("term: times, date lines, peer colours", s_stamps);
