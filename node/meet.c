@@ -226,6 +226,20 @@ meet_on_record (node_t *self, const record_t *rec, const char *host, meet_via_t 
         return NULL;
     }
     peer_t *peer = peers_find_sign (self->peers, rec->sign_pk);
+    //  A tracker (perhaps a hostile one) names at most TRACKER_PER_ADDR
+    //  unproven newcomers at one address, checked before any eviction
+    //  below, so one address cannot push out the others' newcomers
+    if (!peer && via == MEET_VIA_TRACKER) {
+        size_t here = 0;
+        for (size_t i = 0; i < peers_size (self->peers); i++) {
+            peer_t *o = peers_at (self->peers, i);
+            here += link_unproven (o->link) && strcmp (link_host (o->link), host) == 0;
+        }
+        if (here >= TRACKER_PER_ADDR) {
+            self->stats.peers_refused++;
+            return NULL;
+        }
+    }
     //  Bounds against floods of validly signed records from throwaway keys:
     //  peers heard but never proven are capped, and a newcomer takes the
     //  place of the oldest of them rather than being refused (it proves
@@ -246,19 +260,6 @@ meet_on_record (node_t *self, const record_t *rec, const char *host, meet_via_t 
             self->forgotten++;
             link_destroy (&oldest->link);
             peers_drop (self->peers, oldest);
-        }
-    }
-    //  A tracker (perhaps a hostile one) names at most PEERS_PER_ADDR
-    //  unproven newcomers at one address
-    if (!peer && via == MEET_VIA_TRACKER) {
-        size_t here = 0;
-        for (size_t i = 0; i < peers_size (self->peers); i++) {
-            peer_t *o = peers_at (self->peers, i);
-            here += link_unproven (o->link) && strcmp (link_host (o->link), host) == 0;
-        }
-        if (here >= PEERS_PER_ADDR) {
-            self->stats.peers_refused++;
-            return NULL;
         }
     }
     //  New identities proven by HELLO are bounded per source address too:

@@ -44,6 +44,7 @@
 #define PEERS_MAX 1024          //  identities kept in one session
 #define UNCONFIRMED_MAX 64      //  links open to peers that never said HELLO
 #define PEERS_PER_ADDR 64       //  linked, unverified, never written to, from one address
+#define TRACKER_PER_ADDR 16     //  unproven peers a tracker names at one address
 
 
 struct _node_t {

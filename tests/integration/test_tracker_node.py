@@ -310,26 +310,34 @@ def test_junk_mail_from_strangers_cannot_hold_back_real_mail():
 
 def test_throwaway_keys_a_tracker_names_at_one_address_are_capped():
     """A flood of registrations from one address reaches the node as notices:
-    it dials at most 64 unproven newcomers there, and a real peer still links."""
+    it dials at most 16 unproven newcomers there, without pushing out an
+    unproven newcomer from elsewhere, and a real peer still links."""
     w = Workdir()
     t = Tracker(w.sub("tracker"), args=["--keys-per-address", "200", "--register-rate", "1000"])
-    evil = None
+    evil = other = None
     try:
         a = _node(w, "alice", t)
         _registered(a)
+        other = TrackerClient(t, name="other", source="127.0.0.5")     # never links: unproven
+        other.ask("register", "registered")
+        poll_until(lambda: any(p["id"] == other.id for p in a.ask("/peers", "peers")["peers"]),
+                   timeout=10, what="the other newcomer met")
         evil = TrackerClient(t, name="evil", source="127.0.0.3")
         flood = evil.ask("flood 100", "flood", timeout=60)
         assert flood["registered"] == 100, flood
-        poll_until(lambda: a.ask("/stats", "stats")["peers_refused"] >= 36, timeout=15,
-                   what="newcomers past 64 refused")
-        assert len(a.ask("/peers", "peers")["peers"]) <= 64
+        poll_until(lambda: a.ask("/stats", "stats")["peers_refused"] >= 84, timeout=15,
+                   what="newcomers past 16 at one address refused")
+        peers = a.ask("/peers", "peers")["peers"]
+        assert len(peers) <= 17, len(peers)
+        assert any(p["id"] == other.id for p in peers)
         b = _node(w, "bob", t)
         a.wait_peers(b, timeout=15)
         a.quit()
         b.quit()
     finally:
-        if evil:
-            evil.close()
+        for c in (evil, other):
+            if c:
+                c.close()
         t.stop(signal.SIGTERM)
         w.close()
 
