@@ -252,6 +252,39 @@ tracking_poll_items (node_t *self, zmq_pollitem_t *items)
 //  ---------------------------------------------------------------------
 //  Peers a tracker names
 
+//  An address tracker i gives may be dialled: numeric (a name would be
+//  looked up in DNS by ZeroMQ, on the word of a tracker), one host
+//  (not unspecified, multicast or broadcast), and loopback only from a
+//  tracker we reach on loopback.
+static bool
+s_addr_ok (node_t *self, int i, const char *addr)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    bool loop;
+    if (inet_pton (AF_INET, addr, &v4) == 1) {
+        uint32_t a = ntohl (v4.s_addr);
+        if (a == 0 || a == 0xffffffffu || (a >> 28) == 0xe)
+            return false;
+        loop = (a >> 24) == 127;
+    }
+    else if (inet_pton (AF_INET6, addr, &v6) == 1) {
+        if (IN6_IS_ADDR_UNSPECIFIED (&v6) || IN6_IS_ADDR_MULTICAST (&v6))
+            return false;
+        loop = IN6_IS_ADDR_LOOPBACK (&v6);
+    }
+    else
+        return false;
+    if (!loop)
+        return true;
+    struct in_addr t4;
+    struct in6_addr t6;
+    const char *host = self->tlinks [i].host;
+    return (inet_pton (AF_INET, host, &t4) == 1 && (ntohl (t4.s_addr) >> 24) == 127)
+        || (inet_pton (AF_INET6, host, &t6) == 1 && IN6_IS_ADDR_LOOPBACK (&t6))
+        || strcmp (host, "localhost") == 0;
+}
+
 //  One entry (signed record and the address the tracker saw) from tracker
 //  i: checked again here, then met like a --peer answer.
 static void
@@ -260,11 +293,7 @@ s_on_entry (node_t *self, int i, const uint8_t *entries, size_t len, size_t k, b
     const uint8_t *raw;
     char addr [WIRE_TADDR_SIZE];
     record_t rec;
-    //  The address must be a numeric one: a name would be looked up in DNS
-    //  by ZeroMQ, on the word of a tracker
-    struct in6_addr numeric;
-    if (wire_tentry_at (entries, len, k, &raw, addr) != 0
-    ||  (inet_pton (AF_INET, addr, &numeric) != 1 && inet_pton (AF_INET6, addr, &numeric) != 1)
+    if (wire_tentry_at (entries, len, k, &raw, addr) != 0 || !s_addr_ok (self, i, addr)
     ||  record_decode (raw, RECORD_SIZE, &rec) != 0 || (rec.flags & RECORD_FLAG_LEAVE)) {
         self->stats.bad_frames++;
         return;

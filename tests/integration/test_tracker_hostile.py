@@ -4,7 +4,7 @@ notices of throwaway keys, claims a known name for another key, replays a
 mailbox copy under new item ids and sends malformed frames.  The node
 drops and counts what it cannot check, keeps the keys it knows, shows a
 message once, never answers a replay with new mail, and goes on chatting."""
-from harness import EvilTracker, Node, Workdir, poll_until
+from harness import EvilTracker, Node, Skip, Workdir, poll_until
 
 
 def _node(w, name, t, **kw):
@@ -38,7 +38,7 @@ def _chat(a, b, text):
     a.wait("delivered", msg_id=m["msg_id"], timeout=10)
 
 
-def test_a_peer_at_an_address_that_is_not_numeric_is_dropped():
+def test_a_peer_at_an_address_that_is_not_one_numeric_host_is_dropped():
     """An entry naming evil.example would make ZeroMQ ask DNS on a tracker's
     word: it is dropped and counted; a numeric one is met as usual."""
     w = Workdir()
@@ -49,10 +49,51 @@ def test_a_peer_at_an_address_that_is_not_numeric_is_dropped():
         t.ask("notice carol evil.example", "notice")
         poll_until(lambda: _stats(a)["bad_frames"] >= 1, timeout=5, what="the entry counted")
         assert a.ask("/peers", "peers")["peers"] == []
+        # nor any address that is not one host: unspecified, broadcast,
+        # multicast (loopback is taken here: this tracker is on loopback)
+        for i, addr in enumerate(("0.0.0.0", "255.255.255.255", "224.0.0.1", "::", "ff02::1")):
+            t.ask("notice x%d %s" % (i, addr), "notice")
+        poll_until(lambda: _stats(a)["bad_frames"] >= 6, timeout=5, what="the entries counted")
         n = t.ask("notice dave 127.0.0.9", "notice")
         peers = poll_until(lambda: a.ask("/peers", "peers")["peers"], timeout=5, what="dave met")
         assert [(p["name"], p["id"], p["via"]) for p in peers] == [("dave", n["id"], "tracker")]
-        assert _stats(a)["bad_frames"] == 1
+        assert _stats(a)["bad_frames"] == 6
+        a.quit()
+    finally:
+        assert t.close() == 0
+        w.close()
+
+
+def _own_address():
+    """The machine's first non-loopback IPv4 address, or None."""
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))          # no packet: picks the source address
+        addr = s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+    return None if addr.startswith("127.") else addr
+
+
+def test_a_tracker_off_loopback_cannot_send_the_node_to_loopback():
+    """A tracker reached on the machine's real address naming a peer at
+    127.0.0.1 would point the node at its own host's local services."""
+    host = _own_address()
+    if not host:
+        raise Skip("no non-loopback IPv4 address here")
+    w = Workdir()
+    t = EvilTracker(bind=host)
+    try:
+        a = _node(w, "alice", t)
+        _registered(a, t, "alice")
+        t.ask("notice svc 127.0.0.1", "notice")
+        poll_until(lambda: _stats(a)["bad_frames"] >= 1, timeout=5, what="the entry counted")
+        n = t.ask("notice dave %s" % host, "notice")
+        peers = poll_until(lambda: a.ask("/peers", "peers")["peers"], timeout=5, what="dave met")
+        assert [p["id"] for p in peers] == [n["id"]]
         a.quit()
     finally:
         assert t.close() == 0

@@ -392,8 +392,8 @@ class EvilTracker(JsonProc):
     """sc-evil-tracker: a hostile tracker on loopback (see
     tests/integration/evil_tracker.c); nodes take its address with --tracker."""
 
-    def __init__(self, home=None):
-        cmd = [EVIL_TRACKER] + (["--home", home] if home else [])
+    def __init__(self, home=None, bind=None):
+        cmd = [EVIL_TRACKER] + (["--home", home] if home else []) + (["--bind", bind] if bind else [])
         super().__init__(cmd, "event", "evil tracker")
         ready = self.wait("ready", timeout=10)
         self.id = ready["id"]
