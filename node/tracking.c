@@ -19,6 +19,7 @@
 
 #define TRACKING_DIAL_MS 3000       //  a named peer not linked by then: ask it to dial us
 #define TRACKING_NOPATH_MS 10000    //  still not linked this long after a dial-back: no path
+#define TRACKING_NOPATH_TOLD 3      //  peers told of as such that the user never wrote to
 #define TRACKING_SEEN_SAVE_MS 1000  //  shown messages saved at most this often
 #define TRACKING_BATCH_MAX 64       //  mail items held to be put in order
 #define TRACKING_HOLD_MAX 16        //  lines held for peers the trackers are asked for
@@ -205,7 +206,15 @@ tracking_tick (node_t *self, int64_t now)
         if (p->dialed_at) {
             if (!p->no_path && now - p->dialed_at >= TRACKING_NOPATH_MS) {
                 p->no_path = true;
-                self->tstats.no_path++;
+                //  Told for peers the user wrote to or verified, and the
+                //  first few others; past those only counted (/trackers),
+                //  so a tracker naming many cannot flood the screen
+                bool cares = known_messaged (self->known, p->sign_pk)
+                          || known_verified (self->known, p->sign_pk);
+                if (!cares && self->tstats.no_path++ >= TRACKING_NOPATH_TOLD)
+                    continue;
+                if (cares)
+                    self->tstats.no_path++;
                 ui_warning (self->ui, "no_direct_path",
                             "no direct path to %s (%.16s): neither side can connect to the other "
                             "(both behind NAT?); messages go by the tracker's mailbox, "

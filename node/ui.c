@@ -588,7 +588,6 @@ static const struct {
     { "tracker_lost", "lost the tracker {tracker}: registering again when it is back" },
     { "tracker_refused", "the tracker {tracker} refused {request}: {code} (retry in {retry_ms} ms)" },
     { "mail_stored", "a sealed copy of {msg_id} waits at the tracker {tracker}" },
-    { "dial_back", "{name} is not reachable yet: the tracker asks it to connect to us" },
 };
 
 static void
@@ -600,6 +599,12 @@ s_render_fields (ui_t *self, json_t *ev)
             tmpl = s_sentences [i].tmpl;
     term_sentence (ev, tmpl, s_line, sizeof s_line);
     s_print (self, s_line);
+}
+
+//  Shown with --json only: a tracker naming many peers would fill the screen
+static void
+s_render_none (ui_t *self, json_t *ev)
+{
 }
 
 //  Stamped: the lines of what happens (not answers to commands) show their
@@ -630,6 +635,7 @@ static const struct {
     { "shared", s_render_shared, false },
     { "unshared", s_render_shared, false },
     { "history", s_render_history, false },
+    { "dial_back", s_render_none, false },
 };
 
 //  Prints an event for a person: its type's renderer, else its text fields.
