@@ -127,6 +127,12 @@ s_source_unlink (registry_t *self, int32_t i)
     while (*p != i)
         p = &self->sources [*p].next;
     *p = s->next;
+    //  Its notices still waiting are nobody's now (the slot is reused)
+    for (size_t k = 0; s->events && k < self->ev_count; k++) {
+        registry_event_t *ev = &self->events [(self->ev_head + k) % self->lim.events];
+        if (ev->source == i)
+            ev->source = -1;
+    }
     s->used = false;
     s->next = self->sources_free;
     self->sources_free = i;
@@ -208,15 +214,38 @@ reg_live (const s_entry_t *e, int64_t now)
     return e->used && e->pub.expires_ms > now;
 }
 
+//  Takes the oldest notice off the queue, and off its source's count.
+static void
+s_event_pop (registry_t *self, registry_event_t *out)
+{
+    registry_event_t *ev = &self->events [self->ev_head];
+    if (ev->source >= 0 && self->sources [ev->source].events > 0)
+        self->sources [ev->source].events--;
+    if (out)
+        *out = *ev;
+    self->ev_head = (self->ev_head + 1) % self->lim.events;
+    self->ev_count--;
+}
+
+//  Queues a notice.  One source address has at most
+//  REGISTRY_EVENTS_PER_SOURCE waiting (its newest go past that), so
+//  one that comes and goes all day cannot push everyone else's out; past
+//  the whole queue's size the oldest goes.  Both counted.
 static void
 s_notice (registry_t *self, registry_event_type_t type, const char *reason, const s_entry_t *e)
 {
+    if (e->source >= 0 && self->sources [e->source].events >= REGISTRY_EVENTS_PER_SOURCE) {
+        self->st.events_dropped++;
+        return;
+    }
     if (self->ev_count == self->lim.events) {
-        self->ev_head = (self->ev_head + 1) % self->lim.events;
-        self->ev_count--;
+        s_event_pop (self, NULL);
         self->st.events_dropped++;
     }
     registry_event_t *ev = &self->events [(self->ev_head + self->ev_count++) % self->lim.events];
+    ev->source = e->source;
+    if (e->source >= 0)
+        self->sources [e->source].events++;
     ev->type = type;
     ev->reason = reason;
     memcpy (ev->sign_pk, e->pub.rec.sign_pk, IDENTITY_PK_SIZE);
@@ -621,7 +650,7 @@ registry_sweep (registry_t *self, int64_t now)
         }
     for (size_t i = 0; i < self->sources_cap; i++) {
         s_source_t *s = &self->sources [i];
-        if (s->used && s->keys == 0 && s->blocked_until <= now
+        if (s->used && s->keys == 0 && s->events == 0 && s->blocked_until <= now
         &&  now - s->seen_ms >= SOURCE_IDLE_MS && now - s->last_miss_ms >= self->lim.miss_forget_ms)
             s_source_unlink (self, (int32_t) i);
     }
@@ -633,9 +662,7 @@ registry_event_next (registry_t *self, registry_event_t *ev)
 {
     if (self->ev_count == 0)
         return SC_EAGAIN;
-    *ev = self->events [self->ev_head];
-    self->ev_head = (self->ev_head + 1) % self->lim.events;
-    self->ev_count--;
+    s_event_pop (self, ev);
     return 0;
 }
 

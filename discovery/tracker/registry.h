@@ -68,6 +68,7 @@
 #define REGISTRY_TTL_MS (10 * 60 * 1000)    //  time to live granted
 #define REGISTRY_SOURCES 4096               //  idle source addresses tracked
 #define REGISTRY_EVENTS 1024                //  notices waiting to be drained
+#define REGISTRY_EVENTS_PER_SOURCE 64       //  of them from one source address
 
 typedef struct {
     size_t records;                 //  records in all
@@ -138,6 +139,7 @@ typedef struct {
     uint8_t sign_pk [IDENTITY_PK_SIZE];
     uint8_t record [RECORD_SIZE];   //  the record (as it was, for a leave)
     char addr [REGISTRY_ADDR_MAX];
+    int32_t source;                 //  the registry's own: whose notices these are
 } registry_event_t;
 
 typedef struct _registry_t registry_t;

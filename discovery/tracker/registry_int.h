@@ -25,6 +25,7 @@ typedef struct {
     int32_t next;
     bool used;
     size_t keys;                    //  records registered from here
+    uint32_t events;                //  notices from here waiting to be drained
     s_bucket_t reg, look;
     uint32_t misses;
     int64_t last_miss_ms, blocked_until, seen_ms;

@@ -228,6 +228,29 @@ s_expiry (void)
     CHECK_RC (registry_event_next (small, &ev), 0);
     CHECK (ev.type == REGISTRY_JOINED && memcmp (ev.sign_pk, identity_sign_pk (b.id), 32) == 0);
     registry_destroy (&small);
+    //  One source that comes and goes has at most REGISTRY_EVENTS_PER_SOURCE
+    //  notices waiting: another's still get through
+    lim = (registry_limits_t) REGISTRY_LIMITS_DEFAULT;
+    lim.register_per_s = lim.register_burst = 100000;
+    registry_t *busy = registry_new (&lim);
+    CHECK (busy);
+    for (int k = 0; k < 60; k++) {
+        CHECK_RC (registry_register (busy, "10.0.0.9", s_link (&a), a.rec, RECORD_SIZE, T0 + k, NULL, NULL), 0);
+        CHECK_RC (registry_leave (busy, s_link (&a), identity_sign_pk (a.id), T0 + k), 0);
+    }
+    CHECK_RC (registry_register (busy, "10.0.0.2", s_link (&b), b.rec, RECORD_SIZE, T0 + 99, NULL, NULL), 0);
+    CHECK (registry_stats (busy).events_dropped == 120 - REGISTRY_EVENTS_PER_SOURCE);
+    CHECK (registry_events_waiting (busy) == REGISTRY_EVENTS_PER_SOURCE + 1);
+    size_t from_b = 0, drained = 0;
+    while (registry_event_next (busy, &ev) == 0) {
+        drained++;
+        from_b += memcmp (ev.sign_pk, identity_sign_pk (b.id), 32) == 0;
+    }
+    CHECK (drained == REGISTRY_EVENTS_PER_SOURCE + 1 && from_b == 1);
+    //  drained, the source may queue again
+    CHECK_RC (registry_register (busy, "10.0.0.9", s_link (&a), a.rec, RECORD_SIZE, T0 + 200, NULL, NULL), 0);
+    CHECK (registry_events_waiting (busy) == 1);
+    registry_destroy (&busy);
     registry_destroy (&reg);
     identity_destroy (&a.id);
     identity_destroy (&b.id);
