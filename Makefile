@@ -46,7 +46,7 @@ DISCOVERY := discovery/record.c discovery/udp.c discovery/beacon.c discovery/res
 # (the stream header and batch codec, msgpack-c) are plain C; the rest needs FFmpeg
 MEDIA_PLAIN := media/media.c media/dts.c media/pack.c
 MEDIA := media/probe.c media/source.c media/sink.c media/fdio.c
-NODE := node/chat.c node/meet.c node/commands.c node/wire.c node/xfer.c node/ctlq.c node/child.c node/link.c node/files.c node/files_state.c node/files_shares.c node/files_send.c node/files_recv.c node/jobs.c node/video.c node/viewer.c node/owner.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/term.c node/complete.c node/node.c node/tracking.c node/tracker.c node/tracker_mail.c
+NODE := node/chat.c node/meet.c node/commands.c node/wire.c node/xfer.c node/ctlq.c node/child.c node/link.c node/files.c node/files_state.c node/files_shares.c node/files_send.c node/files_recv.c node/jobs.c node/video.c node/viewer.c node/owner.c node/transport.c node/known.c node/history.c node/peers.c node/cmd.c node/opts.c node/ui.c node/term.c node/complete.c node/node.c node/tracking.c node/tracking_held.c node/tracker.c node/tracker_mail.c
 LIB_SRC := $(CRYPTO) $(DISCOVERY) $(MEDIA_PLAIN) $(NODE)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 

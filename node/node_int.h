@@ -93,6 +93,7 @@ struct _node_t {
     } tlinks [TCLIENT_TRACKERS_MAX];
     int64_t next_seen_save;
     struct _tbatch_t *tbatch;   //  tracking.c: mail of one fetch, held to be put in order
+    struct _theld_t *theld;     //  tracking_held.c: /msg lines waiting for the trackers
     struct {
         uint64_t key_changed;   //  tracker answers refused: a known name with another key
         uint64_t disagree;      //  names two trackers gave different keys for
@@ -174,10 +175,19 @@ void tracking_on_poll (node_t *self, zmq_pollitem_t *items, int count, int64_t n
 //  when one names that peer, and given up with an error when every tracker
 //  answered without it, or after TRACKING_HOLD_MS.  0 when held; SC_ENOPEER
 //  when no tracker could be asked; SC_EFULL.
+//  (tracking_held.c.)
 //  SC_EAGAIN: a prefix shorter than TRACKING_HOLD_PREFIX was asked for,
 //  but no line waits on it (32 bits can be ground by a key maker).
 #define TRACKING_HOLD_PREFIX 16
 int tracking_hold (node_t *self, const char *query, const char *text);
+//  Tracker i answered (or refused) the lookup tag: held lines are looked at.
+void tracking_held_answered (node_t *self, int i, uint64_t tag, int64_t now);
+//  Held lines whose answers are all in, or whose time is out, go or are refused.
+void tracking_held_release (node_t *self, int64_t now);
+//  Frees the held lines (unsent).
+void tracking_held_destroy (node_t *self);
+//  Sends f to tracker i.  0, or SC_EAGAIN when not linked.
+int tracking_send (node_t *self, int i, const wire_frame_t *f);
 //  The trackers as /trackers shows them (a new JSON array).
 json_t *tracking_json (node_t *self);
 //  For chat_host_t: leaves an envelope at a tracker.  0 when one took it.

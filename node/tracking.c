@@ -7,7 +7,6 @@
     say; mail is opened by chat.c with the mailbox's window.  See node_int.h.  */
 #define LOG_MODULE "tracking"
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +21,6 @@
 #define TRACKING_NOPATH_TOLD 3      //  peers told of as such that the user never wrote to
 #define TRACKING_SEEN_SAVE_MS 1000  //  shown messages saved at most this often
 #define TRACKING_BATCH_MAX 64       //  mail items held to be put in order
-#define TRACKING_HOLD_MAX 16        //  lines held for peers the trackers are asked for
-#define TRACKING_HOLD_MS 15000      //  how long one is held
 
 //  One item of a fetch, kept until the batch ends so that the batch is
 //  shown in the order the sender wrote it (the tracker's order is by the
@@ -37,28 +34,12 @@ typedef struct {
     size_t env_len;
 } s_mail_t;
 
-//  A /msg to a name or prefix met nowhere yet, waiting for a tracker's answer
-typedef struct {
-    char query [IDENTITY_FP_HEX_SIZE];  //  a name, or a prefix in lower case
-    bool prefix;
-    char *text;
-    int64_t until;
-    struct {
-        int tracker;
-        uint64_t tag;
-    } asked [TCLIENT_TRACKERS_MAX];     //  lookups not answered yet
-    size_t nasked;
-} s_held_t;
-
 struct _tbatch_t {
     s_mail_t items [TRACKING_BATCH_MAX];
     size_t len;
     int tracker;
-    s_held_t held [TRACKING_HOLD_MAX];
-    size_t nheld;
 };
 
-static void s_held_release (node_t *self, int64_t now);
 
 static void
 s_seen_path (node_t *self, char *out, size_t size)
@@ -100,8 +81,8 @@ tracking_init (node_t *self)
     return 0;
 }
 
-static int
-s_send (node_t *self, int i, const wire_frame_t *f)
+int
+tracking_send (node_t *self, int i, const wire_frame_t *f)
 {
     if (!self->tlinks [i].dealer)
         return SC_EAGAIN;
@@ -118,8 +99,7 @@ tracking_destroy (node_t *self)
 {
     for (size_t k = 0; self->tbatch && k < self->tbatch->len; k++)
         free (self->tbatch->items [k].env);
-    for (size_t k = 0; self->tbatch && k < self->tbatch->nheld; k++)
-        free (self->tbatch->held [k].text);
+    tracking_held_destroy (self);
     free (self->tbatch);
     self->tbatch = NULL;
     if (!self->tclient)
@@ -131,7 +111,7 @@ tracking_destroy (node_t *self)
         if (tclient_registered (self->tclient, (int) i)) {
             wire_frame_t f = { .type = WIRE_T_LEAVE, .t_leave = { .tag = 0 } };
             memcpy (f.t_leave.key, identity_sign_pk (self->id), 32);
-            s_send (self, (int) i, &f);
+            tracking_send (self, (int) i, &f);
             zmq_setsockopt (self->tlinks [i].dealer, ZMQ_LINGER, &linger, sizeof linger);
         }
         transport_unwatch (self->tlinks [i].dealer, &self->tlinks [i].watch);
@@ -154,7 +134,7 @@ s_register_if_due (node_t *self, int i, int64_t now)
         meet_refresh_record (self, 0);
         wire_frame_t f = { .type = WIRE_T_REGISTER, .t_register = {
             .tag = tag, .record = self->record, .record_len = RECORD_SIZE } };
-        s_send (self, i, &f);
+        tracking_send (self, i, &f);
     }
 }
 
@@ -182,7 +162,7 @@ s_fetch (node_t *self, int i)
 {
     wire_frame_t f = { .type = WIRE_T_FETCH, .t_fetch = {
         .tag = tclient_tag (self->tclient, TCLIENT_REQ_FETCH), .max = WIRE_TFETCH_MAX } };
-    s_send (self, i, &f);
+    tracking_send (self, i, &f);
 }
 
 void
@@ -229,12 +209,12 @@ tracking_tick (node_t *self, int64_t now)
         wire_frame_t f = { .type = WIRE_T_DIAL, .t_dial = {
             .tag = tclient_tag (self->tclient, TCLIENT_REQ_DIAL) } };
         memcpy (f.t_dial.key, p->sign_pk, 32);
-        s_send (self, p->tracker, &f);
+        tracking_send (self, p->tracker, &f);
         ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s}", "event", "dial_back", "id", p->id,
                                       "name", p->name, "reason",
                                       "no direct link yet: the tracker asks the peer to connect to us"));
     }
-    s_held_release (self, now);
+    tracking_held_release (self, now);
     if (tclient_seen_dirty (self->tclient) && now >= self->next_seen_save) {
         char path [PATH_MAX];
         s_seen_path (self, path, sizeof path);
@@ -365,152 +345,13 @@ s_on_entries (node_t *self, int i, const uint8_t *entries, size_t len, bool dial
         s_on_entry (self, i, entries, len, k, dial);
 }
 
-//  True when query is 8 to 64 hex digits: a fingerprint prefix to ask for
-static bool
-s_is_prefix (const char *query)
-{
-    size_t n = strlen (query);
-    return n >= 8 && n < IDENTITY_FP_HEX_SIZE && strspn (query, "0123456789abcdefABCDEF") == n;
-}
-
-//  Asks every registered tracker for query: a fingerprint prefix, else a
-//  name (never both: a peer cannot take a prefix by choosing it as its
-//  name).  The lookups sent go to h.
-static void
-s_lookup (node_t *self, const char *query, s_held_t *h)
-{
-    bool prefix = s_is_prefix (query);
-    if (!prefix && !record_name_ok (query))
-        return;
-    for (size_t i = 0; i < tclient_size (self->tclient); i++) {
-        if (!tclient_registered (self->tclient, (int) i))
-            continue;
-        wire_frame_t f = { .type = WIRE_T_LOOKUP, .t_lookup = {
-            .tag = tclient_tag (self->tclient, TCLIENT_REQ_LOOKUP), .key = NULL, .key_len = 0,
-            .prefix = prefix? query: "", .prefix_len = prefix? strlen (query): 0,
-            .name = prefix? "": query, .name_len = prefix? 0: strlen (query) } };
-        if (s_send (self, (int) i, &f) == 0 && h->nasked < TCLIENT_TRACKERS_MAX) {
-            h->asked [h->nasked].tracker = (int) i;
-            h->asked [h->nasked++].tag = f.t_lookup.tag;
-        }
-    }
-}
-
-int
-tracking_hold (node_t *self, const char *query, const char *text)
-{
-    struct _tbatch_t *b = self->tbatch;
-    if (!b || strlen (query) >= sizeof b->held [0].query)
-        return SC_ENOPEER;
-    if (b->nheld == TRACKING_HOLD_MAX)
-        return SC_EFULL;
-    s_held_t *h = &b->held [b->nheld];
-    *h = (s_held_t) { .until = node_mono_ms () + TRACKING_HOLD_MS, .prefix = s_is_prefix (query) };
-    for (size_t i = 0; query [i]; i++)
-        h->query [i] = h->prefix? (char) tolower ((unsigned char) query [i]): query [i];
-    s_lookup (self, h->query, h);
-    if (h->nasked == 0)
-        return SC_ENOPEER;
-    //  A short prefix is asked (the peer is met if it is there), but no
-    //  line waits on it: 32 bits can be ground by anyone making keys
-    if (h->prefix && strlen (query) < TRACKING_HOLD_PREFIX)
-        return SC_EAGAIN;
-    h->text = strdup (text);
-    if (!h->text)
-        return SC_ENOMEM;
-    b->nheld++;
-    return 0;
-}
-
-//  Tracker i answered (or refused) the lookup tag: the held lines that
-//  wait for it wait for one answer less.  Only the tracker asked can
-//  answer for it.
-static void
-s_held_answered (node_t *self, int i, uint64_t tag)
-{
-    struct _tbatch_t *b = self->tbatch;
-    for (size_t k = 0; k < b->nheld; k++) {
-        s_held_t *h = &b->held [k];
-        for (size_t t = 0; t < h->nasked; t++)
-            if (h->asked [t].tag == tag && h->asked [t].tracker == i)
-                h->asked [t--] = h->asked [--h->nasked];
-    }
-}
-
-//  The one peer whose fingerprint starts with prefix (lower case).  0,
-//  SC_ENOPEER or SC_EAMBIGUOUS (cands filled).
-static int
-s_by_prefix (node_t *self, const char *prefix, peer_t **out, char *cands, size_t size)
-{
-    size_t n = 0, used = 0;
-    cands [0] = 0;
-    for (size_t k = 0; k < peers_size (self->peers); k++) {
-        peer_t *p = peers_at (self->peers, k);
-        if (strncmp (p->id, prefix, strlen (prefix)) != 0)
-            continue;
-        if (n++ == 0)
-            *out = p;
-        if (used < size)
-            used += (size_t) snprintf (cands + used, size - used, "%s%s (%.16s)",
-                                       used? ", ": "", p->name, p->id);
-    }
-    return n == 0? SC_ENOPEER: n == 1? 0: SC_EAMBIGUOUS;
-}
-
-static void
-s_held_drop (struct _tbatch_t *b, size_t k)
-{
-    free (b->held [k].text);
-    b->held [k] = b->held [--b->nheld];
-}
-
-//  Lines held for peers the trackers were asked for, once every tracker
-//  asked has answered (so two that disagree are seen before anything
-//  goes) or their time is out: sent to the one peer the query means,
-//  else refused with the text given back.
-static void
-s_held_release (node_t *self, int64_t now)
-{
-    struct _tbatch_t *b = self->tbatch;
-    for (size_t k = b? b->nheld: 0; k-- > 0; ) {
-        s_held_t *h = &b->held [k];
-        if (h->nasked > 0 && now < h->until)
-            continue;
-        peer_t *peer = NULL;
-        char cands [512], err [512];
-        int rc = h->prefix? s_by_prefix (self, h->query, &peer, cands, sizeof cands)
-               : peers_resolve (self->peers, self->known, h->query, false, &peer, cands, sizeof cands);
-        if (rc == 0) {
-            rc = chat_queue (self->chat, peer, 0, h->text, node_mono_ms (), node_wall_ms (),
-                             err, sizeof err);
-            if (rc == 0)
-                known_set_messaged (self->known, peer->sign_pk);
-            else
-                ui_error (self->ui, sc_errname (rc), "%s", err);
-        }
-        else if (rc == SC_EAMBIGUOUS)
-            ui_error (self->ui, "ambiguous", "several peers answer to '%s' (%s): the message "
-                      "\"%.60s\" was not sent; use a longer fingerprint prefix",
-                      h->query, cands, h->text);
-        else if (rc == SC_EKEYCHANGED)
-            ui_error (self->ui, "key_changed", "'%s' is known with another key (%s): the message "
-                      "\"%.60s\" was not sent; check with /verify, or use the fingerprint",
-                      h->query, cands, h->text);
-        else
-            ui_error (self->ui, "no_peer", "no peer called '%s' here or at any tracker%s: "
-                      "the message \"%.60s\" was not sent", h->query,
-                      h->nasked? " (no answer in time)": "", h->text);
-        s_held_drop (b, k);
-    }
-}
-
 static void
 s_lookup_key (node_t *self, int i, const uint8_t sign_pk [32])
 {
     wire_frame_t f = { .type = WIRE_T_LOOKUP, .t_lookup = {
         .tag = tclient_tag (self->tclient, TCLIENT_REQ_LOOKUP), .key = sign_pk, .key_len = 32,
         .prefix = "", .name = "" } };
-    s_send (self, i, &f);
+    tracking_send (self, i, &f);
 }
 
 //  ---------------------------------------------------------------------
@@ -532,7 +373,7 @@ tracking_mail (void *arg, peer_t *peer, const uint8_t msg_id [ENVELOPE_ID_SIZE],
         .envelope = env, .envelope_len = env_len } };
     memcpy (f.t_put.recipient, peer->box_pk, 32);
     memcpy (f.t_put.msg_id, msg_id, ENVELOPE_ID_SIZE);
-    return s_send (self, i, &f);
+    return tracking_send (self, i, &f);
 }
 
 bool
@@ -549,7 +390,7 @@ s_ack (node_t *self, int i, const uint8_t sender [32], const uint8_t msg_id [WIR
     wire_frame_t f = { .type = WIRE_T_ACK };
     memcpy (f.t_ack.sender, sender, 32);
     memcpy (f.t_ack.msg_id, msg_id, WIRE_ID_SIZE);
-    s_send (self, i, &f);
+    tracking_send (self, i, &f);
 }
 
 static int
@@ -653,10 +494,8 @@ s_on_frame (node_t *self, int i, const wire_frame_t *f, int64_t now)
             char code [WIRE_TCODE_MAX + 1];
             snprintf (code, sizeof code, "%.*s", (int) f->t_refused.code_len, f->t_refused.code);
             tclient_on_refused (self->tclient, i, f->t_refused.tag, code, f->t_refused.retry_ms, now);
-            if (f->t_refused.type == WIRE_T_LOOKUP) {
-                s_held_answered (self, i, f->t_refused.tag);
-                s_held_release (self, now);
-            }
+            if (f->t_refused.type == WIRE_T_LOOKUP)
+                tracking_held_answered (self, i, f->t_refused.tag, now);
             const wire_spec_t *spec = wire_spec ((int) f->t_refused.type);
             ui_emit (self->ui, json_pack ("{s:s, s:s, s:s, s:s, s:I}", "event", "tracker_refused",
                                           "tracker", text, "request", spec && spec->name? spec->name: "?",
@@ -676,8 +515,7 @@ s_on_frame (node_t *self, int i, const wire_frame_t *f, int64_t now)
         case WIRE_T_FOUND:
             if (tclient_tag_req (f->t_found.tag) == TCLIENT_REQ_LOOKUP) {
                 s_on_entries (self, i, f->t_found.entries, f->t_found.entries_len, false);
-                s_held_answered (self, i, f->t_found.tag);
-                s_held_release (self, now);
+                tracking_held_answered (self, i, f->t_found.tag, now);
             }
             else if (tclient_tag_req (f->t_found.tag) == TCLIENT_REQ_FETCH) {
                 //  The end of a fetch: a full one means more may wait
