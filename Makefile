@@ -211,10 +211,13 @@ I_COMP := $(DESTDIR)$(BASHCOMPDIR)
 I_UNIT := $(DESTDIR)$(UNITDIR)
 MANPAGES := securechat-node.1 securechat-tracker.1
 
-# Paths with blanks or with the characters the unit's sed uses are refused:
-# unquoted in a recipe, "/tmp/my stage" would make `uninstall` remove /tmp/my
-I_CHECK = $(if $(findstring $(empty) ,$(DESTDIR)$(PREFIX)$(MANDIR)$(BASHCOMPDIR)$(UNITDIR))$(findstring |,$(PREFIX))$(findstring &,$(PREFIX))$(findstring \,$(PREFIX)),$(error PREFIX, DESTDIR and the other install directories may not contain blanks, '|', '&' or '\'))
-empty :=
+# Install paths may hold only these characters: unquoted in a recipe, a
+# blank in DESTDIR="/tmp/x stage" made `uninstall` remove /tmp/x, and the
+# unit's sed takes '|' and '&' for its own
+I_OK := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V W X Y Z 0 1 2 3 4 5 6 7 8 9 _ . / + @ : , = ~ -
+I_STRIP = $(if $(2),$(call I_STRIP,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,999,$(2))),$(1))
+I_PATHS = $(DESTDIR)$(PREFIX)$(MANDIR)$(BASHCOMPDIR)$(UNITDIR)
+I_CHECK = $(if $(or $(strip $(call I_STRIP,$(I_PATHS),$(I_OK))),$(filter-out 1,$(words $(I_PATHS)))),$(error PREFIX, DESTDIR and the other install directories may hold only letters, digits and _ . / + @ : , = ~ -))
 
 install: all
 	@: $(I_CHECK)

@@ -17,7 +17,8 @@ typedef struct {
     int64_t last_seen;          //  saved with the rest, not on its own
     bool verified;
     bool messaged;              //  the user sent it a private message
-    bool proven;                //  a handshake proved the key: only then does it hold its name
+    bool proven;                //  it holds its name: a handshake proved the key while no
+                                //  other such identity held that name (the first keeps it)
 } s_entry_t;
 
 struct _known_t {
@@ -174,6 +175,7 @@ known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [
 {
     int result = KNOWN_SAME;
     const s_entry_t *other = s_other_with_name (self, sign_pk, name);
+    bool held = other != NULL;  //  (other may move below)
     if (other) {
         result |= KNOWN_NAME_CLASH;
         if (clash_id)
@@ -210,13 +212,15 @@ known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [
         memcpy (e->box_pk, box_pk, 32);
         snprintf (e->name, sizeof e->name, "%s", name);
         e->first_seen = now_ms;
-        e->proven = proven;
+        e->proven = proven && !held;
         result |= KNOWN_NEW;
     }
     else {
         if (strcmp (e->name, name) != 0) {
             snprintf (e->name, sizeof e->name, "%s", name);
             result |= KNOWN_RENAMED;
+            if (held)
+                e->proven = false;      //  renamed to a name another holds: a claim
         }
         if (memcmp (e->box_pk, box_pk, 32) != 0) {
             memcpy (e->box_pk, box_pk, 32);
@@ -224,7 +228,7 @@ known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [
         }
     }
     e->last_seen = now_ms;
-    if (proven && !e->proven) {
+    if (proven && !e->proven && !held) {
         e->proven = true;
         self->dirty = true;
     }

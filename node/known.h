@@ -38,9 +38,10 @@ void known_destroy (known_t **self_p);
 //  Records what a verified peer record says.  Changes are saved by
 //  known_flush (the node calls it once a second and at exit): an fsync per
 //  new peer would stall a node that meets thirty at once.
-//  proven: the record came over a link whose handshake proved the key;
-//  only a proven identity holds its name against others (a record from a
-//  beacon or a tracker is a claim until then).
+//  proven: the record came over a link whose handshake proved the key.
+//  The first identity proven with a name holds it against others; a
+//  record from a beacon or a tracker, or a later key with a held name, is
+//  only a claim (refused by name until verified).
 //  Returns a mask of known_result_t; *clash_id (optional) receives the hex
 //  fingerprint of the other identity that holds the name.
 int known_observe (known_t *self, const uint8_t sign_pk [32], const uint8_t box_pk [32],

@@ -4,10 +4,12 @@
     a line, the prompt is cleared, the cursor goes up onto the status row,
     the line is printed there and the status line and the prompt are drawn
     again under it.  So the scrollback holds the lines, never a status.  */
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <wchar.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <readline/readline.h>
@@ -77,11 +79,27 @@ s_decode (const unsigned char *p, int *len)
     return c;
 }
 
-//  Columns one code point takes: 2 for East Asian wide and emoji, 0 for
-//  combining marks and zero-width ones, else 1 (the usual tables, short)
+//  Columns one code point takes: the C library's wcwidth in C.UTF-8
+//  (whatever locale the process runs in); where that locale is missing, a
+//  short table: 2 for East Asian wide and most emoji, 0 for combining and
+//  zero-width marks, else 1
 static int
 s_width_of (uint32_t c)
 {
+    static locale_t utf8;
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        utf8 = newlocale (LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+    }
+    if (c < 0x80)
+        return 1;
+    if (utf8) {
+        locale_t was = uselocale (utf8);
+        int w = wcwidth ((wchar_t) c);
+        uselocale (was);
+        return w < 0? 1: w;
+    }
     if ((c >= 0x300 && c <= 0x36f) || (c >= 0x200b && c <= 0x200f) || c == 0xfeff
     ||  (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0x20d0 && c <= 0x20ff))
         return 0;
@@ -89,7 +107,8 @@ s_width_of (uint32_t c)
     ||  (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff)
     ||  (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60)
     ||  (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1f64f)
-    ||  (c >= 0x1f900 && c <= 0x1f9ff) || (c >= 0x20000 && c <= 0x3fffd))
+    ||  (c >= 0x1f680 && c <= 0x1f6ff) || (c >= 0x1f900 && c <= 0x1faff)
+    ||  (c >= 0x20000 && c <= 0x3fffd))
         return 2;
     return 1;
 }

@@ -258,7 +258,10 @@ s_addr_ok (node_t *self, int i, const char *addr)
         loop = (a >> 24) == 127;
     }
     else if (inet_pton (AF_INET6, addr, &v6) == 1) {
-        if (IN6_IS_ADDR_UNSPECIFIED (&v6) || IN6_IS_ADDR_MULTICAST (&v6))
+        //  An IPv4 address written as IPv6 (::ffff:127.0.0.1) is refused:
+        //  ZeroMQ would reach the IPv4 host, past the checks above
+        if (IN6_IS_ADDR_UNSPECIFIED (&v6) || IN6_IS_ADDR_MULTICAST (&v6)
+        ||  IN6_IS_ADDR_V4MAPPED (&v6) || IN6_IS_ADDR_V4COMPAT (&v6))
             return false;
         loop = IN6_IS_ADDR_LOOPBACK (&v6);
     }

@@ -114,16 +114,18 @@ tracking_held_answered (node_t *self, int i, uint64_t tag, int64_t now)
     tracking_held_release (self, now);
 }
 
-//  The one peer whose fingerprint starts with prefix (lower case).  0,
-//  SC_ENOPEER or SC_EAMBIGUOUS (cands filled).
+//  The one peer a held query means: by fingerprint prefix (lower case)
+//  only, or by exact name only (a hex name must not reach a key ground to
+//  start with it), refused by name when it only claims a name another
+//  holds.  0, SC_ENOPEER, SC_EAMBIGUOUS or SC_EKEYCHANGED (cands filled).
 static int
-s_by_prefix (node_t *self, const char *prefix, peer_t **out, char *cands, size_t size)
+s_match (node_t *self, const char *query, bool prefix, peer_t **out, char *cands, size_t size)
 {
     size_t n = 0, used = 0;
     cands [0] = 0;
     for (size_t k = 0; k < peers_size (self->peers); k++) {
         peer_t *p = peers_at (self->peers, k);
-        if (strncmp (p->id, prefix, strlen (prefix)) != 0)
+        if (prefix? strncmp (p->id, query, strlen (query)) != 0: strcmp (p->name, query) != 0)
             continue;
         if (n++ == 0)
             *out = p;
@@ -131,6 +133,8 @@ s_by_prefix (node_t *self, const char *prefix, peer_t **out, char *cands, size_t
             used += (size_t) snprintf (cands + used, size - used, "%s%s (%.16s)",
                                        used? ", ": "", p->name, p->id);
     }
+    if (n == 1 && !prefix && known_name_conflict (self->known, (*out)->sign_pk, query))
+        return SC_EKEYCHANGED;
     return n == 0? SC_ENOPEER: n == 1? 0: SC_EAMBIGUOUS;
 }
 
@@ -155,8 +159,7 @@ tracking_held_release (node_t *self, int64_t now)
             continue;
         peer_t *peer = NULL;
         char cands [512], err [512];
-        int rc = h->prefix? s_by_prefix (self, h->query, &peer, cands, sizeof cands)
-               : peers_resolve (self->peers, self->known, h->query, false, &peer, cands, sizeof cands);
+        int rc = s_match (self, h->query, h->prefix, &peer, cands, sizeof cands);
         if (rc == 0) {
             rc = chat_queue (self->chat, peer, 0, h->text, node_mono_ms (), node_wall_ms (),
                              err, sizeof err);

@@ -193,9 +193,15 @@ s_known_and_resolve (void)
     CHECK (!known_name_conflict (known, rd.sign_pk, "dave"));
     CHECK (known_name_conflict (known, rd2.sign_pk, "dave"));
     CHECK (known_observe (known, rd2.sign_pk, rd2.box_pk, "dave", false, 7, clash) == KNOWN_NAME_CLASH);
-    //  proven later (its HELLO came): now it holds the name as well
+    //  proven later (its HELLO came): the first proven keeps the name, the
+    //  claim stays a claim (a key that completes a handshake cannot make
+    //  the real owner's name ambiguous)
     CHECK (known_observe (known, rd2.sign_pk, rd2.box_pk, "dave", true, 8, clash) == KNOWN_NAME_CLASH);
-    CHECK (known_name_conflict (known, rd.sign_pk, "dave"));
+    CHECK (!known_name_conflict (known, rd.sign_pk, "dave"));
+    CHECK (known_name_conflict (known, rd2.sign_pk, "dave"));
+    //  nor can a proven key take a held name by renaming itself to it
+    CHECK (known_observe (known, rc.sign_pk, rc.box_pk, "dave", true, 9, clash) == (KNOWN_RENAMED | KNOWN_NAME_CLASH));
+    CHECK (!known_name_conflict (known, rd.sign_pk, "dave") && known_name_conflict (known, rc.sign_pk, "dave"));
     identity_destroy (&dave);
     identity_destroy (&dave2);
     //  Nothing is written until a flush (or destroy)

@@ -117,8 +117,8 @@ s_safe_and_wide (void)
     term_t *t = term_new ("alice> ", false, true, true);
     CHECK (t);
     char name [200] = "";
-    for (int i = 0; i < 40; i++)
-        strcat (name, "\xe6\x96\x87");        //  40 wide characters: 80 columns
+    for (int i = 0; i < 20; i++)
+        strcat (name, "\xe6\x96\x87\xf0\x9f\x9a\x80");   //  CJK and a rocket: 80 columns
     json_t *ev = s_xfer ("cc33", name, "running", 0, 0);
     CHECK (term_track (t, ev) == TERM_STARTED);
     json_decref (ev);
@@ -128,6 +128,7 @@ s_safe_and_wide (void)
     int cols = 0;
     for (const unsigned char *p = (const unsigned char *) line; *p; )
         if (*p == 0xe6) { cols += 2; p += 3; }
+        else if (*p == 0xf0) { cols += 2; p += 4; }
         else if (*p == 0xe2) { cols += 1; p += 3; }
         else { cols += 1; p += 1; }
     CHECK (cols <= 59);
