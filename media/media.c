@@ -65,6 +65,11 @@ s_codec_data_fits (const media_stream_t *s)
     size_t len = s->extradata_size, at;
     int total = 0;
     bool h264 = strcmp (s->codec, "h264") == 0, hevc = strcmp (s->codec, "hevc") == 0;
+    //  AV1 codec data is an av1C record (marker and version 1), as every
+    //  container we read gives it: anything else FFmpeg parses as OBUs,
+    //  and some such bytes keep its Matroska muxer looping (fuzz_stream)
+    if (len && strcmp (s->codec, "av1") == 0)
+        return len >= 4 && p [0] == 0x81;
     if (len == 0 || (!h264 && !hevc))
         return true;
     //  Annex B (start codes) has no counts to trust; anything else is read

@@ -144,6 +144,18 @@ s_header_bounds (void)
     CHECK (s_refused (h, "does not hold what it declares") == 0);
     hvcc [22] = 0;
     CHECK (s_refused (h, "does not hold") != 0);    //  no arrays is fine
+    //  AV1 codec data that is not an av1C record (FFmpeg would parse it as
+    //  OBUs, and these bytes, from fuzz_stream, kept its muxer looping)
+    uint8_t obus [10] = { 0x09, 0x97, 0x2e, 0x79, 0x8f, 0x97, 0xff, 0xce, 0xce, 0xce };
+    h = s_header ();
+    strcpy (h.streams [0].codec, "av1");
+    h.streams [0].extradata = obus;
+    h.streams [0].extradata_size = sizeof obus;
+    CHECK (s_refused (h, "does not hold what it declares") == 0);
+    uint8_t av1c [4] = { 0x81, 0x08, 0x0c, 0x00 };
+    h.streams [0].extradata = av1c;
+    h.streams [0].extradata_size = sizeof av1c;
+    CHECK (s_refused (h, "does not hold") != 0);
     //  Extradata over the limit cannot even be encoded into a valid header
     static uint8_t big [MEDIA_EXTRADATA_MAX + 1];
     h = s_header ();
