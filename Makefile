@@ -115,13 +115,13 @@ $(EVIL_FILES_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/evil_files.o
 
 # Speaks the tracker's frames, honest or hostile (tests of securechat-tracker)
 TRACKER_CLIENT_BIN := $(BUILD)/sc-tracker-client
-$(TRACKER_CLIENT_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/tracker_client.o
+$(TRACKER_CLIENT_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/tracker_client.o $(BUILD)/obj/tests/integration/tool.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # A hostile tracker (tests of the node's tracker client)
 EVIL_TRACKER_BIN := $(BUILD)/sc-evil-tracker
-$(EVIL_TRACKER_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/evil_tracker.o
+$(EVIL_TRACKER_BIN): $(LIB_OBJ) $(BUILD)/obj/tests/integration/evil_tracker.o $(BUILD)/obj/tests/integration/tool.o
 	$(if $(Q),@echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

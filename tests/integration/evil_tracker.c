@@ -36,6 +36,7 @@
 #include "../../discovery/tclient.h"
 #include "../../node/transport.h"
 #include "../../node/wire.h"
+#include "tool.h"
 
 #define LINKS_MAX 64
 #define MAIL_MAX 1024
@@ -73,32 +74,6 @@ typedef struct {
     uint64_t seq;
 } s_evil_t;
 
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-s_print (json_t *j)
-{
-    char *text = json_dumps (j, JSON_COMPACT | JSON_ENSURE_ASCII);
-    printf ("%s\n", text? text: "{}");
-    fflush (stdout);
-    free (text);
-    json_decref (j);
-}
-
-static json_t *
-s_hexj (const uint8_t *bin, size_t len)
-{
-    char hex [2 * 64 + 1];
-    sodium_bin2hex (hex, sizeof hex, bin, len);
-    return json_string (hex);
-}
-
 static s_link_t *
 s_link (s_evil_t *e, const uint8_t key [32])
 {
@@ -113,7 +88,7 @@ static json_t *
 s_who (s_evil_t *e, const uint8_t key [32])
 {
     s_link_t *l = s_link (e, key);
-    return l? json_string (l->name): s_hexj (key, 32);
+    return l? json_string (l->name): tool_hexj (key, 32);
 }
 
 //  Sends raw bytes (taken) to a link; 0 or an SC_E* code.
@@ -149,7 +124,7 @@ s_throwaway_entry (const char *name, const char *addr, int port, uint8_t entry [
 {
     identity_t *id = identity_generate ();
     uint8_t rec [RECORD_SIZE];
-    int rc = id? record_make (id, name, (uint16_t) port, 0, s_now_ms (), rec): SC_ENOMEM;
+    int rc = id? record_make (id, name, (uint16_t) port, 0, tool_now_ms (), rec): SC_ENOMEM;
     if (rc == 0) {
         wire_tentry_put (entry, rec, addr);
         identity_fingerprint_hex (identity_sign_pk (id), fp);
@@ -198,7 +173,7 @@ s_mail_add (s_evil_t *e, const uint8_t recipient [32], const uint8_t sender [32]
     memcpy (m->sender, sender, 32);
     memcpy (m->msg_id, msg_id, WIRE_ID_SIZE);
     m->env_len = env_len;
-    m->stored_ms = s_now_ms ();
+    m->stored_ms = tool_now_ms ();
     e->nmail++;
     return 0;
 }
@@ -227,7 +202,7 @@ s_on_register (s_evil_t *e, const transport_rx_t *rx, const wire_frame_t *f)
         size_t len;
         if (wire_encode (&r, &buf, &len) == 0)
             transport_reply_owned (e->t, rx->rid, rx->rid_len, &buf, len);
-        s_print (json_pack ("{s:s, s:s}", "event", "refused", "code", code));
+        tool_print (json_pack ("{s:s, s:s}", "event", "refused", "code", code));
         return;
     }
     bool fresh = !l || l->left;
@@ -247,7 +222,7 @@ s_on_register (s_evil_t *e, const transport_rx_t *rx, const wire_frame_t *f)
     s_send (e, l, &r);
     char fp [IDENTITY_FP_HEX_SIZE];
     identity_fingerprint_hex (rec.sign_pk, fp);
-    s_print (json_pack ("{s:s, s:s, s:s, s:s, s:i, s:b}", "event", "registered", "id", fp,
+    tool_print (json_pack ("{s:s, s:s, s:s, s:s, s:i, s:b}", "event", "registered", "id", fp,
                         "name", rec.name, "addr", rx->addr, "port", rec.port, "new", fresh));
     if (fresh)
         s_mailnote (e, l->key);
@@ -260,9 +235,9 @@ s_on_put (s_evil_t *e, s_link_t *l, const transport_rx_t *rx, const wire_frame_t
     if (l)
         l->puts++;
     int rc = s_mail_add (e, p->recipient, rx->key, p->msg_id, p->envelope, p->envelope_len);
-    s_print (json_pack ("{s:s, s:o, s:o, s:o, s:I, s:i, s:b}", "event", "put",
+    tool_print (json_pack ("{s:s, s:o, s:o, s:o, s:I, s:i, s:b}", "event", "put",
                         "from", s_who (e, rx->key), "to", s_who (e, p->recipient),
-                        "msg_id", s_hexj (p->msg_id, WIRE_ID_SIZE),
+                        "msg_id", tool_hexj (p->msg_id, WIRE_ID_SIZE),
                         "bytes", (json_int_t) p->envelope_len, "puts", l? l->puts: 0,
                         "stored", rc == 0));
     if (rc != 0 || !l)
@@ -298,7 +273,7 @@ s_on_fetch (s_evil_t *e, s_link_t *l, const wire_frame_t *f)
     }
     wire_frame_t end = { .type = WIRE_T_FOUND, .t_found = { .tag = f->t_fetch.tag } };
     s_send (e, l, &end);
-    s_print (json_pack ("{s:s, s:s, s:i, s:i}", "event", "fetch", "from", l->name, "items", n,
+    tool_print (json_pack ("{s:s, s:s, s:i, s:i}", "event", "fetch", "from", l->name, "items", n,
                         "fetches", l->fetches));
 }
 
@@ -317,9 +292,9 @@ s_on_ack (s_evil_t *e, s_link_t *l, const wire_frame_t *f)
         }
     }
     l->acks++;
-    s_print (json_pack ("{s:s, s:s, s:o, s:o, s:b, s:i}", "event", "ack", "from", l->name,
+    tool_print (json_pack ("{s:s, s:s, s:o, s:o, s:b, s:i}", "event", "ack", "from", l->name,
                         "sender", s_who (e, f->t_ack.sender),
-                        "msg_id", s_hexj (f->t_ack.msg_id, WIRE_ID_SIZE), "held", found,
+                        "msg_id", tool_hexj (f->t_ack.msg_id, WIRE_ID_SIZE), "held", found,
                         "acks", l->acks));
 }
 
@@ -341,7 +316,7 @@ s_on_lookup (s_evil_t *e, s_link_t *l, const wire_frame_t *f)
     wire_frame_t r = { .type = WIRE_T_FOUND, .t_found = {
         .tag = q->tag, .entries = buf, .entries_len = n * WIRE_TENTRY_SIZE } };
     s_send (e, l, &r);
-    s_print (json_pack ("{s:s, s:s, s:s%, s:i}", "event", "lookup", "from", l->name,
+    tool_print (json_pack ("{s:s, s:s, s:s%, s:i}", "event", "lookup", "from", l->name,
                         "name", q->name_len? q->name: "", q->name_len, "found", (int) n));
 }
 
@@ -358,7 +333,7 @@ s_on_frame (s_evil_t *e, const transport_rx_t *rx, const wire_frame_t *f)
     else if (f->type == WIRE_T_PUT)
         s_on_put (e, l, rx, f);
     else if (!l)
-        s_print (json_pack ("{s:s, s:s}", "event", "unregistered", "type", wire_spec (f->type)->name));
+        tool_print (json_pack ("{s:s, s:s}", "event", "unregistered", "type", wire_spec (f->type)->name));
     else if (f->type == WIRE_T_FETCH)
         s_on_fetch (e, l, f);
     else if (f->type == WIRE_T_ACK)
@@ -366,11 +341,11 @@ s_on_frame (s_evil_t *e, const transport_rx_t *rx, const wire_frame_t *f)
     else if (f->type == WIRE_T_LOOKUP)
         s_on_lookup (e, l, f);
     else if (f->type == WIRE_T_LEAVE) {
-        s_print (json_pack ("{s:s, s:s}", "event", "leave", "from", l->name));
+        tool_print (json_pack ("{s:s, s:s}", "event", "leave", "from", l->name));
         l->left = true;
     }
     else
-        s_print (json_pack ("{s:s, s:s, s:s}", "event", "frame", "from", l->name,
+        tool_print (json_pack ("{s:s, s:s, s:s}", "event", "frame", "from", l->name,
                             "type", wire_spec (f->type)->name));
 }
 
@@ -388,7 +363,7 @@ s_read_router (s_evil_t *e)
         if (wire_decode (zmq_msg_data (&rx.msg), zmq_msg_size (&rx.msg), &f) == 0)
             s_on_frame (e, &rx, &f);
         else
-            s_print (json_pack ("{s:s}", "event", "undecodable"));
+            tool_print (json_pack ("{s:s}", "event", "undecodable"));
         zmq_msg_close (&rx.msg);
     }
 }
@@ -410,7 +385,7 @@ s_cmd_introduce (s_evil_t *e)
                 f.t_notice.entry = e->links [j].entry;
                 sent += s_send (e, &e->links [i], &f) == 0;
             }
-    s_print (json_pack ("{s:s, s:i}", "event", "introduced", "sent", sent));
+    tool_print (json_pack ("{s:s, s:i}", "event", "introduced", "sent", sent));
 }
 
 static void
@@ -421,7 +396,7 @@ s_cmd_notice (s_evil_t *e, const char *name, const char *addr, int port)
     if (s_throwaway_entry (name, addr, port, entry, fp) != 0)
         return;
     int sent = s_notice_all (e, entry, sizeof entry, NULL);
-    s_print (json_pack ("{s:s, s:s, s:s, s:s, s:i}", "event", "notice", "name", name, "addr", addr,
+    tool_print (json_pack ("{s:s, s:s, s:s, s:s, s:i}", "event", "notice", "name", name, "addr", addr,
                         "id", fp, "sent", sent));
 }
 
@@ -438,7 +413,7 @@ s_cmd_noticeflood (s_evil_t *e, int n)
         if (s_throwaway_entry (name, addr, 9, entry, fp) == 0)
             sent += s_notice_all (e, entry, sizeof entry, NULL);
     }
-    s_print (json_pack ("{s:s, s:i, s:i}", "event", "noticeflood", "count", n, "sent", sent));
+    tool_print (json_pack ("{s:s, s:i, s:i}", "event", "noticeflood", "count", n, "sent", sent));
 }
 
 //  A throwaway key named name: a notice, and an answer to a lookup
@@ -456,7 +431,7 @@ s_cmd_claim (s_evil_t *e, const char *name)
     for (size_t i = 0; i < e->nlinks; i++)
         if (!e->links [i].left)
             sent += s_send (e, &e->links [i], &f) == 0;
-    s_print (json_pack ("{s:s, s:s, s:s, s:i}", "event", "claim", "name", name, "id", fp,
+    tool_print (json_pack ("{s:s, s:s, s:s, s:i}", "event", "claim", "name", name, "id", fp,
                         "sent", sent));
 }
 
@@ -464,7 +439,7 @@ static void
 s_cmd_replay (s_evil_t *e, int n)
 {
     if (!e->last.env) {
-        s_print (json_pack ("{s:s, s:s}", "event", "error", "error", "nothing handed over yet"));
+        tool_print (json_pack ("{s:s, s:s}", "event", "error", "error", "nothing handed over yet"));
         return;
     }
     int queued = 0;
@@ -473,12 +448,12 @@ s_cmd_replay (s_evil_t *e, int n)
         uint8_t id [WIRE_ID_SIZE];
         randombytes_buf (id, sizeof id);
         if (s_mail_add (e, e->last.recipient, e->last.sender, id, e->last.env, e->last.env_len) == 0) {
-            json_array_append_new (ids, s_hexj (id, sizeof id));
+            json_array_append_new (ids, tool_hexj (id, sizeof id));
             queued++;
         }
     }
     s_mailnote (e, e->last.recipient);
-    s_print (json_pack ("{s:s, s:o, s:o, s:i, s:o}", "event", "replay",
+    tool_print (json_pack ("{s:s, s:o, s:o, s:i, s:o}", "event", "replay",
                         "to", s_who (e, e->last.recipient), "from", s_who (e, e->last.sender),
                         "count", queued, "ids", ids));
 }
@@ -540,7 +515,7 @@ s_cmd_garbage (s_evil_t *e)
         s_mail_add (e, e->links [i].key, stranger, id, junk, sizeof junk);
         s_mailnote (e, e->links [i].key);
     }
-    s_print (json_pack ("{s:s, s:i, s:i, s:i}", "event", "garbage", "frames", frames,
+    tool_print (json_pack ("{s:s, s:i, s:i, s:i}", "event", "garbage", "frames", frames,
                         "expect_bad", expect, "links", links));
 }
 
@@ -568,7 +543,7 @@ s_command (s_evil_t *e, char *line)
     else if (strcmp (cmd, "garbage") == 0)
         s_cmd_garbage (e);
     else
-        s_print (json_pack ("{s:s, s:s}", "event", "error", "error", "unknown command"));
+        tool_print (json_pack ("{s:s, s:s}", "event", "error", "error", "unknown command"));
     return true;
 }
 
@@ -576,7 +551,7 @@ s_command (s_evil_t *e, char *line)
 static void
 s_read_udp (s_evil_t *e)
 {
-    int64_t now = s_now_ms ();
+    int64_t now = tool_now_ms ();
     if (now - e->record_at > 10000) {
         record_make (e->id, "evil-tracker", (uint16_t) transport_port (e->t), 0, now, e->record);
         e->record_at = now;
@@ -617,12 +592,12 @@ main (int argc, char **argv)
         return 1;
     }
     int port = transport_port (e.t);
-    e.record_at = s_now_ms ();
+    e.record_at = tool_now_ms ();
     record_make (e.id, "evil-tracker", (uint16_t) port, 0, e.record_at, e.record);
     char fp [IDENTITY_FP_HEX_SIZE], address [160];
     identity_fingerprint_hex (identity_sign_pk (e.id), fp);
     snprintf (address, sizeof address, "%s@tcp://%s:%d", fp, e.host, port);
-    s_print (json_pack ("{s:s, s:s, s:s, s:i}", "event", "ready", "address", address, "id", fp,
+    tool_print (json_pack ("{s:s, s:s, s:s, s:i}", "event", "ready", "address", address, "id", fp,
                         "port", port));
     char line [4096];
     size_t have = 0;

@@ -42,6 +42,7 @@
 #include "../../discovery/udp.h"
 #include "../../node/transport.h"
 #include "../../node/wire.h"
+#include "tool.h"
 
 #define SEEN_MAX 256
 #define HELD_MAX 256
@@ -62,32 +63,6 @@ typedef struct {
     size_t nheld;
     envelope_opener_t *opener;
 } s_client_t;
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-s_print (json_t *j)
-{
-    char *text = json_dumps (j, JSON_COMPACT | JSON_ENSURE_ASCII);
-    printf ("%s\n", text? text: "{}");
-    fflush (stdout);
-    free (text);
-    json_decref (j);
-}
-
-static json_t *
-s_hexj (const uint8_t *bin, size_t len)
-{
-    char hex [2 * 256 + 1];
-    sodium_bin2hex (hex, sizeof hex, bin, len);
-    return json_string (hex);
-}
 
 static int
 s_send_on (void *dealer, const wire_frame_t *f)
@@ -114,8 +89,8 @@ s_entries (s_client_t *c, const uint8_t *entries, size_t len)
         char fp [IDENTITY_FP_HEX_SIZE];
         identity_fingerprint_hex (rec.sign_pk, fp);
         json_array_append_new (list, json_pack ("{s:s, s:s, s:o, s:o, s:s, s:i}", "id", fp, "name",
-                                                rec.name, "key", s_hexj (rec.box_pk, 32),
-                                                "sign", s_hexj (rec.sign_pk, 32),
+                                                rec.name, "key", tool_hexj (rec.box_pk, 32),
+                                                "sign", tool_hexj (rec.sign_pk, 32),
                                                 "addr", addr, "port", rec.port));
         size_t k = 0;
         while (k < c->nseen && memcmp (c->seen [k].sign_pk, rec.sign_pk, 32) != 0)
@@ -157,50 +132,50 @@ s_on_frame (s_client_t *c, const wire_frame_t *f)
 {
     switch (f->type) {
         case WIRE_T_REGISTERED:
-            s_print (json_pack ("{s:s, s:I, s:I, s:s%}", "answer", "registered",
+            tool_print (json_pack ("{s:s, s:I, s:I, s:s%}", "answer", "registered",
                                 "tag", (json_int_t) f->t_registered.tag,
                                 "ttl_ms", (json_int_t) f->t_registered.ttl_ms,
                                 "addr", f->t_registered.addr, f->t_registered.addr_len));
             break;
         case WIRE_T_FOUND:
-            s_print (json_pack ("{s:s, s:I, s:o}", "answer", "found",
+            tool_print (json_pack ("{s:s, s:I, s:o}", "answer", "found",
                                 "tag", (json_int_t) f->t_found.tag,
                                 "entries", s_entries (c, f->t_found.entries, f->t_found.entries_len)));
             break;
         case WIRE_T_PAGE:
-            s_print (json_pack ("{s:s, s:I, s:o, s:I}", "answer", "page",
+            tool_print (json_pack ("{s:s, s:I, s:o, s:I}", "answer", "page",
                                 "tag", (json_int_t) f->t_page.tag,
                                 "entries", s_entries (c, f->t_page.entries, f->t_page.entries_len),
                                 "next", (json_int_t) f->t_page.next));
             break;
         case WIRE_T_NOTICE:
-            s_print (json_pack ("{s:s, s:b, s:s%, s:o}", "answer", "notice",
+            tool_print (json_pack ("{s:s, s:b, s:s%, s:o}", "answer", "notice",
                                 "joined", f->t_notice.joined, "reason", f->t_notice.reason,
                                 f->t_notice.reason_len,
                                 "entries", s_entries (c, f->t_notice.entry, f->t_notice.entry_len)));
             break;
         case WIRE_T_DIALED:
-            s_print (json_pack ("{s:s, s:o}", "answer", "dialed",
+            tool_print (json_pack ("{s:s, s:o}", "answer", "dialed",
                                 "entries", s_entries (c, f->t_dialed.entry, f->t_dialed.entry_len)));
             break;
         case WIRE_T_STORED:
-            s_print (json_pack ("{s:s, s:I, s:o}", "answer", "stored",
+            tool_print (json_pack ("{s:s, s:I, s:o}", "answer", "stored",
                                 "tag", (json_int_t) f->t_stored.tag,
-                                "msg_id", s_hexj (f->t_stored.msg_id, WIRE_ID_SIZE)));
+                                "msg_id", tool_hexj (f->t_stored.msg_id, WIRE_ID_SIZE)));
             break;
         case WIRE_T_MAILNOTE:
-            s_print (json_pack ("{s:s, s:I}", "answer", "mailnote",
+            tool_print (json_pack ("{s:s, s:I}", "answer", "mailnote",
                                 "count", (json_int_t) f->t_mailnote.count));
             break;
         case WIRE_T_MAIL: {
             envelope_msg_t msg;
             int rc = envelope_open (c->opener, f->t_mail.envelope, f->t_mail.envelope_len, NULL,
-                                    s_now_ms (), &msg);
+                                    tool_now_ms (), &msg);
             wire_chat_t chat = { 0 };
             bool text = rc == 0 && wire_chat_decode (msg.body, msg.body_len, &chat) == 0;
-            s_print (json_pack ("{s:s, s:o, s:o, s:I, s:s, s:s%, s:I}", "answer", "mail",
-                                "sender", s_hexj (f->t_mail.sender, 32),
-                                "msg_id", s_hexj (f->t_mail.msg_id, WIRE_ID_SIZE),
+            tool_print (json_pack ("{s:s, s:o, s:o, s:I, s:s, s:s%, s:I}", "answer", "mail",
+                                "sender", tool_hexj (f->t_mail.sender, 32),
+                                "msg_id", tool_hexj (f->t_mail.msg_id, WIRE_ID_SIZE),
                                 "stored_ms", (json_int_t) f->t_mail.stored_ms,
                                 "open", rc == 0? "ok": sc_errname (rc),
                                 "text", text? chat.text: "", text? chat.text_len: 0,
@@ -226,14 +201,14 @@ s_on_frame (s_client_t *c, const wire_frame_t *f)
                     snprintf (name, sizeof name, "%.*s", (int) counters [i].name_len, counters [i].name);
                     json_object_set_new (j, name, json_integer ((json_int_t) counters [i].value));
                 }
-            s_print (j);
+            tool_print (j);
             break;
         }
         case WIRE_T_REFUSED:
-            s_print (s_refused_json (f));
+            tool_print (s_refused_json (f));
             break;
         default:
-            s_print (json_pack ("{s:s, s:s}", "answer", "other", "type", wire_spec (f->type)->name));
+            tool_print (json_pack ("{s:s, s:s}", "answer", "other", "type", wire_spec (f->type)->name));
     }
 }
 
@@ -247,7 +222,7 @@ s_read (s_client_t *c)
         if (wire_decode (zmq_msg_data (&rx.msg), zmq_msg_size (&rx.msg), &f) == 0)
             s_on_frame (c, &f);
         else
-            s_print (json_pack ("{s:s}", "answer", "undecodable"));
+            tool_print (json_pack ("{s:s}", "answer", "undecodable"));
         zmq_msg_close (&rx.msg);
     }
 }
@@ -284,7 +259,7 @@ s_flood (s_client_t *c, int n)
     struct { identity_t *id; void *d; int64_t end; } w [FLOOD_WINDOW] = { { 0 } };
     json_t *counts = json_object ();
     int started = 0, done = 0, registered = 0;
-    int64_t t0 = s_now_ms ();
+    int64_t t0 = tool_now_ms ();
     while (done < n) {
         for (int i = 0; i < FLOOD_WINDOW && started < n; i++)
             if (!w [i].d) {
@@ -294,7 +269,7 @@ s_flood (s_client_t *c, int n)
                 w [i].id = identity_generate ();
                 w [i].d = w [i].id? s_throwaway_link (c, w [i].id): NULL;
                 started++;
-                if (!w [i].d || record_make (w [i].id, name, 1, 0, s_now_ms (), rec) != 0) {
+                if (!w [i].d || record_make (w [i].id, name, 1, 0, tool_now_ms (), rec) != 0) {
                     s_count (counts, "local_error");
                     done++;
                     identity_destroy (&w [i].id);
@@ -303,7 +278,7 @@ s_flood (s_client_t *c, int n)
                 wire_frame_t f = { .type = WIRE_T_REGISTER, .t_register = {
                     .tag = (uint64_t) started, .record = rec, .record_len = RECORD_SIZE } };
                 s_send_on (w [i].d, &f);
-                w [i].end = s_now_ms () + 10000;
+                w [i].end = tool_now_ms () + 10000;
             }
         zmq_pollitem_t items [FLOOD_WINDOW];
         int map [FLOOD_WINDOW], k = 0;
@@ -315,7 +290,7 @@ s_flood (s_client_t *c, int n)
         if (k == 0)
             continue;
         zmq_poll (items, k, 100);
-        int64_t now = s_now_ms ();
+        int64_t now = tool_now_ms ();
         for (int j = 0; j < k; j++) {
             int i = map [j];
             const char *code = NULL;
@@ -349,9 +324,9 @@ s_flood (s_client_t *c, int n)
             }
         }
     }
-    s_print (json_pack ("{s:s, s:i, s:i, s:o, s:I}", "answer", "flood", "sent", n,
+    tool_print (json_pack ("{s:s, s:i, s:i, s:o, s:I}", "answer", "flood", "sent", n,
                         "registered", registered, "codes", counts,
-                        "ms", (json_int_t) (s_now_ms () - t0)));
+                        "ms", (json_int_t) (tool_now_ms () - t0)));
 }
 
 //  n requests pipelined (lookups of random keys, or fetches), answers
@@ -361,8 +336,8 @@ s_storm (s_client_t *c, int n, bool fetch)
 {
     json_t *counts = json_object ();
     int sent = 0, answered = 0;
-    int64_t t0 = s_now_ms (), end = t0 + 30000;
-    while (answered < n && s_now_ms () < end) {
+    int64_t t0 = tool_now_ms (), end = t0 + 30000;
+    while (answered < n && tool_now_ms () < end) {
         while (sent < n && sent - answered < 64) {
             uint8_t key [32];
             randombytes_buf (key, sizeof key);
@@ -392,8 +367,8 @@ s_storm (s_client_t *c, int n, bool fetch)
             zmq_msg_close (&rx.msg);
         }
     }
-    s_print (json_pack ("{s:s, s:i, s:i, s:o, s:I}", "answer", "storm", "sent", sent,
-                        "answered", answered, "codes", counts, "ms", (json_int_t) (s_now_ms () - t0)));
+    tool_print (json_pack ("{s:s, s:i, s:i, s:o, s:I}", "answer", "storm", "sent", sent,
+                        "answered", answered, "codes", counts, "ms", (json_int_t) (tool_now_ms () - t0)));
 }
 
 //  Runs one command line; false at quit.
@@ -413,7 +388,7 @@ s_command (s_client_t *c, char *line)
     if (strcmp (cmd, "register") == 0 || strcmp (cmd, "foreign") == 0) {
         identity_t *other = strcmp (cmd, "foreign") == 0? identity_generate (): NULL;
         record_make (other? other: c->id, arg? arg: c->name,
-                     (uint16_t) transport_port (c->t), 0, s_now_ms (), rec);
+                     (uint16_t) transport_port (c->t), 0, tool_now_ms (), rec);
         identity_destroy (&other);
         f = (wire_frame_t) { .type = WIRE_T_REGISTER, .t_register = {
             .tag = tag, .record = rec, .record_len = RECORD_SIZE } };
@@ -445,7 +420,7 @@ s_command (s_client_t *c, char *line)
     else if (strcmp (cmd, "put") == 0 && arg && rest) {
         const record_t *to = s_seen (c, arg);
         if (!to) {
-            s_print (json_pack ("{s:s, s:s}", "answer", "error", "error", "no such record seen"));
+            tool_print (json_pack ("{s:s, s:s}", "answer", "error", "error", "no such record seen"));
             return true;
         }
         wire_chat_t chat = { .kind = 0, .text = rest, .text_len = strlen (rest) };
@@ -456,15 +431,15 @@ s_command (s_client_t *c, char *line)
         memcpy (f.t_put.recipient, to->box_pk, 32);
         if (wire_chat_encode (&chat, &body, &body_len) != 0)
             return true;
-        int rc = envelope_seal (c->id, to->sign_pk, to->box_pk, s_now_ms (), body, body_len,
+        int rc = envelope_seal (c->id, to->sign_pk, to->box_pk, tool_now_ms (), body, body_len,
                                 f.t_put.msg_id, &env, &env_len);
         free (body);
         if (rc != 0)
             return true;
         f.t_put.envelope = env, f.t_put.envelope_len = env_len;
         s_send_on (c->dealer, &f);
-        s_print (json_pack ("{s:s, s:I, s:o}", "answer", "put_sent", "tag", (json_int_t) tag,
-                            "msg_id", s_hexj (f.t_put.msg_id, WIRE_ID_SIZE)));
+        tool_print (json_pack ("{s:s, s:I, s:o}", "answer", "put_sent", "tag", (json_int_t) tag,
+                            "msg_id", tool_hexj (f.t_put.msg_id, WIRE_ID_SIZE)));
         free (env);
         return true;
     }
@@ -477,14 +452,14 @@ s_command (s_client_t *c, char *line)
             memcpy (a.t_ack.msg_id, c->held [i].msg_id, WIRE_ID_SIZE);
             s_send_on (c->dealer, &a);
         }
-        s_print (json_pack ("{s:s, s:i}", "answer", "acked", "count", (int) c->nheld));
+        tool_print (json_pack ("{s:s, s:i}", "answer", "acked", "count", (int) c->nheld));
         c->nheld = 0;
         return true;
     }
     else if (strcmp (cmd, "dial") == 0 && arg) {
         const record_t *to = s_seen (c, arg);
         if (!to) {
-            s_print (json_pack ("{s:s, s:s}", "answer", "error", "error", "no such record seen"));
+            tool_print (json_pack ("{s:s, s:s}", "answer", "error", "error", "no such record seen"));
             return true;
         }
         f = (wire_frame_t) { .type = WIRE_T_DIAL, .t_dial = { .tag = tag } };
@@ -508,10 +483,10 @@ s_command (s_client_t *c, char *line)
         goto usage;
     int rc = s_send_on (c->dealer, &f);
     if (rc != 0)
-        s_print (json_pack ("{s:s, s:s}", "answer", "error", "error", sc_strerror (rc)));
+        tool_print (json_pack ("{s:s, s:s}", "answer", "error", "error", sc_strerror (rc)));
     return true;
 usage:
-    s_print (json_pack ("{s:s, s:s}", "answer", "error", "error", "unknown command"));
+    tool_print (json_pack ("{s:s, s:s}", "answer", "error", "error", "unknown command"));
     return true;
 }
 
@@ -533,7 +508,7 @@ s_tracker_record (s_client_t *c, const char *host, int port, const char *fp)
     uint8_t req [RECORD_REQ_SIZE], buf [512];
     record_request (req);
     int rc = SC_EOFFLINE;
-    for (int64_t end = s_now_ms () + 10000; rc != 0 && s_now_ms () < end; ) {
+    for (int64_t end = tool_now_ms () + 10000; rc != 0 && tool_now_ms () < end; ) {
         udp_send (udp, &to, req, sizeof req);
         struct pollfd p = { .fd = udp, .events = POLLIN };
         if (poll (&p, 1, 200) == 1) {
@@ -599,9 +574,9 @@ main (int argc, char **argv)
     }
     char myfp [IDENTITY_FP_HEX_SIZE];
     identity_fingerprint_hex (identity_sign_pk (c.id), myfp);
-    s_print (json_pack ("{s:s, s:s, s:o, s:o, s:s}", "answer", "ready", "id", myfp,
-                        "key", s_hexj (identity_box_pk (c.id), 32),
-                        "sign", s_hexj (identity_sign_pk (c.id), 32), "endpoint", c.endpoint));
+    tool_print (json_pack ("{s:s, s:s, s:o, s:o, s:s}", "answer", "ready", "id", myfp,
+                        "key", tool_hexj (identity_box_pk (c.id), 32),
+                        "sign", tool_hexj (identity_sign_pk (c.id), 32), "endpoint", c.endpoint));
     char line [4096];
     size_t have = 0;
     bool running = true;

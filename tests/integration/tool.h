@@ -1,0 +1,17 @@
+/*  tool: what the JSON-speaking test tools (sc-tracker-client,
+    sc-evil-tracker) share: the wall clock, one JSON line out, hex.  */
+#ifndef SC_TOOL_H
+#define SC_TOOL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  Milliseconds since the epoch.
+int64_t tool_now_ms (void);
+//  Prints j (taken) as one compact JSON line on stdout, flushed.
+void tool_print (json_t *j);
+//  bin (up to 256 bytes) as a hex JSON string.
+json_t *tool_hexj (const uint8_t *bin, size_t len);
+
+#endif
