@@ -547,6 +547,12 @@ s_command (s_evil_t *e, char *line)
     return true;
 }
 
+static bool
+s_command_line (void *arg, char *line)
+{
+    return s_command (arg, line);
+}
+
 //  Reads the UDP socket: answers record requests with our record, kept fresh.
 static void
 s_read_udp (s_evil_t *e)
@@ -599,8 +605,7 @@ main (int argc, char **argv)
     snprintf (address, sizeof address, "%s@tcp://%s:%d", fp, e.host, port);
     tool_print (json_pack ("{s:s, s:s, s:s, s:i}", "event", "ready", "address", address, "id", fp,
                         "port", port));
-    char line [4096];
-    size_t have = 0;
+    tool_input_t in = { .have = 0 };
     bool running = true;
     while (running) {
         zmq_pollitem_t items [4] = { { NULL, STDIN_FILENO, ZMQ_POLLIN, 0 },
@@ -616,21 +621,8 @@ main (int argc, char **argv)
             s_read_router (&e);
         if (items [3].revents)
             s_read_udp (&e);
-        if (items [0].revents) {
-            ssize_t n = read (STDIN_FILENO, line + have, sizeof line - 1 - have);
-            if (n <= 0)
-                break;
-            have += (size_t) n;
-            char *nl;
-            while (running && (nl = memchr (line, '\n', have))) {
-                *nl = 0;
-                running = s_command (&e, line);
-                have -= (size_t) (nl + 1 - line);
-                memmove (line, nl + 1, have);
-            }
-            if (have == sizeof line - 1)
-                have = 0;
-        }
+        if (items [0].revents && !tool_read_lines (&in, s_command_line, &e))
+            running = false;
     }
     for (size_t i = 0; i < e.nmail; i++)
         free (e.mail [i].env);

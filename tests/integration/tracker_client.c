@@ -491,6 +491,12 @@ usage:
 }
 
 static bool
+s_command_line (void *arg, char *line)
+{
+    return s_command (arg, line);
+}
+
+static bool
 s_trust (const uint8_t sign_pk [IDENTITY_PK_SIZE], void *arg)
 {
     return true;
@@ -577,8 +583,7 @@ main (int argc, char **argv)
     tool_print (json_pack ("{s:s, s:s, s:o, s:o, s:s}", "answer", "ready", "id", myfp,
                         "key", tool_hexj (identity_box_pk (c.id), 32),
                         "sign", tool_hexj (identity_sign_pk (c.id), 32), "endpoint", c.endpoint));
-    char line [4096];
-    size_t have = 0;
+    tool_input_t in = { .have = 0 };
     bool running = true;
     while (running) {
         zmq_pollitem_t items [2] = { { NULL, STDIN_FILENO, ZMQ_POLLIN, 0 },
@@ -587,21 +592,8 @@ main (int argc, char **argv)
             break;
         if (items [1].revents)
             s_read (&c);
-        if (items [0].revents) {
-            ssize_t n = read (STDIN_FILENO, line + have, sizeof line - 1 - have);
-            if (n <= 0)
-                break;
-            have += (size_t) n;
-            char *nl;
-            while (running && (nl = memchr (line, '\n', have))) {
-                *nl = 0;
-                running = s_command (&c, line);
-                have -= (size_t) (nl + 1 - line);
-                memmove (line, nl + 1, have);
-            }
-            if (have == sizeof line - 1)
-                have = 0;
-        }
+        if (items [0].revents && !tool_read_lines (&in, s_command_line, &c))
+            running = false;
     }
     envelope_opener_destroy (&c.opener);
     transport_disconnect (&c.dealer);
